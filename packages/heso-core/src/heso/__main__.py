@@ -1,0 +1,5 @@
+import sys
+
+from heso.cli import main
+
+sys.exit(main())

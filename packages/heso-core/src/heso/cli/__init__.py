@@ -1,0 +1,61 @@
+"""The ``heso`` command line. ``python -m heso`` and the console script share :func:`main`.
+
+Each verb lives in its own module exposing ``register(subparsers)``; a handler returns the
+exit code. Registration imports nothing heavy, so ``heso verify`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from heso.cli._output import fail
+
+COMMAND_MODULES = (
+    "heso.cli.init_cmd",
+    "heso.cli.demo_cmd",
+    "heso.cli.verify_cmd",
+    "heso.cli.show_cmd",
+    "heso.cli.reveal_cmd",
+    "heso.cli.policy_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every verb registered."""
+    parser = argparse.ArgumentParser(
+        prog="heso", description="Gate, sign and prove every action an AI agent takes."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    from heso.errors import HesoError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HesoError as exc:
+        return fail(args, exc)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The one error hierarchy of heso.
+
+Every error heso raises derives from :class:`HesoError`, whose :meth:`~HesoError.diagnostics`
+gives human-friendly text. Only the CLI turns errors into exit codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class HesoError(Exception):
+    """Base class of every heso error."""
+
+    def diagnostics(self) -> str:
+        """A one-paragraph explanation for humans: what went wrong and what to do."""
+        return str(self)
+
+
+class HesoConfigError(HesoError):
+    """Setup is wrong: a missing or invalid ``heso.toml``, key, passphrase or argument.
+
+    When the error comes from a file, ``path``, ``line`` and ``column`` say where, ``key`` names
+    the offending key or value and ``hint`` says how to fix it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.column = column
+        self.key = key
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        text = where + self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class BridgeError(HesoError):
+    """The gate itself failed (signing, chain write, policy crash). The action did not run."""
+
+
+class CanonicalizationError(HesoError, ValueError):
+    """A value cannot be represented in canonical JSON (RFC 8785)."""
+
+
+class KeyDecryptionError(HesoConfigError):
+    """The operator or approver key could not be unlocked (wrong passphrase or corrupted file)."""
+
+
+class ChainError(HesoError):
+    """The audit chain cannot be written or read."""
+
+
+class VerificationError(HesoError):
+    """A receipt or chain failed verification; ``verdict`` holds the precise verdict."""
+
+    def __init__(self, verdict: Any) -> None:
+        self.verdict = verdict
+        super().__init__(str(verdict))
+
+
+class GateRefusal(HesoError):
+    """Base of the refusals a gate raises before the body runs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action_hash: str | None = None,
+        rule_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.action_hash = action_hash
+        self.rule_id = rule_id
+        self.reason = reason
+        super().__init__(message)
+
+
+class BlockedError(GateRefusal):
+    """Policy blocked the action; the body or provider request never ran."""
+
+
+class SuspendedError(GateRefusal):
+    """Policy requires human approval; the action is parked until approvers decide."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action_hash: str | None = None,
+        rule_id: str | None = None,
+        reason: str | None = None,
+        approvers: list[str] | None = None,
+    ) -> None:
+        self.approvers = list(approvers or [])
+        super().__init__(message, action_hash=action_hash, rule_id=rule_id, reason=reason)
+
+
+class OperatorKeyMismatchError(HesoError):
+    """The operator key changed between suspension and finalization."""
+
+
+__all__ = [
+    "BlockedError",
+    "BridgeError",
+    "CanonicalizationError",
+    "ChainError",
+    "GateRefusal",
+    "HesoConfigError",
+    "HesoError",
+    "KeyDecryptionError",
+    "OperatorKeyMismatchError",
+    "SuspendedError",
+    "VerificationError",
+]
