@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from heso_testing.netguard import guard_sockets
+from heso_testing.providers import FakeProviderServer
 
 TELEMETRY_OPT_OUTS = {
     "CREWAI_DISABLE_TELEMETRY": "true",
@@ -40,3 +41,16 @@ def _heso_socket_guard() -> Iterator[list[Any]]:
         yield refused
     if refused:
         pytest.fail(f"non-loopback network access attempted: {refused!r}")
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProviderServer]:
+    """A running fake OpenAI/Anthropic server on 127.0.0.1, fresh for each test.
+
+    Point clients at ``fake_provider.openai_base_url`` / ``fake_provider.anthropic_base_url``
+    and read ``fake_provider.count(path)``. The test fails if the server itself hit a bug.
+    """
+    with FakeProviderServer() as server:
+        yield server
+    if server.errors:
+        pytest.fail(f"fake provider raised while handling requests: {server.errors!r}")
