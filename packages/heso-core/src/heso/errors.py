@@ -74,6 +74,24 @@ class ChainError(HesoError):
     """The audit chain cannot be written or read."""
 
 
+class ReceiptNotFoundError(HesoError):
+    """No receipt matches the given action_hash prefix."""
+
+
+class AmbiguousPrefixError(HesoError):
+    """Several receipts match the given action_hash prefix."""
+
+    def __init__(self, prefix: str, candidates: list[str]) -> None:
+        self.prefix = prefix
+        self.candidates = candidates
+        shown = ", ".join(c[:16] for c in candidates[:5])
+        more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
+        super().__init__(
+            f"prefix {prefix!r} matches {len(candidates)} receipts ({shown}{more}); "
+            "give more hex digits"
+        )
+
+
 class VerificationError(HesoError):
     """A receipt or chain failed verification; ``verdict`` holds the precise verdict."""
 
@@ -127,12 +145,14 @@ __all__ = [
     "BlockedError",
     "BridgeError",
     "CanonicalizationError",
+    "AmbiguousPrefixError",
     "ChainError",
     "GateRefusal",
     "HesoConfigError",
     "HesoError",
     "KeyDecryptionError",
     "OperatorKeyMismatchError",
+    "ReceiptNotFoundError",
     "SuspendedError",
     "VerificationError",
 ]

@@ -1,0 +1,801 @@
+"""The audit chain: ``receipts.jsonl``, one hash-linked entry per line, with a signed head.
+
+Each line is the RFC 8785 form of ``{"prev": <hex>, "receipt": <signed receipt>, "seq": <n>}``.
+An entry's hash is BLAKE3 of its line without the newline; ``prev`` is the previous entry's hash
+(64 zeros for the first). ``chain.head.json`` holds the operator's signature over the length,
+last hash and byte size, so truncating the tail or rewriting history is detectable.
+
+Appends hold a thread lock and an inter-process ``flock``; each line goes out in one ``write``
+on an ``O_APPEND`` descriptor. A line left torn by a killed writer is moved to
+``receipts.torn`` (reported, never silently dropped) by the next writer. Durability
+``"buffered"`` survives a killed process; ``"fsync"`` also survives power loss, with group
+commit (appends that wait together share one ``fsync``).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Literal
+
+import blake3
+
+from heso import index as idx
+from heso import verdict as v
+from heso.canonical import canonical_bytes, loads_strict
+from heso.errors import (
+    AmbiguousPrefixError,
+    CanonicalizationError,
+    ChainError,
+    ReceiptNotFoundError,
+)
+from heso.keys import PublicKey, SigningKey
+from heso.receipt import format_timestamp, verify_receipt
+from heso.verdict import Verdict
+
+log = logging.getLogger("heso.chain")
+
+CHAIN_FILE = "receipts.jsonl"
+INDEX_FILE = "receipts.idx"
+HEAD_FILE = "chain.head.json"
+LOCK_FILE = "receipts.lock"
+TORN_FILE = "receipts.torn"
+GENESIS = "0" * 64
+HEAD_ALG = "heso-chain-head/v1+ed25519"
+HEAD_DOMAIN = b"heso-chain-head/v1\n"
+ENTRY_KEYS = frozenset({"prev", "receipt", "seq"})
+
+Durability = Literal["buffered", "fsync"]
+DURABILITY_MODES: tuple[str, ...] = ("buffered", "fsync")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where an appended receipt landed."""
+
+    seq: int
+    entry_hash: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Head:
+    """A verified signed head."""
+
+    length: int
+    head: str
+    size: int
+    operator: PublicKey
+    sealed_at: str
+
+
+def entry_hash(line: bytes) -> str:
+    """Hash of one chain line (without its newline)."""
+    return blake3.blake3(line).hexdigest()
+
+
+def encode_entry(seq: int, prev: str, receipt: Mapping[str, Any]) -> bytes:
+    """The canonical line (without newline) of one entry."""
+    return canonical_bytes({"prev": prev, "receipt": receipt, "seq": seq})
+
+
+# -- the signed head ------------------------------------------------------------------------
+
+
+def head_message(content: Mapping[str, Any]) -> bytes:
+    """The bytes the operator signs for a head."""
+    return HEAD_DOMAIN + canonical_bytes(content)
+
+
+def sign_head(key: SigningKey, length: int, head: str, size: int) -> dict[str, Any]:
+    """A signed head document."""
+    content = {
+        "head": head,
+        "length": length,
+        "operator": key.public_key().to_str(),
+        "sealed_at": format_timestamp(datetime.now(timezone.utc)),
+        "size": size,
+    }
+    return {"alg": HEAD_ALG, "content": content, "signature": key.sign(head_message(content)).hex()}
+
+
+def read_head(data_dir: Path) -> Head | None | Verdict:
+    """The verified head, ``None`` when absent, or a ``HeadInvalid`` verdict."""
+    path = Path(data_dir) / HEAD_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        doc = loads_strict(raw)
+        content = doc["content"]
+        if doc["alg"] != HEAD_ALG or set(doc) != {"alg", "content", "signature"}:
+            raise ValueError("unexpected head shape")
+        operator = PublicKey.from_str(content["operator"])
+        length, head, size = content["length"], content["head"], content["size"]
+        if not (isinstance(length, int) and isinstance(size, int) and isinstance(head, str)):
+            raise ValueError("bad head field types")
+        sig = bytes.fromhex(doc["signature"])
+        sealed_at = content["sealed_at"]
+    except (CanonicalizationError, ValueError, KeyError, TypeError) as exc:
+        return v.fail(v.HEAD_INVALID, f"{HEAD_FILE} is malformed: {exc}")
+    if not operator.verify(sig, head_message(content)):
+        return v.fail(v.HEAD_INVALID, f"{HEAD_FILE} signature does not verify")
+    return Head(length, head, size, operator, sealed_at)
+
+
+def _write_atomic(path: Path, data: bytes, *, sync: bool) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _last_line_before(f: Any, end: int) -> bytes:
+    """The complete line that ends at byte ``end`` (which must follow a newline)."""
+    if end <= 0:
+        return b""
+    chunk = 4096
+    pos = end - 1  # the newline itself
+    buf = b""
+    while pos > 0:
+        start = max(0, pos - chunk)
+        f.seek(start)
+        buf = f.read(pos - start) + buf
+        nl = buf.rfind(b"\n")
+        if nl != -1:
+            return buf[nl + 1 :]
+        pos = start
+    return buf
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+class Chain:
+    """Appends signed receipts to a project's chain. Safe across threads and processes."""
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        key: SigningKey,
+        durability: str = "buffered",
+        seal_every: int = 256,
+        seal_interval: float = 1.0,
+        lock_timeout: float = 10.0,
+    ) -> None:
+        if durability not in DURABILITY_MODES:
+            raise ChainError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
+        self.data_dir = Path(data_dir)
+        self.key = key
+        self.durability = durability
+        self.seal_every = seal_every
+        self.seal_interval = seal_interval
+        self.lock_timeout = lock_timeout
+        self.recovered: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._synced = 0
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._idx_fd: int | None = None
+        self._pid = -1
+        self._size = 0
+        self._seq = 0
+        self._prev = GENESIS
+        self._unsealed = 0
+        self._last_seal = 0.0
+
+    # The descriptors are per process: a forked child reopens them.
+    def _ensure_open(self) -> None:
+        if self._pid == os.getpid() and self._fd is not None:
+            return
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(
+                self.data_dir / CHAIN_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600
+            )
+            self._lock_fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            self._idx_fd = os.open(
+                self.data_dir / INDEX_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600
+            )
+        except OSError as exc:
+            raise ChainError(f"cannot open the audit chain in {self.data_dir}: {exc}") from exc
+        self._pid = os.getpid()
+        self._size, self._seq, self._prev = 0, 0, GENESIS
+        self._synced = 0
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            self._load_state()
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _load_state(self) -> None:
+        """Start from the signed head (fast) and catch up with whatever follows it."""
+        head = read_head(self.data_dir)
+        if isinstance(head, Verdict):
+            raise ChainError(f"refusing to append: {head}")
+        if head is not None:
+            assert self._fd is not None
+            actual = os.fstat(self._fd).st_size
+            if actual < head.size:
+                raise ChainError(
+                    f"refusing to append: {CHAIN_FILE} is {actual} bytes but its signed head "
+                    f"covers {head.size}; the chain was truncated (run `heso verify --chain`)"
+                )
+            with open(self.data_dir / CHAIN_FILE, "rb") as f:
+                last = _last_line_before(f, head.size)
+            if entry_hash(last) != head.head:
+                raise ChainError(
+                    "refusing to append: the entry under the signed head was altered "
+                    "(run `heso verify --chain`)"
+                )
+            self._size, self._seq, self._prev = head.size, head.length, head.head
+        self._catch_up()
+        self._sync_index()
+
+    def _catch_up(self) -> None:
+        """Fold in entries other processes appended; recover a torn tail."""
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if size == self._size:
+            return
+        if size < self._size:
+            raise ChainError(
+                f"refusing to append: {CHAIN_FILE} shrank from {self._size} to {size} bytes "
+                "outside heso (run `heso verify --chain`)"
+            )
+        data = os.pread(self._fd, size - self._size, self._size)
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            self._quarantine(self._size + end, data[end:])
+        lines = data[:end].split(b"\n")[:-1]
+        for line in lines:
+            self._prev = entry_hash(line)
+        self._seq += len(lines)
+        self._size += end
+
+    def _quarantine(self, offset: int, torn: bytes) -> None:
+        record = {
+            "offset": offset,
+            "length": len(torn),
+            "recovered_at": format_timestamp(datetime.now(timezone.utc)),
+            "bytes_b64": base64.b64encode(torn).decode("ascii"),
+        }
+        fd = os.open(self.data_dir / TORN_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, json.dumps(record, sort_keys=True).encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        assert self._fd is not None
+        os.ftruncate(self._fd, offset)
+        self.recovered.append(record)
+        log.warning(
+            "recovered a torn last line (%d bytes at offset %d) left by a killed writer; "
+            "it was never acknowledged and is kept in %s",
+            len(torn),
+            offset,
+            TORN_FILE,
+        )
+
+    def _sync_index(self) -> None:
+        """Append index records for entries the index lacks (a writer died in between)."""
+        assert self._idx_fd is not None
+        ipath = self.data_dir / INDEX_FILE
+        isize = os.fstat(self._idx_fd).st_size
+        if isize % idx.RECORD_SIZE:
+            os.ftruncate(self._idx_fd, isize - isize % idx.RECORD_SIZE)
+        have = idx.count(ipath)
+        if have == self._seq:
+            return
+        if have > self._seq:
+            os.ftruncate(self._idx_fd, 0)
+            have = 0
+        start = 0
+        if have:
+            last = idx.last_offset(ipath) or 0
+            with open(self.data_dir / CHAIN_FILE, "rb") as f:
+                f.seek(last)
+                start = last + len(f.readline())
+        out = bytearray()
+        with open(self.data_dir / CHAIN_FILE, "rb") as f:
+            f.seek(start)
+            offset = start
+            while offset < self._size:
+                line = f.readline()
+                if not line.endswith(b"\n"):
+                    break
+                out += idx.record(_receipt_hash_of_line(line), offset)
+                offset += len(line)
+        os.write(self._idx_fd, bytes(out))
+
+    def _acquire(self) -> None:
+        """Take the inter-process lock, waiting at most ``lock_timeout`` seconds."""
+        assert self._lock_fd is not None
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ChainError(
+                        f"timed out after {self.lock_timeout}s waiting for the chain lock "
+                        f"({self.data_dir / LOCK_FILE})"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+
+    def append(self, receipt: Mapping[str, Any]) -> Entry:
+        """Link ``receipt`` into the chain and write it; returns once durable per the mode."""
+        with self._lock:
+            self._ensure_open()
+            assert self._fd is not None and self._lock_fd is not None
+            self._acquire()
+            try:
+                self._catch_up()
+                seq, offset = self._seq, self._size
+                line = encode_entry(seq, self._prev, receipt)
+                self._write_line(line + b"\n")
+                h = entry_hash(line)
+                assert self._idx_fd is not None
+                os.write(self._idx_fd, idx.record(receipt["content"]["action_hash"], offset))
+                self._seq, self._prev, self._size = seq + 1, h, offset + len(line) + 1
+                end = self._size
+                self._unsealed += 1
+                now = time.monotonic()
+                if (
+                    seq == 0
+                    or self._unsealed >= self.seal_every
+                    or now - self._last_seal >= self.seal_interval
+                ):
+                    self._seal_locked()
+                    self._last_seal = now
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        if self.durability == "fsync":
+            self._sync_through(end)
+        return Entry(seq, h, offset)
+
+    def _write_line(self, data: bytes) -> None:
+        assert self._fd is not None
+        before = self._size
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, before)
+            except OSError:
+                pass
+            raise ChainError(f"cannot write the audit chain: {exc}") from exc
+
+    def _sync_through(self, end: int) -> None:
+        """Group commit: one ``fsync`` covers every append written before it started."""
+        if self._synced >= end:
+            return
+        with self._sync_lock:
+            if self._synced >= end:
+                return
+            assert self._fd is not None
+            target = os.fstat(self._fd).st_size
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise ChainError(f"cannot fsync the audit chain: {exc}") from exc
+            self._synced = max(self._synced, target)
+
+    def _seal_locked(self) -> None:
+        doc = sign_head(self.key, self._seq, self._prev, self._size)
+        try:
+            _write_atomic(
+                self.data_dir / HEAD_FILE,
+                json.dumps(doc, sort_keys=True).encode() + b"\n",
+                sync=self.durability == "fsync",
+            )
+        except OSError as exc:
+            raise ChainError(f"cannot write the signed chain head: {exc}") from exc
+        self._unsealed = 0
+
+    def seal(self) -> None:
+        """Sign the current head now (also done periodically and on :meth:`close`)."""
+        with self._lock:
+            self._ensure_open()
+            assert self._lock_fd is not None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                self._catch_up()
+                if self._seq:
+                    self._seal_locked()
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Seal unsealed entries and release descriptors."""
+        with self._lock:
+            if self._fd is None or self._pid != os.getpid():
+                return
+            assert self._lock_fd is not None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                if self._unsealed:
+                    self._catch_up()
+                    self._seal_locked()
+                if self.durability == "fsync":
+                    os.fsync(self._fd)
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            for fd in (self._fd, self._idx_fd, self._lock_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._fd = self._idx_fd = self._lock_fd = None
+
+    @property
+    def length(self) -> int:
+        """Entries known to this writer."""
+        with self._lock:
+            self._ensure_open()
+            return self._seq
+
+
+def _receipt_hash_of_line(line: bytes) -> str:
+    entry = loads_strict(line.rstrip(b"\n"))
+    return str(entry["receipt"]["content"]["action_hash"])
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def iter_entries(data_dir: str | Path) -> Iterator[tuple[int, bytes]]:
+    """Every complete line with its byte offset (a torn tail is not yielded)."""
+    path = Path(data_dir) / CHAIN_FILE
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        offset = 0
+        for line in f:
+            if not line.endswith(b"\n"):
+                return
+            yield offset, line[:-1]
+            offset += len(line)
+
+
+def read_entry_at(data_dir: str | Path, offset: int) -> dict[str, Any]:
+    """The parsed entry at ``offset``."""
+    with open(Path(data_dir) / CHAIN_FILE, "rb") as f:
+        f.seek(offset)
+        line = f.readline()
+    if not line.endswith(b"\n"):
+        raise ChainError(f"no complete chain entry at offset {offset}")
+    entry: dict[str, Any] = loads_strict(line[:-1])
+    return entry
+
+
+def find(data_dir: str | Path, prefix: str) -> list[tuple[str, int]]:
+    """``(action_hash, offset)`` of entries whose hash starts with ``prefix``.
+
+    Uses the index; entries the index lacks (a writer died between the two writes, or the
+    index is missing) are found by scanning only the part of the chain past it.
+    """
+    data_dir = Path(data_dir)
+    p = idx.validate_prefix(prefix)
+    ipath = data_dir / INDEX_FILE
+    hits = idx.lookup(ipath, p)
+    last = idx.last_offset(ipath)
+    chain_path = data_dir / CHAIN_FILE
+    try:
+        size = chain_path.stat().st_size
+    except FileNotFoundError:
+        return hits
+    start = 0
+    if last is not None:
+        with open(chain_path, "rb") as f:
+            f.seek(last)
+            start = last + len(f.readline())
+    if start < size:
+        with open(chain_path, "rb") as f:
+            f.seek(start)
+            offset = start
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    h = _receipt_hash_of_line(line)
+                except (CanonicalizationError, KeyError, TypeError):
+                    h = ""
+                if h.startswith(p):
+                    hits.append((h, offset))
+                offset += len(line)
+    return hits
+
+
+def get_receipt(data_dir: str | Path, prefix: str) -> dict[str, Any]:
+    """The receipt whose action_hash starts with ``prefix`` (the latest entry if repeated)."""
+    try:
+        hits = find(data_dir, prefix)
+    except ValueError as exc:
+        raise ReceiptNotFoundError(str(exc)) from exc
+    hashes = sorted({h for h, _ in hits})
+    if not hashes:
+        raise ReceiptNotFoundError(
+            f"no receipt in {Path(data_dir) / CHAIN_FILE} matches {prefix!r}"
+        )
+    if len(hashes) > 1:
+        raise AmbiguousPrefixError(prefix, hashes)
+    receipt: dict[str, Any] = read_entry_at(data_dir, hits[-1][1])["receipt"]
+    return receipt
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Segment:
+    lines: int = 0
+    first_seq: Any = None
+    first_prev: Any = None
+    last_hash: str = GENESIS
+    failure: Verdict | None = None
+    failure_at: int = -1
+    l1: int = 0
+
+
+def _verify_segment(
+    path: str,
+    start: int,
+    end: int,
+    trusted: Collection[PublicKey] | None,
+    approver_keys: Mapping[PublicKey, str] | None,
+) -> _Segment:
+    seg = _Segment()
+    prev_hash: str | None = None
+    prev_seq: int | None = None
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos = start
+        while pos < end:
+            raw = f.readline()
+            pos += len(raw)
+            if not raw.endswith(b"\n"):
+                break
+            line = raw[:-1]
+            i = seg.lines
+            seg.lines += 1
+            h = entry_hash(line)
+            if seg.failure is None:
+                bad, prev_seq = _check_entry(
+                    line, i, prev_hash, prev_seq, trusted, approver_keys, seg
+                )
+                if bad is not None:
+                    seg.failure, seg.failure_at = bad, i
+            prev_hash = h
+            seg.last_hash = h
+    return seg
+
+
+def _check_entry(
+    line: bytes,
+    i: int,
+    prev_hash: str | None,
+    prev_seq: int | None,
+    trusted: Collection[PublicKey] | None,
+    approver_keys: Mapping[PublicKey, str] | None,
+    seg: _Segment,
+) -> tuple[Verdict | None, int | None]:
+    """Check one line; returns the first problem (if any) and the entry's seq."""
+    try:
+        entry = loads_strict(line)
+    except (CanonicalizationError, ValueError, RecursionError) as exc:
+        return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), None
+    if not isinstance(entry, dict) or set(entry) != ENTRY_KEYS:
+        return v.fail(v.MALFORMED_ENTRY, "an entry must have exactly prev, receipt and seq"), None
+    seq, prev = entry["seq"], entry["prev"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev, str):
+        return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string"), None
+    if i == 0:
+        seg.first_seq, seg.first_prev = seq, prev
+    elif prev_seq is None or seq != prev_seq + 1:
+        return v.fail(
+            v.SEQUENCE_MISMATCH,
+            f"entry says seq {seq} after seq {prev_seq}: an entry was deleted, inserted, "
+            "duplicated or reordered here",
+        ), seq
+    elif prev != prev_hash:
+        return v.fail(v.CHAIN_BROKEN, "prev does not match the hash of the entry before it"), seq
+    verdict = verify_receipt(
+        entry["receipt"], trusted_operators=trusted, approver_keys=approver_keys
+    )
+    if not verdict.ok:
+        if verdict.code == v.UNTRUSTED_KEY:
+            verdict = v.fail(v.OPERATOR_MISMATCH, verdict.reason, action_hash=verdict.action_hash)
+        return verdict, seq
+    if verdict.trust_level == "L1":
+        seg.l1 += 1
+    return None, seq
+
+
+def _split(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
+    bounds = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(size * k // parts)
+            f.readline()
+            pos = f.tell()
+            if bounds[-1] < pos < size:
+                bounds.append(pos)
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _anchor(data_dir: Path, head: Head | None) -> PublicKey | None:
+    if head is not None:
+        return head.operator
+    for _, line in iter_entries(data_dir):
+        try:
+            return PublicKey.from_str(loads_strict(line)["receipt"]["content"]["agent_identity"])
+        except (CanonicalizationError, ValueError, KeyError, TypeError):
+            return None
+    return None
+
+
+def verify_chain(
+    data_dir: str | Path,
+    *,
+    trusted_operators: Collection[PublicKey] | None = None,
+    approver_keys: Mapping[PublicKey, str] | None = None,
+    workers: int | None = None,
+) -> Verdict:
+    """Verify every entry, every link and the signed head; the verdict names the first failure.
+
+    Without ``trusted_operators`` the chain's own head (or first receipt) names the operator,
+    and every entry must be signed by that one key.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / CHAIN_FILE
+    head = read_head(data_dir)
+    if isinstance(head, Verdict):
+        return head
+    if (
+        head is not None
+        and trusted_operators is not None
+        and head.operator not in trusted_operators
+    ):
+        return v.fail(v.HEAD_INVALID, f"head signed by untrusted key {head.operator.to_str()}")
+    anchor = _anchor(data_dir, head)
+    trusted = (
+        trusted_operators
+        if trusted_operators is not None
+        else ({anchor} if anchor is not None else None)
+    )
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    parts = workers or (os.cpu_count() or 1)
+    if workers is None and size < 4 * 1024 * 1024:
+        parts = 1
+    ranges = _split(path, size, parts) if size else []
+    if len(ranges) > 1:
+        with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
+            futures = [
+                pool.submit(_verify_segment, str(path), a, b, trusted, approver_keys)
+                for a, b in ranges
+            ]
+            segments = [fut.result() for fut in futures]
+    else:
+        segments = [_verify_segment(str(path), a, b, trusted, approver_keys) for a, b in ranges]
+
+    total = 0
+    prev_hash = GENESIS
+    l1 = 0
+    for seg in segments:
+        if seg.lines:
+            boundary: Verdict | None = None
+            if seg.first_seq is not None and seg.first_seq != total:
+                boundary = v.fail(
+                    v.SEQUENCE_MISMATCH,
+                    f"entry says seq {seg.first_seq}, expected {total}: an entry was deleted, "
+                    "inserted, duplicated or reordered here",
+                )
+            elif seg.first_prev is not None and seg.first_prev != prev_hash:
+                boundary = v.fail(
+                    v.CHAIN_BROKEN, "prev does not match the hash of the entry before it"
+                )
+            if boundary is not None and (seg.failure is None or seg.failure_at > 0):
+                return boundary.at(total)
+            if seg.failure is not None:
+                return seg.failure.at(total + seg.failure_at)
+        total += seg.lines
+        prev_hash = seg.last_hash
+        l1 += seg.l1
+    if size and not _ends_with_newline(path, size):
+        return v.fail(
+            v.TORN_TAIL,
+            "the last line is incomplete (a writer was killed mid-write); the next append "
+            f"moves it to {TORN_FILE}",
+        ).at(total)
+    if head is not None:
+        if head.length > total:
+            return v.fail(
+                v.CHAIN_TRUNCATED,
+                f"the signed head covers {head.length} entries but only {total} remain",
+            ).at(total)
+        if not _head_matches(path, head):
+            return v.fail(
+                v.HEAD_MISMATCH, "the entry under the signed head differs from what was signed"
+            ).at(max(head.length - 1, 0))
+    elif total:
+        return v.fail(
+            v.HEAD_MISSING,
+            f"{HEAD_FILE} is missing, so truncation cannot be ruled out",
+        )
+    sealed = head.length if head is not None else 0
+    torn = _torn_records(data_dir)
+    details: dict[str, Any] = {
+        "entries": total,
+        "sealed": sealed,
+        "unsealed": total - sealed,
+        "l1_receipts": l1,
+        "torn_tails_recovered": len(torn),
+    }
+    if anchor is not None:
+        details["operator"] = anchor.to_str()
+    level = "L0" if total else None
+    return Verdict(v.VALID, level, details=details)
+
+
+def _ends_with_newline(path: Path, size: int) -> bool:
+    with open(path, "rb") as f:
+        f.seek(size - 1)
+        return f.read(1) == b"\n"
+
+
+def _head_matches(path: Path, head: Head) -> bool:
+    """Whether the line ending at the head's byte size hashes to the signed head.
+
+    Each line carries its seq and the previous hash, so this one hash binds the whole prefix.
+    """
+    if head.length == 0:
+        return head.head == GENESIS and head.size == 0
+    with open(path, "rb") as f:
+        if head.size > os.fstat(f.fileno()).st_size:
+            return False
+        f.seek(head.size - 1)
+        if f.read(1) != b"\n":
+            return False
+        return entry_hash(_last_line_before(f, head.size)) == head.head
+
+
+def _torn_records(data_dir: Path) -> list[dict[str, Any]]:
+    try:
+        text = (data_dir / TORN_FILE).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

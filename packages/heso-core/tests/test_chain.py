@@ -1,0 +1,346 @@
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from heso import chain as ch
+from heso import verdict as v
+from heso.errors import AmbiguousPrefixError, ChainError, ReceiptNotFoundError
+from heso.keys import SigningKey
+from heso.receipt import build_content, mint
+
+
+@pytest.fixture(scope="module")
+def key():
+    return SigningKey.generate()
+
+
+def _receipt(key, i, tool="send_email"):
+    content = build_content(
+        captured_at="2026-01-02T03:04:05Z",
+        agent_identity=key.public_key().to_str(),
+        action={
+            "verb": "tool_call",
+            "tool_name": tool,
+            "workflow": "default",
+            "account": "default",
+            "fields": {"i": i},
+        },
+        policy={
+            "rule_id": "r",
+            "rule_display": "r",
+            "matched_conditions": [],
+            "decision_path": "rule:r",
+            "decision": "allow",
+        },
+    )
+    return mint(content, key)
+
+
+def _fill(tmp_path, key, n, **kwargs):
+    c = ch.Chain(tmp_path, key=key, **kwargs)
+    entries = [c.append(_receipt(key, i)) for i in range(n)]
+    c.close()
+    return entries
+
+
+def _lines(tmp_path):
+    return (tmp_path / ch.CHAIN_FILE).read_bytes().splitlines(keepends=True)
+
+
+def _write_lines(tmp_path, lines):
+    (tmp_path / ch.CHAIN_FILE).write_bytes(b"".join(lines))
+
+
+def test_appends_link_and_verify(tmp_path, key):
+    entries = _fill(tmp_path, key, 20)
+    assert [e.seq for e in entries] == list(range(20))
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok, str(verdict)
+    assert verdict.details["entries"] == 20 and verdict.details["sealed"] == 20
+    first = json.loads(_lines(tmp_path)[0])
+    assert first["prev"] == ch.GENESIS and first["seq"] == 0
+    second = json.loads(_lines(tmp_path)[1])
+    assert second["prev"] == ch.entry_hash(_lines(tmp_path)[0].rstrip(b"\n"))
+
+
+def test_files_are_private(tmp_path, key):
+    _fill(tmp_path, key, 1)
+    for name in (ch.CHAIN_FILE, ch.INDEX_FILE, ch.HEAD_FILE, ch.LOCK_FILE):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_empty_chain_is_valid(tmp_path):
+    assert ch.verify_chain(tmp_path).ok
+
+
+def test_altered_entry_is_named(tmp_path, key):
+    _fill(tmp_path, key, 10)
+    lines = _lines(tmp_path)
+    lines[4] = lines[4].replace(b'"i":4', b'"i":5')
+    _write_lines(tmp_path, lines)
+    verdict = ch.verify_chain(tmp_path)
+    assert (verdict.code, verdict.entry) == (v.HASH_MISMATCH, 4)
+
+
+@pytest.mark.parametrize(
+    "mutate, code, entry",
+    [
+        (lambda ls: ls.pop(3), v.SEQUENCE_MISMATCH, 3),
+        (lambda ls: ls.insert(5, ls[5]), v.SEQUENCE_MISMATCH, 6),
+        (lambda ls: ls.__setitem__(slice(2, 4), [ls[3], ls[2]]), v.SEQUENCE_MISMATCH, 2),
+        (lambda ls: ls.__setitem__(7, b"{not json\n"), v.MALFORMED_JSON, 7),
+        (lambda ls: ls.__setitem__(7, b'{"a":1}\n'), v.MALFORMED_ENTRY, 7),
+    ],
+    ids=["delete", "duplicate", "reorder", "garbage", "wrong-shape"],
+)
+def test_structural_tampering_is_detected_at_the_first_broken_entry(tmp_path, key, mutate, code, entry):
+    _fill(tmp_path, key, 10)
+    lines = _lines(tmp_path)
+    mutate(lines)
+    _write_lines(tmp_path, lines)
+    verdict = ch.verify_chain(tmp_path)
+    assert (verdict.code, verdict.entry) == (code, entry), str(verdict)
+
+
+def _relink(lines):
+    """What an insider without the key can do: fix every seq and prev after editing."""
+    out, prev = [], ch.GENESIS
+    for i, raw in enumerate(lines):
+        entry = json.loads(raw)
+        line = ch.encode_entry(i, prev, entry["receipt"])
+        prev = ch.entry_hash(line)
+        out.append(line + b"\n")
+    return out
+
+
+def test_relinked_deletion_is_caught_by_the_signed_head(tmp_path, key):
+    _fill(tmp_path, key, 10)
+    lines = _lines(tmp_path)
+    del lines[2]
+    _write_lines(tmp_path, _relink(lines))
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.code == v.CHAIN_TRUNCATED
+
+
+def test_relinked_substitution_is_caught_by_the_signed_head(tmp_path, key):
+    _fill(tmp_path, key, 10)
+    lines = _lines(tmp_path)
+    lines[2] = (ch.encode_entry(2, "x", _receipt(key, 99)) + b"\n")
+    _write_lines(tmp_path, _relink(lines))
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.code == v.HEAD_MISMATCH
+
+
+def test_truncated_tail_is_detected(tmp_path, key):
+    _fill(tmp_path, key, 10)
+    _write_lines(tmp_path, _lines(tmp_path)[:7])
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.code == v.CHAIN_TRUNCATED and "10" in verdict.reason
+
+
+def test_missing_or_forged_head(tmp_path, key):
+    _fill(tmp_path, key, 3)
+    head_path = tmp_path / ch.HEAD_FILE
+    doc = json.loads(head_path.read_text())
+    doc["content"]["length"] = 2
+    head_path.write_text(json.dumps(doc))
+    assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID
+    head_path.unlink()
+    assert ch.verify_chain(tmp_path).code == v.HEAD_MISSING
+
+
+def test_receipt_from_another_operator_is_rejected(tmp_path, key):
+    _fill(tmp_path, key, 5)
+    other = SigningKey.generate()
+    lines = _lines(tmp_path)
+    lines[3] = ch.encode_entry(3, json.loads(lines[3])["prev"], _receipt(other, 3)) + b"\n"
+    _write_lines(tmp_path, lines)
+    verdict = ch.verify_chain(tmp_path)
+    assert (verdict.code, verdict.entry) == (v.OPERATOR_MISMATCH, 3)
+
+
+def test_pinned_trust_anchor_rejects_a_wholesale_re_signed_store(tmp_path, key):
+    attacker = SigningKey.generate()
+    _fill(tmp_path, attacker, 4)
+    assert ch.verify_chain(tmp_path).ok
+    verdict = ch.verify_chain(tmp_path, trusted_operators={key.public_key()})
+    assert verdict.code == v.HEAD_INVALID and "untrusted" in verdict.reason
+
+
+def test_torn_tail_is_reported_then_recovered_without_losing_acknowledged_entries(tmp_path, key):
+    _fill(tmp_path, key, 5)
+    with open(tmp_path / ch.CHAIN_FILE, "ab") as f:
+        f.write(b'{"prev":"abc","receipt":{"al')
+    verdict = ch.verify_chain(tmp_path)
+    assert (verdict.code, verdict.entry) == (v.TORN_TAIL, 5)
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 5))
+    assert c.recovered and c.recovered[0]["length"] == len(b'{"prev":"abc","receipt":{"al')
+    c.close()
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok, str(verdict)
+    assert verdict.details["entries"] == 6
+    assert verdict.details["torn_tails_recovered"] == 1
+    assert (tmp_path / ch.TORN_FILE).exists()
+
+
+def test_writer_refuses_to_extend_a_truncated_chain(tmp_path, key):
+    _fill(tmp_path, key, 5)
+    _write_lines(tmp_path, _lines(tmp_path)[:3])
+    with pytest.raises(ChainError, match="truncated"):
+        ch.Chain(tmp_path, key=key).append(_receipt(key, 9))
+
+
+def test_prefix_lookup(tmp_path, key):
+    entries = _fill(tmp_path, key, 30)
+    hashes = [json.loads(line)["receipt"]["content"]["action_hash"] for line in _lines(tmp_path)]
+    r = ch.get_receipt(tmp_path, hashes[7][:10])
+    assert r["content"]["action_hash"] == hashes[7]
+    assert ch.get_receipt(tmp_path, hashes[7].upper()[:12])["content"]["action_hash"] == hashes[7]
+    with pytest.raises(AmbiguousPrefixError):
+        ch.get_receipt(tmp_path, _common_prefix(hashes))
+    with pytest.raises(ReceiptNotFoundError):
+        ch.get_receipt(tmp_path, "f" * 64)
+    with pytest.raises(ReceiptNotFoundError):
+        ch.get_receipt(tmp_path, "not-hex")
+    assert len(entries) == 30
+
+
+def _common_prefix(hashes):
+    for c in "0123456789abcdef":
+        if sum(h.startswith(c) for h in hashes) > 1:
+            return c
+    raise AssertionError("30 random hashes always share a first digit")
+
+
+def test_lookup_survives_a_missing_or_lagging_index(tmp_path, key):
+    _fill(tmp_path, key, 6)
+    target = json.loads(_lines(tmp_path)[5])["receipt"]["content"]["action_hash"]
+    idx_path = tmp_path / ch.INDEX_FILE
+    idx_path.write_bytes(idx_path.read_bytes()[: 3 * 83])
+    assert ch.get_receipt(tmp_path, target[:12])["content"]["action_hash"] == target
+    idx_path.unlink()
+    assert ch.get_receipt(tmp_path, target[:12])["content"]["action_hash"] == target
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 6))
+    c.close()
+    assert idx_path.stat().st_size == 7 * 83
+
+
+def test_threads_share_one_consistent_chain(tmp_path, key):
+    c = ch.Chain(tmp_path, key=key, durability="fsync")
+    receipts = [_receipt(key, i) for i in range(200)]
+
+    def worker(chunk):
+        for r in chunk:
+            c.append(r)
+
+    threads = [threading.Thread(target=worker, args=(receipts[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    c.close()
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok and verdict.details["entries"] == 200
+
+
+def _process_writer(path, n, tag, seed):
+    k = SigningKey.from_private_bytes(seed)
+    c = ch.Chain(path, key=k)
+    for i in range(n):
+        c.append(_receipt(k, i, tool=f"tool_{tag}"))
+    c.close()
+
+
+def test_processes_share_one_consistent_chain(tmp_path, key):
+    seed = os.urandom(32)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_process_writer, args=(tmp_path, 60, t, seed)) for t in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok, str(verdict)
+    assert verdict.details["entries"] == 240
+    tools = [json.loads(line)["receipt"]["content"]["action"]["tool_name"] for line in _lines(tmp_path)]
+    assert sorted(set(tools)) == [f"tool_{t}" for t in range(4)]
+
+
+def _endless_writer(path, seed, ready):
+    k = SigningKey.from_private_bytes(seed)
+    c = ch.Chain(path, key=k, seal_every=7)
+    i = 0
+    while True:
+        c.append(_receipt(k, i))
+        i += 1
+        if i == 5:
+            ready.set()
+
+
+def test_a_writer_killed_mid_stream_leaves_a_verifiable_chain(tmp_path):
+    seed = os.urandom(32)
+    k = SigningKey.from_private_bytes(seed)
+    ctx = multiprocessing.get_context("fork")
+    for _trial in range(3):
+        ready = ctx.Event()
+        p = ctx.Process(target=_endless_writer, args=(tmp_path, seed, ready))
+        p.start()
+        assert ready.wait(30)
+        time.sleep(0.05)
+        os.kill(p.pid, signal.SIGKILL)
+        p.join()
+        c = ch.Chain(tmp_path, key=k)
+        c.append(_receipt(k, -1))
+        c.close()
+        verdict = ch.verify_chain(tmp_path)
+        assert verdict.ok, str(verdict)
+
+
+def test_parallel_verification_matches_single_process(tmp_path, key):
+    _fill(tmp_path, key, 120)
+    single = ch.verify_chain(tmp_path, workers=1)
+    multi = ch.verify_chain(tmp_path, workers=3)
+    assert single.ok and multi.ok
+    assert single.details == multi.details
+    lines = _lines(tmp_path)
+    lines[90] = lines[90].replace(b'"i":90', b'"i":91')
+    _write_lines(tmp_path, lines)
+    assert (ch.verify_chain(tmp_path, workers=3).code, ch.verify_chain(tmp_path, workers=3).entry) == (
+        v.HASH_MISMATCH,
+        90,
+    )
+    lines = _lines(tmp_path)
+    del lines[60]
+    _write_lines(tmp_path, lines)
+    verdict = ch.verify_chain(tmp_path, workers=3)
+    assert verdict.entry == 60 and verdict.code == v.SEQUENCE_MISMATCH
+
+
+def test_disk_write_failure_is_a_chain_error_and_leaves_no_partial_line(tmp_path, key, monkeypatch):
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 0))
+    real_write = os.write
+    chain_fd = c._fd
+
+    def short_write(fd, data):
+        if fd == chain_fd:
+            real_write(fd, data[:10])
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", short_write)
+    with pytest.raises(ChainError, match="No space left"):
+        c.append(_receipt(key, 1))
+    monkeypatch.setattr(os, "write", real_write)
+    c.append(_receipt(key, 2))
+    c.close()
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok and verdict.details["entries"] == 2
