@@ -1,0 +1,239 @@
+"""``heso policy check``: findings about a policy that loads but may not do what its author
+meant (shadowed and disabled rules, an unreachable default, floors that override a rule)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from heso.action import Verb
+from heso.errors import HesoConfigError
+from heso.policy.engine import Policy
+from heso.policy.lanes import VERB_LANES
+from heso.policy.model import Condition, DecisionKind, Rule
+from heso.policy.operators import has_wildcard
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint finding. ``error`` means the policy does not load."""
+
+    severity: str
+    code: str
+    message: str
+    rule_id: str | None = None
+    line: int | None = None
+    column: int | None = None
+    key: str | None = None
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def render(self, path: str) -> str:
+        where = path
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        text = f"{where}: {self.severity}[{self.code}] {self.message}"
+        return text + (f" ({self.hint})" if self.hint else "")
+
+
+def findings_from_error(error: HesoConfigError) -> list[Finding]:
+    """A load failure as ``error`` findings, one per problem."""
+    problems = getattr(error, "problems", None) or (error,)
+    return [
+        Finding("error", "invalid", p.message, None, p.line, p.column, p.key, p.hint)
+        for p in problems
+    ]
+
+
+def lint(policy: Policy) -> list[Finding]:
+    """Every finding for a loaded policy, in file order."""
+    findings: list[Finding] = []
+    source = policy.source
+
+    def at(rule: Rule, *key: str | int) -> tuple[int | None, int | None]:
+        where = source.locate(("rule", rule.position, *key)) if source is not None else None
+        return where if where else (None, None)
+
+    def add(
+        code: str,
+        severity: str,
+        message: str,
+        rule: Rule | None = None,
+        hint: str = "",
+        key: tuple[str | int, ...] = (),
+    ) -> None:
+        line, column = at(rule, *key) if rule is not None else (None, None)
+        findings.append(
+            Finding(
+                severity, code, message, rule.id if rule else None, line, column, None, hint or None
+            )
+        )
+
+    if not policy.rules:
+        add(
+            "no-rules",
+            "warning",
+            f"no rules: every action gets the default ({policy.default.value})",
+            hint="add [[rule]] tables",
+        )
+    if not policy.settings.default_is_explicit:
+        add(
+            "implicit-default",
+            "info",
+            "no [policy] default: unmatched actions are blocked (the built-in default)",
+            hint='make it explicit: [policy] default = "block" (or "allow", "require_approval")',
+        )
+
+    groups = _approver_groups(source)
+    earlier: list[Rule] = []
+    for rule in policy.ordered_rules:
+        if not rule.enabled:
+            add(
+                "disabled-rule",
+                "warning",
+                f"rule {_q(rule.id)} is disabled and never matches",
+                rule,
+                "delete it, or set enabled = true",
+                ("enabled",),
+            )
+            continue
+        shadow = next((e for e in earlier if _covers(e, rule)), None)
+        if shadow is not None:
+            add(
+                "shadowed-rule",
+                "warning",
+                f"rule {_q(rule.id)} can never decide: rule {_q(shadow.id)} "
+                f"(line {policy.line_of(shadow)}) "
+                "is tried first and matches every action it would match",
+                rule,
+                f"give it an order below {shadow.order}, or narrow rule {_q(shadow.id)}",
+            )
+        earlier.append(rule)
+        if rule.decision is DecisionKind.BLOCK and (rule.approvers or rule.sla_minutes):
+            add(
+                "approvers-unused",
+                "warning",
+                f"rule {_q(rule.id)} blocks, so its approvers and sla_minutes are never used",
+                rule,
+                "remove them, or decide require_approval",
+            )
+        if rule.decision is DecisionKind.ALLOW and rule.verbs:
+            floored = sorted(v.value for v in rule.verbs if _floor(policy, v) is not None)
+            if len(floored) == len(rule.verbs):
+                add(
+                    "floor-overrides-rule",
+                    "info",
+                    f"rule {_q(rule.id)} allows {' and '.join(floored)}, whose lane floor "
+                    "still requires approval: it can never allow on its own",
+                    rule,
+                    "its approvers (or [policy] default_approvers) receive the request",
+                )
+        if groups is not None:
+            for name in rule.approvers:
+                if name not in groups:
+                    add(
+                        "unknown-approver-group",
+                        "warning",
+                        f"rule {_q(rule.id)} names approver group {_q(name)}, "
+                        "which [approvers] does not define",
+                        rule,
+                        f"add [approvers.{name}] or fix the name",
+                        ("approvers",),
+                    )
+
+    catch_all = _catch_all_verbs(policy)
+    if catch_all >= set(Verb):
+        severity = "warning" if policy.settings.default_is_explicit else "info"
+        add(
+            "unreachable-default",
+            severity,
+            f"the default ({policy.default.value}) is unreachable: catch-all rules match all verbs",
+            hint="remove [policy] default or the catch-all rules",
+        )
+    return sorted(findings, key=lambda f: (f.line or 0, f.column or 0))
+
+
+def report(policy: Policy | None, findings: list[Finding], path: str) -> dict[str, Any]:
+    """The ``--json`` document of ``heso policy check``."""
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+    data: dict[str, Any] = {
+        "ok": counts["error"] == 0,
+        "path": path,
+        "counts": counts,
+        "findings": [f.as_dict() for f in findings],
+    }
+    if policy is not None:
+        data["rules"] = len(policy.rules)
+        data["enabled_rules"] = sum(1 for r in policy.rules if r.enabled)
+        data["default"] = policy.default.value
+    return data
+
+
+def _q(text: str) -> str:
+    return json.dumps(text)
+
+
+def _floor(policy: Policy, verb: Verb) -> DecisionKind | None:
+    floor = policy.settings.floors.get(VERB_LANES[verb].value)
+    return floor if floor is not None and floor is not DecisionKind.ALLOW else None
+
+
+def _approver_groups(source: Any) -> set[str] | None:
+    table = getattr(source, "data", {}).get("approvers") if source is not None else None
+    return set(table) if isinstance(table, dict) else None
+
+
+def _catch_all_verbs(policy: Policy) -> set[Verb]:
+    verbs: set[Verb] = set()
+    for rule in policy.ordered_rules:
+        if rule.enabled and _always(rule) and "*" in rule.scopes:
+            verbs |= set(Verb) if rule.verbs is None else set(rule.verbs)
+    return verbs
+
+
+def _always(rule: Rule) -> bool:
+    return rule.subject.kind == "any" and not rule.conditions and not rule.any_conditions
+
+
+def _condition_key(c: Condition) -> tuple[str, str, str]:
+    return (c.field, c.op, json.dumps(c.value, sort_keys=True))
+
+
+def _pattern_covers(outer: str, inner: str) -> bool:
+    if outer == "*" or outer == inner:
+        return True
+    if not has_wildcard(inner):
+        return fnmatchcase(inner, outer)
+    head = outer[:-1]
+    return outer.endswith("*") and not has_wildcard(head) and inner.startswith(head)
+
+
+def _covers(first: Rule, later: Rule) -> bool:
+    """Whether ``first`` matches every action ``later`` would match."""
+    if first.any_conditions:
+        return False
+    if first.conditions:
+        if first.decision is DecisionKind.ALLOW and later.decision is not DecisionKind.ALLOW:
+            return False  # on indeterminate input the later (stricter) rule can still apply
+        mine = {_condition_key(c) for c in later.conditions}
+        if not all(_condition_key(c) in mine for c in first.conditions):
+            return False
+    if first.verbs is not None and (later.verbs is None or not later.verbs <= first.verbs):
+        return False
+    if first.subject.kind != "any":
+        if later.subject.kind != first.subject.kind:
+            return False
+        if not all(
+            any(_pattern_covers(o, i) for o in first.subject.names) for i in later.subject.names
+        ):
+            return False
+    return all(any(_pattern_covers(o, i) for o in first.scopes) for i in later.scopes)
+
+
+__all__ = ["SEVERITIES", "Finding", "findings_from_error", "lint", "report"]

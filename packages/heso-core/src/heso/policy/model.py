@@ -1,0 +1,215 @@
+"""The policy's data: decisions, subjects, conditions, rules and the decision an action gets."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from heso import fieldpath
+from heso.action import Action, Verb
+
+
+class DecisionKind(str, enum.Enum):
+    """What happens to an action."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+    REQUIRE_APPROVAL = "require_approval"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def strictness(self) -> int:
+        """``allow`` 0 < ``require_approval`` 1 < ``block`` 2."""
+        return _STRICTNESS[self]
+
+
+_STRICTNESS = {DecisionKind.ALLOW: 0, DecisionKind.REQUIRE_APPROVAL: 1, DecisionKind.BLOCK: 2}
+
+DEFAULT_RULE_ID = "heso:default"
+"""``rule_id`` of a decision taken by ``[policy] default`` because no rule matched."""
+UNKNOWN_CATALOG_RULE_ID = "heso:unknown-catalog-action"
+"""``rule_id`` of the block given to an action declaring an id the catalog does not know."""
+
+
+def floor_rule_id(lane: str) -> str:
+    """``rule_id`` of a decision a lane floor raised: ``heso:floor:delete``."""
+    return f"heso:floor:{lane}"
+
+
+SUBJECT_KINDS = ("any", "agent", "workflow", "account")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a rule applies to: ``any``, or an agent, workflow or account whose name matches one
+    of ``names`` (globs)."""
+
+    kind: str = "any"
+    names: tuple[str, ...] = ()
+    matches_name: Callable[[str], bool] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
+
+    def matches(self, action: Action) -> bool:
+        """Whether ``action`` is done by this subject."""
+        if self.matches_name is None:
+            return True
+        value = getattr(action, self.kind)
+        return value is not None and self.matches_name(value)
+
+    def describe(self) -> str:
+        if self.kind == "any":
+            return "any subject"
+        return f"{self.kind} {' or '.join(self.names)}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test on a field of the action: ``{ field, op, value, display }``."""
+
+    field: str
+    op: str
+    value: Any
+    display: str
+    segments: tuple[fieldpath.Segment, ...]
+    test: Callable[[Any], bool | None] = dataclasses.field(compare=False, repr=False)
+    on_missing: bool = False
+    record: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def lookup(self, fields: Mapping[str, Any]) -> Any:
+        """The field's value, or :data:`heso.fieldpath.MISSING` (a ``None`` counts as missing)."""
+        segments = self.segments
+        if len(segments) == 1 and type(segments[0]) is str:
+            value = fields.get(segments[0], fieldpath.MISSING)
+        else:
+            value = fieldpath.get(fields, segments)
+        return fieldpath.MISSING if value is None else value
+
+    def evaluate(self, fields: Mapping[str, Any]) -> bool | None:
+        """``True``/``False``, or ``None`` when the value's type does not suit the operator."""
+        value = self.lookup(fields)
+        if value is fieldpath.MISSING:
+            return self.on_missing
+        return self.test(value)
+
+    def as_record(self) -> dict[str, Any]:
+        """``{"field", "op", "value", "display"}`` for the receipt (the rule's value, never the
+        action's)."""
+        return dict(self.record)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``[[rule]]``. ``position`` is its index among the file's rules."""
+
+    id: str
+    decision: DecisionKind
+    verbs: frozenset[Verb] | None
+    scopes: tuple[str, ...]
+    subject: Subject
+    conditions: tuple[Condition, ...]
+    any_conditions: tuple[Condition, ...]
+    order: int = 0
+    enabled: bool = True
+    approvers: tuple[str, ...] = ()
+    sla_minutes: int | None = None
+    display: str = ""
+    position: int = 0
+    matches_scope: Callable[[str], bool] = dataclasses.field(
+        default=lambda _name: True, compare=False, repr=False
+    )
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        """Rules are tried by ``order``, ties broken by position in the file."""
+        return (self.order, self.position)
+
+    def matches_target(self, verb: Verb, tool_name: str) -> bool:
+        """Whether the rule's verb and scope cover this action (subject and conditions aside)."""
+        return (self.verbs is None or verb in self.verbs) and self.matches_scope(tool_name)
+
+    def evaluate(self, fields: Mapping[str, Any]) -> bool | None:
+        """All ``conditions`` and, if given, one of ``any``: ``True``, ``False`` or ``None``
+        (indeterminate, three-valued logic)."""
+        unknown = False
+        for condition in self.conditions:
+            r = condition.evaluate(fields)
+            if r is False:
+                return False
+            if r is None:
+                unknown = True
+        if self.any_conditions:
+            any_unknown = False
+            for condition in self.any_conditions:
+                r = condition.evaluate(fields)
+                if r:
+                    return None if unknown else True
+                if r is None:
+                    any_unknown = True
+            return None if any_unknown else False
+        return None if unknown else True
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy decided for one action, and why. Treat it as read-only."""
+
+    kind: DecisionKind
+    rule_id: str
+    rule_display: str
+    matched_conditions: list[dict[str, Any]]
+    decision_path: str
+    approvers: tuple[str, ...] = ()
+    sla_minutes: int | None = None
+    lane: str = "write"
+    rule_decision: DecisionKind | None = None
+    """The deciding rule's (or the default's) own decision, before any floor."""
+
+    @property
+    def floor_applied(self) -> bool:
+        """Whether a lane floor made the decision stricter than the rule's."""
+        return self.rule_decision is not None and self.rule_decision is not self.kind
+
+    def policy_block(self) -> dict[str, Any]:
+        """The receipt's policy block: a fresh JSON-ready dict, identical for identical input."""
+        return {
+            "rule_id": self.rule_id,
+            "rule_display": self.rule_display,
+            "matched_conditions": [
+                {**c, "value": list(c["value"])} if isinstance(c["value"], list) else dict(c)
+                for c in self.matched_conditions
+            ],
+            "decision_path": self.decision_path,
+            "decision": self.kind.value,
+        }
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The ``[policy]`` table."""
+
+    default: DecisionKind = DecisionKind.BLOCK
+    default_approvers: tuple[str, ...] = ("oncall",)
+    default_sla_minutes: int | None = None
+    floors: Mapping[str, DecisionKind] = dataclasses.field(default_factory=dict)
+    """Floor per lane name, as configured; the engine never goes below the pinned floors."""
+    default_is_explicit: bool = False
+
+
+__all__ = [
+    "DEFAULT_RULE_ID",
+    "SUBJECT_KINDS",
+    "UNKNOWN_CATALOG_RULE_ID",
+    "Condition",
+    "Decision",
+    "DecisionKind",
+    "PolicySettings",
+    "Rule",
+    "Subject",
+    "floor_rule_id",
+]

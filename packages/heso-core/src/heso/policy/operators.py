@@ -1,0 +1,383 @@
+"""Condition operators: validating a rule's ``value`` once, then testing field values fast.
+
+A compiled test returns ``True`` (holds), ``False`` (does not hold) or ``None``
+(*indeterminate*: the field holds a value of the wrong type for the operator, such as
+``"lots"`` for ``gt``). The engine never treats indeterminate as a silent pass: see
+``docs/policy.md``. Missing fields (absent, or ``None``) never reach a test; the engine
+answers them with :attr:`OperatorSpec.on_missing`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import numbers
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from heso.toml_source import type_name
+
+Test = Callable[[Any], "bool | None"]
+
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+
+
+class OperatorValueError(ValueError):
+    """A rule's ``value`` does not suit its operator; ``hint`` says what to write instead."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(message)
+
+
+def to_number(x: Any) -> int | float | Decimal | None:
+    """``x`` as a number, or ``None``: ints, floats, Decimals and numeric strings such as
+    ``"4200"`` or ``" -1.5e3 "`` count; booleans, NaN and other text do not."""
+    t = type(x)
+    if t is int:
+        return x  # type: ignore[no-any-return,unused-ignore]
+    if t is float:
+        return None if math.isnan(x) else x  # type: ignore[no-any-return,unused-ignore]
+    if t is str:
+        text = x.strip()
+        if not _NUMBER_TEXT.fullmatch(text):
+            return None
+        return int(text) if _INTEGER_TEXT.fullmatch(text) else float(text)
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, Decimal):
+        return None if x.is_nan() else x
+    if isinstance(x, numbers.Real):
+        value = float(x) if not isinstance(x, numbers.Integral) else int(x)
+        return None if isinstance(value, float) and math.isnan(value) else value
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float, bool))
+
+
+class _Members:
+    """Equality membership with heso's rules: booleans equal only booleans, numbers compare
+    by value (``1 == 1.0``), and a numeric string equals a number of the same value."""
+
+    __slots__ = ("bools", "nums", "str_nums", "strs")
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.bools: set[bool] = set()
+        self.nums: set[Any] = set()
+        self.strs: set[str] = set()
+        self.str_nums: set[Any] = set()
+        for v in values:
+            if isinstance(v, bool):
+                self.bools.add(v)
+            elif isinstance(v, (int, float)):
+                self.nums.add(v)
+            else:
+                self.strs.add(v)
+                n = to_number(v)
+                if n is not None:
+                    self.str_nums.add(n)
+
+    def __contains__(self, x: Any) -> bool:
+        t = type(x)
+        if t is str:
+            if x in self.strs:
+                return True
+            if self.nums:
+                n = to_number(x)
+                return n is not None and n in self.nums
+            return False
+        if t is bool:
+            return x in self.bools
+        n = to_number(x)
+        if n is None:
+            return False
+        return n in self.nums or n in self.str_nums
+
+
+@lru_cache(maxsize=65536)
+def compile_glob(pattern: str) -> Callable[[str], bool]:
+    """A matcher for one glob pattern: ``*`` (any run of characters, ``/`` and ``.``
+    included), ``?`` (one character), ``[abc]`` / ``[!abc]`` (a class); case-sensitive."""
+    if pattern == "*":
+        return lambda s: True
+    body = pattern.strip("*")
+    if not has_wildcard(body):
+        if pattern == body:
+            return lambda s: s == body
+        if pattern == body + "*":
+            return lambda s: s.startswith(body)
+        if pattern == "*" + body:
+            return lambda s: s.endswith(body)
+    match = re.compile(fnmatch.translate(pattern)).match
+    return lambda s: match(s) is not None
+
+
+def compile_globs(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """One matcher for several glob patterns (any of them)."""
+    if len(patterns) == 1:
+        return compile_glob(patterns[0])
+    matchers = tuple(compile_glob(p) for p in patterns)
+    return lambda s: any(m(s) for m in matchers)
+
+
+def has_wildcard(pattern: str) -> bool:
+    """Whether a glob pattern contains ``*``, ``?`` or ``[``."""
+    return any(c in pattern for c in "*?[")
+
+
+# -- value checks -------------------------------------------------------------------------
+
+
+def _scalar(op: str, value: Any) -> Any:
+    if isinstance(value, list):
+        alt = {"eq": "in", "ne": "not_in"}.get(op)
+        raise OperatorValueError(
+            f"`{op}` compares with one value, not an array",
+            f'use op = "{alt}" to compare with several values' if alt else "give a single value",
+        )
+    if not _is_scalar(value):
+        raise OperatorValueError(
+            f"`{op}` needs a string, number or boolean value, not {type_name(value)}",
+            'quote dates and times as strings: value = "2024-01-01"',
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OperatorValueError(f"`{op}` needs a finite number, not {value}", "use a real number")
+    return value
+
+
+def _scalar_list(op: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        alt = {"in": "eq", "not_in": "ne"}[op]
+        raise OperatorValueError(
+            f"`{op}` needs an array of values, not {type_name(value)}",
+            f'write value = [{_render(value)}], or use op = "{alt}"',
+        )
+    if not value:
+        raise OperatorValueError(f"`{op}` needs at least one value", 'write value = ["a", "b"]')
+    for item in value:
+        _scalar(op, item)
+    return value
+
+
+def _number(op: str, value: Any) -> int | float:
+    if isinstance(value, str) and to_number(value) is not None:
+        raise OperatorValueError(
+            f"`{op}` needs a number, not the string {value!r}", f"write value = {value.strip()}"
+        )
+    if not _is_number(value):
+        raise OperatorValueError(
+            f"`{op}` needs a number, not {type_name(value)}", "write value = 100 or value = 2.5"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OperatorValueError(f"`{op}` needs a finite number, not {value}", "use a real number")
+    return value  # type: ignore[no-any-return]
+
+
+def _string(op: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise OperatorValueError(
+            f"`{op}` needs a string value, not {type_name(value)}", f'write value = "{value}"'
+        )
+    return value
+
+
+def _strings(op: str, value: Any) -> tuple[str, ...]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise OperatorValueError(f"`{op}` needs at least one string", 'write value = "text"')
+    for item in values:
+        if not isinstance(item, str):
+            raise OperatorValueError(
+                f"`{op}` needs a string or an array of strings, not {type_name(item)}",
+                f'write value = "{item}"',
+            )
+        if not item:
+            raise OperatorValueError(f"`{op}` needs non-empty strings", "remove the empty string")
+    return tuple(values)
+
+
+def _render(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower()
+
+
+# -- operator builders --------------------------------------------------------------------
+
+
+def _eq(value: Any) -> Test:
+    members = _Members([_scalar("eq", value)])
+    return lambda x: x in members
+
+
+def _ne(value: Any) -> Test:
+    members = _Members([_scalar("ne", value)])
+    return lambda x: x not in members
+
+
+def _in(value: Any) -> Test:
+    members = _Members(_scalar_list("in", value))
+    return lambda x: x in members
+
+
+def _not_in(value: Any) -> Test:
+    members = _Members(_scalar_list("not_in", value))
+    return lambda x: x not in members
+
+
+def _numeric(op: str, compare: Callable[[Any, Any], bool]) -> Callable[[Any], Test]:
+    def build(value: Any) -> Test:
+        bound = _number(op, value)
+        as_float = isinstance(bound, float)
+
+        def test(x: Any) -> bool | None:
+            n = to_number(x)
+            if n is None:
+                return None
+            if as_float and type(n) is Decimal:
+                n = float(n)
+            return compare(n, bound)
+
+        return test
+
+    return build
+
+
+def _regex(value: Any) -> Test:
+    pattern = _string("regex", value)
+    try:
+        search = re.compile(pattern).search
+    except re.error as exc:
+        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        raise OperatorValueError(
+            f"invalid regular expression {pattern!r}: {exc.msg}{where}",
+            "use Python `re` syntax; in TOML prefer literal strings: value = '^gpt-4\\.\\d'",
+        ) from None
+    return lambda x: (search(x) is not None) if type(x) is str else None
+
+
+def _contains_test(value: Any) -> Test:
+    needle = _scalar("contains", value)
+    members = _Members([needle])
+    is_text = isinstance(needle, str)
+
+    def test(x: Any) -> bool | None:
+        if type(x) is str:
+            return (needle in x) if is_text else None
+        if isinstance(x, Mapping):
+            return (needle in x) if is_text else None
+        if isinstance(x, (list, tuple, set, frozenset)):
+            return any(item in members for item in x if item is not None)
+        return None
+
+    return test
+
+
+def _not_contains(value: Any) -> Test:
+    positive = _contains_test(value)
+
+    def test(x: Any) -> bool | None:
+        r = positive(x)
+        return None if r is None else not r
+
+    return test
+
+
+def _starts_with(value: Any) -> Test:
+    prefixes = _strings("starts_with", value)
+    return lambda x: x.startswith(prefixes) if type(x) is str else None
+
+
+def _ends_with(value: Any) -> Test:
+    suffixes = _strings("ends_with", value)
+    return lambda x: x.endswith(suffixes) if type(x) is str else None
+
+
+def _glob_test(value: Any) -> Test:
+    match = compile_globs(_strings("glob", value))
+    return lambda x: match(x) if type(x) is str else None
+
+
+def _presence(op: str) -> Callable[[Any], Test]:
+    def build(value: Any) -> Test:
+        return lambda x: op == "exists"
+
+    return build
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """One operator: its name, what it does, and how it handles a missing field."""
+
+    name: str
+    summary: str
+    build: Callable[[Any], Test]
+    needs_value: bool = True
+    on_missing: bool = False
+
+
+_SPECS = (
+    OperatorSpec("eq", "equals (numbers by value; a numeric string equals a number)", _eq),
+    OperatorSpec("ne", "does not equal (the negation of eq)", _ne),
+    OperatorSpec("in", "equals one of the listed values", _in),
+    OperatorSpec("not_in", "equals none of the listed values", _not_in),
+    OperatorSpec("lt", "is a number < value", _numeric("lt", operator.lt)),
+    OperatorSpec("lte", "is a number <= value", _numeric("lte", operator.le)),
+    OperatorSpec("gt", "is a number > value", _numeric("gt", operator.gt)),
+    OperatorSpec("gte", "is a number >= value", _numeric("gte", operator.ge)),
+    OperatorSpec("regex", "is a string in which the regular expression is found", _regex),
+    OperatorSpec(
+        "contains", "string contains text / array has element / table has key", _contains_test
+    ),
+    OperatorSpec("not_contains", "the negation of contains", _not_contains),
+    OperatorSpec("starts_with", "is a string starting with value (or any of values)", _starts_with),
+    OperatorSpec("ends_with", "is a string ending with value (or any of values)", _ends_with),
+    OperatorSpec("glob", "is a string matching the glob pattern (or any of them)", _glob_test),
+    OperatorSpec(
+        "exists", "the field is present and not null", _presence("exists"), needs_value=False
+    ),
+    OperatorSpec(
+        "missing",
+        "the field is absent or null",
+        _presence("missing"),
+        needs_value=False,
+        on_missing=True,
+    ),
+)
+
+OPERATORS: Mapping[str, OperatorSpec] = {spec.name: spec for spec in _SPECS}
+"""Every operator by name, in documentation order."""
+
+OPERATOR_ALIASES: Mapping[str, str] = {
+    "==": "eq", "=": "eq", "equals": "eq", "equal": "eq", "is": "eq",
+    "!=": "ne", "<>": "ne", "not_equals": "ne", "not_equal": "ne", "neq": "ne",
+    "greater_than": "gt", "less_than": "lt", "at_least": "gte", "at_most": "lte",
+    "<": "lt", "<=": "lte", ">": "gt", ">=": "gte", "le": "lte", "ge": "gte",
+    "matches": "regex", "match": "regex", "re": "regex", "like": "glob",
+    "startswith": "starts_with", "endswith": "ends_with", "nin": "not_in",
+    "present": "exists", "absent": "missing", "not_exists": "missing",
+}  # fmt: skip
+"""Spellings people reach for, mapped to the operator to suggest in an error."""
+
+
+__all__ = [
+    "OPERATORS",
+    "OPERATOR_ALIASES",
+    "OperatorSpec",
+    "OperatorValueError",
+    "Test",
+    "compile_glob",
+    "compile_globs",
+    "has_wildcard",
+    "to_number",
+]

@@ -1,0 +1,87 @@
+"""The starter policy ``heso init`` writes into ``heso.toml``."""
+
+from __future__ import annotations
+
+STARTER_POLICY = r"""# heso policy: every action your agents take is checked against these rules.
+# Rules are tried by `order` (lowest first); the first that matches decides.
+# Reference: docs/policy.md. Check this file with `heso policy check`, and try an
+# action with `heso policy explain --verb tool_call --tool send_email --field to=a@b.com`.
+
+[policy]
+# When no rule matches. "block" is the fail-closed choice; the starter allows so your
+# agent keeps working while you write rules.
+default = "allow"
+# Deletes and payments always need a human (their lanes have pinned floors). When the
+# deciding rule names no approvers, these groups are asked.
+default_approvers = ["oncall"]
+default_sla_minutes = 60
+
+[[rule]]
+id = "block-prod-table-drops"
+order = 10
+subject = { kind = "workflow", name = "prod-*" }
+verb = "tool_call"
+scope = ["sql_*", "*_query"]
+decision = "block"
+
+[[rule.conditions]]                  # a condition can also be written as its own table
+field = "query"
+op = "regex"                         # found anywhere in the text; (?i) ignores case
+value = '(?i)\b(drop|truncate)\s+table\b'
+display = "query drops or truncates a table"
+
+[[rule]]
+id = "block-plain-http"
+order = 20
+verb = "http_request"
+scope = "*"
+conditions = [
+  { field = "url", op = "starts_with", value = "http://", display = "URL is not HTTPS" },
+]
+decision = "block"
+
+[[rule]]
+id = "block-huge-payments"
+order = 30
+verb = "payment"
+scope = "*"
+conditions = [
+  { field = "amount", op = "gt", value = 10000, display = "amount over 10,000" },
+]
+decision = "block"
+
+[[rule]]
+id = "internal-email-ok"
+order = 40
+verb = "tool_call"
+scope = "send_email"
+conditions = [
+  { field = "to", op = "ends_with", value = "@example.com", display = "recipient is internal" },
+]
+decision = "allow"
+
+[[rule]]
+id = "external-email-needs-approval"
+order = 41
+verb = "tool_call"
+scope = "send_email"
+decision = "require_approval"
+approvers = ["oncall"]
+sla_minutes = 30
+
+[[rule]]
+id = "big-model-runs-need-approval"
+order = 50
+verb = "llm_call"
+scope = "*"
+conditions = [
+  { field = "model", op = "regex", value = "^(gpt-4|o1)", display = "a GPT-4 or o1 model" },
+  { field = "max_tokens", op = "gte", value = 16000, display = "asks for 16k tokens or more" },
+]
+decision = "require_approval"
+approvers = ["oncall"]
+sla_minutes = 15
+"""
+"""A realistic, commented starter policy; it loads cleanly (tested)."""
+
+__all__ = ["STARTER_POLICY"]

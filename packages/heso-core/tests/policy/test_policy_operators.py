@@ -1,0 +1,285 @@
+"""Every operator, including its type edge cases."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from fnmatch import fnmatchcase
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heso.action import Action, Verb
+from heso.policy import DecisionKind, parse_policy
+from heso.policy.operators import OPERATORS, OperatorValueError, compile_glob, to_number
+
+
+def check(op: str, value: Any, field: Any) -> bool | None:
+    return OPERATORS[op].build(value)(field)
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "expected"),
+    [
+        ("prod", "prod", True),
+        ("prod", "Prod", False),
+        (1, 1.0, True),
+        (4200, "4200", True),
+        (4200, " 4200 ", True),
+        (4200.5, "4200.5", True),
+        ("4200", 4200, True),
+        ("4200", "4200.0", False),  # two strings compare as text
+        (True, True, True),
+        (True, 1, False),
+        (1, True, False),
+        (0, False, False),
+        (False, "false", False),
+        ("a", ["a"], False),
+        (1.0, float("nan"), False),
+        (4200, Decimal("4200"), True),
+        (0.5, Fraction(1, 2), True),
+    ],
+)
+def test_eq(value: Any, field: Any, expected: bool) -> None:
+    assert check("eq", value, field) is expected
+    assert check("ne", value, field) is (not expected)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "expected"),
+    [
+        (["us", "eu"], "eu", True),
+        (["us", "eu"], "EU", False),
+        ([1, 2, 3], "2", True),
+        ([1, 2, 3], 2.0, True),
+        (["1", "2"], 2, True),
+        ([True], 1, False),
+        ([1], True, False),
+        ([False, 0], False, True),
+        (["a"], ["a"], False),
+        (["a"], {"a": 1}, False),
+    ],
+)
+def test_in_and_not_in(values: list[Any], field: Any, expected: bool) -> None:
+    assert check("in", values, field) is expected
+    assert check("not_in", values, field) is (not expected)
+
+
+@pytest.mark.parametrize(
+    ("op", "bound", "field", "expected"),
+    [
+        ("gt", 1000, 1001, True),
+        ("gt", 1000, 1000, False),
+        ("gte", 1000, 1000, True),
+        ("lt", 1000, 999.99, True),
+        ("lte", 1000, 1000.0, True),
+        ("gt", 1000, "4200", True),
+        ("gt", 1000, " 4200 ", True),
+        ("lt", 0, "-1.5", True),
+        ("gt", 999, "1e3", True),
+        ("gte", 0.1, "0.1", True),
+        ("gte", 0.1, Decimal("0.1"), True),
+        ("lte", 0.1, Decimal("0.1"), True),
+        ("gt", 10**20, 10**20 + 1, True),
+        ("gt", 10**20, str(10**20 + 1), True),
+        ("gt", 0, float("inf"), True),
+        # not numbers: indeterminate, never a silent pass or fail
+        ("gt", 1000, "lots", None),
+        ("gt", 1000, "$4200", None),
+        ("gt", 1000, "1_000", None),
+        ("gt", 1000, "nan", None),
+        ("gt", 1000, "inf", None),
+        ("gt", 1000, "", None),
+        ("gt", 0, True, None),
+        ("lt", 1, False, None),
+        ("gt", 1000, [5000], None),
+        ("gt", 1000, {"v": 5000}, None),
+        ("gt", 1000, float("nan"), None),
+        ("lte", 1000, Decimal("NaN"), None),
+    ],
+)
+def test_numeric(op: str, bound: Any, field: Any, expected: bool | None) -> None:
+    assert check(op, bound, field) is expected
+
+
+def test_to_number() -> None:
+    assert to_number("4200") == 4200 and isinstance(to_number("4200"), int)
+    assert to_number("-0.25") == -0.25
+    assert to_number(Fraction(3, 4)) == 0.75
+    assert to_number(True) is None
+    assert to_number("0x10") is None
+    assert to_number(None) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "field", "expected"),
+    [
+        ("^gpt-4", "gpt-4o", True),
+        ("^gpt-4", "my-gpt-4", False),
+        ("gpt-4", "my-gpt-4", True),  # search: found anywhere
+        ("^gpt-4$", "gpt-4o", False),
+        ("(?i)^GPT", "gpt-4", True),
+        (r"\d{3}", "abc123", True),
+        ("^a", 123, None),
+        ("^a", ["a"], None),
+    ],
+)
+def test_regex_searches(pattern: str, field: Any, expected: bool | None) -> None:
+    assert check("regex", pattern, field) is expected
+
+
+def test_regex_is_compiled_once_at_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    test = OPERATORS["regex"].build("^gpt-4")
+
+    def no_compile(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("compiled during evaluation")
+
+    monkeypatch.setattr(re, "compile", no_compile)
+    monkeypatch.setattr(re, "search", no_compile)
+    assert test("gpt-4o") is True
+
+
+def test_invalid_regex_is_rejected_at_build() -> None:
+    with pytest.raises(OperatorValueError, match="invalid regular expression"):
+        OPERATORS["regex"].build("[unclosed")
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "expected"),
+    [
+        ("secret", "top secret plan", True),
+        ("secret", "Top Secret", False),
+        ("a", ["a", "b"], True),
+        (2, [1, 2, 3], True),
+        (2, ["2"], True),
+        (1, [True], False),
+        ("c", ["a", None], False),
+        ("key", {"key": 1}, True),
+        ("nope", {"key": 1}, False),
+        ("1", 12, None),
+        (5, "a5", None),
+        (5, {"5": 1}, None),
+    ],
+)
+def test_contains(value: Any, field: Any, expected: bool | None) -> None:
+    assert check("contains", value, field) is expected
+    assert check("not_contains", value, field) is (None if expected is None else not expected)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "field", "expected"),
+    [
+        ("starts_with", "http://", "http://x", True),
+        ("starts_with", "http://", "https://x", False),
+        ("starts_with", ["a", "b"], "bcd", True),
+        ("starts_with", "1", 123, None),
+        ("ends_with", "@example.com", "bob@example.com", True),
+        ("ends_with", "@example.com", "bob@example.com.evil", False),
+        ("ends_with", [".pdf", ".doc"], "x.doc", True),
+        ("ends_with", "x", ["x"], None),
+    ],
+)
+def test_starts_and_ends_with(op: str, value: Any, field: Any, expected: bool | None) -> None:
+    assert check(op, value, field) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "expected"),
+    [
+        ("*.pdf", "report.pdf", True),
+        ("*.pdf", "report.PDF", False),
+        ("report-?.csv", "report-1.csv", True),
+        ("report-?.csv", "report-10.csv", False),
+        ("[abc]*", "beta", True),
+        ("[!abc]*", "beta", False),
+        (["*.pdf", "*.csv"], "x.csv", True),
+        ("*", "", True),
+        ("/tmp/*", "/tmp/a/b", True),  # * crosses slashes
+        ("*.pdf", 5, None),
+    ],
+)
+def test_glob(value: Any, field: Any, expected: bool | None) -> None:
+    assert check("glob", value, field) is expected
+
+
+POLICY = """
+[policy]
+default = "allow"
+
+[[rule]]
+id = "r"
+verb = "tool_call"
+conditions = [{{ field = "{field}", op = "{op}"{value} }}]
+decision = "block"
+"""
+
+
+def decide(op: str, value: str, fields: dict[str, Any], field: str = "x") -> DecisionKind:
+    text = POLICY.format(field=field, op=op, value=f", value = {value}" if value else "")
+    return parse_policy(text).evaluate(Action(Verb.TOOL_CALL, "t", fields)).kind
+
+
+ALL_VALUED = [
+    ("eq", '"a"'),
+    ("ne", '"a"'),
+    ("in", '["a"]'),
+    ("not_in", '["a"]'),
+    ("lt", "1"),
+    ("lte", "1"),
+    ("gt", "1"),
+    ("gte", "1"),
+    ("regex", '"a"'),
+    ("contains", '"a"'),
+    ("not_contains", '"a"'),
+    ("starts_with", '"a"'),
+    ("ends_with", '"a"'),
+    ("glob", '"a*"'),
+    ("exists", ""),
+]
+
+
+@pytest.mark.parametrize(("op", "value"), ALL_VALUED)
+@pytest.mark.parametrize("fields", [{}, {"x": None}, {"y": 1}])
+def test_missing_or_null_field_never_matches(op: str, value: str, fields: dict[str, Any]) -> None:
+    assert decide(op, value, fields) is DecisionKind.ALLOW
+
+
+@pytest.mark.parametrize("fields", [{}, {"x": None}, {"x": {"y": None}}])
+def test_missing_matches_absent_or_null(fields: dict[str, Any]) -> None:
+    assert decide("missing", "", fields, field="x.y") is DecisionKind.BLOCK
+
+
+@pytest.mark.parametrize("present", [0, "", False, [], {}])
+def test_exists_counts_falsy_values_as_present(present: Any) -> None:
+    assert decide("exists", "", {"x": present}) is DecisionKind.BLOCK
+    assert decide("missing", "", {"x": present}) is DecisionKind.ALLOW
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("customer.email", {"customer": {"email": "a"}}),
+        ("messages.1.role", {"messages": [{"role": "x"}, {"role": "a"}]}),
+        ('headers["x.api-key"]', {"headers": {"x.api-key": "a"}}),
+        ("items.1", {"items": ["z", "a"]}),
+    ],
+)
+def test_nested_paths(path: str, fields: dict[str, Any]) -> None:
+    assert decide("eq", '"a"', fields, field=path.replace('"', '\\"')) is DecisionKind.BLOCK
+
+
+def test_path_through_a_scalar_is_missing() -> None:
+    assert decide("exists", "", {"customer": "plain"}, field="customer.email") is DecisionKind.ALLOW
+    assert decide("exists", "", {"items": ["a"]}, field="items.3") is DecisionKind.ALLOW
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab*?", min_size=1, max_size=6) | st.sampled_from(["[ab]*", "*[!a]", "a[b"]),
+    st.text(alphabet="ab.", max_size=6),
+)
+def test_glob_fast_paths_agree_with_fnmatch(pattern: str, name: str) -> None:
+    assert compile_glob(pattern)(name) is fnmatchcase(name, pattern)
