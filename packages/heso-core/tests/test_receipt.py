@@ -217,3 +217,32 @@ def test_registered_groups_pin_membership_and_threshold(key):
     assert verify_receipt(r, approver_keys=registry, approver_groups={}).code == v.UNKNOWN_APPROVER
     finance_1 = {"finance": Group(1, frozenset({alice.public_key()}))}
     assert verify_receipt(r, approver_keys=registry, approver_groups=finance_1).trust_level == "L1"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"to": "a@example.com", "n": 3},
+        {"naïve": "☃ \u2028 \"q\" \\ \t", "€": 1.5, "tiny": 1e-7, "big": 1e21, "𝄞": {"z": [None]}},
+    ],
+)
+def test_minted_bytes_are_exactly_the_canonical_form(key, fields):
+    from heso.canonical import canonical_bytes
+    from heso.chain import encode_entry
+
+    r = mint(_content(key, **fields) if fields else _content(key), key)
+    assert r.canonical == canonical_bytes(dict(r))
+    assert encode_entry(7, "ab" * 32, r) == canonical_bytes(
+        {"prev": "ab" * 32, "receipt": dict(r), "seq": 7}
+    )
+
+
+def test_unusual_scalars_fall_back_to_the_generic_path(key):
+    c = _content(key)
+    c["captured_at"] = 'odd "quoted" \u00e9'
+    r = mint(c, key)
+    from heso.canonical import canonical_bytes
+
+    assert r.canonical == canonical_bytes(dict(r))
+    assert r["content"]["action_hash"] == compute_action_hash(r["content"])

@@ -41,7 +41,7 @@ from heso.errors import (
     ReceiptNotFoundError,
 )
 from heso.keys import PublicKey, SigningKey
-from heso.receipt import format_timestamp, verify_receipt
+from heso.receipt import ALG, format_timestamp, verify_receipt
 from heso.verdict import Verdict
 
 log = logging.getLogger("heso.chain")
@@ -86,8 +86,15 @@ def entry_hash(line: bytes) -> str:
 
 
 def encode_entry(seq: int, prev: str, receipt: Mapping[str, Any]) -> bytes:
-    """The canonical line (without newline) of one entry."""
-    return canonical_bytes({"prev": prev, "receipt": receipt, "seq": seq})
+    """The canonical line (without newline) of one entry.
+
+    A freshly minted receipt carries its canonical bytes, so the line is spliced, not
+    re-serialized; the result equals ``JCS({"prev", "receipt", "seq"})``.
+    """
+    encoded = getattr(receipt, "canonical", None)
+    if encoded is None:
+        encoded = canonical_bytes(receipt)
+    return b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode("ascii"), encoded, seq)
 
 
 # -- the signed head ------------------------------------------------------------------------
@@ -600,6 +607,45 @@ def _verify_segment(
     return seg
 
 
+_RECEIPT_HEAD = b'","receipt":{"alg":"' + ALG.encode() + b'","content":'
+_SIGNATURES = b',"signatures":'
+
+
+def _canonical_content_hash(line: bytes, entry: Mapping[str, Any]) -> str | None:
+    """The content hash from the line's own bytes, when the line is provably canonical.
+
+    The line must be exactly ``{"prev":…,"receipt":{"alg":…,"content":C,"signatures":S},
+    "seq":n}`` with the fixed prefix, ``S`` and the tail re-encoded to the same bytes, and ``C``
+    minus its ``action_hash`` member hashing to the claimed value — so ``C`` is the very text
+    the operator hashed and the parse is unambiguous. Anything else returns ``None`` and is
+    verified the generic way.
+    """
+    receipt = entry["receipt"]
+    if not isinstance(receipt, dict) or receipt.keys() != {"alg", "content", "signatures"}:
+        return None
+    content = receipt["content"]
+    if not isinstance(content, dict):
+        return None
+    claimed = content.get("action_hash")
+    prev = entry["prev"]
+    if not isinstance(claimed, str) or len(claimed) != 64 or len(prev) != 64:
+        return None
+    start = 9 + 64 + len(_RECEIPT_HEAD)
+    if line[:start] != b'{"prev":"' + prev.encode("ascii", "replace") + _RECEIPT_HEAD:
+        return None
+    end = line.rfind(_SIGNATURES)
+    try:
+        tail = b"%s%s},\"seq\":%d}" % (_SIGNATURES, canonical_bytes(receipt["signatures"]), entry["seq"])
+    except (CanonicalizationError, TypeError):
+        return None
+    if end < start or line[end:] != tail:
+        return None
+    member = b',"action_hash":"' + claimed.encode("ascii", "replace") + b'"'
+    body = line[start:end].replace(member, b"", 1)
+    h = blake3.blake3(body).hexdigest()
+    return h if h == claimed else None
+
+
 def _check_entry(
     line: bytes,
     i: int,
@@ -611,14 +657,20 @@ def _check_entry(
 ) -> tuple[Verdict | None, int | None]:
     """Check one line; returns the first problem (if any) and the entry's seq."""
     try:
-        entry = loads_strict(line)
-    except (CanonicalizationError, ValueError, RecursionError) as exc:
+        entry = json.loads(line)
+    except ValueError as exc:
         return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), None
-    if not isinstance(entry, dict) or set(entry) != ENTRY_KEYS:
+    if not isinstance(entry, dict) or entry.keys() != ENTRY_KEYS:
         return v.fail(v.MALFORMED_ENTRY, "an entry must have exactly prev, receipt and seq"), None
     seq, prev = entry["seq"], entry["prev"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev, str):
+    if type(seq) is not int or not isinstance(prev, str):
         return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string"), None
+    content_hash = _canonical_content_hash(line, entry)
+    if content_hash is None:
+        try:
+            entry = loads_strict(line)
+        except (CanonicalizationError, ValueError, RecursionError) as exc:
+            return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), seq
     if i == 0:
         seg.first_seq, seg.first_prev = seq, prev
     elif prev_seq is None or seq != prev_seq + 1:
@@ -630,7 +682,10 @@ def _check_entry(
     elif prev != prev_hash:
         return v.fail(v.CHAIN_BROKEN, "prev does not match the hash of the entry before it"), seq
     verdict = verify_receipt(
-        entry["receipt"], trusted_operators=trusted, approver_keys=approver_keys
+        entry["receipt"],
+        trusted_operators=trusted,
+        approver_keys=approver_keys,
+        content_hash=content_hash,
     )
     if not verdict.ok:
         if verdict.code == v.UNTRUSTED_KEY:

@@ -19,6 +19,7 @@ signatures, never read from the content.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -186,17 +187,93 @@ def signature_entry(key_id: str, public_key: PublicKey, signature: bytes) -> dic
     }
 
 
-def mint(content: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
-    """Hash ``content`` and sign it as the operator; returns the receipt."""
-    action_hash = compute_action_hash(content)
+class SignedReceipt(dict[str, Any]):
+    """A freshly minted receipt; ``canonical`` holds its RFC 8785 bytes, computed once."""
+
+    __slots__ = ("canonical",)
+    canonical: bytes
+
+
+_PLAIN = re.compile(r"[ !#-\[\]-~]*\Z")
+_MINT_KEYS = _CONTENT_KEYS - {"action_hash"}
+
+
+def _content_parts(content: Mapping[str, Any]) -> tuple[bytes, bytes] | None:
+    """RFC 8785 bytes of ``content`` as (before, after) the place ``action_hash`` sorts into.
+
+    Built from the canonical bytes of ``action`` and ``policy`` plus the scalar members, which
+    must need no escaping; ``None`` when that does not hold (then the generic path is used).
+    """
+    if content.keys() != _MINT_KEYS:
+        return None
+    scalars = (
+        content["action_version"],
+        content["agent_identity"],
+        content["captured_at"],
+        content["trust_level"],
+    )
+    if not all(type(x) is str and _PLAIN.match(x) for x in scalars):
+        return None
+    version, identity, captured, level = (x.encode("ascii") for x in scalars)
+    head = b'{"action":' + canonical_bytes(content["action"])
+    tail = b"".join(
+        (
+            b',"action_version":"',
+            version,
+            b'","agent_identity":"',
+            identity,
+            b'","captured_at":"',
+            captured,
+            b'","policy":',
+            canonical_bytes(content["policy"]),
+            b',"trust_level":"',
+            level,
+            b'"}',
+        )
+    )
+    return head, tail
+
+
+def mint(content: Mapping[str, Any], key: SigningKey) -> SignedReceipt:
+    """Hash ``content`` and sign it as the operator; returns the receipt with its bytes."""
+    parts = _content_parts(content)
+    if parts is None:
+        action_hash = compute_action_hash(content)
+    else:
+        action_hash = blake3.blake3(parts[0] + parts[1]).hexdigest()
+    sig = key.sign(operator_message(action_hash)).hex()
+    public = key.public_key().to_str()
     full = dict(content)
     full["action_hash"] = action_hash
-    sig = key.sign(operator_message(action_hash))
-    return {
-        "alg": ALG,
-        "content": full,
-        "signatures": [signature_entry(OPERATOR_KEY_ID, key.public_key(), sig)],
-    }
+    receipt = SignedReceipt(
+        alg=ALG,
+        content=full,
+        signatures=[
+            {
+                "algorithm": SIGNATURE_ALGORITHM,
+                "key_id": OPERATOR_KEY_ID,
+                "public_key": public,
+                "signature": sig,
+            }
+        ],
+    )
+    if parts is None:
+        receipt.canonical = canonical_bytes(receipt)
+    else:
+        receipt.canonical = b"".join(
+            (
+                b'{"alg":"' + ALG.encode() + b'","content":',
+                parts[0],
+                b',"action_hash":"' + action_hash.encode() + b'"',
+                parts[1],
+                b',"signatures":[{"algorithm":"Ed25519","key_id":"operator","public_key":"',
+                public.encode(),
+                b'","signature":"',
+                sig.encode(),
+                b'"}]}',
+            )
+        )
+    return receipt
 
 
 def parse_receipt(data: str | bytes) -> Any:
@@ -270,11 +347,16 @@ def _check_structure(receipt: Any) -> Verdict | None:
     return None
 
 
-def _public_key(text: Any) -> PublicKey | None:
+@lru_cache(maxsize=256)
+def _parse_public_key(text: str) -> PublicKey | None:
     try:
         return PublicKey.from_str(text)
     except (ValueError, TypeError):
         return None
+
+
+def _public_key(text: Any) -> PublicKey | None:
+    return _parse_public_key(text) if isinstance(text, str) else None
 
 
 def verify_receipt(
@@ -283,8 +365,12 @@ def verify_receipt(
     trusted_operators: Collection[PublicKey] | None = None,
     approver_keys: Mapping[PublicKey, str] | None = None,
     approver_groups: Mapping[str, ApproverGroup] | None = None,
+    content_hash: str | None = None,
 ) -> Verdict:
     """Verify one parsed receipt and re-derive its trust level.
+
+    ``content_hash`` is the content hash a caller already computed from the receipt's exact
+    canonical bytes (the chain verifier does, from the line); it replaces recomputation.
 
     ``trusted_operators`` pins the operator keys a verifier accepts (``None`` accepts the key
     the receipt names, proving integrity but not origin). ``approver_keys`` maps registered
@@ -301,7 +387,7 @@ def verify_receipt(
 
     # (2) The hash commits to every content member except itself.
     try:
-        actual = compute_action_hash(content)
+        actual = content_hash or compute_action_hash(content)
     except CanonicalizationError as exc:
         return v.fail(v.MALFORMED_RECEIPT, f"content is not canonicalizable: {exc}")
     if actual != claimed:
