@@ -34,6 +34,7 @@ __all__ = [
     "MAX_PARSE_DEPTH",
     "MAX_SAFE_INTEGER",
     "canonical_bytes",
+    "format_number",
     "loads_strict",
     "to_json_value",
 ]
@@ -398,33 +399,50 @@ _fast_chunks = _make_fast_encoder()
 
 # json.dumps prints floats with Python's repr, which has the same shortest digits as
 # ECMAScript but lays some out differently: those end in ".0" ("3.0") or have an exponent
-# ("1e-07", "1e+16"). These patterns find such tails; _NUMBER_HEAD then checks that the text
-# before them is a number token (after ":", "," or "["), not the inside of a string.
-_DOT_ZERO = re.compile(rb"\.0(?=[,\]}]|\Z)").search
-_EXP_MINUS = re.compile(rb"e-(?=[0-9]+(?:[,\]}]|\Z))").search
-_EXP_PLUS = re.compile(rb"e\+(?=[0-9]+(?:[,\]}]|\Z))").search
-_NUMBER_HEAD = re.compile(rb"[:,\[]-?[0-9]+(?:\.[0-9]+)?\Z").search
+# ("1e-07", "1e+16"). The patterns find such tails; _number_ends_at() then checks that the
+# text before them starts a number token (after ":", "," or "["), not the inside of a string.
+_DOT_ZERO = re.compile(rb"\.0[,\]}]").search
+_EXP_MINUS = re.compile(rb"e-[0-9]").search
+_EXP_PLUS = re.compile(rb"e\+[0-9]").search
+_EXP_DIGITS = re.compile(rb"[0-9]+[,\]}]").match
+_NUMBER_BODY = frozenset(b"0123456789.")
+_BEFORE_VALUE = frozenset(b":,[")
+_MINUS = ord("-")
 
 
-def _python_floats_differ(data: bytes) -> bool:
-    """Whether fast-path output ``data`` holds a float that JCS prints differently."""
-    for find in (_DOT_ZERO, _EXP_MINUS, _EXP_PLUS):
-        if find is _EXP_PLUS and b"+" not in data:
-            break
+def _number_ends_at(data: bytes, end: int) -> bool:
+    """Whether ``data[:end]`` ends with a number token's start (``:1.5``, ``[-2``)."""
+    i = end - 1
+    while i >= 0 and data[i] in _NUMBER_BODY:
+        i -= 1
+    if i == end - 1:
+        return False
+    if i >= 0 and data[i] == _MINUS:
+        i -= 1
+    return i >= 0 and data[i] in _BEFORE_VALUE
+
+
+def _python_floats_differ(text: str, data: bytes) -> bool:
+    """Whether fast-path output (an array or object) holds a float JCS prints otherwise."""
+    match = _DOT_ZERO(data)
+    while match is not None:
+        start = match.start()
+        if _number_ends_at(data, start):
+            return True
+        match = _DOT_ZERO(data, start + 1)
+    for find in (_EXP_MINUS, _EXP_PLUS) if "+" in text else (_EXP_MINUS,):
         match = find(data)
         while match is not None:
-            end = match.start()
-            if _NUMBER_HEAD(data, max(0, end - 40), end) is not None:
+            start = match.start()
+            if _EXP_DIGITS(data, start + 2) is not None and _number_ends_at(data, start):
                 return True
-            match = find(data, match.end())
+            match = find(data, start + 1)
     return False
 
 
 def _has_astral(data: bytes) -> bool:
     """Whether UTF-8 ``data`` has a character outside the BMP (lead bytes F0-F4)."""
-    return (
-        b"\xf0" in data or b"\xf1" in data or b"\xf2" in data or b"\xf3" in data or b"\xf4" in data
-    )
+    return 0xF0 in data or 0xF1 in data or 0xF2 in data or 0xF3 in data or 0xF4 in data
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -446,26 +464,31 @@ def canonical_bytes(value: Any) -> bytes:
             # Not plain JSON, NaN, a lone surrogate (UnicodeEncodeError), a cycle: the full
             # serializer names the problem.
             return _full_bytes(value)
-        if _python_floats_differ(data):
+        if _python_floats_differ(text, data):
             return _full_bytes(value)
-        if not text.isascii() and _has_astral(data) and _astral_key(value):
-            return _full_bytes(value)  # JCS orders keys by UTF-16 code units, Python by code points
+        if not text.isascii() and _has_astral(data):
+            # JCS orders keys by UTF-16 code units, json.dumps by code points.
+            try:
+                if _astral_key(value):
+                    return _full_bytes(value)
+            except RecursionError:
+                return _full_bytes(value)
         return data
     return _full_bytes(value)
 
 
-def _astral_key(value: Any) -> bool:
-    """Whether any object key in ``value`` has a character outside the BMP."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key in node:
-                if isinstance(key, str) and not key.isascii() and max(key) > "\uffff":
-                    return True
-            stack.extend(x for x in node.values() if isinstance(x, (dict, list, tuple)))
-        else:
-            stack.extend(x for x in node if isinstance(x, (dict, list, tuple)))
+def _astral_key(node: Any) -> bool:
+    """Whether any object key in ``node`` has a character outside the BMP."""
+    if isinstance(node, dict):
+        for key, item in node.items():
+            if isinstance(key, str) and not key.isascii() and max(key) > "\uffff":
+                return True
+            if isinstance(item, (dict, list, tuple)) and _astral_key(item):
+                return True
+    else:
+        for item in node:
+            if isinstance(item, (dict, list, tuple)) and _astral_key(item):
+                return True
     return False
 
 
@@ -499,7 +522,7 @@ def _emit(v: Any, out: list[str]) -> None:
             _unsafe_int(v)
         out.append(int.__repr__(v))
     elif isinstance(v, float):
-        out.append(format_number(v))
+        out.append(_format_number(float(v)))
     elif isinstance(v, Mapping):
         _emit_object(v, out)
     elif isinstance(v, (list, tuple)):
@@ -554,13 +577,19 @@ def _emit_object(v: Mapping[Any, Any], out: list[str]) -> None:
 
 def format_number(x: float) -> str:
     """ECMAScript ``Number.prototype.toString(x)`` for a finite double (RFC 8785 §3.2.2.3)."""
-    x = float(x)
+    try:
+        return _format_number(float(x))
+    except _Fail as fail:
+        raise CanonicalizationError(f"{fail.what}; {fail.fix}") from None
+
+
+def _format_number(x: float) -> str:
     if x != x or x == _INF or x == -_INF:
         _not_finite(x)
     if x == 0:
         return "0"
     if x < 0:
-        return "-" + format_number(-x)
+        return "-" + _format_number(-x)
     # repr gives the shortest digits that round-trip, as ECMAScript requires; only the layout
     # differs. Value = 0.DIGITS * 10**n.
     mantissa, _, exponent = repr(x).partition("e")

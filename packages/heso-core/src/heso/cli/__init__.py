@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ COMMAND_MODULES = (
     "heso.cli.show_cmd",
     "heso.cli.reveal_cmd",
     "heso.cli.policy_cmd",
+    "heso.cli.approvals_cmd",
 )
 
 
@@ -55,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(args, exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): exit quietly like other Unix tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,351 @@
+"""The one capture path: every surface (decorators, ``wrap``, ``process``, adapters) calls it.
+
+``capture`` decides, signs and chains an action and returns an :class:`Outcome`; ``gate`` does
+the same and raises the refusal when blocking is on; ``gated`` is the context-manager form that
+also exposes ``current_action_hash()`` to the body. Identical inputs give byte-identical
+receipt content whichever surface captured them.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from heso import approvals
+from heso import config as _config
+from heso.action import Action, Verb
+from heso.canonical import to_json_value
+from heso.chain import Entry
+from heso.errors import (
+    BlockedError,
+    BridgeError,
+    GateRefusal,
+    HesoConfigError,
+    HesoError,
+    SuspendedError,
+)
+from heso.policy import Decision, DecisionKind
+from heso.receipt import action_block, build_content, format_timestamp, mint
+from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
+from heso.steps import current_step
+
+log = logging.getLogger("heso.capture")
+
+_DEFAULT = "default"
+_action_hash: ContextVar[str | None] = ContextVar("heso_action_hash", default=None)
+
+
+class OutcomeKind(str, enum.Enum):
+    """What the gate decided."""
+
+    ALLOWED = "allowed"
+    BLOCKED = "blocked"
+    SUSPENDED = "suspended"
+    FAILED = "failed"
+    """The gate itself failed in observe-only mode; nothing was recorded."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_KIND_OF = {
+    DecisionKind.ALLOW: OutcomeKind.ALLOWED,
+    DecisionKind.BLOCK: OutcomeKind.BLOCKED,
+    DecisionKind.REQUIRE_APPROVAL: OutcomeKind.SUSPENDED,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of gating one action."""
+
+    kind: OutcomeKind
+    blocking: bool
+    action_hash: str | None = None
+    receipt: Mapping[str, Any] | None = None
+    decision: Decision | None = None
+    entry: Entry | None = None
+    error: BaseException | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """Policy allowed the action."""
+        return self.kind is OutcomeKind.ALLOWED
+
+    @property
+    def runs(self) -> bool:
+        """Whether the body may run: allowed, or observe-only mode."""
+        return self.allowed or not self.blocking
+
+    @property
+    def rule_id(self) -> str | None:
+        """The deciding rule."""
+        return self.decision.rule_id if self.decision is not None else None
+
+    @property
+    def reason(self) -> str:
+        """Human text for the decision (the rule's display text)."""
+        if self.decision is None:
+            return str(self.error or "")
+        return self.decision.rule_display or self.decision.rule_id
+
+    def refusal(self) -> GateRefusal | None:
+        """The error a blocking gate raises for this outcome, if any."""
+        if self.kind is OutcomeKind.BLOCKED:
+            return BlockedError(
+                f"heso blocked {self._name()}: {self.reason} (rule {self.rule_id}, "
+                f"receipt {self._short()})",
+                action_hash=self.action_hash,
+                rule_id=self.rule_id,
+                reason=self.reason,
+            )
+        if self.kind is OutcomeKind.SUSPENDED:
+            approvers = list(self.decision.approvers) if self.decision else []
+            who = ", ".join(approvers) if approvers else "the policy's approvers"
+            return SuspendedError(
+                f"heso suspended {self._name()} for approval: {self.reason} (rule "
+                f"{self.rule_id}, receipt {self._short()}). Next: an approver ({who}) runs "
+                f"`heso approve {self._short()} --as <name>`; then call again to resume",
+                action_hash=self.action_hash,
+                rule_id=self.rule_id,
+                reason=self.reason,
+                approvers=approvers,
+            )
+        return None
+
+    def raise_for_refusal(self) -> None:
+        """Raise the refusal when blocking is on and policy did not allow the action."""
+        if self.blocking and self.kind is not OutcomeKind.ALLOWED:
+            refusal = self.refusal()
+            if refusal is not None:
+                raise refusal
+
+    def _name(self) -> str:
+        if self.receipt is None:
+            return "the action"
+        action = self.receipt["content"]["action"]
+        return f"{action['verb']} {action['tool_name']!r}"
+
+    def _short(self) -> str:
+        return (self.action_hash or "")[:12]
+
+
+def current_action_hash() -> str | None:
+    """The ``action_hash`` of the gated action whose body is running, else ``None``."""
+    return _action_hash.get()
+
+
+def _now() -> str:
+    return format_timestamp(datetime.now(timezone.utc))
+
+
+def capture(
+    verb: Verb | str,
+    tool_name: str,
+    fields: Mapping[str, Any] | None = None,
+    *,
+    workflow: str | None = None,
+    account: str | None = None,
+    agent: str | None = None,
+    redact_fields: Any = None,
+    domain: str | None = None,
+    action_id: str | None = None,
+) -> Outcome:
+    """Decide, sign and chain one action; never raises for a refusal.
+
+    ``workflow``/``account`` default to the innermost :func:`heso.step`, then the config.
+    ``redact_fields`` (field paths, or paths to strategies) adds to ``[heso] redact`` and the
+    enclosing step's.
+    Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
+    field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
+    """
+    rt = _config.current()
+    cfg = rt.config
+    verb = Verb(verb)
+    if not isinstance(tool_name, str) or not tool_name:
+        raise ValueError(f"tool_name must be a non-empty string, not {tool_name!r}")
+    if fields is None:
+        values: dict[str, Any] = {}
+    elif isinstance(fields, Mapping):
+        values = to_json_value(fields, path="fields")
+    else:
+        raise TypeError(f"fields must be a mapping of names to values, not {type(fields).__name__}")
+    frame = current_step()
+    spec = cfg.redact
+    if frame is not None:
+        if workflow is None:
+            workflow = frame.workflow
+        if account is None:
+            account = frame.account
+        if frame.redact:
+            spec = merge_redact_specs(spec, frame.redact) if spec else frame.redact
+    if redact_fields:
+        extra = normalize_redact_spec(redact_fields)
+        spec = merge_redact_specs(spec, extra) if spec else extra
+    action = Action(
+        verb=verb,
+        tool_name=tool_name,
+        fields=values,
+        workflow=workflow or cfg.workflow,
+        account=account or cfg.account,
+        agent=agent,
+        domain=domain,
+        action_id=action_id,
+    )
+    stage = "evaluating the policy"
+    try:
+        decision = rt.policy.evaluate(action)
+        kind = _KIND_OF[decision.kind]
+        stage = "redacting fields"
+        shown, commitments = _redact(values, spec)
+        stage = "signing the receipt"
+        content = build_content(
+            captured_at=cfg.clock_override or _now(),
+            agent_identity=rt.identity,
+            action=action_block(action, shown),
+            policy=decision.policy_block(),
+        )
+        receipt = mint(content, rt.key)
+        action_hash = receipt["content"]["action_hash"]
+        if commitments:
+            stage = "storing redaction salts"
+            rt.reveal.add(action_hash, commitments)
+        stage = "writing the audit chain"
+        entry = rt.chain.append(receipt)
+        if kind is OutcomeKind.SUSPENDED:
+            stage = "opening the approval"
+            approvals.on_suspended(rt, receipt, decision)
+    except (HesoConfigError, BridgeError):
+        raise
+    except Exception as exc:
+        raise BridgeError(
+            f"the heso gate failed while {stage} for {verb.value} {tool_name!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return Outcome(kind, cfg.blocking, action_hash, receipt, decision, entry)
+
+
+def _redact(values: dict[str, Any], spec: Any) -> tuple[dict[str, Any], list[Any]]:
+    if not spec:
+        return values, []
+    shown, commitments = redact(values, spec)
+    return shown, list(commitments)
+
+
+def gate(
+    verb: Verb | str,
+    tool_name: str,
+    fields: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> Outcome:
+    """:func:`capture`, then raise the refusal when blocking is on.
+
+    Fail closed: with blocking on, any failure inside the gate raises, so the body never
+    runs. Observe-only (``blocking=False``) never raises for a refusal or a core failure: the
+    failure is logged and returned as ``OutcomeKind.FAILED``. Setup errors
+    (``HesoConfigError``, e.g. no :func:`heso.init`) always raise.
+    """
+    try:
+        outcome = capture(verb, tool_name, fields, **options)
+    except HesoConfigError:
+        raise
+    except HesoError as exc:
+        rt = _config._runtime
+        if rt is None or rt.config.blocking:
+            raise
+        log.error("heso gate failed in observe-only mode; the action runs unrecorded: %s", exc)
+        return Outcome(OutcomeKind.FAILED, False, error=exc)
+    outcome.raise_for_refusal()
+    return outcome
+
+
+class action_hash_scope:
+    """Set :func:`current_action_hash` for a ``with`` block; re-enterable one level at a
+    time (used to run a generator body step by step)."""
+
+    __slots__ = ("_hash", "_tokens")
+
+    def __init__(self, action_hash: str | None) -> None:
+        self._hash = action_hash
+        self._tokens: list[Token[str | None]] = []
+
+    def __enter__(self) -> str | None:
+        self._tokens.append(_action_hash.set(self._hash))
+        return self._hash
+
+    def __exit__(self, *exc: object) -> None:
+        _action_hash.reset(self._tokens.pop())
+
+
+class gated:
+    """Gate on entry (as :func:`gate`), then run the ``with`` body with
+    :func:`current_action_hash` set; ``as`` gives the :class:`Outcome`.
+
+    ``with heso.capture.gated("tool_call", "send_email", {"to": to}): send(to)``
+    """
+
+    __slots__ = ("_args", "_options", "_token")
+
+    def __init__(
+        self,
+        verb: Verb | str,
+        tool_name: str,
+        fields: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        self._args = (verb, tool_name, fields)
+        self._options = options
+        self._token: Token[str | None] | None = None
+
+    def __enter__(self) -> Outcome:
+        outcome = gate(*self._args, **self._options)
+        self._token = _action_hash.set(outcome.action_hash)
+        return outcome
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _action_hash.reset(self._token)
+            self._token = None
+
+    async def __aenter__(self) -> Outcome:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)
+
+
+def process(action: Action, *, redact_fields: Any = None) -> Outcome:
+    """The imperative escape hatch: gate an :class:`~heso.action.Action` you built yourself.
+
+    Raises the refusal when blocking is on, like every other surface; run the action only
+    when it returns (``outcome.runs`` is then true). A ``workflow``/``account`` left at
+    ``"default"`` falls through to the enclosing :func:`heso.step` and the config.
+    """
+    return gate(
+        action.verb,
+        action.tool_name,
+        action.fields,
+        workflow=None if action.workflow == _DEFAULT else action.workflow,
+        account=None if action.account == _DEFAULT else action.account,
+        agent=action.agent,
+        redact_fields=redact_fields,
+        domain=action.domain,
+        action_id=action.action_id,
+    )
+
+
+__all__ = [
+    "Outcome",
+    "OutcomeKind",
+    "action_hash_scope",
+    "capture",
+    "current_action_hash",
+    "gate",
+    "gated",
+    "process",
+]

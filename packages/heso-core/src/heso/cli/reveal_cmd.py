@@ -1,0 +1,76 @@
+"""``heso reveal <prefix> --field PATH``: prove a value matches a redacted field's commitment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from heso.cli._output import add_json_flag, emit
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "reveal", help="prove that a value matches a redacted field's commitment"
+    )
+    p.add_argument("prefix", help="action_hash prefix of the receipt")
+    p.add_argument("--field", required=True, help="the redacted field's path, e.g. api_key")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--value", help="the claimed cleartext (default: read from stdin)")
+    src.add_argument("--value-json", help="the claimed value as JSON (numbers, objects, ...)")
+    p.add_argument("--salt", help="the salt (hex) if it is not in this project's reveal store")
+    p.add_argument("--project", help="project root (default: discovered from the CWD)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from heso import chain, fieldpath
+    from heso.errors import HesoConfigError
+    from heso.project import data_dir, require_root
+    from heso.redaction import RevealStore, is_marker, verify_reveal
+
+    ddir = data_dir(require_root(args.project))
+    receipt = chain.get_receipt(ddir, args.prefix)
+    action_hash = receipt["content"]["action_hash"]
+    try:
+        path = fieldpath.render(fieldpath.parse(args.field))
+    except ValueError as exc:
+        raise HesoConfigError(f"--field: {exc}") from None
+    marker = fieldpath.get(receipt["content"]["action"]["fields"], args.field)
+    if not is_marker(marker):
+        raise HesoConfigError(f"field {path!r} of receipt {action_hash[:12]} is not redacted")
+    if marker.get("heso_redacted") != "commit":
+        raise HesoConfigError(
+            f"field {path!r} was destroyed, not committed: there is nothing to reveal against"
+        )
+    if args.value_json is not None:
+        try:
+            value = json.loads(args.value_json)
+        except ValueError as exc:
+            raise HesoConfigError(f"--value-json is not JSON: {exc}") from None
+    elif args.value is not None:
+        value = args.value
+    else:
+        value = sys.stdin.read().rstrip("\n")
+    if args.salt:
+        try:
+            salts = [bytes.fromhex(args.salt)]
+        except ValueError:
+            raise HesoConfigError("--salt must be hex") from None
+    else:
+        salts = [e.salt for e in RevealStore(ddir / "reveal").lookup(action_hash, path)]
+        if not salts:
+            raise HesoConfigError(
+                f"no salt for {path!r} of {action_hash[:12]} in this project's reveal store",
+                hint="pass --salt if you hold it",
+            )
+    matches = any(verify_reveal(marker, value, salt) for salt in salts)
+    human = (
+        f"Revealed: the value matches the commitment of {path!r} in {action_hash[:12]}"
+        if matches
+        else f"Mismatch: the value does not match the commitment of {path!r}"
+    )
+    emit(args, human, {"ok": matches, "action_hash": action_hash, "field": path})
+    return 0 if matches else 1

@@ -1,0 +1,148 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import heso
+from heso.capture import capture
+from heso.cli import main
+
+
+@pytest.fixture
+def minted(heso_project):
+    heso_project.write_policy('[policy]\ndefault = "allow"\n')
+    heso.init(project_root=heso_project.root)
+    hashes = [
+        capture("tool_call", "lookup_order", {"order_id": f"A-{i}"}).action_hash for i in range(17)
+    ]
+    heso.shutdown()
+    return heso_project, hashes
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_scaffolds_and_is_idempotent(tmp_path, heso_env, capsys):
+    code, out, _ = run(capsys, "init", str(tmp_path))
+    assert code == 0
+    for name in ("heso.toml", "heso_bootstrap.py", ".gitignore", "heso-local-data/operator.key"):
+        assert (tmp_path / name).exists(), name
+    assert "heso-local-data/" in (tmp_path / ".gitignore").read_text()
+    assert "did:key:z6Mk" in out and "ed25519:" in out and "next:" in out
+    key_before = (tmp_path / "heso-local-data/operator.key").read_bytes()
+    (tmp_path / "heso.toml").write_text('[policy]\ndefault = "block"\n')
+    code, out, _ = run(capsys, "init", str(tmp_path), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["key_created"] is False and data["written"] == []
+    assert (tmp_path / "heso-local-data/operator.key").read_bytes() == key_before
+    assert (tmp_path / "heso.toml").read_text() == '[policy]\ndefault = "block"\n'
+
+
+def test_init_require_passphrase_without_one_is_a_one_line_error(tmp_path, heso_env, capsys):
+    code, out, err = run(capsys, "init", str(tmp_path), "--require-passphrase")
+    assert code == 1
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "HESO_KEY_PASSPHRASE" in err
+
+
+def test_verify_by_prefix(minted, capsys):
+    project, hashes = minted
+    code, out, _ = run(capsys, "verify", hashes[2][:10], "--project", str(project.root))
+    assert (code, out.strip()) == (0, "Valid (L0)")
+    code, out, _ = run(capsys, "verify", hashes[2][:10], "--project", str(project.root), "--json")
+    data = json.loads(out)
+    assert data["verdict"] == "Valid" and data["trust_level"] == "L0"
+    assert data["action_hash"] == hashes[2]
+
+
+def test_unknown_and_ambiguous_prefixes_are_clear_errors(minted, capsys):
+    project, hashes = minted
+    code, _, err = run(capsys, "verify", "ffffffffffffffff", "--project", str(project.root))
+    assert code == 1 and "no receipt" in err and "Traceback" not in err
+    # 17 hashes over 16 hex digits: two always share a first digit.
+    shared = next(c for c in "0123456789abcdef" if sum(h[0] == c for h in hashes) > 1)
+    code, _, err = run(capsys, "verify", shared, "--project", str(project.root))
+    assert code == 1 and "matches" in err and "more hex digits" in err
+
+
+def test_verify_a_receipt_file_and_its_tampered_copy(minted, tmp_path, capsys):
+    project, hashes = minted
+    code, out, _ = run(capsys, "show", hashes[0][:12], "--project", str(project.root))
+    assert code == 0
+    receipt = json.loads(out)
+    assert receipt["content"]["action_hash"] == hashes[0]
+    good = tmp_path / "good.json"
+    good.write_text(out)
+    assert run(capsys, "verify", str(good))[0] == 0
+    receipt["content"]["action"]["fields"]["order_id"] = "A-999"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(receipt))
+    code, out, _ = run(capsys, "verify", str(bad))
+    assert code == 1 and out.startswith("HashMismatch")
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    code, out, _ = run(capsys, "verify", str(junk))
+    assert code == 1 and out.startswith("MalformedJson")
+
+
+def test_verify_chain_names_the_first_broken_entry(minted, capsys):
+    project, _ = minted
+    code, out, _ = run(capsys, "verify", "--chain", "--project", str(project.root))
+    assert code == 0 and out.startswith("Valid (L0)") and "17 entries" in out
+    log = project.data_dir / "receipts.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b"A-3", b"A-8")
+    log.write_bytes(b"".join(lines))
+    code, out, _ = run(capsys, "verify", "--chain", "--project", str(project.root), "--json")
+    data = json.loads(out)
+    assert code == 1 and data["verdict"] == "HashMismatch" and data["entry"] == 3
+
+
+def test_verify_without_a_project_is_a_clear_error(tmp_path, heso_env, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "verify", "abcd")
+    assert code == 1 and "heso.toml" in err and "heso init" in err
+
+
+def test_demo_mints_and_verifies_offline(tmp_path, heso_env):
+    env = {**os.environ, "HESO_KDF_PROFILE": "interactive"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "heso", "demo", "--dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("Valid (L0)") >= 3
+    assert "heso verify" in proc.stdout
+    data = (tmp_path / "demo" / "heso-local-data" / "receipts.jsonl").read_text()
+    assert "sk-demo-0451" not in data
+    assert '"heso_redacted":"commit"' in data
+
+
+def test_reveal_proves_a_redacted_value(heso_project, capsys):
+    heso_project.write_policy('[policy]\ndefault = "allow"\n')
+    heso.init(project_root=heso_project.root)
+    h = capture(
+        "tool_call", "send_email", {"to": "x@example.com", "api_key": "sk-live-123"},
+        redact_fields=["api_key"],
+    ).action_hash
+    heso.shutdown()
+    root = str(heso_project.root)
+    code, out, _ = run(capsys, "reveal", h[:12], "--field", "api_key", "--value", "sk-live-123",
+                       "--project", root)
+    assert code == 0 and out.startswith("Revealed")
+    code, out, _ = run(capsys, "reveal", h[:12], "--field", "api_key", "--value", "sk-live-124",
+                       "--project", root)
+    assert code == 1 and out.startswith("Mismatch")
+    code, _, err = run(capsys, "reveal", h[:12], "--field", "to", "--value", "x", "--project", root)
+    assert code == 1 and "not redacted" in err
+    for path in heso_project.data_dir.rglob("*"):
+        if path.is_file():
+            assert b"sk-live-123" not in path.read_bytes(), path

@@ -1,0 +1,195 @@
+"""Regenerate the conformance vectors in ``docs/vectors/`` (receipts and chains).
+
+Keys are generated fresh and thrown away: only public keys and signatures land on disk.
+Run: ``python tools/make_vectors.py``; then ``pytest tests/test_vectors.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from heso import chain as ch
+from heso.keys import SigningKey
+from heso.receipt import (
+    approval_message,
+    build_content,
+    compute_action_hash,
+    mint,
+    operator_message,
+    signature_entry,
+)
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "vectors"
+
+
+def content(key: SigningKey, fields: dict[str, Any], *, verb: str = "tool_call",
+            tool: str = "send_email", decision: str = "allow") -> dict[str, Any]:
+    return build_content(
+        captured_at="2026-01-02T03:04:05Z",
+        agent_identity=key.public_key().to_str(),
+        action={"verb": verb, "tool_name": tool, "workflow": "default", "account": "default",
+                "fields": fields},
+        policy={"rule_id": "vector-rule", "rule_display": "conformance vector",
+                "matched_conditions": [], "decision_path": "rule:vector-rule",
+                "decision": decision},
+    )
+
+
+def main() -> int:
+    op, other = SigningKey.generate(), SigningKey.generate()
+    alice, bob, mallory = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
+    registry = {alice.public_key().to_str(): "alice", bob.public_key().to_str(): "bob"}
+    pinned = [op.public_key().to_str()]
+    cases: list[dict[str, Any]] = []
+
+    def add(name: str, data: Any, verdict: str, level: str | None = None, note: str = "",
+            **opts: Any) -> None:
+        raw = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False,
+                                                                indent=2).encode()
+        (OUT / "receipts" / name).write_bytes(raw)
+        case = {"file": f"receipts/{name}", "verdict": verdict, "note": note}
+        if level:
+            case["trust_level"] = level
+        case.update(opts)
+        cases.append(case)
+
+    base = mint(content(op, {"to": "a@example.com", "subject": "hi", "n": 3}), op)
+    add("valid_l0.json", base, "Valid", "L0", "a plain allowed tool call")
+    add("valid_l0_unicode_numbers.json",
+        mint(content(op, {"naïve": "☃ \u2028 \"q\" \\ \t", "€": 1.5, "tiny": 1e-7,
+                          "big": 1e21, "neg": -0.25, "int": 9007199254740991,
+                          "nested": {"z": [1, {"b": None, "a": True}], "𝄞": "astral key"}}),
+             op),
+        "Valid", "L0", "non-ASCII and astral keys, escapes, numbers of every magnitude")
+    add("valid_l0_redacted.json",
+        mint(content(op, {"to": "a@example.com",
+                          "api_key": {"heso_redacted": "commit",
+                                      "commitment": "blake3:" + "ab" * 32},
+                          "password": {"heso_redacted": "destroy"}}), op),
+        "Valid", "L0", "redaction markers verify like any value")
+    add("valid_l0_block.json", mint(content(op, {"path": "/etc"}, verb="delete",
+                                            tool="delete_file", decision="block"), op),
+        "Valid", "L0", "a blocked delete is still a valid receipt of the refusal")
+    add("valid_l0_pinned.json", base, "Valid", "L0", "operator key pinned",
+        trusted_operators=pinned)
+
+    r = copy.deepcopy(base)
+    r["signatures"][0]["signature"] = ("0" if r["signatures"][0]["signature"][0] != "0"
+                                       else "1") + r["signatures"][0]["signature"][1:]
+    add("bad_signature.json", r, "InvalidSignature", note="one hex digit of the signature changed")
+    r = copy.deepcopy(base)
+    r["content"]["action_hash"] = "f" * 64
+    add("hash_mismatch.json", r, "HashMismatch", note="claimed action_hash replaced")
+    r = copy.deepcopy(base)
+    r["content"]["action"]["fields"]["to"] = "evil@example.com"
+    add("altered_field.json", r, "HashMismatch", note="a field changed after signing")
+    r = copy.deepcopy(base)
+    r["content"]["policy"]["decision"] = "block"
+    add("altered_decision.json", r, "HashMismatch", note="the decision changed after signing")
+    r = copy.deepcopy(base)
+    h = r["content"]["action_hash"]
+    r["signatures"][0] = signature_entry("operator", other.public_key(),
+                                         other.sign(operator_message(h)))
+    add("wrong_key.json", r, "WrongKey", note="signed by a key other than agent_identity")
+    add("untrusted_key.json", mint(content(other, {"to": "a@example.com"}), other),
+        "UntrustedKey", note="self-consistent but not signed by the pinned operator",
+        trusted_operators=pinned)
+    r = copy.deepcopy(base)
+    r["alg"] = "heso-action/v3+ed448"
+    add("unknown_alg.json", r, "UnsupportedAlgorithm")
+    r = copy.deepcopy(base)
+    del r["content"]["policy"]
+    add("missing_member.json", r, "MalformedReceipt", note="content.policy missing")
+    r = copy.deepcopy(base)
+    r["content"]["surprise"] = 1
+    add("unknown_member.json", r, "MalformedReceipt", note="an extra content member")
+    add("malformed_json.json", json.dumps(base)[:-7].encode(), "MalformedJson",
+        note="truncated JSON")
+    text = json.dumps(base)
+    add("duplicate_keys.json", text.replace('"alg": ', '"alg": "x", "alg": ', 1).encode(),
+        "MalformedJson", note="duplicate object key")
+    add("nan.json", text.replace('"n": 3', '"n": NaN').encode(), "MalformedJson",
+        note="NaN is not JSON")
+
+    def approved(signers: list[tuple[str, SigningKey]], target: str | None = None,
+                 multi: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = mint(content(op, {"amount": 4200, "to_account": "DE89…"}, verb="payment",
+                         tool="wire_transfer", decision="require_approval"), op)
+        h = target or r["content"]["action_hash"]
+        for name, k in signers:
+            r["signatures"].append(signature_entry(f"approver:{name}", k.public_key(),
+                                                   k.sign(approval_message(h))))
+        if multi:
+            r["multi_approval"] = multi
+        return r
+
+    add("valid_l1.json", approved([("alice", alice)]), "Valid", "L1",
+        "co-signed by a registered approver", approver_keys=registry)
+    add("valid_l1_quorum.json",
+        approved([("alice", alice), ("bob", bob)], multi={"group": "treasury", "threshold": 2}),
+        "Valid", "L1", "2-of-2 quorum", approver_keys=registry)
+    add("l1_quorum_not_met.json",
+        approved([("alice", alice)], multi={"group": "treasury", "threshold": 2}),
+        "QuorumNotMet", approver_keys=registry)
+    add("l1_unknown_approver.json", approved([("mallory", mallory)]), "UnknownApprover",
+        note="approver key not registered", approver_keys=registry)
+    other_hash = compute_action_hash(content(op, {"amount": 1}))
+    add("l1_approval_for_other_action.json", approved([("alice", alice)], target=other_hash),
+        "ApprovalMismatch", note="the approval signs a different action_hash",
+        approver_keys=registry)
+
+    # Chains: a valid one, then one mutation per directory.
+    chain_cases: list[dict[str, Any]] = []
+    valid_dir = OUT / "chains" / "valid"
+    c = ch.Chain(valid_dir, key=op)
+    for i in range(6):
+        c.append(mint(content(op, {"i": i}), op))
+    c.close()
+    (valid_dir / ch.INDEX_FILE).unlink()
+    (valid_dir / ch.LOCK_FILE).unlink()
+    chain_cases.append({"dir": "chains/valid", "verdict": "Valid", "entries": 6})
+    lines = (valid_dir / ch.CHAIN_FILE).read_bytes().splitlines(keepends=True)
+
+    def mutant(name: str, new_lines: list[bytes], verdict: str, entry: int | None,
+               head: bool = True) -> None:
+        d = OUT / "chains" / name
+        d.mkdir(parents=True)
+        (d / ch.CHAIN_FILE).write_bytes(b"".join(new_lines))
+        if head:
+            shutil.copy(valid_dir / ch.HEAD_FILE, d / ch.HEAD_FILE)
+        case: dict[str, Any] = {"dir": f"chains/{name}", "verdict": verdict}
+        if entry is not None:
+            case["entry"] = entry
+        chain_cases.append(case)
+
+    mutant("altered", [*lines[:2], lines[2].replace(b'"i":2', b'"i":7'), *lines[3:]],
+           "HashMismatch", 2)
+    mutant("deleted", [*lines[:3], *lines[4:]], "SequenceMismatch", 3)
+    mutant("reordered", [*lines[:1], lines[2], lines[1], *lines[3:]], "SequenceMismatch", 1)
+    mutant("truncated", lines[:4], "ChainTruncated", 4)
+    mutant("torn_tail", [*lines, lines[0][:40]], "TornTail", 6)
+    mutant("no_head", lines, "HeadMissing", None, head=False)
+
+    manifest = {
+        "description": "heso conformance vectors: each file with the verdict a verifier must "
+        "reach. Options: trusted_operators pins operator keys; approver_keys maps registered "
+        "approver public keys to names.",
+        "receipts": cases,
+        "chains": chain_cases,
+    }
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {len(cases)} receipt vectors and {len(chain_cases)} chain vectors to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    if OUT.exists():
+        shutil.rmtree(OUT / "receipts", ignore_errors=True)
+        shutil.rmtree(OUT / "chains", ignore_errors=True)
+    (OUT / "receipts").mkdir(parents=True, exist_ok=True)
+    sys.exit(main())
