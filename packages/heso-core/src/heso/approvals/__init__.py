@@ -1,0 +1,53 @@
+"""Human approval: pending actions, approver co-signatures (L1), quorum, suspend/resume.
+
+Modules: ``registry`` (the ``[approvers.<group>]`` schema), ``identity`` (approvers' own keys),
+``decisions`` (signed records and approver decisions), ``store`` (files, locks, the
+exactly-once claim), ``state`` (a session folded at a moment, SLA timeouts), ``session`` (the
+operator's side), ``finalize`` (L1 receipts) and ``gated`` (``@heso.gated`` and the session
+API). The reference is ``docs/approvals.md``. Importing this package is cheap: the gate imports
+it on every process start.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+_EXPORTS = {
+    "resume": "heso.approvals.gated",
+    "decision": "heso.approvals.gated",
+    "append_decision": "heso.approvals.gated",
+    "SUSPENDED": "heso.approvals.gated",
+    "DENIED": "heso.approvals.gated",
+    "Paused": "heso.approvals.gated",
+    "finalize_l1": "heso.approvals.finalize",
+    "finalize_quorum": "heso.approvals.finalize",
+    "ApprovalError": "heso.approvals.errors",
+    "LifecycleError": "heso.approvals.errors",
+}
+
+
+def on_suspended(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> None:
+    """Open a pending approval for a ``require_approval`` receipt (called by the gate).
+
+    A ``@heso.gated`` first call opens its own session (it holds the session lock and knows
+    the session); any other surface gets a session named ``action-<action_hash>``.
+    """
+    from heso.approvals import gated, session
+
+    if gated.capturing():
+        return
+    session.open_pending(runtime, receipt, decision)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'heso.approvals' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["on_suspended", *_EXPORTS]

@@ -1,0 +1,453 @@
+"""``@heso.gated``: suspend a call for human approval and fire it exactly once on resume.
+
+The first call of a session gates the action (``heso.capture.capture``); a ``require_approval``
+verdict parks it. Calling again with the same ``_heso_session`` resumes: the body runs only once
+the approvers approved (the L1 receipt is finalized first), only with the arguments that were
+approved, and only for the one caller that wins the session's exactly-once claim.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import blake3
+
+from heso import config as _config
+from heso.action import Verb
+from heso.approvals import session as _session
+from heso.approvals import sla as _sla
+from heso.approvals.decisions import operator_record
+from heso.approvals.errors import ApprovalError
+from heso.approvals.state import APPROVED, SessionState
+from heso.approvals.store import Store, check_session, new_session_id
+from heso.canonical import canonical_bytes, to_json_value
+from heso.errors import HesoConfigError, HesoError, OperatorKeyMismatchError, SuspendedError
+
+log = logging.getLogger("heso.approvals")
+
+_RECEIVERS = ("self", "cls")
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class Sentinel:
+    """A named marker value returned instead of the body's result; always falsy."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"heso.{self._name}"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return self._name
+
+
+SUSPENDED = Sentinel("SUSPENDED")
+"""Returned while the call is parked for approval, or when this session already fired."""
+DENIED = Sentinel("DENIED")
+"""Returned on a terminal refusal: denied, expired, blocked by policy, or arguments that
+differ from the approved ones."""
+
+
+class Paused(SuspendedError):
+    """Raised instead of returning ``SUSPENDED`` when ``raise_on_suspend=True`` parks a call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        session: str,
+        action_hash: str | None = None,
+        rule_id: str | None = None,
+        reason: str | None = None,
+        approvers: list[str] | None = None,
+        deadline: str | None = None,
+    ) -> None:
+        self.session = session
+        self.deadline = deadline
+        super().__init__(
+            message, action_hash=action_hash, rule_id=rule_id, reason=reason, approvers=approvers
+        )
+
+
+_capturing: ContextVar[bool] = ContextVar("heso_gated_capture", default=False)
+
+
+def capturing() -> bool:
+    """Whether a gated first call is gating its action in this context (it opens the session
+    itself, under the session lock)."""
+    return _capturing.get()
+
+
+@dataclass(frozen=True)
+class _Spec:
+    verb: Verb
+    tool_name: str
+    sla: Any
+    on_timeout: str
+    tool_version: str | None
+    expires_at: datetime | None
+    raise_on_suspend: bool
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    """What a call does after the bookkeeping: fire, or return a value."""
+
+    fire: bool
+    value: Any = None
+    session: str = ""
+    action_hash: str | None = None
+    tracked: bool = True
+
+
+def gated(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    sla: str | Any = "1d",
+    on_timeout: str = "deny",
+    tool_version: str | None = None,
+    expires_at: datetime | str | None = None,
+    raise_on_suspend: bool = False,
+) -> Any:
+    """Gate every call; park ``require_approval`` calls until approvers decide.
+
+    Returns the body's result when it fires, ``heso.SUSPENDED`` while parked (or once the
+    session already fired), ``heso.DENIED`` on a terminal refusal. ``sla`` (``"30m"``,
+    ``"1d"``, a ``timedelta``) bounds the wait (a rule's ``sla_minutes`` can only shorten it);
+    ``on_timeout`` (``deny``, ``escalate``, ``auto_approve``) applies at the deadline;
+    ``expires_at`` is when the action may no longer fire at all; ``tool_version`` is bound into
+    the approval. Pass ``_heso_session=`` to name the session (else one is generated; ``Paused``
+    carries it); calling again with the same session resumes.
+    """
+    delta = _sla.parse_duration(sla, "sla")
+    _sla.check_on_timeout(on_timeout)
+    expiry = _sla.parse_time(expires_at, "expires_at") if expires_at is not None else None
+    if tool_version is not None and not isinstance(tool_version, str):
+        raise HesoConfigError("tool_version must be a string", key="tool_version")
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        info = getattr(fn, "__heso_gate__", None)
+        body = getattr(fn, "__wrapped__", fn) if info is not None else fn
+        if inspect.isgeneratorfunction(body) or inspect.isasyncgenfunction(body):
+            raise TypeError("@heso.gated cannot park a generator; gate a function that returns")
+        options: dict[str, Any] = {}
+        if info is not None:
+            verb, tool_name = info.verb, info.tool_name
+            options = {
+                "redact_fields": info.redact,
+                "domain": info.domain,
+                "action_id": info.action_id,
+            }
+        else:
+            verb, tool_name = Verb.TOOL_CALL, getattr(fn, "__name__", type(fn).__name__)
+        spec = _Spec(
+            verb, tool_name, delta, on_timeout, tool_version, expiry, raise_on_suspend, options
+        )
+        sig = inspect.signature(body)
+        if "_heso_session" in sig.parameters:
+            raise TypeError("_heso_session is reserved by @heso.gated")
+        fields_of = _fields_binder(sig)
+
+        if inspect.iscoroutinefunction(body):
+
+            async def async_wrapper(
+                *args: Any, _heso_session: str | None = None, **kwargs: Any
+            ) -> Any:
+                plan = _begin(spec, _heso_session, fields_of(args, kwargs))
+                if not plan.fire:
+                    return plan.value
+                with _fired(plan):
+                    return await body(*args, **kwargs)
+
+            wrapper: Callable[..., Any] = async_wrapper
+        else:
+
+            def sync_wrapper(*args: Any, _heso_session: str | None = None, **kwargs: Any) -> Any:
+                plan = _begin(spec, _heso_session, fields_of(args, kwargs))
+                if not plan.fire:
+                    return plan.value
+                with _fired(plan):
+                    return body(*args, **kwargs)
+
+            wrapper = sync_wrapper
+        functools.update_wrapper(wrapper, fn)
+        wrapper.__signature__ = sig  # type: ignore[attr-defined]
+        wrapper.__heso_gated__ = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
+
+
+def _fields_binder(
+    sig: inspect.Signature,
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    params = list(sig.parameters.values())
+    receiver = (
+        params[0].name
+        if params and params[0].kind in _POSITIONAL and params[0].name in _RECEIVERS
+        else None
+    )
+
+    def fields_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        if receiver is not None:
+            arguments.pop(receiver, None)
+        return arguments
+
+    return fields_of
+
+
+def _binding(secret: bytes, spec: _Spec, fields: Mapping[str, Any]) -> str:
+    """A keyed digest of exactly what was approved: verb, tool, arguments, tool_version."""
+    identity = {
+        "fields": to_json_value(dict(fields), path="fields"),
+        "tool_name": spec.tool_name,
+        "tool_version": spec.tool_version,
+        "verb": spec.verb.value,
+    }
+    return blake3.blake3(canonical_bytes(identity), key=secret).hexdigest()
+
+
+def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
+    runtime = _config.current()
+    session = check_session(session) if session is not None else new_session_id()
+    store = _session.store_of(runtime)
+    now = _sla.clock(runtime)
+    _session.registry_of(runtime)  # a broken [approvers] table fails before anything is chained
+    with store.locked(session):
+        if not store.exists(session):
+            plan = _first_call(runtime, store, spec, session, fields, now)
+            if plan is not None:
+                return plan
+        return _resume(runtime, store, spec, session, fields, now)
+
+
+def _first_call(
+    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+) -> _Plan | None:
+    from heso.capture import OutcomeKind, capture
+
+    secret = store.create_session(session)
+    binding = _binding(secret, spec, fields)
+    token = _capturing.set(True)
+    try:
+        outcome = capture(spec.verb, spec.tool_name, fields, **spec.options)
+    except HesoError as exc:
+        if runtime.config.blocking or isinstance(exc, HesoConfigError):
+            raise
+        log.error("heso gate failed in observe-only mode: %s", exc)
+        return _Plan(True, session=session, tracked=False)
+    finally:
+        _capturing.reset(token)
+    assert outcome.receipt is not None
+    kind = {
+        OutcomeKind.SUSPENDED: "suspended",
+        OutcomeKind.ALLOWED: "allowed",
+        OutcomeKind.BLOCKED: "blocked",
+    }[outcome.kind]
+    decision = outcome.decision
+    delta = spec.sla
+    minutes = getattr(decision, "sla_minutes", None)
+    if kind == "suspended" and minutes:
+        delta = min(delta, timedelta(minutes=minutes))
+    record = _session.opening_record(
+        kind,
+        session,
+        outcome.receipt,
+        at=_sla.parse_time(outcome.receipt["content"]["captured_at"]),
+        link=_session.chain_link(runtime, outcome.action_hash or "", outcome.entry),
+        decision=decision,
+        sla_delta=delta,
+        on_timeout=spec.on_timeout,
+        expires_at=spec.expires_at,
+        binding=binding,
+        tool_version=spec.tool_version,
+        observe_only=not outcome.blocking and kind != "allowed",
+    )
+    _session.open_session(runtime, store, session, record)
+    return None
+
+
+def _resume(
+    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+) -> _Plan:
+    st = _session.state(runtime, store, session, now)
+    assert st is not None
+    if st.binding is None:
+        raise ApprovalError(
+            f"session {session!r} was not opened by a @heso.gated call, so no call can resume "
+            "it; use heso.resume() to finalize it"
+        )
+    if _binding(store.binding_secret(session), spec, fields) != st.binding:
+        record = {
+            "kind": "drift",
+            "at": _sla.stamp(now),
+            "action_hash": st.action_hash,
+            "binding": _binding(store.binding_secret(session), spec, fields),
+            "reason": "the call's arguments or tool_version differ from the suspended action",
+        }
+        store.append(session, operator_record(record, runtime.key))
+        log.warning(
+            "heso refused session %r: its arguments differ from the action %s that was "
+            "suspended for approval",
+            session,
+            st.action_hash[:12],
+        )
+        return _Plan(False, DENIED, session, st.action_hash)
+    try:
+        settled = _session.settle(runtime, store, session, now)
+    except OperatorKeyMismatchError as exc:
+        log.warning("%s", exc)
+        settled = _session.state(runtime, store, session, now)
+    assert settled is not None
+    st = settled
+    if st.status in ("denied", "expired"):
+        return _Plan(False, DENIED, session, st.action_hash)
+    if st.status in ("fired", "completed") or store.fire_claimed(session):
+        return _Plan(False, SUSPENDED, session, st.action_hash)
+    if st.status != APPROVED:
+        return _park(spec, st)
+    won = store.claim_fire(
+        session, {"action_hash": st.action_hash, "at": _sla.stamp(now), "pid": os.getpid()}
+    )
+    if not won:
+        return _Plan(False, SUSPENDED, session, st.action_hash)
+    record = {
+        "kind": "fired",
+        "at": _sla.stamp(now),
+        "action_hash": st.action_hash,
+        "approved_by": st.approved_by,
+        "trust_level": "L1" if st.finalized is not None else "L0",
+        "pid": os.getpid(),
+    }
+    store.append(session, operator_record(record, runtime.key))
+    store.set_open(st.action_hash, session, False)
+    return _Plan(True, session=session, action_hash=st.action_hash)
+
+
+def _park(spec: _Spec, st: SessionState) -> _Plan:
+    if not spec.raise_on_suspend:
+        return _Plan(False, SUSPENDED, st.session, st.action_hash)
+    short = st.action_hash[:12]
+    groups = list(st.groups)
+    deadline = _sla.stamp(st.deadline) if st.deadline else None
+    raise Paused(
+        f"heso parked {spec.tool_name!r} for approval (rule {st.opening.get('rule_id')}, "
+        f"session {st.session!r}, action {short}, decide by {deadline}). Next: an approver in "
+        f"{groups} runs `heso approve {short} --as <name>`; then call again with "
+        f"_heso_session={st.session!r}",
+        session=st.session,
+        action_hash=st.action_hash,
+        rule_id=st.opening.get("rule_id"),
+        reason=st.receipt["content"]["policy"].get("rule_display") or st.status,
+        approvers=groups,
+        deadline=deadline,
+    )
+
+
+@contextmanager
+def _fired(plan: _Plan) -> Iterator[None]:
+    """Run the body with ``current_action_hash()`` set, then record how it completed."""
+    from heso.capture import action_hash_scope
+
+    status, error = "ok", None
+    try:
+        with action_hash_scope(plan.action_hash):
+            yield
+    except BaseException as exc:
+        status, error = "error", type(exc).__name__
+        raise
+    finally:
+        if plan.tracked:
+            _complete(plan, status, error)
+
+
+def _complete(plan: _Plan, status: str, error: str | None) -> None:
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    record: dict[str, Any] = {
+        "kind": "completed",
+        "at": _sla.stamp(_sla.clock(runtime)),
+        "action_hash": plan.action_hash,
+        "status": status,
+    }
+    if error is not None:
+        record["error"] = error
+    with store.locked(plan.session):
+        store.append(plan.session, operator_record(record, runtime.key))
+
+
+# -- the session API --------------------------------------------------------------------------
+
+
+def resume(session: str, *, now: datetime | str | None = None) -> str | None:
+    """Bring ``session`` up to date without running its body: record due timeouts, finalize
+    the L1 receipt once approved (re-suspending under a rotated operator key). Returns
+    :func:`decision`. Call the gated function again with the session to fire it."""
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
+    session = check_session(session)
+    if not store.exists(session):
+        return None
+    with store.locked(session):
+        try:
+            st = _session.settle(runtime, store, session, moment)
+        except OperatorKeyMismatchError as exc:
+            log.warning("%s", exc)
+            st = _session.state(runtime, store, session, moment)
+    return st.decision if st is not None else None
+
+
+def decision(session: str, *, now: datetime | str | None = None) -> str | None:
+    """``approved``, ``denied``, ``expired``, ``escalated``, ``completed``, ``suspended``, or
+    ``None`` for an unknown session. Records any timeout that took effect."""
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
+    session = check_session(session)
+    if not store.exists(session):
+        return None
+    with store.locked(session):
+        st = _session.state(runtime, store, session, moment)
+        if st is not None and st.due:
+            for timeout in st.due:
+                store.append(session, operator_record(timeout, runtime.key))
+            if not st.is_open:
+                store.set_open(st.action_hash, session, False)
+    return st.decision if st is not None else None
+
+
+def append_decision(
+    session: str,
+    kind: str,
+    *,
+    reason: str | None = None,
+    decided_at: datetime | str | None = None,
+) -> str:
+    """Record a decision made outside heso's approver flow (``approved``, ``denied``,
+    ``expired``, ``escalated``), signed by the operator key. An operator approval fires the
+    action with its L0 receipt: only approvers' co-signatures make L1. Returns
+    :func:`decision`."""
+    return _session.decide(
+        _config.current(), check_session(session), kind, reason=reason, decided_at=decided_at
+    )

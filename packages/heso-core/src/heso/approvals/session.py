@@ -1,0 +1,413 @@
+"""The operator's side of a session: open it, record timeouts, finalize, re-suspend, decide.
+
+Every function here runs in the process that holds the operator key (``heso.init()``), and
+every write happens under the session's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from heso import chain as _chain
+from heso.approvals import sla
+from heso.approvals.decisions import (
+    APPROVED,
+    BY_OPERATOR,
+    DECISION,
+    DECISION_KINDS,
+    ESCALATED,
+    operator_record,
+)
+from heso.approvals.errors import ApprovalError
+from heso.approvals.finalize import assemble_l1
+from heso.approvals.registry import Registry, load_registry
+from heso.approvals.state import SessionState, escalation_groups, fold
+from heso.approvals.store import Line, Store
+from heso.chain import Entry
+from heso.errors import OperatorKeyMismatchError
+from heso.receipt import build_content, mint
+from heso.toml_source import TomlSource
+
+log = logging.getLogger("heso.approvals")
+
+AUTO_SESSION_PREFIX = "action-"
+
+_registries: dict[tuple[str, Any], Registry] = {}
+
+
+def registry_of(runtime: Any) -> Registry:
+    """The approver registry of the project's ``heso.toml``, re-read when the file changes
+    (people join and leave approver groups without restarting agents)."""
+    path = runtime.config.policy_path
+    try:
+        info = path.stat()
+        stamp: Any = (info.st_mtime_ns, info.st_size)
+    except OSError:
+        stamp = id(runtime.source)
+    key = (str(path), stamp)
+    registry = _registries.get(key)
+    if registry is None:
+        source = runtime.source if isinstance(stamp, int) else TomlSource.read(path)
+        registry = load_registry(source)
+        _registries.clear()
+        _registries[key] = registry
+    return registry
+
+
+def store_of(runtime: Any) -> Store:
+    return Store(runtime.config.data_dir)
+
+
+def chain_link(runtime: Any, action_hash: str, entry: Entry | None = None) -> dict[str, Any] | None:
+    """``{"seq", "entry_hash"}`` of the chain entry holding ``action_hash`` (the latest)."""
+    if entry is not None:
+        return {"seq": entry.seq, "entry_hash": entry.entry_hash}
+    data_dir = runtime.config.data_dir
+    hits = _chain.find(data_dir, action_hash)
+    if not hits:
+        return None
+    found = _chain.read_entry_at(data_dir, hits[-1][1])
+    line = _chain.encode_entry(found["seq"], found["prev"], found["receipt"])
+    return {"seq": found["seq"], "entry_hash": _chain.entry_hash(line)}
+
+
+def opening_record(
+    kind: str,
+    session: str,
+    receipt: Mapping[str, Any],
+    *,
+    at: datetime,
+    link: Mapping[str, Any] | None,
+    decision: Any = None,
+    sla_delta: timedelta | None = None,
+    on_timeout: str = sla.DENY,
+    expires_at: datetime | None = None,
+    binding: str | None = None,
+    tool_version: str | None = None,
+    observe_only: bool = False,
+    groups: Sequence[str] | None = None,
+    rule_id: str | None = None,
+    supersedes: str | None = None,
+) -> dict[str, Any]:
+    """The first record of a session (``suspended``, ``allowed`` or ``blocked``)."""
+    rec: dict[str, Any] = {
+        "kind": kind,
+        "session": session,
+        "at": sla.stamp(at),
+        "action_hash": receipt["content"]["action_hash"],
+        "receipt": dict(receipt),
+        "rule_id": rule_id or (decision.rule_id if decision is not None else None),
+    }
+    if link is not None:
+        rec["chain"] = dict(link)
+    if kind == "suspended":
+        delta = sla_delta or sla.DEFAULT_SLA
+        rec["groups"] = list(groups if groups is not None else decision.approvers)
+        rec["sla_seconds"] = int(delta.total_seconds())
+        rec["deadline"] = sla.stamp(at + delta)
+        rec["on_timeout"] = on_timeout
+    if expires_at is not None:
+        rec["expires_at"] = sla.stamp(expires_at)
+    if binding is not None:
+        rec["binding"] = binding
+    if tool_version is not None:
+        rec["tool_version"] = tool_version
+    if observe_only:
+        rec["observe_only"] = True
+    if supersedes is not None:
+        rec["supersedes"] = supersedes
+    return {k: val for k, val in rec.items() if val is not None}
+
+
+def open_session(runtime: Any, store: Store, session: str, record: Mapping[str, Any]) -> Line:
+    """Write a session's opening record (hold the lock) and index its action."""
+    action_hash = record["action_hash"]
+    if record["kind"] == "suspended":
+        owner = store.index(action_hash, session)
+        if owner != session:
+            raise ApprovalError(
+                f"action {action_hash[:12]} is already suspended in session {owner!r}: two "
+                "calls produced byte-identical receipts, so one approval would fire both; "
+                "unpin the clock (clock_override / HESO_CLOCK) or resume that session"
+            )
+    line = store.append(session, operator_record(record, runtime.key))
+    if record["kind"] == "suspended" and not record.get("observe_only"):
+        store.set_open(action_hash, session, True)
+        _warn_undefined(runtime, record)
+    return line
+
+
+def _warn_undefined(runtime: Any, record: Mapping[str, Any]) -> None:
+    missing = [g for g in record.get("groups", ()) if g not in registry_of(runtime).groups]
+    if missing:
+        log.warning(
+            "action %s awaits approval from %s, but heso.toml defines no [approvers.%s]; "
+            "nobody can approve it until you add the group",
+            record["action_hash"][:12],
+            ", ".join(missing),
+            missing[0],
+        )
+
+
+def open_pending(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> str:
+    """Open the pending approval of a ``require_approval`` receipt captured outside
+    ``@heso.gated`` (``SuspendedError`` surfaces); returns its session id."""
+    action_hash = receipt["content"]["action_hash"]
+    store = store_of(runtime)
+    session = AUTO_SESSION_PREFIX + action_hash
+    registry_of(runtime)
+    with store.locked(session):
+        if store.exists(session):
+            return session
+        minutes = getattr(decision, "sla_minutes", None)
+        record = opening_record(
+            "suspended",
+            session,
+            receipt,
+            at=sla.parse_time(receipt["content"]["captured_at"]),
+            link=chain_link(runtime, action_hash),
+            decision=decision,
+            sla_delta=timedelta(minutes=minutes) if minutes else None,
+            observe_only=not runtime.config.blocking,
+        )
+        open_session(runtime, store, session, record)
+    return session
+
+
+def state(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
+    """``session`` folded at ``now``."""
+    return fold(session, store.lines(session), registry_of(runtime), now)
+
+
+def settle(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
+    """Bring ``session`` up to date (hold the lock): record due timeouts, finalize the L1
+    receipt once approvers approved, and close the pending marker once decided.
+
+    Raises ``OperatorKeyMismatchError`` after re-suspending when the operator key rotated.
+    """
+    st = state(runtime, store, session, now)
+    if st is None:
+        return None
+    if st.due:
+        for timeout in st.due:
+            store.append(session, operator_record(timeout, runtime.key))
+        st = _refold(runtime, store, session, now)
+    if st.status == APPROVED and st.approved_by == "approvers" and st.finalized is None:
+        finalize_locked(runtime, store, st, now, [leg.part for leg in st.quorum_legs()])
+        st = _refold(runtime, store, session, now)
+    if not st.is_open:
+        store.set_open(st.action_hash, session, False)
+    return st
+
+
+def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionState:
+    st = state(runtime, store, session, now)
+    assert st is not None
+    return st
+
+
+def finalize_locked(
+    runtime: Any,
+    store: Store,
+    st: SessionState,
+    now: datetime,
+    parts: Sequence[Mapping[str, Any]],
+    *,
+    single: bool | None = None,
+) -> dict[str, Any]:
+    """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
+    refuse_stale_key(runtime, store, st, now)
+    registry = registry_of(runtime)
+    if single is None:
+        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
+    l1 = assemble_l1(
+        runtime,
+        registry,
+        st.action_hash,
+        st.receipt["content"],
+        parts,
+        groups=st.groups,
+        single=single,
+    )
+    entry = runtime.chain.append(l1)
+    multi = l1["multi_approval"]
+    record = {
+        "kind": "finalized",
+        "at": sla.stamp(now),
+        "action_hash": st.action_hash,
+        "chain": chain_link(runtime, st.action_hash, entry),
+        "group": multi["group"],
+        "threshold": multi["threshold"],
+        "approvers": sorted(p["record"]["approver"] for p in parts),
+    }
+    store.append(st.session, operator_record(record, runtime.key))
+    return l1
+
+
+def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime) -> None:
+    """If the operator key rotated since ``st`` was suspended: suspend the action again under
+    the current key and raise ``OperatorKeyMismatchError`` (hold the lock)."""
+    if runtime.identity == st.operator:
+        return
+    new_hash = resuspend(runtime, store, st, now)
+    exc = OperatorKeyMismatchError(
+        f"the operator key changed since {st.action_hash[:12]} was suspended (it was signed by "
+        f"{st.operator}, the key is now {runtime.identity}); heso never mints under a stale "
+        f"key, so the action was suspended again as {new_hash[:12]} for approval"
+    )
+    exc.action_hash = st.action_hash  # type: ignore[attr-defined]
+    exc.new_action_hash = new_hash  # type: ignore[attr-defined]
+    raise exc
+
+
+def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> str:
+    """Suspend ``st``'s action again under the current operator key (hold the lock); earlier
+    approvals do not carry over. Returns the new action_hash."""
+    old = st.receipt["content"]
+    content = build_content(
+        captured_at=sla.stamp(now),
+        agent_identity=runtime.identity,
+        action=old["action"],
+        policy=old["policy"],
+    )
+    receipt = mint(content, runtime.key)
+    entry = runtime.chain.append(receipt)
+    opening = st.opening
+    record = opening_record(
+        "suspended",
+        st.session,
+        receipt,
+        at=now,
+        link=chain_link(runtime, receipt["content"]["action_hash"], entry),
+        sla_delta=st.sla,
+        on_timeout=st.on_timeout,
+        expires_at=st.expires_at,
+        binding=st.binding,
+        tool_version=opening.get("tool_version"),
+        groups=opening.get("groups", st.groups),
+        rule_id=opening.get("rule_id"),
+        supersedes=st.action_hash,
+    )
+    new_hash: str = record["action_hash"]
+    store.index(new_hash, st.session)
+    store.append(st.session, operator_record(record, runtime.key))
+    store.set_open(new_hash, st.session, True)
+    store.set_open(st.action_hash, st.session, False)
+    return new_hash
+
+
+def session_of(store: Store, action_hash: str) -> str:
+    """The session that suspended ``action_hash`` (a full hash or a unique prefix)."""
+    return store.resolve(action_hash)[1]
+
+
+def finalize(
+    action_hash: str,
+    suspended_content: Mapping[str, Any],
+    relayed_parts: Sequence[Mapping[str, Any]],
+    *,
+    single: bool,
+) -> dict[str, Any]:
+    """``finalize_l1`` / ``finalize_quorum``: see :mod:`heso.approvals.finalize`."""
+    from heso.config import current
+
+    runtime = current()
+    store = store_of(runtime)
+    registry = registry_of(runtime)
+    session = session_of(store, action_hash)
+    now = sla.clock(runtime)
+    with store.locked(session):
+        st = state(runtime, store, session, now)
+        if st is None or st.action_hash != action_hash:
+            newer = f" (superseded by {st.action_hash[:12]})" if st is not None else ""
+            raise ApprovalError(f"{action_hash[:12]} is not the session's current action{newer}")
+        if dict(suspended_content) != st.receipt["content"]:
+            raise ApprovalError(
+                f"the suspended content given differs from what {action_hash[:12]} suspended"
+            )
+        # Refuse before writing anything: every leg approved and valid, the quorum met.
+        for part in relayed_parts:
+            rec = part.get("record") if isinstance(part, Mapping) else None
+            if not isinstance(rec, Mapping) or rec.get("decision") != APPROVED:
+                raise ApprovalError(
+                    f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
+                )
+        if st.finalized is not None:
+            return _chain.get_receipt(runtime.config.data_dir, action_hash)
+        if not st.is_open and st.status != APPROVED:
+            raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
+        refuse_stale_key(runtime, store, st, now)
+        assemble_l1(
+            runtime,
+            registry,
+            action_hash,
+            st.receipt["content"],
+            relayed_parts,
+            groups=st.groups,
+            single=single,
+        )
+        known = [line.part for line in store.lines(session)]
+        for part in relayed_parts:
+            if dict(part) not in known:
+                store.append(session, dict(part))
+        st = _refold(runtime, store, session, now)
+        if st.status != APPROVED or st.approved_by != "approvers":
+            raise ApprovalError(f"{action_hash[:12]} is {st.decision}, not approved")
+        l1 = finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
+        store.set_open(action_hash, session, False)
+        return l1
+
+
+def decide(
+    runtime: Any,
+    session: str,
+    kind: str,
+    *,
+    reason: str | None,
+    decided_at: datetime | str | None,
+) -> str:
+    """``heso.append_decision``: record an operator decision (signed by the operator key)."""
+    if kind not in DECISION_KINDS:
+        raise ApprovalError(f"a decision is one of {', '.join(DECISION_KINDS)}, not {kind!r}")
+    at = sla.parse_time(decided_at, "decided_at") if decided_at is not None else sla.clock(runtime)
+    store = store_of(runtime)
+    with store.locked(session):
+        st = settle(runtime, store, session, at)
+        if st is None:
+            raise ApprovalError(f"no session {session!r}")
+        if not st.is_open:
+            raise ApprovalError(f"session {session!r} is already {st.decision}")
+        record: dict[str, Any] = {
+            "kind": DECISION,
+            "by": BY_OPERATOR,
+            "decision": kind,
+            "action_hash": st.action_hash,
+            "at": sla.stamp(at),
+        }
+        if reason:
+            record["reason"] = reason
+        if kind == ESCALATED:
+            record["groups"] = escalation_groups(st.groups, registry_of(runtime))
+            record["deadline"] = sla.stamp(at + (st.sla or sla.DEFAULT_SLA))
+        store.append(session, operator_record(record, runtime.key))
+        st = settle(runtime, store, session, at)
+        assert st is not None
+        return st.decision
+
+
+__all__ = [
+    "decide",
+    "finalize",
+    "finalize_locked",
+    "open_pending",
+    "open_session",
+    "opening_record",
+    "refuse_stale_key",
+    "registry_of",
+    "resuspend",
+    "settle",
+    "state",
+]

@@ -1,0 +1,358 @@
+"""The state of a session at a moment: its lifecycle folded, with SLA timeouts applied.
+
+Timeouts are a pure function of the suspension (deadline, SLA, ``on_timeout``), the decisions
+and the clock, so every reader (the gate, ``heso approvals list``, an approver's CLI) computes
+the same state; the operator's runtime also records each timeout in the lifecycle as evidence
+(:attr:`SessionState.due` lists the ones not yet recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from heso import verdict as v
+from heso.approvals import sla as _sla
+from heso.approvals.decisions import (
+    APPROVED,
+    BY_APPROVER,
+    BY_OPERATOR,
+    BY_TIMEOUT,
+    DECISION,
+    DENIED,
+    ESCALATED,
+    EXPIRED,
+    check_approver_decision,
+    signer_of,
+)
+from heso.approvals.errors import LifecycleError
+from heso.approvals.registry import Registry
+from heso.approvals.store import Line
+from heso.keys import PublicKey
+from heso.receipt import OPERATOR_KEY_ID, compute_action_hash, verify_receipt
+from heso.verdict import Verdict
+
+# Session statuses.
+PENDING = "pending"
+FIRED = "fired"
+COMPLETED = "completed"
+OPEN = (PENDING, ESCALATED)
+TERMINAL = (DENIED, EXPIRED)
+
+# What heso.decision() reports for each status.
+DECISION_NAMES = {
+    PENDING: "suspended",
+    ESCALATED: "escalated",
+    APPROVED: "approved",
+    FIRED: "approved",
+    COMPLETED: "completed",
+    DENIED: "denied",
+    EXPIRED: "expired",
+}
+
+OPENING_KINDS = ("suspended", "allowed", "blocked")
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One valid approval: who signed, as which group, and the signed record itself."""
+
+    approver: str
+    key: PublicKey
+    group: str
+    at: str
+    part: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A decision that does not count, and why."""
+
+    part: dict[str, Any]
+    verdict: Verdict
+
+
+@dataclass
+class SessionState:
+    """Where a session stands; see the module docstring."""
+
+    session: str
+    action_hash: str
+    receipt: dict[str, Any]
+    opening: dict[str, Any]
+    status: str
+    operator: str
+    groups: list[str] = field(default_factory=list)
+    sla: timedelta | None = None
+    deadline: datetime | None = None
+    on_timeout: str = _sla.DENY
+    expires_at: datetime | None = None
+    binding: str | None = None
+    approved_by: str | None = None
+    quorum_group: str | None = None
+    legs: dict[str, dict[PublicKey, Leg]] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    decided: dict[str, Any] | None = None
+    finalized: dict[str, Any] | None = None
+    fired: dict[str, Any] | None = None
+    completed: dict[str, Any] | None = None
+    superseded: list[str] = field(default_factory=list)
+    timeouts: list[dict[str, Any]] = field(default_factory=list)
+    recorded_timeouts: set[tuple[str, str]] = field(default_factory=set)
+    escalated_by_timeout: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def decision(self) -> str:
+        """``suspended``, ``escalated``, ``approved``, ``completed``, ``denied`` or ``expired``."""
+        return DECISION_NAMES[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        """Awaiting a decision."""
+        return self.status in OPEN
+
+    @property
+    def due(self) -> list[dict[str, Any]]:
+        """Timeouts that took effect but are not yet recorded in the lifecycle."""
+        return [
+            t
+            for t in self.timeouts
+            if (t["decision"], t["at"]) not in self.recorded_timeouts
+            and t["action_hash"] == self.action_hash
+        ]
+
+    def quorum_legs(self) -> list[Leg]:
+        """The approvals that met the quorum (empty unless approvers approved)."""
+        if self.quorum_group is None:
+            return []
+        return list(self.legs.get(self.quorum_group, {}).values())
+
+    def progress(self, registry: Registry) -> dict[str, tuple[int, int | None]]:
+        """Per eligible group: (valid approvals, threshold or None when undefined)."""
+        out: dict[str, tuple[int, int | None]] = {}
+        for g in self.groups:
+            group = registry.groups.get(g)
+            out[g] = (len(self.legs.get(g, {})), group.threshold if group else None)
+        return out
+
+
+def fold(
+    session: str, lines: Sequence[Line], registry: Registry, now: datetime
+) -> SessionState | None:
+    """The state of ``session`` at ``now``; ``None`` for a session with no lifecycle yet."""
+    st: SessionState | None = None
+    for line in lines:
+        rec = line.record
+        kind = rec.get("kind")
+        if kind in OPENING_KINDS:
+            st = _open(session, st, line)
+            st.records.append(rec)
+            continue
+        if st is None:
+            raise LifecycleError(
+                f"session {session!r}: the first record must open it, not {kind!r}"
+            )
+        st.records.append(rec)
+        if line.signer.get("key_id") == OPERATOR_KEY_ID:
+            _check_operator(st, line)
+        elif not (kind == DECISION and rec.get("by") == BY_APPROVER):
+            raise LifecycleError(
+                f"session {session!r}: record {line.seq} ({kind}) must be signed by the operator"
+            )
+        if kind == DECISION:
+            if rec.get("by") == BY_APPROVER:
+                _approver_decision(st, line, registry)
+            else:
+                _operator_decision(st, rec, registry)
+        elif rec.get("action_hash") != st.action_hash:
+            continue
+        elif kind == "finalized":
+            st.finalized = rec
+        elif kind == "fired":
+            st.fired, st.status = rec, FIRED
+        elif kind == "completed":
+            st.completed, st.status = rec, COMPLETED
+    if st is not None:
+        _advance(st, now, registry)
+    return st
+
+
+def _open(session: str, st: SessionState | None, line: Line) -> SessionState:
+    rec = line.record
+    receipt = rec.get("receipt")
+    try:
+        content = receipt["content"]  # type: ignore[index]
+        identity = content["agent_identity"]
+        hash_ok = compute_action_hash(content) == rec["action_hash"] == content["action_hash"]
+    except (KeyError, TypeError, ValueError):
+        hash_ok, identity = False, None
+    if not hash_ok or not verify_receipt(receipt).ok:
+        raise LifecycleError(f"session {session!r}: record {line.seq} carries an invalid receipt")
+    signed = signer_of(line.part)
+    if (
+        isinstance(signed, Verdict)
+        or signed[0] != OPERATOR_KEY_ID
+        or signed[1].to_str() != identity
+    ):
+        raise LifecycleError(
+            f"session {session!r}: record {line.seq} is not signed by the operator key of "
+            "its receipt"
+        )
+    if st is not None and (rec["kind"] != "suspended" or rec.get("supersedes") != st.action_hash):
+        raise LifecycleError(
+            f"session {session!r}: record {line.seq} reopens the session without superseding "
+            "its current action"
+        )
+    kind = rec["kind"]
+    status = {"suspended": PENDING, "allowed": APPROVED, "blocked": DENIED}[kind]
+    approved_by = {"allowed": "policy"}.get(kind)
+    if rec.get("observe_only"):
+        status, approved_by = APPROVED, "observe-only"
+    new = SessionState(
+        session=session,
+        action_hash=rec["action_hash"],
+        receipt=receipt,
+        opening=rec,
+        status=status,
+        operator=identity,
+        groups=list(rec.get("groups", [])),
+        sla=timedelta(seconds=rec["sla_seconds"]) if rec.get("sla_seconds") else None,
+        deadline=_sla.parse_time(rec["deadline"]) if rec.get("deadline") else None,
+        on_timeout=rec.get("on_timeout", _sla.DENY),
+        expires_at=_sla.parse_time(rec["expires_at"]) if rec.get("expires_at") else None,
+        binding=rec.get("binding"),
+        approved_by=approved_by,
+    )
+    if st is not None:
+        new.superseded = [*st.superseded, st.action_hash]
+        new.records = st.records
+        new.rejected = st.rejected
+        new.timeouts = st.timeouts
+        new.recorded_timeouts = st.recorded_timeouts
+    return new
+
+
+def _check_operator(st: SessionState, line: Line) -> None:
+    signed = signer_of(line.part)
+    if isinstance(signed, Verdict) or signed[1].to_str() != st.operator:
+        raise LifecycleError(
+            f"session {st.session!r}: record {line.seq} is not signed by the session's operator key"
+        )
+
+
+def _approver_decision(st: SessionState, line: Line, registry: Registry) -> None:
+    rec = line.record
+    part = line.part
+    if rec.get("action_hash") != st.action_hash:
+        reason = (
+            "a decision on a superseded action"
+            if rec.get("action_hash") in st.superseded
+            else ("a decision on another action")
+        )
+        st.rejected.append(Rejected(part, v.fail(v.APPROVAL_MISMATCH, reason)))
+        return
+    try:
+        at = _sla.parse_time(rec["at"])
+    except Exception:
+        st.rejected.append(Rejected(part, v.fail(v.MALFORMED_RECEIPT, "bad decision time")))
+        return
+    _advance(st, at, registry)
+    if not st.is_open:
+        verdict = v.fail(v.APPROVAL_MISMATCH, f"arrived after the action was {st.status}")
+        st.rejected.append(Rejected(part, verdict))
+        return
+    verdict = check_approver_decision(
+        part, action_hash=st.action_hash, registry=registry, groups=st.groups
+    )
+    if not verdict.ok:
+        st.rejected.append(Rejected(part, verdict))
+        return
+    key = PublicKey.from_str(line.signer["public_key"])
+    group = registry.groups[rec["group"]]
+    if rec["decision"] == DENIED:
+        st.status, st.decided = DENIED, rec
+        return
+    legs = st.legs.setdefault(group.name, {})
+    if key in legs:
+        return
+    legs[key] = Leg(rec["approver"], key, group.name, rec["at"], part)
+    if len(legs) >= group.threshold:
+        st.status, st.decided = APPROVED, rec
+        st.approved_by, st.quorum_group = "approvers", group.name
+
+
+def _operator_decision(st: SessionState, rec: dict[str, Any], registry: Registry) -> None:
+    if rec.get("action_hash") != st.action_hash:
+        return
+    at = _sla.parse_time(rec["at"])
+    if rec.get("by") == BY_TIMEOUT:
+        st.recorded_timeouts.add((rec["decision"], rec["at"]))
+        _advance(st, at, registry)
+        return
+    _advance(st, at, registry)
+    if rec.get("by") != BY_OPERATOR or not st.is_open:
+        return
+    decision = rec["decision"]
+    st.decided = rec
+    if decision == APPROVED:
+        st.status, st.approved_by = APPROVED, "operator"
+    elif decision in TERMINAL:
+        st.status = decision
+    elif decision == ESCALATED:
+        st.status = ESCALATED
+        st.groups = list(rec.get("groups", st.groups))
+        st.deadline = _sla.parse_time(rec["deadline"]) if rec.get("deadline") else st.deadline
+
+
+def escalation_groups(groups: Sequence[str], registry: Registry) -> list[str]:
+    """``groups`` plus the ``escalate_to`` group of each."""
+    out = list(groups)
+    for g in groups:
+        target = registry.groups[g].escalate_to if g in registry.groups else None
+        if target and target not in out:
+            out.append(target)
+    return out
+
+
+def _advance(st: SessionState, t: datetime, registry: Registry) -> None:
+    """Apply every timeout (SLA deadline, action expiry) that took effect by ``t``."""
+    while True:
+        expiry = st.expires_at
+        if expiry is not None and t >= expiry and st.status in (*OPEN, APPROVED):
+            if st.deadline is None or st.status == APPROVED or expiry <= st.deadline:
+                _timeout(st, EXPIRED, expiry, f"the action expired at {_sla.stamp(expiry)}")
+                return
+        if not st.is_open or st.deadline is None or t < st.deadline:
+            return
+        deadline = st.deadline
+        if st.on_timeout == _sla.AUTO_APPROVE:
+            _timeout(st, APPROVED, deadline, "SLA elapsed; on_timeout = auto_approve")
+            st.approved_by = "timeout"
+        elif st.on_timeout == _sla.ESCALATE and not st.escalated_by_timeout:
+            st.escalated_by_timeout = True
+            st.groups = escalation_groups(st.groups, registry)
+            assert st.sla is not None
+            st.deadline = deadline + st.sla
+            _timeout(st, ESCALATED, deadline, "SLA elapsed; on_timeout = escalate")
+            st.timeouts[-1]["groups"] = list(st.groups)
+            st.timeouts[-1]["deadline"] = _sla.stamp(st.deadline)
+        else:
+            why = "SLA elapsed" + ("; escalation SLA elapsed" if st.escalated_by_timeout else "")
+            _timeout(st, EXPIRED, deadline, f"{why}; on_timeout = {st.on_timeout}")
+
+
+def _timeout(st: SessionState, decision: str, at: datetime, reason: str) -> None:
+    rec = {
+        "kind": DECISION,
+        "by": BY_TIMEOUT,
+        "decision": decision,
+        "action_hash": st.action_hash,
+        "at": _sla.stamp(at),
+        "reason": reason,
+    }
+    st.timeouts.append(rec)
+    st.decided = rec
+    st.status = decision
