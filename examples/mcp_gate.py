@@ -99,7 +99,8 @@ async def client_side(alice_env: dict[str, str]) -> None:
     import heso
 
     print("\n== 1. the client gates call_tool (refusals go back to the model as tool errors)")
-    async with create_connected_server_and_client_session(add_tools(FastMCP("ops"))) as session:
+    server = add_tools(FastMCP("ops", log_level="WARNING"))
+    async with create_connected_server_and_client_session(server) as session:
         heso.mcp.wrap_call_tool(session, mode="message")
         await call(session, "lookup_order", {"order_id": "A-1"})
         await call(session, "launch_rocket", {"target": "moon"})
@@ -108,8 +109,8 @@ async def client_side(alice_env: dict[str, str]) -> None:
 
         pending = json.loads(heso_cli("approvals", "list", "--json", env=alice_env))
         short = pending[0]["action_hash"][:12]
-        print(f"  alice approves {short} with her own key:")
-        heso_cli("approve", short, "--as", "alice", "--reason", "customer is down", env=alice_env)
+        print(f"  alice approves {short} with her own key, then the model calls again:")
+        print("  " + heso_cli("approve", short, "--as", "alice", env=alice_env).strip())
         await call(session, "escalate_ticket", ticket)
     assert BODIES == ["lookup_order", "escalate_ticket"], BODIES
     print(f"  tool bodies that ran on the server: {BODIES}")
@@ -120,7 +121,7 @@ async def server_side() -> None:
 
     print("\n== 2. the server operator gates every caller (the client is not gated)")
     BODIES.clear()
-    server = add_tools(heso.mcp.HesoFastMCP("ops"))
+    server = add_tools(heso.mcp.HesoFastMCP("ops", log_level="WARNING"))
     async with create_connected_server_and_client_session(server) as session:
         await call(session, "launch_rocket", {"target": "mars"})
         await call(session, "lookup_order", {"order_id": "A-2"})
