@@ -1,0 +1,58 @@
+"""Resuming a run whose tool calls heso deferred for human approval."""
+
+from __future__ import annotations
+
+from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolApproved
+
+from heso.approvals.gated import decision
+from heso.approvals.session import AUTO_SESSION_PREFIX
+from heso.errors import SuspendedError
+from heso_pydantic_ai import _resume
+
+_UNDECIDED = ("suspended", "escalated")
+
+
+def decisions(requests: DeferredToolRequests) -> dict[str, str | None]:
+    """heso's decision for each call it deferred in ``requests``, by ``tool_call_id``:
+    ``suspended``, ``escalated``, ``approved``, ``denied``, ``expired``, ``completed``."""
+    out: dict[str, str | None] = {}
+    for call in requests.approvals:
+        action_hash = _resume.hint_of(requests.metadata.get(call.tool_call_id))
+        if action_hash is not None:
+            out[call.tool_call_id] = decision(AUTO_SESSION_PREFIX + action_hash)
+    return out
+
+
+def resume_results(requests: DeferredToolRequests) -> DeferredToolResults:
+    """The ``deferred_tool_results`` that continue every call heso deferred in ``requests``.
+
+    Each is re-entered (``ToolApproved``) with heso's metadata; :class:`HesoCapability` then
+    runs it exactly once if the approvers approved in heso, and refuses it (per its mode) if
+    they denied it or it expired. Raises ``heso.SuspendedError`` while any call still awaits a
+    decision. Calls the framework deferred for its own reasons are left out: add their
+    results (``results.approvals[id] = ...``) before resuming.
+
+    ``agent.run(message_history=result.all_messages(),
+    deferred_tool_results=resume_results(result.output))``
+    """
+    results = DeferredToolResults()
+    waiting = []
+    for call_id, state in decisions(requests).items():
+        if state in _UNDECIDED:
+            waiting.append(requests.metadata[call_id][_resume.HINT_KEY])
+            continue
+        results.approvals[call_id] = ToolApproved()
+        results.metadata[call_id] = requests.metadata[call_id]
+    if waiting:
+        first = waiting[0]
+        short = str(first["action_hash"])[:12]
+        raise SuspendedError(
+            f"{len(waiting)} deferred call(s) still await approval in heso (first: receipt "
+            f"{short}, rule {first.get('rule_id')}). Next: an approver runs `heso approve "
+            f"{short} --as <name>`; then resume",
+            action_hash=first["action_hash"],
+            rule_id=first.get("rule_id"),
+            reason=first.get("reason"),
+            approvers=list(first.get("approvers") or ()),
+        )
+    return results
