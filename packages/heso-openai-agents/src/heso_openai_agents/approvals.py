@@ -1,0 +1,404 @@
+"""Native approvals: a paused tool call runs only once heso's approvers approved it, once.
+
+When the gate suspends a call, the core opens its pending approval (session
+``action-<action_hash>``) and the SDK run ends with ``result.interruptions``. This module
+remembers which heso action each paused call is (tool, ``call_id`` and arguments ->
+``action_hash``), so re-entry after the SDK's resume finds that action instead of capturing the
+call again. :func:`apply_approvals` mirrors heso's decisions into the SDK's ``RunState``; the
+guardrail fires the action only when the approvals store says ``approved``, and claims its one
+firing there, so neither ``state.approve(item)`` alone nor a second resume runs it.
+
+The memory is per process. To resume a ``RunState`` in another process, save
+:func:`pending_actions` with it and pass it to :func:`apply_approvals` as ``actions=``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agents import FunctionTool
+from agents.items import ToolApprovalItem
+from agents.run_state import RunState
+
+from heso import config as _config
+from heso.approvals import session as _session
+from heso.approvals import sla as _sla
+from heso.approvals.decisions import operator_record
+from heso.approvals.gated import resume as _settle_session
+from heso.approvals.state import APPROVED as APPROVED_STATUS
+from heso.approvals.state import COMPLETED, FIRED, SessionState
+from heso.approvals.state import OPEN as _OPEN_STATUSES
+from heso.capture import Outcome
+from heso.errors import (
+    BlockedError,
+    BridgeError,
+    GateRefusal,
+    OperatorKeyMismatchError,
+    SuspendedError,
+)
+from heso.redaction import is_marker
+from heso_openai_agents.refusals import refusal_text, tripwire
+
+if TYPE_CHECKING:
+    from heso_openai_agents.guardrail import HesoGate
+
+OPEN = _OPEN_STATUSES
+"""Session statuses under which a paused call keeps waiting for heso's approvers."""
+APPROVED = APPROVED_STATUS
+
+_HELD_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class Call:
+    """One function tool call as the SDK identifies it, in the current heso project."""
+
+    project: str
+    tool_name: str
+    call_id: str
+    arguments: str
+
+    @classmethod
+    def of(cls, tool_name: str, call_id: str, fields: Mapping[str, Any]) -> Call:
+        arguments = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return cls(str(_config.current().config.data_dir), tool_name, call_id, arguments)
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A call the gate suspended: the heso action it is, and the gate that paused it."""
+
+    action_hash: str
+    session: str
+    refusal: SuspendedError
+    gate: HesoGate
+    """The gate that paused it (its ``mode`` and ``guardrail``)."""
+
+
+class Registry:
+    """What the two seams hand each other, per call: a paused call's action until it fires
+    or is refused, and a verdict ``needs_approval`` captured for the guardrail to take."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parked: dict[Call, Parked] = {}
+        self._pausing: set[Call] = set()
+        self._held: OrderedDict[Call, Outcome | GateRefusal] = OrderedDict()
+
+    def park(self, call: Call, refusal: SuspendedError, gate: HesoGate) -> Parked:
+        assert refusal.action_hash is not None
+        session = _session.AUTO_SESSION_PREFIX + refusal.action_hash  # opened by the core
+        parked = Parked(refusal.action_hash, session, refusal, gate)
+        with self._lock:
+            self._parked[call] = parked
+        return parked
+
+    def parked(self, call: Call) -> Parked | None:
+        with self._lock:
+            return self._parked.get(call)
+
+    def forget(self, call: Call) -> None:
+        with self._lock:
+            self._parked.pop(call, None)
+            self._pausing.discard(call)
+
+    def set_pausing(self, call: Call, pausing: bool) -> None:
+        """Record whether ``needs_approval`` last told the SDK to pause ``call``."""
+        with self._lock:
+            if pausing:
+                self._pausing.add(call)
+            else:
+                self._pausing.discard(call)
+
+    def pausing(self, call: Call) -> bool:
+        with self._lock:
+            return call in self._pausing
+
+    def hold(self, call: Call, held: Outcome | GateRefusal) -> None:
+        with self._lock:
+            self._held[call] = held
+            self._held.move_to_end(call)
+            while len(self._held) > _HELD_LIMIT:
+                self._held.popitem(last=False)
+
+    def take(self, call: Call) -> Outcome | GateRefusal | None:
+        with self._lock:
+            return self._held.pop(call, None)
+
+    def clear(self) -> None:
+        """Forget every call (what a fresh process knows)."""
+        with self._lock:
+            self._parked.clear()
+            self._pausing.clear()
+            self._held.clear()
+
+
+registry = Registry()
+
+
+def status(parked: Parked) -> str | None:
+    """Where the paused action's session stands (``pending``, ``escalated``, ``approved``,
+    ``fired``, ``completed``, ``denied``, ``expired``) after ``heso.resume`` recorded due
+    timeouts and finalized the L1 receipt of an approval; ``None`` for an unknown session."""
+    if _settle_session(parked.session) is None:
+        return None
+    st = _state(parked)
+    return st.status if st is not None else None
+
+
+def fire(call: Call, parked: Parked) -> str | GateRefusal:
+    """Claim the one firing of a paused call; its ``action_hash``, or why it may not run.
+
+    Settling first records due timeouts and finalizes the L1 receipt of an approvers'
+    approval. ``SuspendedError`` while heso has no decision (the call stays paused),
+    ``BlockedError`` when the approvers denied it, it expired, or it already ran.
+    """
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    session = parked.session
+    now = _sla.clock(runtime)
+    with store.locked(session):
+        try:
+            st = _session.settle(runtime, store, session, now)
+        except OperatorKeyMismatchError:
+            st = _session.state(runtime, store, session, now)  # re-suspended under a new hash
+        if st is None:
+            registry.forget(call)
+            return parked.refusal
+        approved = st.status == APPROVED and st.approved_by != "observe-only"
+        claim = {"action_hash": st.action_hash, "at": _sla.stamp(now), "pid": os.getpid()}
+        if approved and store.claim_fire(session, claim):
+            record = {
+                "kind": "fired",
+                "at": _sla.stamp(now),
+                "action_hash": st.action_hash,
+                "approved_by": st.approved_by,
+                "trust_level": "L1" if st.finalized is not None else "L0",
+                "pid": os.getpid(),
+            }
+            store.append(session, operator_record(record, runtime.key))
+            store.set_open(st.action_hash, session, False)
+            registry.forget(call)
+            return st.action_hash
+        refusal = refusal_of(_session.state(runtime, store, session, now) or st, claimed=approved)
+    if not isinstance(refusal, SuspendedError):
+        registry.forget(call)
+    return refusal
+
+
+def _state(parked: Parked) -> SessionState | None:
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    return _session.state(runtime, store, parked.session, _sla.clock(runtime))
+
+
+def refusal_of(st: SessionState, *, claimed: bool = False) -> GateRefusal:
+    """Why the action of session ``st`` may not run now (``claimed``: another caller won its
+    one firing)."""
+    content = st.receipt["content"]
+    tool_name = content["action"]["tool_name"]
+    rule_id = st.opening.get("rule_id")
+    display = content["policy"].get("rule_display") or rule_id
+    short = st.action_hash[:12]
+    if st.status in _OPEN_STATUSES and not claimed:
+        return SuspendedError(
+            f"heso has no approval for {tool_name!r} yet (rule {rule_id}, receipt {short}); "
+            f"the framework's approval alone never runs it. Next: an approver "
+            f"({', '.join(st.groups)}) runs `heso approve {short} --as <name>`; then resume",
+            action_hash=st.action_hash,
+            rule_id=rule_id,
+            reason=display,
+            approvers=list(st.groups),
+        )
+    ran = claimed or st.status in (FIRED, COMPLETED)
+    why = "it already ran once" if ran else _decided(st)
+    return BlockedError(
+        f"heso refused {tool_name!r}: {display}: {why} (rule {rule_id}, receipt {short})",
+        action_hash=st.action_hash,
+        rule_id=rule_id,
+        reason=f"{display} ({why})",
+    )
+
+
+def _decided(st: SessionState) -> str:
+    record = st.decided or {}
+    by = record.get("by")
+    who = (
+        f"by {record['approver']}"
+        if by == "approver" and record.get("approver")
+        else {"operator": "by the operator", "timeout": "on timeout"}.get(str(by), "")
+    )
+    text = " ".join(part for part in (st.decision, who) if part)
+    reason = record.get("reason")
+    return f"{text}: {reason}" if reason else text
+
+
+# -- mirroring heso's decisions into the SDK's RunState -------------------------------------
+
+
+@dataclass
+class Decisions:
+    """What :func:`apply_approvals` found for each interruption of a ``RunState``."""
+
+    approved: list[ToolApprovalItem] = field(default_factory=list)
+    """Approved in heso; approved in the state too. Resuming runs each exactly once."""
+    refused: list[ToolApprovalItem] = field(default_factory=list)
+    """Denied or expired in heso: rejected in the state with heso's reason (the model is
+    told)."""
+    pending: list[ToolApprovalItem] = field(default_factory=list)
+    """Still awaiting heso's approvers: resuming pauses again."""
+    unknown: list[ToolApprovalItem] = field(default_factory=list)
+    """Not paused by heso in this process (another approval, or a ``RunState`` restored
+    elsewhere without ``actions=``); decide them yourself."""
+
+    @property
+    def ready(self) -> bool:
+        """Nothing awaits heso's approvers: resume now."""
+        return not self.pending
+
+
+def apply_approvals(
+    state: RunState[Any, Any], *, actions: Mapping[str, str] | None = None
+) -> Decisions:
+    """Mirror heso's approval decisions into ``state`` for every call the gate paused; then
+    resume with ``Runner.run(agent, state)``.
+
+    Approved in heso: ``state.approve(item)``; the call runs once on resume. Denied or expired:
+    ``state.reject(item, rejection_message=<heso's reason>)``, and in ``mode="raise"`` the
+    refusal (:class:`~heso_openai_agents.ToolBlocked`) is raised once every item is applied
+    (resuming anyway tells the model). Only a signed decision in heso's approvals store counts
+    (``heso approve``/``heso deny``); the approval is checked again, and the action claimed
+    exactly once, when the call runs. ``actions`` (from :func:`pending_actions`) restores
+    what a ``RunState`` restored in another process is waiting for.
+    """
+    decisions = Decisions()
+    raised: GateRefusal | None = None
+    for item in state.get_interruptions():
+        found = _parked_of(item, actions)
+        if found is None:
+            decisions.unknown.append(item)
+            continue
+        call, parked = found
+        decision = status(parked)
+        if decision in OPEN:
+            decisions.pending.append(item)
+        elif decision == APPROVED:
+            state.approve(item)
+            decisions.approved.append(item)
+        else:
+            st = _state(parked)
+            refusal = refusal_of(st) if st is not None else parked.refusal
+            state.reject(item, rejection_message=refusal_text(refusal))
+            registry.forget(call)
+            decisions.refused.append(item)
+            if parked.gate.mode == "raise" and raised is None:
+                raised = tripwire(refusal, parked.gate.guardrail)
+    if raised is not None:
+        raise raised
+    return decisions
+
+
+def pending_actions(source: Any) -> dict[str, str]:
+    """``call_id -> action_hash`` of the interruptions of a ``RunResult`` or ``RunState``
+    that heso paused: save it with ``state.to_json()`` to resume in another process."""
+    items = source.interruptions if hasattr(source, "interruptions") else source.get_interruptions()
+    found: dict[str, str] = {}
+    for item in items:
+        hit = _parked_of(item, None)
+        if hit is not None:
+            found[hit[0].call_id] = hit[1].action_hash
+    return found
+
+
+def _parked_of(
+    item: ToolApprovalItem, actions: Mapping[str, str] | None
+) -> tuple[Call, Parked] | None:
+    from heso_openai_agents.guardrail import parse_arguments
+
+    raw = item.raw_item
+    kind = raw.get("type") if isinstance(raw, Mapping) else getattr(raw, "type", None)
+    tool_name, call_id = item.tool_name, item.call_id
+    if kind != "function_call" or not tool_name or not call_id:
+        return None
+    try:
+        fields = parse_arguments(tool_name, item.arguments)
+    except BridgeError:
+        return None  # the SDK pauses calls it cannot parse without asking the gate
+    call = Call.of(tool_name, call_id, fields)
+    parked = registry.parked(call)
+    if parked is None and actions and call_id in actions:
+        gate = _gate_of(item)
+        if gate is not None:
+            parked = _adopt(call, fields, actions[call_id], gate)
+    return (call, parked) if parked is not None else None
+
+
+def _gate_of(item: ToolApprovalItem) -> HesoGate | None:
+    for tool in getattr(item.agent, "tools", ()):
+        if isinstance(tool, FunctionTool) and tool.name == item.tool_name:
+            return getattr(tool, "_heso_gate", None)
+    return None
+
+
+def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGate) -> Parked:
+    """Park ``call`` as ``action_hash`` after checking the suspended receipt is this call."""
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    session = _session.session_of(store, action_hash)
+    st = _session.state(runtime, store, session, _sla.clock(runtime))
+    recorded = st.receipt["content"]["action"] if st is not None else {}
+    if (
+        st is None
+        or st.action_hash != action_hash
+        or recorded.get("tool_name") != call.tool_name
+        or not _same_fields(recorded.get("fields"), fields)
+    ):
+        raise ValueError(
+            f"action {action_hash[:12]} is not the paused call {call.call_id!r} of "
+            f"{call.tool_name!r}: actions= must come from pending_actions() of this run"
+        )
+    rule_id = st.opening.get("rule_id")
+    refusal = SuspendedError(
+        f"heso suspended {call.tool_name!r} for approval (rule {rule_id}, receipt "
+        f"{action_hash[:12]})",
+        action_hash=action_hash,
+        rule_id=rule_id,
+        reason=st.receipt["content"]["policy"].get("rule_display") or rule_id,
+        approvers=list(st.groups),
+    )
+    return registry.park(call, refusal, gate)
+
+
+def _same_fields(recorded: Any, values: Any) -> bool:
+    """``values`` agree with the receipt's fields wherever the receipt shows them."""
+    if is_marker(recorded):
+        return True
+    if isinstance(recorded, Mapping) and isinstance(values, Mapping):
+        return set(recorded) == set(values) and all(
+            _same_fields(recorded[k], values[k]) for k in recorded
+        )
+    if isinstance(recorded, list) and isinstance(values, list):
+        return len(recorded) == len(values) and all(
+            _same_fields(r, v) for r, v in zip(recorded, values, strict=True)
+        )
+    return bool(recorded == values)
+
+
+__all__ = [
+    "APPROVED",
+    "OPEN",
+    "Call",
+    "Decisions",
+    "Parked",
+    "apply_approvals",
+    "fire",
+    "pending_actions",
+    "refusal_of",
+    "status",
+]
