@@ -17,7 +17,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 POLICY = """\
@@ -60,9 +59,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="heso-approval-") as tmp:
         base = Path(tmp)
         project = base / "bank-agent"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HESO_")}
-        env["HESO_KDF_PROFILE"] = "interactive"  # fast key derivation for a demo
-        env["HESO_PROJECT_ROOT"] = str(project)
+        for name in [k for k in os.environ if k.startswith("HESO_")]:
+            del os.environ[name]  # this demo brings its own settings
+        os.environ["HESO_KDF_PROFILE"] = "interactive"  # fast key derivation for a demo
+        env = dict(os.environ, HESO_PROJECT_ROOT=str(project))
 
         step("the operator scaffolds a project (operator key in heso-local-data/)")
         heso_cli("init", str(project), env=env, cwd=base)
@@ -80,7 +80,6 @@ def main() -> int:
         (project / "heso.toml").write_text(POLICY.format(treasurer=created["public_key"]))
 
         step("the agent tries a wire transfer: policy parks it")
-        os.environ.update({"HESO_KDF_PROFILE": "interactive"})
         import heso
 
         heso.init(project_root=project)
@@ -129,7 +128,7 @@ def main() -> int:
         ).strip()
         signers = [s["key_id"] for s in json.loads(receipt)["signatures"]]
         print(f"{verdict}: signed by {', '.join(signers)}")
-        print(textwrap.dedent(heso_cli("verify", "--chain", env=env, cwd=base)).rstrip())
+        print(heso_cli("verify", "--chain", env=env, cwd=base).rstrip())
         return 0 if verdict == "Valid (L1)" else 1
 
 

@@ -4,6 +4,7 @@ policy parks wire transfers and refunds, and helpers that drive the real CLI in-
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,23 +144,33 @@ threshold = 2
 """
 
 
-def make_approver_keys(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Approver keys for NAMES under ``home``; returns name → public key text."""
+@pytest.fixture(scope="session")
+def _approver_device(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Approver keys for NAMES, made once (Argon2id is deliberately slow)."""
     from heso.approvals.identity import new_approver
 
-    monkeypatch.setenv("HESO_APPROVER_HOME", str(home))
-    monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", PASSPHRASE)
-    return {name: str(new_approver(name)[1]) for name in NAMES}
+    home = tmp_path_factory.mktemp("approver-keys")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HESO_KDF_PROFILE", "interactive")
+        mp.setenv("HESO_APPROVER_HOME", str(home))
+        mp.setenv("HESO_APPROVER_PASSPHRASE", PASSPHRASE)
+        keys = {name: str(new_approver(name)[1]) for name in NAMES}
+    return home, keys
 
 
 @pytest.fixture
 def approvals(
+    _approver_device: tuple[Path, dict[str, str]],
     heso_project: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Approvals]:
-    keys = make_approver_keys(tmp_path / "approver-device", monkeypatch)
+    made, keys = _approver_device
+    home = tmp_path / "approver-device"
+    shutil.copytree(made, home)
+    monkeypatch.setenv("HESO_APPROVER_HOME", str(home))
+    monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", PASSPHRASE)
     heso_project.write_policy(textwrap.dedent(POLICY.format(**keys)))
     ctx = Approvals(heso_project, keys, capsys, monkeypatch)
     ctx.init()

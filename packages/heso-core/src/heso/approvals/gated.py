@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -297,12 +296,13 @@ def _resume(
             f"session {session!r} was not opened by a @heso.gated call, so no call can resume "
             "it; use heso.resume() to finalize it"
         )
-    if _binding(store.binding_secret(session), spec, fields) != st.binding:
+    binding = _binding(store.binding_secret(session), spec, fields)
+    if binding != st.binding:
         record = {
             "kind": "drift",
             "at": _sla.stamp(now),
             "action_hash": st.action_hash,
-            "binding": _binding(store.binding_secret(session), spec, fields),
+            "binding": binding,
             "reason": "the call's arguments or tool_version differ from the suspended action",
         }
         store.append(session, operator_record(record, runtime.key))
@@ -326,21 +326,8 @@ def _resume(
         return _Plan(False, SUSPENDED, session, st.action_hash)
     if st.status != APPROVED:
         return _park(spec, st)
-    won = store.claim_fire(
-        session, {"action_hash": st.action_hash, "at": _sla.stamp(now), "pid": os.getpid()}
-    )
-    if not won:
+    if not _session.claim_firing(runtime, store, st, now):
         return _Plan(False, SUSPENDED, session, st.action_hash)
-    record = {
-        "kind": "fired",
-        "at": _sla.stamp(now),
-        "action_hash": st.action_hash,
-        "approved_by": st.approved_by,
-        "trust_level": "L1" if st.finalized is not None else "L0",
-        "pid": os.getpid(),
-    }
-    store.append(session, operator_record(record, runtime.key))
-    store.set_open(st.action_hash, session, False)
     return _Plan(True, session=session, action_hash=st.action_hash)
 
 
@@ -369,31 +356,19 @@ def _fired(plan: _Plan) -> Iterator[None]:
     """Run the body with ``current_action_hash()`` set, then record how it completed."""
     from heso.capture import action_hash_scope
 
-    status, error = "ok", None
+    error: BaseException | None = None
     try:
         with action_hash_scope(plan.action_hash):
             yield
     except BaseException as exc:
-        status, error = "error", type(exc).__name__
+        error = exc
         raise
     finally:
         if plan.tracked:
-            _complete(plan, status, error)
-
-
-def _complete(plan: _Plan, status: str, error: str | None) -> None:
-    runtime = _config.current()
-    store = _session.store_of(runtime)
-    record: dict[str, Any] = {
-        "kind": "completed",
-        "at": _sla.stamp(_sla.clock(runtime)),
-        "action_hash": plan.action_hash,
-        "status": status,
-    }
-    if error is not None:
-        record["error"] = error
-    with store.locked(plan.session):
-        store.append(plan.session, operator_record(record, runtime.key))
+            assert plan.action_hash is not None
+            _session.record_completed(
+                _config.current(), plan.session, plan.action_hash, error=error
+            )
 
 
 # -- the session API --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ every write happens under the session's lock.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -299,6 +300,42 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
     return new_hash
 
 
+def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> bool:
+    """Win the one firing of the approved session ``st`` and record ``fired`` (hold the lock);
+    ``False`` when a caller in any thread or process already won it."""
+    note = {"action_hash": st.action_hash, "at": sla.stamp(now), "pid": os.getpid()}
+    if not store.claim_fire(st.session, note):
+        return False
+    record = {
+        "kind": "fired",
+        "at": sla.stamp(now),
+        "action_hash": st.action_hash,
+        "approved_by": st.approved_by,
+        "trust_level": "L1" if st.finalized is not None else "L0",
+        "pid": os.getpid(),
+    }
+    store.append(st.session, operator_record(record, runtime.key))
+    store.set_open(st.action_hash, st.session, False)
+    return True
+
+
+def record_completed(
+    runtime: Any, session: str, action_hash: str, *, error: BaseException | None = None
+) -> None:
+    """Record how a fired body ended: ``ok``, or ``error`` with the exception's type."""
+    store = store_of(runtime)
+    record: dict[str, Any] = {
+        "kind": "completed",
+        "at": sla.stamp(sla.clock(runtime)),
+        "action_hash": action_hash,
+        "status": "ok" if error is None else "error",
+    }
+    if error is not None:
+        record["error"] = type(error).__name__
+    with store.locked(session):
+        store.append(session, operator_record(record, runtime.key))
+
+
 def session_of(store: Store, action_hash: str) -> str:
     """The session that suspended ``action_hash`` (a full hash or a unique prefix)."""
     return store.resolve(action_hash)[1]
@@ -399,12 +436,14 @@ def decide(
 
 
 __all__ = [
+    "claim_firing",
     "decide",
     "finalize",
     "finalize_locked",
     "open_pending",
     "open_session",
     "opening_record",
+    "record_completed",
     "refuse_stale_key",
     "registry_of",
     "resuspend",
