@@ -117,16 +117,22 @@ def main() -> int:
         note="NaN is not JSON")
 
     def approved(signers: list[tuple[str, SigningKey]], target: str | None = None,
-                 multi: dict[str, Any] | None = None) -> dict[str, Any]:
+                 multi: dict[str, Any] | None = None, decision: str = "approved",
+                 signed: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An L1 candidate: each signer signs the approval statement over ``target`` (default
+        the receipt's own hash) for ``signed`` (default ``multi``); ``multi`` is embedded."""
+        multi = multi or {"group": "oncall", "threshold": 1}
+        stmt = signed or multi
         r = mint(content(op, {"amount": 4200, "to_account": "DE89…"}, verb="payment",
                          tool="wire_transfer", decision="require_approval"), op)
         h = target or r["content"]["action_hash"]
+        msg = approval_message(h, group=stmt["group"], threshold=stmt["threshold"],
+                               decision=decision)
         for name, k in signers:
             r["signatures"].append(signature_entry(f"approver:{name}", k.public_key(),
-                                                   k.sign(approval_message(h))))
-        if multi:
-            r["multi_approval"] = multi
-        return r
+                                                   k.sign(msg)))
+        r["multi_approval"] = multi
+        return dict(r)
 
     add("valid_l1.json", approved([("alice", alice)]), "Valid", "L1",
         "co-signed by a registered approver", approver_keys=registry)
@@ -136,12 +142,28 @@ def main() -> int:
     add("l1_quorum_not_met.json",
         approved([("alice", alice)], multi={"group": "treasury", "threshold": 2}),
         "QuorumNotMet", approver_keys=registry)
+    add("l1_duplicate_signer.json",
+        approved([("alice", alice), ("alice", alice)],
+                 multi={"group": "treasury", "threshold": 2}),
+        "QuorumNotMet", note="one key signing twice counts once", approver_keys=registry)
     add("l1_unknown_approver.json", approved([("mallory", mallory)]), "UnknownApprover",
         note="approver key not registered", approver_keys=registry)
     other_hash = compute_action_hash(content(op, {"amount": 1}))
     add("l1_approval_for_other_action.json", approved([("alice", alice)], target=other_hash),
         "ApprovalMismatch", note="the approval signs a different action_hash",
         approver_keys=registry)
+    add("l1_denial_as_approval.json", approved([("alice", alice)], decision="denied"),
+        "ApprovalMismatch", note="a signed denial presented as an approval",
+        approver_keys=registry)
+    add("l1_lowered_threshold.json",
+        approved([("alice", alice)], multi={"group": "treasury", "threshold": 1},
+                 signed={"group": "treasury", "threshold": 2}),
+        "ApprovalMismatch", note="multi_approval edited to a lower quorum than was signed",
+        approver_keys=registry)
+    r = approved([("alice", alice)])
+    del r["multi_approval"]
+    add("l1_missing_multi_approval.json", r, "MalformedReceipt",
+        note="approver signatures without multi_approval", approver_keys=registry)
 
     # Chains: a valid one, then one mutation per directory.
     chain_cases: list[dict[str, Any]] = []
