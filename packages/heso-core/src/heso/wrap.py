@@ -19,8 +19,10 @@ The tool name is the resource path without the response modifiers:
 ``client.messages.stream`` is ``messages.stream``. The call's keyword arguments (positional
 ones bound to their parameter names) become the fields, made JSON-safe: omitted-argument
 sentinels are dropped, classes become their qualified name, file objects become
-``{"file": name}``, one-shot iterators are materialized into lists (and the list is what the
-client receives), and values with no JSON form become ``"<unrepresentable TYPE>"``.
+``{"file": name}``, bytes become ``{"bytes": length, "blake3": hex digest}``, numeric mapping
+keys become strings (as the client sends them), one-shot iterators are materialized into lists
+(and the list is what the client receives), and values with no JSON form become
+``"<unrepresentable TYPE>"``.
 
 Return values, streams and provider exceptions are the client's own. ``isinstance(proxy,
 OpenAI)`` holds, ``with``/``async with`` and ``close()`` work, ``copy()``/``with_options()``
@@ -32,10 +34,13 @@ from __future__ import annotations
 import functools
 import inspect
 import io
+import json
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
+
+import blake3
 
 from heso.action import Verb
 from heso.canonical import to_json_value
@@ -301,15 +306,25 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _json_key(key: Any) -> Any:
+    """A mapping key as the client's JSON encoder writes it (``{50256: -100}`` → ``"50256"``)."""
+    if isinstance(key, str) or not isinstance(key, (int, float)) or key != key:
+        return key
+    return json.dumps(key)
+
+
 def _json_safe(value: Any) -> Any:
     """A JSON-representable stand-in for a provider argument (see the module docstring)."""
     t = type(value)
     if t is str or t is int or t is float or t is bool or value is None:
         return value
     if isinstance(value, Mapping):
-        return {k: _json_safe(v) for k, v in value.items() if not _omitted(v)}
+        return {_json_key(k): _json_safe(v) for k, v in value.items() if not _omitted(v)}
     if t is list or t is tuple:
         return [_json_safe(v) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        return {"bytes": len(data), "blake3": blake3.blake3(data).hexdigest()}
     if isinstance(value, type):
         return _qualname(value)
     if isinstance(value, io.IOBase) or hasattr(value, "read"):

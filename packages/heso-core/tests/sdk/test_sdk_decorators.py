@@ -69,6 +69,39 @@ def test_name_overrides_the_tool_name_and_called_form_works(sdk_project):
     assert [x["tool_name"] for x in _actions(sdk_project)] == ["a", "crm.lookup"]
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((1,), {}),
+        ((1, 2), {}),
+        ((1,), {"b": 3}),
+        ((), {"a": 1, "c": 4}),
+        ((1, 2), {"c": [1]}),
+        ((), {}),  # missing a
+        ((1, 2, 3), {}),  # too many
+        ((1,), {"a": 2}),  # a twice
+        ((1,), {"zzz": 2}),  # unknown
+    ],
+)
+def test_fast_argument_binding_matches_inspect(args, kwargs):
+    from heso.decorators import _binder
+
+    def f(self, a, b=2, *, c=None): ...
+
+    sig = inspect.signature(f)
+    fast = _binder(sig, "self")
+    try:
+        bound = sig.bind(object(), *args, **kwargs)
+    except TypeError as exc:
+        with pytest.raises(TypeError, match=str(exc).split("'")[0]):
+            fast((object(), *args), kwargs)
+        return
+    bound.apply_defaults()
+    expected = dict(bound.arguments)
+    del expected["self"]
+    assert fast((object(), *args), kwargs) == expected
+
+
 def test_wrong_arguments_raise_type_error_and_record_nothing(sdk_project):
     @heso.tool
     def f(x: int) -> int:
@@ -176,6 +209,14 @@ def test_action_rejects_unknown_ids_at_decoration():
         heso.action("payment.authorize_paymnt")
     with pytest.raises(TypeError, match=r"domain\.action_id"):
         heso.action(lambda: None)  # type: ignore[arg-type]
+
+
+def test_gating_twice_is_refused():
+    @heso.tool
+    def f() -> None: ...
+
+    with pytest.raises(TypeError, match="already gated"):
+        heso.destructive(f)
 
 
 # -- introspection -------------------------------------------------------------------------

@@ -113,8 +113,9 @@ def test_importing_the_wrap_module_first_keeps_heso_wrap_callable(heso_project):
     ],
 )
 def test_missing_adapter_names_the_pip_command(name, dist, monkeypatch):
-    package = heso._ADAPTERS[name][0].partition(".")[0]
-    monkeypatch.setitem(sys.modules, package, None)  # as if not installed
+    module = heso._ADAPTERS[name][0]
+    for missing in {module, module.partition(".")[0]}:  # as if not installed
+        monkeypatch.setitem(sys.modules, missing, None)
     monkeypatch.delitem(vars(heso), name, raising=False)
     with pytest.raises(ImportError, match=f"pip install {dist}"):
         getattr(heso, name)

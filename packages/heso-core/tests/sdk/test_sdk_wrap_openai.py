@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 
@@ -174,6 +175,22 @@ async def test_async_refusals_never_reach_the_provider(sdk_project, aoai, fake_p
     assert fake_provider.count() == 0 and len(sdk_project.receipts()) == 3
 
 
+async def test_async_calls_gate_when_awaited_and_leave_no_stray_coroutine(
+    sdk_project, aoai, fake_provider
+):
+    assert inspect.iscoroutinefunction(aoai.chat.completions.create)
+    pending = aoai.chat.completions.create(model="forbidden-model", messages=user("x"))
+    assert sdk_project.receipts() == []  # nothing happens until awaited, as with the client
+    results = await asyncio.gather(
+        aoai.chat.completions.create(model=GPT, messages=user("ok")),
+        pending,
+        return_exceptions=True,
+    )
+    assert results[0].choices[0].message.content == "echo: ok"
+    assert isinstance(results[1], heso.BlockedError)
+    assert fake_provider.count(CHAT) == 1
+
+
 # -- transparency --------------------------------------------------------------------------
 
 
@@ -236,6 +253,29 @@ def test_omitted_arguments_are_dropped_and_iterators_are_sent_intact(
         "model": GPT,
         "messages": user("from an iterator"),
     }
+
+
+def test_numeric_keys_bytes_and_files_are_recorded_in_a_json_safe_form(
+    sdk_project, oai, fake_provider, tmp_path
+):
+    import blake3
+
+    oai.chat.completions.create(model=GPT, messages=user("k"), logit_bias={50256: -100})
+    assert fake_provider.last_request.body["logit_bias"] == {"50256": -100}
+    upload = tmp_path / "notes.txt"
+    upload.write_bytes(b"hello")
+    with pytest.raises(openai.NotFoundError), upload.open("rb") as handle:
+        oai.files.create(file=handle, purpose="assistants")
+    with pytest.raises(openai.NotFoundError):
+        oai.files.create(file=("a.txt", b"hello"), purpose="assistants")
+    first, second, third = _actions(sdk_project)
+    assert first["fields"]["logit_bias"] == {"50256": -100}
+    assert (second["tool_name"], second["fields"]["file"]) == (
+        "files.create",
+        {"file": str(upload)},
+    )
+    digest = blake3.blake3(b"hello").hexdigest()
+    assert third["fields"]["file"] == ["a.txt", {"bytes": 5, "blake3": digest}]
 
 
 def test_messages_can_be_redacted_by_wrap_or_step(sdk_project, fake_provider):
