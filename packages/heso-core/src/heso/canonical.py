@@ -114,9 +114,12 @@ def _not_finite(obj: Any) -> NoReturn:
 
 
 def _unsafe_int(obj: Any) -> NoReturn:
+    # The value itself is not echoed: it may be a secret that was about to be redacted.
+    n = abs(int(obj))
+    digits = f"{len(str(n))} digits" if n.bit_length() < 13000 else "over 3900 digits"
     raise _Fail(
         obj,
-        f"the integer {obj} is outside ±(2**53-1), the range a JSON number holds exactly",
+        f"an integer with {digits} is outside ±(2**53-1), the range a JSON number holds exactly",
         "pass it as a string, e.g. str(value)",
     )
 
@@ -382,7 +385,10 @@ def _make_fast_encoder() -> Callable[[Any, int], Sequence[str]]:
     if maker is not None:
         try:
             # markers=None: no cycle bookkeeping; a cycle ends in RecursionError → full path.
-            return maker(None, _default, _encode_string, None, ":", ",", True, False, False)  # type: ignore[no-any-return]
+            chunks: Callable[[Any, int], Sequence[str]] = maker(
+                None, _default, _encode_string, None, ":", ",", True, False, False
+            )
+            return chunks
         except TypeError:  # a C encoder with another signature
             pass
     encode = json.JSONEncoder(
@@ -625,7 +631,8 @@ def _parse_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                _reject(f"duplicate object key {json.dumps(key, ensure_ascii=False)}")
+                shown = json.dumps(key if len(key) <= 80 else key[:80] + "…")
+                _reject(f"duplicate object key {shown}")
             seen.add(key)
     return obj
 
