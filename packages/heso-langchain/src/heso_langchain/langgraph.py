@@ -1,0 +1,243 @@
+"""Gate a LangGraph ``ToolNode``: pass :func:`wrap_tool_call` / :func:`awrap_tool_call` (or a
+configured :class:`ToolCallGate`'s methods) as ``ToolNode(tools, wrap_tool_call=...,
+awrap_tool_call=...)``.
+
+Each tool call is gated once as ``tool_call`` (fields = the call's arguments). A blocked call
+raises ``heso.BlockedError`` (``mode="raise"``, the default) or returns its refusal to the
+model as an error ``ToolMessage`` (``mode="message"``). A ``require_approval`` call pauses the
+graph with ``interrupt()`` when the graph has a checkpointer: the interrupt's value describes
+the action (``action_hash``, ``rule_id``, ``reason``, ``approvers``, ``args``); an approver
+runs ``heso approve <action> --as <name>``; resuming the graph (``Command(resume=...)``) then
+finalizes the L1 receipt and runs the tool, refuses it if it was denied or expired, and pauses
+again while it is still pending. Without a checkpointer the call is refused like a block
+(``heso.SuspendedError``, or the refusal text in message mode).
+
+Re-entry on resume does not capture again: the gate's result is checkpointed as a LangGraph
+``task``, so the node's re-run reads it back instead of minting a second receipt. (A
+``ToolNode`` that runs several tool calls in one step re-runs its allowed siblings' bodies on
+resume, as LangGraph re-executes the node; their receipts are not minted twice.
+``create_agent`` runs each tool call as its own task and re-runs nothing.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+from langgraph.func import task
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command, interrupt
+
+import heso
+from heso.capture import action_hash_scope
+from heso.errors import BridgeError, GateRefusal
+from heso_langchain._gate import Verdict, check, check_mode, denial, refusal_text, tool_fields
+
+ToolResult = ToolMessage | Command
+Execute = Callable[[ToolCallRequest], ToolResult]
+AExecute = Callable[[ToolCallRequest], Awaitable[ToolResult]]
+
+_APPROVE = frozenset({"approve", "approved", "accept", "yes", "true"})
+_DENY = frozenset({"deny", "denied", "reject", "rejected", "no", "false"})
+_PENDING = ("suspended", "escalated")
+
+
+class ToolCallGate:
+    """The heso gate for tool calls run by a ``ToolNode`` (or an agent middleware).
+
+    ``mode``: ``"raise"`` (default) or ``"message"`` for blocked, denied and (without a
+    checkpointer) approval-needing calls. ``approve_on_resume``: let a resume value of
+    ``"approve"`` approve a pending action as the operator (an L0 approval recorded with
+    ``heso.append_decision``); by default only approvers' signed decisions (``heso approve``)
+    approve, and the resume value only says "check again". A resume value of ``"deny"``
+    (or ``{"type": "reject"}``) records the operator's denial. ``agent`` names the acting
+    agent in the receipts (policies match it with ``subject = { kind = "agent" }``).
+    """
+
+    def __init__(
+        self, *, mode: str = "raise", approve_on_resume: bool = False, agent: str | None = None
+    ) -> None:
+        self.mode = check_mode(mode)
+        self.approve_on_resume = approve_on_resume
+        self.agent = agent
+
+    def __repr__(self) -> str:
+        return f"ToolCallGate(mode={self.mode!r}, approve_on_resume={self.approve_on_resume})"
+
+    # -- the two wrappers --------------------------------------------------------------------
+
+    def wrap_tool_call(self, request: ToolCallRequest, execute: Execute) -> ToolResult:
+        """``ToolNode(wrap_tool_call=...)``: gate, then ``execute(request)`` at most once."""
+        if _pausable(request):
+            gate_task = task(self._verdict_task(request), name=_task_name(request))
+            verdict = _verdict_from(gate_task().result(), request)
+        else:
+            verdict = self._verdict(request)
+        refused = self._settle(request, verdict)
+        if refused is not None:
+            return refused
+        with action_hash_scope(verdict.action_hash):
+            return execute(request)
+
+    async def awrap_tool_call(self, request: ToolCallRequest, execute: AExecute) -> ToolResult:
+        """``ToolNode(awrap_tool_call=...)``: the async form of :meth:`wrap_tool_call`."""
+        if _pausable(request):
+            gate_task = task(self._verdict_task(request), name=_task_name(request))
+            verdict = _verdict_from(await gate_task(), request)
+        else:
+            verdict = self._verdict(request)
+        refused = self._settle(request, verdict)
+        if refused is not None:
+            return refused
+        with action_hash_scope(verdict.action_hash):
+            return await execute(request)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _verdict(self, request: ToolCallRequest) -> Verdict:
+        call = request.tool_call
+        outcome, refusal = check(
+            "tool_call", call["name"], tool_fields(call.get("args")), agent=self.agent
+        )
+        return Verdict.of(call.get("id"), outcome, refusal)
+
+    def _verdict_task(self, request: ToolCallRequest) -> Callable[[], dict[str, Any]]:
+        def heso_gate() -> dict[str, Any]:
+            return self._verdict(request).to_data()
+
+        return heso_gate
+
+    def _refuse(self, request: ToolCallRequest, refusal: GateRefusal) -> ToolMessage:
+        if self.mode == "raise":
+            raise refusal
+        call = request.tool_call
+        return ToolMessage(
+            content=refusal_text(refusal),
+            name=call["name"],
+            tool_call_id=call.get("id") or "",
+            status="error",
+        )
+
+    def _payload(
+        self, request: ToolCallRequest, refusal: GateRefusal, session: str
+    ) -> dict[str, Any]:
+        call = request.tool_call
+        short = (refusal.action_hash or "")[:12]
+        return {
+            "heso": "approval_required",
+            "tool": call["name"],
+            "args": dict(call.get("args") or {}),
+            "tool_call_id": call.get("id"),
+            "action_hash": refusal.action_hash,
+            "session": session,
+            "rule_id": refusal.rule_id,
+            "reason": refusal.reason,
+            "approvers": list(getattr(refusal, "approvers", ())),
+            "next": f"an approver runs `heso approve {short} --as <name>`, then resume the graph",
+        }
+
+    def _record_answer(self, session: str, answer: Any) -> None:
+        """Record the resumer's own decision, when it made one heso should keep."""
+        word = _answer_word(answer)
+        if word is None or heso.decision(session) not in _PENDING:
+            return
+        if word in _DENY:
+            heso.append_decision(session, "denied", reason=_answer_reason(answer))
+        elif word in _APPROVE and self.approve_on_resume:
+            heso.append_decision(session, "approved", reason=_answer_reason(answer))
+
+    def _settle(self, request: ToolCallRequest, verdict: Verdict) -> ToolMessage | None:
+        """``None`` when the call may run now; else its refusal (raised in raise mode). A
+        suspended call in a pausable graph waits here, across interrupts, for its decision."""
+        refusal = verdict.refusal_error()
+        if refusal is None:
+            return None
+        if not (verdict.suspended and _pausable(request)):
+            return self._refuse(request, refusal)
+        session = _session_of(refusal)
+        while True:
+            answer = interrupt(self._payload(request, refusal, session))
+            self._record_answer(session, answer)
+            # resume() finalizes the L1 receipt once approvers approved.
+            decision = heso.resume(session) or "unknown"
+            if decision == "approved":
+                return None
+            if decision not in _PENDING:
+                return self._refuse(request, denial(refusal, decision))
+
+
+def _pausable(request: ToolCallRequest) -> bool:
+    """The graph has a checkpointer, so ``interrupt()`` can pause it."""
+    info = getattr(getattr(request, "runtime", None), "execution_info", None)
+    return info is not None and info.thread_id is not None
+
+
+def _task_name(request: ToolCallRequest) -> str:
+    # Unique per tool call: LangGraph matches a task's checkpointed result by name and call
+    # order, so parallel calls in one node never read each other's verdict.
+    call = request.tool_call
+    key = call.get("id") or f"{call['name']}:{sorted((call.get('args') or {}).items())!r}"
+    return "heso_gate_" + hashlib.sha256(str(key).encode()).hexdigest()[:20]
+
+
+def _verdict_from(data: Mapping[str, Any], request: ToolCallRequest) -> Verdict:
+    verdict = Verdict.from_data(data)
+    if verdict.tool_call_id != request.tool_call.get("id"):
+        raise BridgeError(
+            f"heso: the checkpointed gate result belongs to tool call {verdict.tool_call_id!r}, "
+            f"not {request.tool_call.get('id')!r}; refusing to run it"
+        )
+    return verdict
+
+
+def _session_of(refusal: GateRefusal) -> str:
+    """The approval session the core opened for the suspended action."""
+    from heso.approvals.session import AUTO_SESSION_PREFIX
+
+    session = AUTO_SESSION_PREFIX + (refusal.action_hash or "")
+    if heso.decision(session) is None:
+        raise BridgeError(
+            f"heso: no approval session {session!r} for the suspended action; refusing to run it"
+        )
+    return session
+
+
+def _answer_word(answer: Any) -> str | None:
+    if isinstance(answer, bool):
+        return str(answer).lower()
+    if isinstance(answer, str):
+        return answer.strip().lower()
+    if isinstance(answer, Mapping):
+        for key in ("type", "decision", "action"):
+            if isinstance(answer.get(key), str):
+                return str(answer[key]).strip().lower()
+        decisions = answer.get("decisions")
+        if isinstance(decisions, list) and decisions:
+            return _answer_word(decisions[0])
+    return None
+
+
+def _answer_reason(answer: Any) -> str | None:
+    if isinstance(answer, Mapping):
+        for key in ("message", "reason"):
+            if isinstance(answer.get(key), str):
+                return str(answer[key])
+    return None
+
+
+_default = ToolCallGate()
+
+
+def wrap_tool_call(request: ToolCallRequest, execute: Execute) -> ToolResult:
+    """Gate one tool call of a ``ToolNode`` (raise mode); see the module docstring."""
+    return _default.wrap_tool_call(request, execute)
+
+
+async def awrap_tool_call(request: ToolCallRequest, execute: AExecute) -> ToolResult:
+    """Async :func:`wrap_tool_call`."""
+    return await _default.awrap_tool_call(request, execute)
+
+
+__all__ = ["ToolCallGate", "awrap_tool_call", "wrap_tool_call"]

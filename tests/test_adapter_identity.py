@@ -1,0 +1,209 @@
+"""Capture identity across adapters: the same logical call, ``lookup_order(order_id="A-1",
+limit=2)``, through every surface mints receipt content byte-identical to the core's reference
+capture (:mod:`heso_testing.reference`).
+
+To add an adapter: write a ``via_<surface>()`` that makes exactly that call once through the
+real framework (offline, fake model) and register it in :data:`SURFACES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from heso_testing.project import PINNED_CLOCK, Project
+from heso_testing.reference import (
+    LogicalCall,
+    assert_same_content,
+    content_bytes,
+    reference_content,
+)
+
+ARGUMENTS: dict[str, Any] = {"order_id": "A-1", "limit": 2}
+CALL = LogicalCall("tool_call", "lookup_order", ARGUMENTS)
+
+
+def lookup_order(order_id: str, limit: int = 3) -> str:
+    """Look up an order by its id."""
+    return f"order {order_id}: shipped ({limit} events)"
+
+
+def via_heso_tool() -> None:
+    import heso
+
+    heso.tool(lookup_order)("A-1", 2)
+
+
+# -- LangChain / LangGraph -------------------------------------------------------------------
+
+
+def _fake_model() -> Any:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    class FakeToolModel(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            return self
+
+    call = {"name": "lookup_order", "args": dict(ARGUMENTS), "id": "call_1"}
+    return FakeToolModel(messages=iter([AIMessage("", tool_calls=[call]), AIMessage("done")]))
+
+
+def via_langchain_callback() -> None:
+    from langchain.agents import create_agent
+
+    import heso
+
+    agent = create_agent(_fake_model(), [lookup_order])
+    agent.invoke({"messages": [("user", "go")]}, {"callbacks": [heso.HesoCallbackHandler()]})
+
+
+def via_langchain_middleware() -> None:
+    from langchain.agents import create_agent
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from heso_langchain import HesoMiddleware
+
+    agent = create_agent(
+        _fake_model(), [lookup_order], middleware=[HesoMiddleware()], checkpointer=InMemorySaver()
+    )
+    agent.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "identity"}})
+
+
+def via_langgraph_tool_node() -> None:
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode, tools_condition
+
+    import heso
+
+    model = _fake_model()
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", lambda state: {"messages": [model.invoke(state["messages"])]})
+    builder.add_node(
+        "tools",
+        ToolNode(
+            [lookup_order],
+            wrap_tool_call=heso.langgraph.wrap_tool_call,
+            awrap_tool_call=heso.langgraph.awrap_tool_call,
+        ),
+    )
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition)
+    builder.add_edge("tools", "agent")
+    builder.compile().invoke({"messages": [("user", "go")]})
+
+
+# -- MCP -------------------------------------------------------------------------------------
+
+
+def _mcp_call(server: Any, *, gate_client: bool) -> None:
+    import anyio
+    from mcp.shared.memory import create_connected_server_and_client_session
+
+    import heso
+
+    async def call() -> None:
+        async with create_connected_server_and_client_session(server) as session:
+            if gate_client:
+                heso.mcp.wrap_call_tool(session)
+            assert not (await session.call_tool("lookup_order", dict(ARGUMENTS))).isError
+
+    server.add_tool(lookup_order)
+    anyio.run(call)
+
+
+def via_mcp_client() -> None:
+    from mcp.server.fastmcp import FastMCP
+
+    _mcp_call(FastMCP("identity"), gate_client=True)
+
+
+def via_mcp_server() -> None:
+    import heso
+
+    _mcp_call(heso.mcp.HesoFastMCP("identity"), gate_client=False)
+
+
+# -- Claude Agent SDK ------------------------------------------------------------------------
+
+
+def via_claude_agent() -> None:
+    """The real bundled Claude Code CLI against a scripted Messages API on 127.0.0.1, calling
+    ``lookup_order`` of an in-process SDK MCP server (``mcp__shop__lookup_order``)."""
+    import tempfile
+
+    import anyio
+    from claude_agent_sdk import ClaudeAgentOptions, create_sdk_mcp_server, tool
+
+    import heso
+    from heso_testing.claude_fake_api import FakeClaudeAPI, ToolUse
+
+    schema = {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}, "limit": {"type": "integer"}},
+        "required": ["order_id"],
+    }
+
+    @tool("lookup_order", "Look up an order by its id.", schema)
+    async def lookup(args: dict[str, Any]) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": lookup_order(**args)}]}
+
+    async def run() -> None:
+        async for _ in heso.claude_agent.query(prompt="go", options=options):
+            pass
+
+    call = ToolUse("mcp__shop__lookup_order", dict(ARGUMENTS))
+    with tempfile.TemporaryDirectory() as home, FakeClaudeAPI(call) as api:
+        options = ClaudeAgentOptions(
+            mcp_servers={"shop": create_sdk_mcp_server("shop", tools=[lookup])},
+            allowed_tools=["mcp__shop__lookup_order"],
+            env=api.env(home),
+            model="claude-sonnet-4-5",
+            tools=[],
+            cwd=home,
+        )
+        anyio.run(run)
+        assert (api.tool_result_text(call.id) or "").startswith("order A-1: shipped")
+
+
+SURFACES: dict[str, Callable[[], None]] = {
+    "heso.tool": via_heso_tool,
+    "langchain.callback": via_langchain_callback,
+    "langchain.middleware": via_langchain_middleware,
+    "langgraph.tool_node": via_langgraph_tool_node,
+    "mcp.client": via_mcp_client,
+    "mcp.server": via_mcp_server,
+    "claude_agent.hook": via_claude_agent,
+}
+
+
+@pytest.fixture
+def project(allow_all_project: Project) -> Project:
+    allow_all_project.init(clock_override=PINNED_CLOCK)
+    return allow_all_project
+
+
+def _minted(project: Project) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in project.receipts()
+        if r["content"]["action"]["verb"] == "tool_call"
+        and r["content"]["action"]["tool_name"] == "lookup_order"
+    ]
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+def test_each_surface_matches_the_core_reference(project: Project, surface: str) -> None:
+    SURFACES[surface]()
+    (minted,) = _minted(project)
+    assert_same_content(minted, reference_content(CALL))
+
+
+def test_every_surface_mints_the_same_bytes(project: Project) -> None:
+    for run in SURFACES.values():
+        run()
+    minted = _minted(project)
+    assert len(minted) == len(SURFACES)
+    assert len({content_bytes(r) for r in minted}) == 1
