@@ -1,0 +1,308 @@
+"""``HesoGate``: gate every tool call Claude Code makes, before the tool runs.
+
+Two seams of the Claude Agent SDK, one capture per tool call:
+
+* a ``PreToolUse`` hook (:meth:`HesoGate.hooks`, :meth:`HesoGate.apply`) with
+  ``on_failure="block"``: it sees every tool call, whatever the permission mode, and a hook
+  that crashes blocks the call instead of letting it run (the SDK's default fails open);
+* a ``can_use_tool`` callback (:meth:`HesoGate.can_use_tool`), consulted by Claude Code for tool
+  calls its permission rules have not already allowed. When the hook of the same gate already
+  decided a call, the callback answers from that decision without capturing it again.
+
+Refusals: ``mode="raise"`` (default) denies the call, stops the run and lets
+``heso.BlockedError`` / ``heso.SuspendedError`` out of :func:`query` (or
+:meth:`HesoGate.raise_for_refusal`); ``mode="message"`` denies the call with
+``heso: blocked by rule <id>: <display text>`` as the tool's result and the model carries on.
+
+Tool names: Claude Code names a tool of an MCP server ``mcp__<server>__<tool>`` (in-process SDK
+servers from ``create_sdk_mcp_server`` included); the receipt names it ``<tool>``, as every other
+heso surface does, so one policy covers the same tool on every framework. Built-in tools
+(``Bash``, ``Write``, ...) keep their names. ``tool_names="full"`` keeps the CLI's name;
+``server_field="mcp_server"`` records the server in that field (both change the receipt).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import Any, Literal
+
+from claude_agent_sdk import (
+    ClaudeAgentOptions,
+    HookContext,
+    HookInput,
+    HookJSONOutput,
+    HookMatcher,
+    Message,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ToolPermissionContext,
+)
+from claude_agent_sdk import query as sdk_query
+
+from heso.errors import BridgeError, GateRefusal, HesoError
+from heso_mcp._gate import refusal_text
+from heso_mcp._gate import run as gate_call
+
+Mode = Literal["raise", "message"]
+ToolNames = Literal["short", "full"]
+
+_MCP_PREFIX = "mcp__"
+_REMEMBERED = 1024
+"""Decisions kept per gate for ``can_use_tool`` to reuse (by ``tool_use_id``)."""
+
+
+def split_tool_name(name: str, servers: Iterable[str] = ()) -> tuple[str | None, str]:
+    """``(server, tool)`` of a Claude Code tool name: ``mcp__files__read_file`` is
+    ``("files", "read_file")``; a built-in tool is ``(None, name)``.
+
+    ``servers`` are the known MCP server names; the longest that prefixes the name wins (a
+    server name may contain ``__``). Otherwise the server ends at the first ``__``.
+    """
+    if not name.startswith(_MCP_PREFIX):
+        return None, name
+    rest = name[len(_MCP_PREFIX) :]
+    for server in sorted(servers, key=len, reverse=True):
+        head = f"{server}__"
+        if rest.startswith(head) and len(rest) > len(head):
+            return server, rest[len(head) :]
+    server, sep, tool = rest.partition("__")
+    if sep and server and tool:
+        return server, tool
+    return None, name
+
+
+class HesoGate:
+    """Gate Claude Agent SDK tool calls through heso's capture path.
+
+    ``mode``: ``"raise"`` (default) or ``"message"`` (see the module docs). ``matcher``: the
+    ``HookMatcher`` pattern of tool names to gate (``None``: every tool). ``tool_names`` and
+    ``server_field``: how a CLI tool name becomes the receipt's (see :func:`split_tool_name`).
+
+    In raise mode one gate belongs to one run at a time: its :attr:`refusals` are that run's.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: Mode = "raise",
+        matcher: str | None = None,
+        tool_names: ToolNames = "short",
+        server_field: str | None = None,
+        servers: Iterable[str] = (),
+    ) -> None:
+        if mode not in ("raise", "message"):
+            raise ValueError(f"mode must be 'raise' or 'message', not {mode!r}")
+        if tool_names not in ("short", "full"):
+            raise ValueError(f"tool_names must be 'short' or 'full', not {tool_names!r}")
+        self.mode: Mode = mode
+        self.matcher = matcher
+        self.tool_names: ToolNames = tool_names
+        self.server_field = server_field
+        self.servers: set[str] = set(servers)
+        """MCP server names known to the gate (:meth:`apply` adds the options' servers)."""
+        self.refusals: list[HesoError] = []
+        """Refusals and gate failures of raise mode not yet raised (:meth:`raise_for_refusal`)."""
+        self._decided: OrderedDict[str, tuple[str, Any, HesoError | None]] = OrderedDict()
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def hook_matcher(self) -> HookMatcher:
+        """The ``PreToolUse`` matcher, with ``on_failure="block"``: a crash blocks the call."""
+        return HookMatcher(matcher=self.matcher, hooks=[self.pre_tool_use], on_failure="block")
+
+    def hooks(self) -> dict[str, list[HookMatcher]]:
+        """``ClaudeAgentOptions(hooks=gate.hooks())``."""
+        return {"PreToolUse": [self.hook_matcher()]}
+
+    def apply(self, options: ClaudeAgentOptions | None = None) -> ClaudeAgentOptions:
+        """A copy of ``options`` with the gate's ``PreToolUse`` hook ahead of the options' own
+        hooks; the options' MCP server names are learnt for :func:`split_tool_name`.
+
+        The hook only refuses: a call heso allows still needs Claude Code's permission
+        (``allowed_tools``, ``permission_mode`` or a ``can_use_tool`` callback, which may be
+        :meth:`can_use_tool`).
+        """
+        options = options if options is not None else ClaudeAgentOptions()
+        if isinstance(options.mcp_servers, Mapping):
+            self.servers.update(options.mcp_servers)
+        hooks: dict[Any, list[HookMatcher]] = dict(options.hooks or {})
+        if self._hooked(options):
+            raise ValueError("these options already carry this HesoGate's PreToolUse hook")
+        hooks["PreToolUse"] = [self.hook_matcher(), *hooks.get("PreToolUse", ())]
+        return dataclasses.replace(options, hooks=hooks)
+
+    # -- the seams ---------------------------------------------------------------------------
+
+    async def pre_tool_use(
+        self, input_data: HookInput, tool_use_id: str | None, context: HookContext
+    ) -> HookJSONOutput:
+        """The ``PreToolUse`` hook callback: ``{}`` (no opinion) when heso admits the call,
+        else a deny carrying the refusal text (and, in raise mode, a stop of the run)."""
+        data: Mapping[str, Any] = input_data  # type: ignore[assignment]
+        name = str(data.get("tool_name"))
+        server = data.get("mcp_server")
+        known = (server["name"],) if isinstance(server, Mapping) and "name" in server else ()
+        tool_use_id = tool_use_id or data.get("tool_use_id")
+        tool_input = data.get("tool_input")
+        refusal = await self._decide(name, tool_input, known)
+        if tool_use_id:
+            self._remember(tool_use_id, (name, tool_input, refusal))
+        if refusal is None:
+            return {}
+        text = self._text(refusal, name)
+        out: HookJSONOutput = {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": text,
+            }
+        }
+        if self.mode == "raise":
+            out.update({"continue_": False, "stopReason": text})  # type: ignore[typeddict-item]
+        return out
+
+    async def can_use_tool(
+        self, tool_name: str, tool_input: dict[str, Any], context: ToolPermissionContext
+    ) -> PermissionResultAllow | PermissionResultDeny:
+        """The ``can_use_tool`` callback: allow what heso admits, deny the rest with the
+        refusal text (raise mode also interrupts the run). A call this gate's hook already
+        decided (same tool, same input) is answered from that decision, without a second
+        receipt."""
+        decided = self._decided.pop(context.tool_use_id or "", None)
+        if decided is not None and decided[:2] == (tool_name, tool_input):
+            refusal = decided[2]
+        else:
+            refusal = await self._decide(tool_name, tool_input, ())
+        if refusal is None:
+            return PermissionResultAllow()
+        return PermissionResultDeny(
+            message=self._text(refusal, tool_name), interrupt=self.mode == "raise"
+        )
+
+    # -- raise mode --------------------------------------------------------------------------
+
+    def raise_for_refusal(self) -> None:
+        """Raise (and forget) the first refusal or gate failure of this run, if any."""
+        if self.refusals:
+            first = self.refusals[0]
+            self.refusals.clear()
+            raise first
+
+    async def query(
+        self,
+        *,
+        prompt: str | AsyncIterable[dict[str, Any]],
+        options: ClaudeAgentOptions,
+        **kwargs: Any,
+    ) -> AsyncIterator[Message]:
+        """``claude_agent_sdk.query`` with ``options`` wired to this gate (:meth:`apply`
+        and/or ``can_use_tool=gate.can_use_tool``); in raise mode the first refusal is raised
+        as soon as it happened and the run is stopped."""
+        if not self._wired(options):
+            raise ValueError(
+                "options are not gated by this HesoGate: pass gate.apply(options) or set "
+                "can_use_tool=gate.can_use_tool"
+            )
+        self.refusals.clear()
+        run = sdk_query(prompt=prompt, options=options, **kwargs)
+        async with contextlib.aclosing(run):
+            try:
+                async for message in run:
+                    if self.refusals:
+                        break
+                    yield message
+                # The refused run is stopping (continue=False / interrupt): let it end, so the
+                # SDK closes its streams (closing its generator early leaks them).
+                async for _ in run:
+                    pass
+            except HesoError:
+                raise
+            except Exception as exc:
+                # can_use_tool's interrupt ends the run with the SDK's own error.
+                if not self.refusals:
+                    raise
+                refusal = self.refusals[0]
+                self.refusals.clear()
+                raise refusal from exc
+        self.raise_for_refusal()
+
+    def _wired(self, options: ClaudeAgentOptions) -> bool:
+        return options.can_use_tool == self.can_use_tool or self._hooked(options)
+
+    def _hooked(self, options: ClaudeAgentOptions) -> bool:
+        matchers = (options.hooks or {}).get("PreToolUse", ())
+        return any(self.pre_tool_use in getattr(m, "hooks", ()) for m in matchers)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _decide(self, name: str, tool_input: Any, servers: Iterable[str]) -> HesoError | None:
+        """``None`` when the call may run; else the refusal, or the gate's failure (fail
+        closed: any exception refuses)."""
+        try:
+            tool, fields = self._action(name, tool_input, servers)
+            await gate_call(tool, fields, _admitted)
+        except HesoError as exc:
+            refusal: HesoError = exc
+        except Exception as exc:
+            refusal = BridgeError(f"the heso gate failed for {name!r}: {type(exc).__name__}: {exc}")
+            refusal.__cause__ = exc
+        else:
+            return None
+        if self.mode == "raise":
+            self.refusals.append(refusal)
+        return refusal
+
+    def _action(
+        self, name: str, tool_input: Any, servers: Iterable[str]
+    ) -> tuple[str, dict[str, Any]]:
+        """The receipt's tool name and fields for a CLI tool call."""
+        server, tool = split_tool_name(name, [*servers, *self.servers])
+        fields = dict(tool_input) if isinstance(tool_input, Mapping) else {"input": tool_input}
+        if self.server_field is not None and server is not None:
+            if self.server_field in fields:
+                raise ValueError(
+                    f"server_field {self.server_field!r} collides with an argument of {name!r}"
+                )
+            fields[self.server_field] = server
+        return (tool if self.tool_names == "short" else name), fields
+
+    def _remember(self, tool_use_id: str, decided: tuple[str, Any, HesoError | None]) -> None:
+        self._decided[tool_use_id] = decided
+        while len(self._decided) > _REMEMBERED:
+            self._decided.popitem(last=False)
+
+    @staticmethod
+    def _text(refusal: HesoError, name: str) -> str:
+        if isinstance(refusal, GateRefusal):
+            return refusal_text(refusal, name)
+        return f"heso: the gate failed, so the call was refused: {refusal}"
+
+    def __repr__(self) -> str:
+        return f"HesoGate(mode={self.mode!r}, matcher={self.matcher!r})"
+
+
+async def _admitted() -> None:
+    return None
+
+
+async def query(
+    *,
+    prompt: str | AsyncIterable[dict[str, Any]],
+    options: ClaudeAgentOptions | None = None,
+    mode: Mode = "raise",
+    **kwargs: Any,
+) -> AsyncIterator[Message]:
+    """``claude_agent_sdk.query`` with every tool call gated by a fresh :class:`HesoGate`.
+
+    ``async for message in heso.claude_agent.query(prompt="...", options=options): ...``;
+    raises ``heso.BlockedError`` / ``SuspendedError`` in ``mode="raise"`` (the default).
+    """
+    gate = HesoGate(mode=mode)
+    async for message in gate.query(prompt=prompt, options=gate.apply(options), **kwargs):
+        yield message
+
+
+__all__ = ["HesoGate", "Mode", "ToolNames", "query", "split_tool_name"]
