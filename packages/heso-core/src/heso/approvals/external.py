@@ -17,11 +17,10 @@ from typing import Any
 
 from heso.approvals import sla
 from heso.approvals.decisions import BY_APPROVER, DECISION, check_approver_decision
-from heso.approvals.errors import ApprovalError
 from heso.approvals.registry import Registry
 from heso.approvals.state import fold
 from heso.approvals.store import Store
-from heso.errors import HesoConfigError
+from heso.errors import ApprovalError, HesoConfigError
 from heso.keys import PublicKey
 from heso.receipt import APPROVAL_DECISIONS
 
