@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "heso.cli.reveal_cmd",
     "heso.cli.policy_cmd",
     "heso.cli.approvals_cmd",
+    "heso.cli.verifier_cmd",
+    "heso.cli.console_cmd",
 )
 
 
