@@ -224,7 +224,7 @@ def test_a_crash_inside_the_adapter_blocks(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("adapter bug")
 
-    monkeypatch.setattr(_hooks, "gate", broken)
+    monkeypatch.setattr(_hooks, "admit", broken)
     heso_crewai.install()
     with pytest.raises(BridgeError, match="adapter bug") as caught:
         run_crew("react", tools.fns(), [("lookup_order", {"order_id": "A-1"})])

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from heso_mcp import HesoFastMCP
 from mcp.server.fastmcp import FastMCP
 
 import heso
+from heso.approvals.store import Store
 from heso.errors import BlockedError, SuspendedError
-from heso_testing.conformance import APPROVAL_DISPLAY, APPROVAL_RULE, APPROVER_GROUP, find_exception
+from heso_mcp import HesoFastMCP
+from heso_testing.conformance import APPROVAL_DISPLAY, APPROVAL_RULE, APPROVER, find_exception
 
 from .conftest import Gated, Served, call_once
 
@@ -62,9 +63,8 @@ async def test_approved_call_fires_once_when_called_again(gated_project: Gated, 
     (action_hash,) = suspended(gated_project)
     short = action_hash[:12]
     assert first.text == (
-        f"heso: approval required by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY}. Action {short} "
-        f"awaits an approver ({APPROVER_GROUP}): `heso approve {short} --as <name>`; once "
-        "approved, call escalate_ticket again with the same arguments"
+        f"heso: needs approval by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY}; approve with "
+        f"`heso approve {short} --as <name>`"
     )
     assert action_hash in gated_project.pending()
 
@@ -82,6 +82,8 @@ async def test_approved_call_fires_once_when_called_again(gated_project: Gated, 
     l1 = [r for r in gated_project.receipts("escalate_ticket") if len(r["signatures"]) > 1]
     assert [r["content"]["action_hash"] for r in l1] == [action_hash]
     assert gated_project.pending() == {}
+    lifecycle = Store(gated_project.project.data_dir).lines(f"action-{action_hash}")
+    assert [line.record["kind"] for line in lifecycle][-3:] == ["finalized", "fired", "completed"]
     # The client gate sent only the approved call; the server gate refused the others itself.
     assert len(desk.requests) == (3 if desk.side == "server" else 1)
 
@@ -98,10 +100,12 @@ async def test_denied_call_is_refused_then_forgotten(gated_project: Gated, desk:
     gated_project.decide("deny", action_hash[:12])
     denied = await desk.call(dict(ARGS))
     assert denied.result is not None and denied.result.isError
-    assert denied.text == f"heso: blocked by rule {APPROVAL_RULE}: approval denied"
+    assert denied.text == (
+        f"heso: blocked by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY} (approval denied by {APPROVER})"
+    )
     assert desk.ran == []
     again = await desk.call(dict(ARGS))
-    assert again.text is not None and again.text.startswith("heso: approval required")
+    assert again.text is not None and again.text.startswith("heso: needs approval")
     assert len(suspended(gated_project)) == 2 and desk.ran == []
     gated_project.assert_chain_valid()
 
@@ -129,17 +133,16 @@ async def test_raise_mode_raises_until_approved(gated_project: Gated) -> None:
     with pytest.raises(BaseException) as info:
         await desk.call(ARGS, mode="raise")
     denial = find_exception(info.value, BlockedError)
-    assert isinstance(denial, BlockedError) and denial.reason == "approval denied"
+    assert isinstance(denial, BlockedError)
+    assert denial.reason == f"{APPROVAL_DISPLAY} (approval denied by {APPROVER})"
     assert desk.ran == [] and desk.requests == []
 
 
 async def test_pinned_clock_recognises_the_approval_once(
     gated_project: Gated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A new process (nothing parked in memory) with a pinned clock reproduces the approved
-    action_hash: the call fires once, and never again from that approval."""
-    from heso_mcp import _gate
-
+    """With a pinned clock the same call reproduces the approved action_hash: it fires once,
+    and never again from that approval."""
     clock = "2026-04-01T10:00:00Z"
     monkeypatch.setenv("HESO_CLOCK", clock)
     gated_project.project.init(clock_override=clock)
@@ -148,7 +151,6 @@ async def test_pinned_clock_recognises_the_approval_once(
     (action_hash,) = suspended(gated_project)
     gated_project.decide("approve", action_hash[:12])
     for _ in range(2):
-        monkeypatch.setattr(_gate, "_parked", {})
         served = await desk.call(dict(ARGS))
     assert desk.ran == [(ARGS, None)] and desk.requests == ["escalate_ticket"]
     assert served.result is not None and served.result.isError

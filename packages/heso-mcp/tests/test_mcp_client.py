@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from heso_mcp import refused_result, wrap_call_tool
 from mcp import types
 from mcp.server.fastmcp import FastMCP
 from mcp.shared.memory import create_connected_server_and_client_session
@@ -15,6 +14,7 @@ from pydantic import BaseModel
 
 import heso
 from heso.errors import BlockedError, HesoConfigError
+from heso_mcp import refused_result, wrap_call_tool
 from heso_testing.conformance import BLOCK_DISPLAY, BLOCK_RULE, find_exception
 
 from .conftest import Gated, Served, call_once
@@ -74,6 +74,7 @@ async def test_blocked_call_is_never_sent_message(gated_project: Gated) -> None:
             "refusal": "blocked",
             "action_hash": receipt["content"]["action_hash"],
             "rule_id": BLOCK_RULE,
+            "reason": BLOCK_DISPLAY,
         }
     }
 
@@ -166,7 +167,7 @@ async def test_wrapping_twice_or_a_bad_mode_is_refused(gated_project: Gated) -> 
 
 def test_refused_result_for_a_refusal() -> None:
     refusal = BlockedError("x", action_hash="ab" * 32, rule_id="r1", reason="not today")
-    result = refused_result(refusal, "launch_rocket")
+    result = refused_result(refusal)
     assert result.isError
     assert [c.text for c in result.content if isinstance(c, types.TextContent)] == [
         "heso: blocked by rule r1: not today"

@@ -18,7 +18,7 @@ def test_example_runs() -> None:
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
     assert "launch_rocket({'target': 'moon'}) -> ERROR heso: blocked by rule no-rockets" in out
-    assert "awaits an approver (oncall)" in out
+    assert "heso: needs approval by rule escalations-need-oncall" in out
     assert "-> escalated T-7" in out
     assert "tool bodies that ran on the server: ['lookup_order', 'escalate_ticket']" in out
     assert "launch_rocket({'target': 'mars'}) -> ERROR heso: blocked by rule no-rockets" in out

@@ -249,7 +249,7 @@ def test_the_guardrail_alone_refuses_what_needs_approval(
     else:
         assert run(agent, "go").final_output == "done"
         (out,) = model.tool_outputs()
-        assert out.startswith(f"heso: approval required by rule {APPROVAL_RULE}")
+        assert out.startswith(f"heso: needs approval by rule {APPROVAL_RULE}")
     assert tools.calls == []
     assert hashes(ctx, "escalate_ticket")[0] in ctx.pending()
 
@@ -295,7 +295,7 @@ def test_message_mode_tells_the_model_when_the_sdk_approved_without_heso(
     state.approve(result.interruptions[0])
     assert run(agent, state).final_output == "done"
     (out,) = model.tool_outputs()
-    assert out.startswith(f"heso: approval required by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY}")
+    assert out.startswith(f"heso: needs approval by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY}")
     assert tools.calls == []
 
 

@@ -144,7 +144,7 @@ def test_the_frameworks_approval_alone_never_runs_the_tool(
         assert "framework's approval alone never runs it" in str(caught.value)
     else:
         text = told(resume(agent, paused, approve))
-        assert text is not None and f"heso: approval required by rule {APPROVAL_RULE}" in text
+        assert text is not None and f"heso: needs approval by rule {APPROVAL_RULE}" in text
     assert tools.calls == []
     assert len(heso_ctx.receipts("escalate_ticket")) == 1, "re-entry minted a second receipt"
     assert action_hash in heso_ctx.pending()

@@ -18,7 +18,7 @@ def test_example_runs() -> None:
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
     assert "deferred escalate_ticket({'ticket_id': 'T-7', 'note': 'customer is down'})" in out
-    assert "heso: approval required by rule escalations-need-oncall" in out
+    assert "heso: needs approval by rule escalations-need-oncall" in out
     assert 'launch_rocket: {"error":"heso: blocked by rule no-rockets' in out
     assert "escalate_ticket: escalated T-7 (receipt " in out
     assert "tool bodies that ran: ['lookup_order', 'escalate_ticket']" in out

@@ -6,8 +6,10 @@ gives human-friendly text. Only the CLI turns errors into exit codes.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only annotations: `import heso` does not load pathlib
+    from pathlib import Path
 
 
 class HesoError(Exception):
@@ -137,20 +139,41 @@ class SuspendedError(GateRefusal):
         super().__init__(message, action_hash=action_hash, rule_id=rule_id, reason=reason)
 
 
+class ApprovalError(HesoError):
+    """An approval step cannot proceed: unknown action or session, already decided, a denied
+    or invalid leg, or a lifecycle that does not verify."""
+
+
+class LifecycleError(ApprovalError):
+    """A session's lifecycle log is corrupted (a broken link or an unauthenticated record);
+    nothing fires from it."""
+
+
 class OperatorKeyMismatchError(HesoError):
-    """The operator key changed between suspension and finalization."""
+    """The operator key changed between suspension and finalization: the action was suspended
+    again under the current key as ``new_action_hash`` (approvals of ``action_hash`` do not
+    carry over)."""
+
+    def __init__(
+        self, message: str, *, action_hash: str | None = None, new_action_hash: str | None = None
+    ) -> None:
+        self.action_hash = action_hash
+        self.new_action_hash = new_action_hash
+        super().__init__(message)
 
 
 __all__ = [
+    "AmbiguousPrefixError",
+    "ApprovalError",
     "BlockedError",
     "BridgeError",
     "CanonicalizationError",
-    "AmbiguousPrefixError",
     "ChainError",
     "GateRefusal",
     "HesoConfigError",
     "HesoError",
     "KeyDecryptionError",
+    "LifecycleError",
     "OperatorKeyMismatchError",
     "ReceiptNotFoundError",
     "SuspendedError",

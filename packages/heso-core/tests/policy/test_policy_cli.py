@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from heso.cli import main
+from heso.keys import SigningKey
 from heso.policy.starter import STARTER_POLICY
 
 GOOD = """
@@ -27,7 +28,10 @@ scope = "send_*"
 subject = { kind = "workflow", name = "prod" }
 decision = "require_approval"
 approvers = ["oncall"]
-"""
+
+[approvers.oncall]
+members = { alice = "ALICE" }
+""".replace("ALICE", SigningKey.generate().public_key().to_str())
 
 BAD = """
 [[rule]]
@@ -61,6 +65,17 @@ def test_check_ok(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out.strip().endswith("OK: 2 rules (2 enabled), default allow; 0 warning(s), 0 note(s)")
     assert str(project / "heso.toml") in out
+
+
+def test_check_warns_about_a_group_nobody_defined(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "heso.toml").write_text(GOOD.split("[approvers.oncall]")[0], encoding="utf-8")
+    code, out, _ = run(capsys, "policy", "check")
+    assert code == 0
+    assert 'warning[unknown-approver-group] approver group "oncall"' in out
+    assert out.strip().endswith("1 warning(s), 0 note(s)")
+    assert run(capsys, "policy", "check", "--strict")[0] == 1
 
 
 def test_check_finds_the_policy_upwards(

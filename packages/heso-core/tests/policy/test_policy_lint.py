@@ -208,11 +208,28 @@ def test_unknown_approver_group_when_groups_are_declared() -> None:
     result = [f for f in findings(text) if f.code == "unknown-approver-group"]
     assert len(result) == 1
     assert '"secuirty"' in result[0].message
-    undeclared = HEAD + (
+
+
+def test_a_group_without_an_approvers_table_is_one_warning_per_group() -> None:
+    undeclared = (
+        '[policy]\ndefault = "block"\ndefault_approvers = ["anyone"]\n'
         '\n[[rule]]\nid = "a"\nverb = "tool_call"\ndecision = "require_approval"\n'
         'approvers = ["anyone"]\n'
+        '\n[[rule]]\nid = "b"\nverb = "payment"\ndecision = "require_approval"\n'
+        'approvers = ["anyone"]\n'
     )
-    assert "unknown-approver-group" not in [c for c, _, _ in codes(undeclared)]
+    (finding,) = [f for f in findings(undeclared) if f.code == "unknown-approver-group"]
+    assert (finding.severity, finding.rule_id, finding.line) == ("warning", "a", 9)
+    assert finding.message == (
+        'approver group "anyone" is named by rule "a", rule "b", [policy] default_approvers, '
+        "but heso.toml has no [approvers.anyone]: nobody can approve what waits for it"
+    )
+    assert finding.hint is not None and "[approvers.anyone]" in finding.hint
+    only_default = '[policy]\ndefault = "allow"\ndefault_approvers = ["nobody"]\n'
+    (finding,) = [f for f in findings(only_default) if f.code == "unknown-approver-group"]
+    assert (finding.rule_id, finding.line) == (None, 3)
+    # The built-in default_approvers, not written in the file, is not a finding.
+    assert "unknown-approver-group" not in [c for c, _, _ in codes(HEAD)]
 
 
 def test_findings_are_in_file_order_and_render() -> None:

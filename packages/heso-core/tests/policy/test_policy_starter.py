@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from heso.action import Action, Verb
+from heso.approvals.registry import load_registry
+from heso.keys import SigningKey
 from heso.policy import DecisionKind, parse_policy
 from heso.policy.lint import lint
 from heso.policy.starter import STARTER_POLICY
+from heso.toml_source import TomlSource
 
 STARTER = parse_policy(STARTER_POLICY)
 
 
-def test_starter_loads_and_lints_clean() -> None:
+def test_starter_loads_and_lints_clean_but_for_its_undefined_approvers() -> None:
     assert len(STARTER.rules) >= 5
-    assert [f.code for f in lint(STARTER) if f.severity != "info"] == []
+    (finding,) = [f for f in lint(STARTER) if f.severity != "info"]
+    assert (finding.code, finding.severity) == ("unknown-approver-group", "warning")
+    assert "[approvers.oncall]" in finding.message
+
+
+def test_the_commented_approvers_example_loads_once_filled_in() -> None:
+    keys = {name: SigningKey.generate().public_key().to_str() for name in ("alice", "bob", "dave")}
+    text = STARTER_POLICY.replace("# [approvers.", "[approvers.")
+    for line in ("members = ", "threshold = ", "escalate_to = "):
+        text = text.replace(f"# {line}", line)
+    for name, key in keys.items():
+        text = text.replace(f"ed25519:<{name}'s public key>", key)
+    registry = load_registry(TomlSource(text))
+    assert set(registry.groups) == {"oncall", "managers"}
+    assert registry.group("oncall").threshold == 1
+    assert registry.group("oncall").escalate_to == "managers"
+    assert [f.code for f in lint(parse_policy(text)) if f.severity != "info"] == []
 
 
 def test_starter_uses_several_operators_and_an_oncall_approval() -> None:

@@ -10,6 +10,11 @@ CrewAI drops the hook's reason and shows the model a fixed "Tool execution block
 text; the paired after-tool-call hook replaces it (``mode="message"``) or raises the refusal
 out of ``Crew.kickoff()`` (``mode="raise"``), since CrewAI re-raises a ``HookAborted`` from an
 after-tool-call hook.
+
+CrewAI has no pause: a ``require_approval`` call is refused, and the same call made again is
+re-entered (:func:`heso.approvals.reentry.admit`): once heso's approvers approved, it runs
+exactly once, and the after-tool-call hook records ``completed`` (CrewAI hands a tool's
+exception back as text, so ``completed`` says the call returned to CrewAI).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from crewai.hooks import (
     HookAborted,
@@ -34,12 +39,12 @@ from crewai.hooks import (
 from crewai.hooks.dispatch import InterceptionPoint, get_scoped_hooks, scoped_hooks
 
 from heso.action import Verb
+from heso.approvals.reentry import Admission, admit
 from heso.canonical import to_json_value
-from heso.capture import action_hash_scope, gate
-from heso.errors import BlockedError, BridgeError, CanonicalizationError, HesoError, SuspendedError
-
-Mode = Literal["raise", "message"]
-MODES: tuple[str, ...] = ("raise", "message")
+from heso.capture import gate
+from heso.errors import BridgeError, CanonicalizationError, HesoError
+from heso.refusals import MODES as MODES  # re-exported by heso_crewai
+from heso.refusals import Mode, check_mode, refusal_text
 
 _ABORT_SOURCE = "heso"
 
@@ -93,19 +98,6 @@ def as_abort(error: BaseException) -> HookAborted:
     return abort
 
 
-def refusal_text(error: BaseException) -> str:
-    """What the model reads instead of the tool's output when heso refused the call."""
-    if isinstance(error, BlockedError):
-        return f"heso: blocked by rule {error.rule_id}: {error.reason}"
-    if isinstance(error, SuspendedError):
-        who = ", ".join(error.approvers) or "the policy's approvers"
-        return (
-            f"heso: approval required by rule {error.rule_id}: {error.reason}. The action did "
-            f"not run; it waits for {who} (receipt {(error.action_hash or '')[:12]})"
-        )
-    return "heso: blocked: the heso gate failed, so the action did not run"
-
-
 # --- the hooks --------------------------------------------------------------------------
 
 
@@ -116,16 +108,16 @@ class _Call:
     tool_name: str
     tool_input: Any
     abort: HookAborted | None
-    scope: action_hash_scope | None
+    admission: Admission | None
 
 
 _call: ContextVar[_Call | None] = ContextVar("heso_crewai_call", default=None)
 
 
-def _gate_tool(ctx: ToolCallHookContext) -> str | None:
-    """Gate one tool call; the ``action_hash`` when it may run, raise otherwise."""
-    outcome = gate(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
-    return outcome.action_hash
+def _gate_tool(ctx: ToolCallHookContext) -> Admission:
+    """Admit one tool call (re-entering its approved suspension, else gating it anew); raise
+    when it may not run."""
+    return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
 
 
 def _fail_closed(error: BaseException) -> HookAborted:
@@ -164,9 +156,7 @@ class HesoHooks:
     """
 
     def __init__(self, mode: Mode = "raise", *, llm_calls: bool = False) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, not {mode!r}")
-        self.mode: Mode = mode
+        self.mode: Mode = check_mode(mode)
         self.llm_calls = llm_calls
         self._installed = False
 
@@ -176,15 +166,14 @@ class HesoHooks:
     def before_tool_call(self, ctx: ToolCallHookContext) -> None:
         """Gate the call; raise ``HookAborted`` (a heso error too) when it may not run."""
         try:
-            action_hash = _gate_tool(ctx)
+            admission = _gate_tool(ctx)
         except Exception as exc:
             abort = _fail_closed(exc)
             with suppress(Exception):
                 _call.set(_Call(ctx.tool_name, ctx.tool_input, abort, None))
             raise abort from abort.__cause__
-        scope = action_hash_scope(action_hash)
-        scope.__enter__()
-        _call.set(_Call(ctx.tool_name, ctx.tool_input, None, scope))
+        admission.__enter__()
+        _call.set(_Call(ctx.tool_name, ctx.tool_input, None, admission))
 
     def after_tool_call(self, ctx: ToolCallHookContext) -> str | None:
         """For a call heso refused: the refusal text (``message``) or raise it (``raise``)."""
@@ -192,9 +181,9 @@ class HesoHooks:
         if call is None or not _same_call(call, ctx):
             return None
         _call.set(None)
-        if call.scope is not None:
+        if call.admission is not None:
             try:
-                call.scope.__exit__(None, None, None)
+                call.admission.__exit__(None, None, None)  # records `completed` of a re-entry
             except ValueError:  # entered in another context; nothing of ours to restore
                 pass
         if call.abort is None:

@@ -7,7 +7,7 @@ operator enforce their policy on every caller.
 
 from __future__ import annotations
 
-from heso_mcp._gate import Mode, refusal_text
+from heso.refusals import Mode, refusal_text
 from heso_mcp.client import refused_result, wrap_call_tool
 from heso_mcp.server import HesoFastMCP, gate_server
 

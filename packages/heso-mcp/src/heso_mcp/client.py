@@ -9,7 +9,8 @@ from mcp import ClientSession
 from mcp.types import CallToolResult, TextContent
 
 from heso.errors import GateRefusal
-from heso_mcp._gate import Mode, check_mode, refusal_meta, refusal_text, run
+from heso.refusals import Mode, check_mode, refusal_info, refusal_text
+from heso_mcp._gate import run
 
 S = TypeVar("S", bound=ClientSession)
 
@@ -38,17 +39,17 @@ def wrap_call_tool(session: S, *, mode: Mode = "raise") -> S:
         except GateRefusal as refusal:
             if mode == "raise":
                 raise
-            return refused_result(refusal, name)
+            return refused_result(refusal)
 
     call_tool.__heso_mode__ = mode  # type: ignore[attr-defined]
     session.call_tool = call_tool  # type: ignore[method-assign]
     return session
 
 
-def refused_result(refusal: GateRefusal, tool_name: str) -> CallToolResult:
+def refused_result(refusal: GateRefusal) -> CallToolResult:
     """The ``CallToolResult(isError=True)`` a refusal becomes in ``message`` mode."""
     return CallToolResult(
-        content=[TextContent(type="text", text=refusal_text(refusal, tool_name))],
+        content=[TextContent(type="text", text=refusal_text(refusal))],
         isError=True,
-        _meta=refusal_meta(refusal),
+        _meta=refusal_info(refusal),
     )

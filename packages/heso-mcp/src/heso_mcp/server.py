@@ -17,7 +17,8 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ContentBlock
 
 from heso.errors import GateRefusal
-from heso_mcp._gate import refusal_text, run
+from heso.refusals import refusal_text
+from heso_mcp._gate import run
 
 ToolResult = Sequence[ContentBlock] | dict[str, Any]
 CallTool = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
@@ -27,7 +28,7 @@ async def _gated_call(call: CallTool, name: str, arguments: dict[str, Any]) -> T
     try:
         return await run(name, arguments, lambda: call(name, arguments))
     except GateRefusal as refusal:
-        raise ToolError(refusal_text(refusal, name)) from refusal
+        raise ToolError(refusal_text(refusal)) from refusal
 
 
 class HesoFastMCP(FastMCP):

@@ -15,7 +15,6 @@ The memory is per process. To resume a ``RunState`` in another process, save
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -27,23 +26,15 @@ from agents.items import ToolApprovalItem
 from agents.run_state import RunState
 
 from heso import config as _config
-from heso.approvals import session as _session
-from heso.approvals import sla as _sla
-from heso.approvals.decisions import operator_record
-from heso.approvals.gated import resume as _settle_session
+from heso.action import Verb
+from heso.approvals import reentry
+from heso.approvals.session import AUTO_SESSION_PREFIX
 from heso.approvals.state import APPROVED as APPROVED_STATUS
-from heso.approvals.state import COMPLETED, FIRED, SessionState
 from heso.approvals.state import OPEN as _OPEN_STATUSES
 from heso.capture import Outcome
-from heso.errors import (
-    BlockedError,
-    BridgeError,
-    GateRefusal,
-    OperatorKeyMismatchError,
-    SuspendedError,
-)
-from heso.redaction import is_marker
-from heso_openai_agents.refusals import refusal_text, tripwire
+from heso.errors import BridgeError, GateRefusal, SuspendedError
+from heso.refusals import refusal_text
+from heso_openai_agents.refusals import tripwire
 
 if TYPE_CHECKING:
     from heso_openai_agents.guardrail import HesoGate
@@ -93,7 +84,7 @@ class Registry:
 
     def park(self, call: Call, refusal: SuspendedError, gate: HesoGate) -> Parked:
         assert refusal.action_hash is not None
-        session = _session.AUTO_SESSION_PREFIX + refusal.action_hash  # opened by the core
+        session = AUTO_SESSION_PREFIX + refusal.action_hash  # opened by the core
         parked = Parked(refusal.action_hash, session, refusal, gate)
         with self._lock:
             self._parked[call] = parked
@@ -144,99 +135,20 @@ registry = Registry()
 
 def status(parked: Parked) -> str | None:
     """Where the paused action's session stands (``pending``, ``escalated``, ``approved``,
-    ``fired``, ``completed``, ``denied``, ``expired``) after ``heso.resume`` recorded due
-    timeouts and finalized the L1 receipt of an approval; ``None`` for an unknown session."""
-    if _settle_session(parked.session) is None:
-        return None
-    st = _state(parked)
-    return st.status if st is not None else None
+    ``fired``, ``completed``, ``denied``, ``expired``) after recording due timeouts and
+    finalizing the L1 receipt of an approval; ``None`` for an unknown session."""
+    found = reentry.lookup(parked.session, settle=True)
+    return found.status if found is not None else None
 
 
-def fire(call: Call, parked: Parked) -> str | GateRefusal:
-    """Claim the one firing of a paused call; its ``action_hash``, or why it may not run.
-
-    Settling first records due timeouts and finalizes the L1 receipt of an approvers'
-    approval. ``SuspendedError`` while heso has no decision (the call stays paused),
-    ``BlockedError`` when the approvers denied it, it expired, or it already ran.
-    """
-    runtime = _config.current()
-    store = _session.store_of(runtime)
-    session = parked.session
-    now = _sla.clock(runtime)
-    with store.locked(session):
-        try:
-            st = _session.settle(runtime, store, session, now)
-        except OperatorKeyMismatchError:
-            st = _session.state(runtime, store, session, now)  # re-suspended under a new hash
-        if st is None:
-            registry.forget(call)
-            return parked.refusal
-        approved = st.status == APPROVED and st.approved_by != "observe-only"
-        claim = {"action_hash": st.action_hash, "at": _sla.stamp(now), "pid": os.getpid()}
-        if approved and store.claim_fire(session, claim):
-            record = {
-                "kind": "fired",
-                "at": _sla.stamp(now),
-                "action_hash": st.action_hash,
-                "approved_by": st.approved_by,
-                "trust_level": "L1" if st.finalized is not None else "L0",
-                "pid": os.getpid(),
-            }
-            store.append(session, operator_record(record, runtime.key))
-            store.set_open(st.action_hash, session, False)
-            registry.forget(call)
-            return st.action_hash
-        refusal = refusal_of(_session.state(runtime, store, session, now) or st, claimed=approved)
-    if not isinstance(refusal, SuspendedError):
+def fire(call: Call, parked: Parked) -> reentry.FireTicket | GateRefusal:
+    """Claim the one firing of a paused call (:func:`heso.approvals.reentry.fire`): its
+    ticket, or why it may not run (``SuspendedError`` keeps the call paused)."""
+    found = reentry.lookup(parked.session)
+    fired = reentry.fire(found) if found is not None else parked.refusal
+    if not isinstance(fired, SuspendedError):
         registry.forget(call)
-    return refusal
-
-
-def _state(parked: Parked) -> SessionState | None:
-    runtime = _config.current()
-    store = _session.store_of(runtime)
-    return _session.state(runtime, store, parked.session, _sla.clock(runtime))
-
-
-def refusal_of(st: SessionState, *, claimed: bool = False) -> GateRefusal:
-    """Why the action of session ``st`` may not run now (``claimed``: another caller won its
-    one firing)."""
-    content = st.receipt["content"]
-    tool_name = content["action"]["tool_name"]
-    rule_id = st.opening.get("rule_id")
-    display = content["policy"].get("rule_display") or rule_id
-    short = st.action_hash[:12]
-    if st.status in _OPEN_STATUSES and not claimed:
-        return SuspendedError(
-            f"heso has no approval for {tool_name!r} yet (rule {rule_id}, receipt {short}); "
-            f"the framework's approval alone never runs it. Next: an approver "
-            f"({', '.join(st.groups)}) runs `heso approve {short} --as <name>`; then resume",
-            action_hash=st.action_hash,
-            rule_id=rule_id,
-            reason=display,
-            approvers=list(st.groups),
-        )
-    ran = claimed or st.status in (FIRED, COMPLETED)
-    why = "it already ran once" if ran else _decided(st)
-    return BlockedError(
-        f"heso refused {tool_name!r}: {display}: {why} (rule {rule_id}, receipt {short})",
-        action_hash=st.action_hash,
-        rule_id=rule_id,
-        reason=f"{display} ({why})",
-    )
-
-
-def _decided(st: SessionState) -> str:
-    record = st.decided or {}
-    by = record.get("by")
-    who = (
-        f"by {record['approver']}"
-        if by == "approver" and record.get("approver")
-        else {"operator": "by the operator", "timeout": "on timeout"}.get(str(by), "")
-    )
-    text = " ".join(part for part in (st.decision, who) if part)
-    reason = record.get("reason")
-    return f"{text}: {reason}" if reason else text
+    return fired
 
 
 # -- mirroring heso's decisions into the SDK's RunState -------------------------------------
@@ -292,8 +204,8 @@ def apply_approvals(
             state.approve(item)
             decisions.approved.append(item)
         else:
-            st = _state(parked)
-            refusal = refusal_of(st) if st is not None else parked.refusal
+            found = reentry.lookup(parked.session)
+            refusal = (found.refusal() if found is not None else None) or parked.refusal
             state.reject(item, rejection_message=refusal_text(refusal))
             registry.forget(call)
             decisions.refused.append(item)
@@ -347,47 +259,28 @@ def _gate_of(item: ToolApprovalItem) -> HesoGate | None:
 
 
 def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGate) -> Parked:
-    """Park ``call`` as ``action_hash`` after checking the suspended receipt is this call."""
-    runtime = _config.current()
-    store = _session.store_of(runtime)
-    session = _session.session_of(store, action_hash)
-    st = _session.state(runtime, store, session, _sla.clock(runtime))
-    recorded = st.receipt["content"]["action"] if st is not None else {}
-    if (
-        st is None
-        or st.action_hash != action_hash
-        or recorded.get("tool_name") != call.tool_name
-        or not _same_fields(recorded.get("fields"), fields)
-    ):
+    """Park ``call`` as ``action_hash`` after checking the suspended receipt is this call
+    (redacted arguments must open their commitments); the workflow and account are the
+    recorded ones, as the restored run may resume outside the original ``heso.step``."""
+    suspended = reentry.lookup(action_hash)
+    found = None
+    if suspended is not None:
+        recorded = suspended.state.receipt["content"]["action"]
+        found = reentry.find(
+            Verb.TOOL_CALL,
+            call.tool_name,
+            fields,
+            workflow=recorded.get("workflow"),
+            account=recorded.get("account"),
+            hint=action_hash,
+            include_spent=True,
+        )
+    if suspended is None or found is None or found.session != suspended.session:
         raise ValueError(
             f"action {action_hash[:12]} is not the paused call {call.call_id!r} of "
             f"{call.tool_name!r}: actions= must come from pending_actions() of this run"
         )
-    rule_id = st.opening.get("rule_id")
-    refusal = SuspendedError(
-        f"heso suspended {call.tool_name!r} for approval (rule {rule_id}, receipt "
-        f"{action_hash[:12]})",
-        action_hash=action_hash,
-        rule_id=rule_id,
-        reason=st.receipt["content"]["policy"].get("rule_display") or rule_id,
-        approvers=list(st.groups),
-    )
-    return registry.park(call, refusal, gate)
-
-
-def _same_fields(recorded: Any, values: Any) -> bool:
-    """``values`` agree with the receipt's fields wherever the receipt shows them."""
-    if is_marker(recorded):
-        return True
-    if isinstance(recorded, Mapping) and isinstance(values, Mapping):
-        return set(recorded) == set(values) and all(
-            _same_fields(recorded[k], values[k]) for k in recorded
-        )
-    if isinstance(recorded, list) and isinstance(values, list):
-        return len(recorded) == len(values) and all(
-            _same_fields(r, v) for r, v in zip(recorded, values, strict=True)
-        )
-    return bool(recorded == values)
+    return registry.park(call, reentry.suspension(found.state), gate)
 
 
 __all__ = [
@@ -399,6 +292,5 @@ __all__ = [
     "apply_approvals",
     "fire",
     "pending_actions",
-    "refusal_of",
     "status",
 ]

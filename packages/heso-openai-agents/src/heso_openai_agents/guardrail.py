@@ -34,10 +34,12 @@ from agents.tool_guardrails import (
 )
 
 from heso.action import Verb
+from heso.approvals import reentry
 from heso.capture import Outcome, action_hash_scope, gate
 from heso.errors import BridgeError, GateRefusal, SuspendedError
+from heso.refusals import Mode, check_mode, refusal_info, refusal_text
 from heso_openai_agents import approvals
-from heso_openai_agents.refusals import Mode, check_mode, refusal_info, refusal_text, tripwire
+from heso_openai_agents.refusals import tripwire
 
 GUARDRAIL_NAME = "heso"
 
@@ -164,7 +166,7 @@ class HesoGate:
         ctx = data.context
         fields = parse_arguments(ctx.tool_name, ctx.tool_arguments)
         call = approvals.Call.of(ctx.tool_name, ctx.tool_call_id, fields)
-        held: Outcome | GateRefusal | str | None
+        held: Outcome | GateRefusal | reentry.FireTicket | None
         parked = approvals.registry.parked(call)
         if parked is not None:
             if _pre_approval(ctx, call):
@@ -176,7 +178,7 @@ class HesoGate:
             held = capture(ctx.tool_name, fields)
         if isinstance(held, GateRefusal):
             return self._refuse(held)
-        action_hash = held if isinstance(held, str) else held.action_hash
+        action_hash = held.action_hash
         # The SDK runs each tool call in its own task and starts the body from this context,
         # so the body sees its receipt as heso.current_action_hash(); nothing outlives the task.
         action_hash_scope(action_hash).__enter__()

@@ -1,24 +1,15 @@
-"""How a heso refusal reaches the run: an exception (raise mode) or the model's text (message
-mode)."""
+"""How a heso refusal leaves the run in raise mode: an exception that is both the heso
+refusal and the SDK's tripwire. The text and modes are :mod:`heso.refusals`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any
 
 from agents.exceptions import ToolInputGuardrailTripwireTriggered
 from agents.tool_guardrails import ToolGuardrailFunctionOutput, ToolInputGuardrail
 
 from heso.errors import BlockedError, GateRefusal, SuspendedError
-
-Mode = Literal["raise", "message"]
-MODES: tuple[Mode, ...] = ("raise", "message")
-
-
-def check_mode(mode: str) -> Mode:
-    """``mode`` if it is a refusal mode."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'raise' or 'message', not {mode!r}")
-    return cast(Mode, mode)
+from heso.refusals import Mode, refusal_info, refusal_text
 
 
 def _as_tripwire(
@@ -99,36 +90,4 @@ def tripwire(refusal: GateRefusal, guardrail: ToolInputGuardrail[Any] | None) ->
     )
 
 
-def refusal_text(refusal: GateRefusal) -> str:
-    """What the model reads in message mode: ``heso: blocked by rule <id>: <display text>``."""
-    if isinstance(refusal, SuspendedError):
-        short = (refusal.action_hash or "")[:12]
-        return (
-            f"heso: approval required by rule {refusal.rule_id}: {refusal.reason} "
-            f"(receipt {short}, awaiting a human decision; do not retry)"
-        )
-    return f"heso: blocked by rule {refusal.rule_id}: {refusal.reason}"
-
-
-def refusal_info(refusal: GateRefusal) -> dict[str, Any]:
-    """The JSON-safe ``output_info`` of heso's guardrail results (kept in ``RunState``)."""
-    return {
-        "heso": {
-            "refusal": "suspended" if isinstance(refusal, SuspendedError) else "blocked",
-            "action_hash": refusal.action_hash,
-            "rule_id": refusal.rule_id,
-            "reason": refusal.reason,
-        }
-    }
-
-
-__all__ = [
-    "MODES",
-    "Mode",
-    "ToolBlocked",
-    "ToolSuspended",
-    "check_mode",
-    "refusal_info",
-    "refusal_text",
-    "tripwire",
-]
+__all__ = ["Mode", "ToolBlocked", "ToolSuspended", "refusal_info", "refusal_text", "tripwire"]

@@ -25,33 +25,21 @@ from pydantic_ai.tools import RunContext, ToolDefinition
 
 from heso import config as _config
 from heso.action import Verb
-from heso.approvals.session import AUTO_SESSION_PREFIX
+from heso.approvals import reentry
 from heso.capture import action_hash_scope, gate
 from heso.errors import BlockedError, GateRefusal, SuspendedError
-from heso_pydantic_ai import _resume
+from heso.refusals import Mode, check_mode, refusal_text
+from heso_pydantic_ai.deferred import HINT_KEY, hint, hint_of
 
 log = logging.getLogger("heso.pydantic_ai")
 
-Mode = Literal["raise", "message"]
 Approvals = Literal["defer", "refuse"]
 
-_MODES = ("raise", "message")
 _APPROVALS = ("defer", "refuse")
 
 # The ``with`` scope of the tool call being executed: ``wrap_tool_execute`` opens it around
 # the whole execution, ``before_tool_execute`` enters what the body must run inside.
 _execution: ContextVar[ExitStack | None] = ContextVar("heso_pydantic_ai_execution", default=None)
-
-
-def refusal_text(refusal: GateRefusal) -> str:
-    """What the model reads in message mode: ``heso: blocked by rule <id>: <display text>``."""
-    if isinstance(refusal, SuspendedError):
-        short = (refusal.action_hash or "")[:12]
-        return (
-            f"heso: approval required by rule {refusal.rule_id}: {refusal.reason} "
-            f"(receipt {short}, awaiting a human decision; do not retry)"
-        )
-    return f"heso: blocked by rule {refusal.rule_id}: {refusal.reason}"
 
 
 class HesoCapability(AbstractCapability[Any]):
@@ -86,8 +74,7 @@ class HesoCapability(AbstractCapability[Any]):
         gate_model_requests: bool = False,
         redact: Any = None,
     ) -> None:
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
+        mode = check_mode(mode)
         if approvals not in _APPROVALS:
             raise ValueError(f"approvals must be one of {_APPROVALS}, not {approvals!r}")
         self.mode: Mode = mode
@@ -139,20 +126,19 @@ class HesoCapability(AbstractCapability[Any]):
     ) -> dict[str, Any]:
         stack = _execution.get() or ExitStack()
         if ctx.tool_call_approved:
-            found = _resume.find(
-                Verb.TOOL_CALL,
-                call.tool_name,
-                args,
-                hint=_resume.hint_of(ctx.tool_call_metadata),
+            hinted = hint_of(ctx.tool_call_metadata)
+            found = reentry.find(
+                Verb.TOOL_CALL, call.tool_name, args, hint=hinted, include_spent=True
             )
             if found is not None:
-                try:
-                    stack.enter_context(_resume.fire(found))
-                except GateRefusal as refusal:
+                fired = reentry.fire(found)
+                if isinstance(fired, GateRefusal):
                     if _config.current().config.blocking:
-                        self._refuse(refusal)
-                    log.warning("observe-only mode: %s runs although %s", call.tool_name, refusal)
+                        self._refuse(fired)
+                    log.warning("observe-only mode: %s runs although %s", call.tool_name, fired)
                     stack.enter_context(action_hash_scope(found.action_hash))
+                else:
+                    stack.enter_context(fired)  # records `completed` when the body ends
                 return args
             # heso never suspended this call (a tool the framework itself asks approval for,
             # or arguments the approver changed): it is a new action, gated like any other.
@@ -161,7 +147,7 @@ class HesoCapability(AbstractCapability[Any]):
         except SuspendedError as suspended:
             if self.approvals == "defer":
                 self._deferred.append(suspended)
-                raise ApprovalRequired(metadata={_resume.HINT_KEY: _hint(suspended)}) from None
+                raise ApprovalRequired(metadata={HINT_KEY: hint(suspended)}) from None
             self._refuse(suspended)
         except BlockedError as blocked:
             self._refuse(blocked)
@@ -204,13 +190,3 @@ class HesoCapability(AbstractCapability[Any]):
         if self._deferred and isinstance(error, UserError) and "DeferredToolRequests" in str(error):
             raise self._deferred[-1] from error
         raise error
-
-
-def _hint(suspended: SuspendedError) -> dict[str, Any]:
-    return {
-        "action_hash": suspended.action_hash,
-        "session": AUTO_SESSION_PREFIX + (suspended.action_hash or ""),
-        "rule_id": suspended.rule_id,
-        "reason": suspended.reason,
-        "approvers": list(suspended.approvers),
-    }

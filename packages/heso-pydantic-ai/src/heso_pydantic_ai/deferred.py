@@ -1,15 +1,45 @@
-"""Resuming a run whose tool calls heso deferred for human approval."""
+"""Resuming a run whose tool calls heso deferred for human approval.
+
+A deferred call's metadata carries heso's entry (``{"heso": {"action_hash", "session", ...}}``);
+on re-entry :class:`~heso_pydantic_ai.HesoCapability` passes its ``action_hash`` to
+:func:`heso.approvals.reentry.find` as the hint.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolApproved
 
 from heso.approvals.gated import decision
 from heso.approvals.session import AUTO_SESSION_PREFIX
 from heso.errors import SuspendedError
-from heso_pydantic_ai import _resume
+
+HINT_KEY = "heso"
+"""The key of heso's entry in a deferred call's metadata (``{"heso": {"action_hash": ...}}``)."""
 
 _UNDECIDED = ("suspended", "escalated")
+
+
+def hint(suspended: SuspendedError) -> dict[str, Any]:
+    """heso's entry in the metadata of a call it deferred."""
+    return {
+        "action_hash": suspended.action_hash,
+        "session": AUTO_SESSION_PREFIX + (suspended.action_hash or ""),
+        "rule_id": suspended.rule_id,
+        "reason": suspended.reason,
+        "approvers": list(suspended.approvers),
+    }
+
+
+def hint_of(metadata: Any) -> str | None:
+    """The ``action_hash`` heso put in a deferred call's metadata, if it is there."""
+    if isinstance(metadata, Mapping):
+        entry = metadata.get(HINT_KEY)
+        if isinstance(entry, Mapping) and isinstance(entry.get("action_hash"), str):
+            return str(entry["action_hash"])
+    return None
 
 
 def decisions(requests: DeferredToolRequests) -> dict[str, str | None]:
@@ -17,7 +47,7 @@ def decisions(requests: DeferredToolRequests) -> dict[str, str | None]:
     ``suspended``, ``escalated``, ``approved``, ``denied``, ``expired``, ``completed``."""
     out: dict[str, str | None] = {}
     for call in requests.approvals:
-        action_hash = _resume.hint_of(requests.metadata.get(call.tool_call_id))
+        action_hash = hint_of(requests.metadata.get(call.tool_call_id))
         if action_hash is not None:
             out[call.tool_call_id] = decision(AUTO_SESSION_PREFIX + action_hash)
     return out
@@ -39,7 +69,7 @@ def resume_results(requests: DeferredToolRequests) -> DeferredToolResults:
     waiting = []
     for call_id, state in decisions(requests).items():
         if state in _UNDECIDED:
-            waiting.append(requests.metadata[call_id][_resume.HINT_KEY])
+            waiting.append(requests.metadata[call_id][HINT_KEY])
             continue
         results.approvals[call_id] = ToolApproved()
         results.metadata[call_id] = requests.metadata[call_id]

@@ -45,8 +45,8 @@ class Project:
 
     def receipts(self) -> list[dict[str, Any]]:
         """Every receipt in the chain, in order."""
-        from heso.chain import iter_entries
         from heso.canonical import loads_strict
+        from heso.chain import iter_entries
 
         return [loads_strict(line)["receipt"] for _, line in iter_entries(self.data_dir)]
 
@@ -64,13 +64,14 @@ def make_project(root: Path, policy: str | None = None) -> Project:
 
 
 @pytest.fixture
-def heso_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clean heso environment: no inherited ``HESO_*`` variables, a fast KDF."""
+def heso_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A clean heso environment: no inherited ``HESO_*`` variables, a fast KDF, and approver
+    keys in a fresh directory of this test's own (never the user's, nor another test's)."""
     for name in list(os.environ):
         if name.startswith("HESO_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HESO_KDF_PROFILE", "interactive")
-    monkeypatch.setenv("HESO_APPROVER_HOME", str(Path(os.environ.get("TMPDIR", "/tmp"))))
+    monkeypatch.setenv("HESO_APPROVER_HOME", str(tmp_path_factory.mktemp("approver-home")))
 
 
 @pytest.fixture

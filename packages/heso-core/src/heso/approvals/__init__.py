@@ -3,9 +3,10 @@
 Modules: ``registry`` (the ``[approvers.<group>]`` schema), ``identity`` (approvers' own keys),
 ``decisions`` (signed records and approver decisions), ``store`` (files, locks, the
 exactly-once claim), ``state`` (a session folded at a moment, SLA timeouts), ``session`` (the
-operator's side), ``finalize`` (L1 receipts) and ``gated`` (``@heso.gated`` and the session
-API). The reference is ``docs/approvals.md``. Importing this package is cheap: the gate imports
-it on every process start.
+operator's side), ``finalize`` (L1 receipts), ``gated`` (``@heso.gated`` and the session API)
+and ``reentry`` (firing a suspended action when an adapter's call comes again). The reference
+is ``docs/approvals.md``. Importing this package is cheap: the gate imports it on every process
+start.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ _EXPORTS = {
     "Paused": "heso.approvals.gated",
     "finalize_l1": "heso.approvals.finalize",
     "finalize_quorum": "heso.approvals.finalize",
-    "ApprovalError": "heso.approvals.errors",
-    "LifecycleError": "heso.approvals.errors",
+    "ApprovalError": "heso.errors",
+    "LifecycleError": "heso.errors",
+    "reentry": "heso.approvals.reentry",
 }
 
 
@@ -45,7 +47,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'heso.approvals' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module.endswith("." + name) else getattr(imported, name)
     globals()[name] = value
     return value
 

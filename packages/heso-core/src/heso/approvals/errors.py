@@ -1,15 +1,7 @@
-"""Errors of the approval flow (all :class:`heso.errors.HesoError`)."""
+"""Errors of the approval flow; they live in :mod:`heso.errors` (re-exported here)."""
 
 from __future__ import annotations
 
-from heso.errors import HesoError
+from heso.errors import ApprovalError, LifecycleError
 
-
-class ApprovalError(HesoError):
-    """An approval step cannot proceed: unknown action or session, already decided, a denied
-    or invalid leg, or a lifecycle that does not verify."""
-
-
-class LifecycleError(ApprovalError):
-    """A session's lifecycle log is corrupted (a broken link or an unauthenticated record);
-    nothing fires from it."""
+__all__ = ["ApprovalError", "LifecycleError"]

@@ -15,9 +15,8 @@ from typing import Any
 
 from heso import verdict as v
 from heso.approvals.decisions import APPROVED, check_approver_decision
-from heso.approvals.errors import ApprovalError
 from heso.approvals.registry import Registry
-from heso.errors import VerificationError
+from heso.errors import ApprovalError, VerificationError
 from heso.keys import PublicKey
 from heso.receipt import co_sign, mint, verify_receipt
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,11 +25,11 @@ from heso.action import Verb
 from heso.approvals import session as _session
 from heso.approvals import sla as _sla
 from heso.approvals.decisions import operator_record
-from heso.approvals.errors import ApprovalError
-from heso.approvals.state import APPROVED, SessionState
+from heso.approvals.reentry import FireTicket, claim
+from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
 from heso.approvals.store import Store, check_session, new_session_id
 from heso.canonical import canonical_bytes, to_json_value
-from heso.errors import HesoConfigError, HesoError, OperatorKeyMismatchError, SuspendedError
+from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
 
@@ -106,13 +106,14 @@ class _Spec:
 
 @dataclass
 class _Plan:
-    """What a call does after the bookkeeping: fire, or return a value."""
+    """What a call does after the bookkeeping: fire (with the claimed ``ticket``, or untracked
+    when the gate failed in observe-only mode), or return a value."""
 
     fire: bool
     value: Any = None
     session: str = ""
     action_hash: str | None = None
-    tracked: bool = True
+    ticket: FireTicket | None = None
 
 
 def gated(
@@ -254,7 +255,7 @@ def _first_call(
         if runtime.config.blocking or isinstance(exc, HesoConfigError):
             raise
         log.error("heso gate failed in observe-only mode: %s", exc)
-        return _Plan(True, session=session, tracked=False)
+        return _Plan(True, session=session)
     finally:
         _capturing.reset(token)
     assert outcome.receipt is not None
@@ -313,22 +314,19 @@ def _resume(
             st.action_hash[:12],
         )
         return _Plan(False, DENIED, session, st.action_hash)
-    try:
-        settled = _session.settle(runtime, store, session, now)
-    except OperatorKeyMismatchError as exc:
-        log.warning("%s", exc)
-        settled = _session.state(runtime, store, session, now)
+    settled = _session.settle(runtime, store, session, now, on_rotation="log")
     assert settled is not None
     st = settled
-    if st.status in ("denied", "expired"):
+    if st.status in TERMINAL:
         return _Plan(False, DENIED, session, st.action_hash)
-    if st.status in ("fired", "completed") or store.fire_claimed(session):
+    if st.status in (FIRED, COMPLETED) or store.fire_claimed(session):
         return _Plan(False, SUSPENDED, session, st.action_hash)
     if st.status != APPROVED:
         return _park(spec, st)
-    if not _session.claim_firing(runtime, store, st, now):
+    ticket = claim(runtime, store, st, now)
+    if ticket is None:
         return _Plan(False, SUSPENDED, session, st.action_hash)
-    return _Plan(True, session=session, action_hash=st.action_hash)
+    return _Plan(True, session=session, action_hash=st.action_hash, ticket=ticket)
 
 
 def _park(spec: _Spec, st: SessionState) -> _Plan:
@@ -351,24 +349,11 @@ def _park(spec: _Spec, st: SessionState) -> _Plan:
     )
 
 
-@contextmanager
-def _fired(plan: _Plan) -> Iterator[None]:
-    """Run the body with ``current_action_hash()`` set, then record how it completed."""
+def _fired(plan: _Plan) -> AbstractContextManager[Any]:
+    """Run the body with ``current_action_hash()`` set; the ticket records how it completed."""
     from heso.capture import action_hash_scope
 
-    error: BaseException | None = None
-    try:
-        with action_hash_scope(plan.action_hash):
-            yield
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if plan.tracked:
-            assert plan.action_hash is not None
-            _session.record_completed(
-                _config.current(), plan.session, plan.action_hash, error=error
-            )
+    return plan.ticket if plan.ticket is not None else action_hash_scope(plan.action_hash)
 
 
 # -- the session API --------------------------------------------------------------------------
@@ -378,24 +363,21 @@ def resume(session: str, *, now: datetime | str | None = None) -> str | None:
     """Bring ``session`` up to date without running its body: record due timeouts, finalize
     the L1 receipt once approved (re-suspending under a rotated operator key). Returns
     :func:`decision`. Call the gated function again with the session to fire it."""
-    runtime = _config.current()
-    store = _session.store_of(runtime)
-    moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
-    session = check_session(session)
-    if not store.exists(session):
-        return None
-    with store.locked(session):
-        try:
-            st = _session.settle(runtime, store, session, moment)
-        except OperatorKeyMismatchError as exc:
-            log.warning("%s", exc)
-            st = _session.state(runtime, store, session, moment)
-    return st.decision if st is not None else None
+    return _update(session, now, functools.partial(_session.settle, on_rotation="log"))
 
 
 def decision(session: str, *, now: datetime | str | None = None) -> str | None:
     """``approved``, ``denied``, ``expired``, ``escalated``, ``completed``, ``suspended``, or
     ``None`` for an unknown session. Records any timeout that took effect."""
+    return _update(session, now, _record_timeouts)
+
+
+def _update(
+    session: str,
+    now: datetime | str | None,
+    step: Callable[[Any, Store, str, datetime], SessionState | None],
+) -> str | None:
+    """Run ``step`` on ``session`` at ``now``, under its lock; the resulting decision."""
     runtime = _config.current()
     store = _session.store_of(runtime)
     moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
@@ -403,13 +385,20 @@ def decision(session: str, *, now: datetime | str | None = None) -> str | None:
     if not store.exists(session):
         return None
     with store.locked(session):
-        st = _session.state(runtime, store, session, moment)
-        if st is not None and st.due:
-            for timeout in st.due:
-                store.append(session, operator_record(timeout, runtime.key))
-            if not st.is_open:
-                store.set_open(st.action_hash, session, False)
+        st = step(runtime, store, session, moment)
     return st.decision if st is not None else None
+
+
+def _record_timeouts(
+    runtime: Any, store: Store, session: str, now: datetime
+) -> SessionState | None:
+    st = _session.state(runtime, store, session, now)
+    if st is not None and st.due:
+        for timeout in st.due:
+            store.append(session, operator_record(timeout, runtime.key))
+        if not st.is_open:
+            store.set_open(st.action_hash, session, False)
+    return st
 
 
 def append_decision(

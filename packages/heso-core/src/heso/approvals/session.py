@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from heso import chain as _chain
 from heso.approvals import sla
@@ -22,13 +22,12 @@ from heso.approvals.decisions import (
     ESCALATED,
     operator_record,
 )
-from heso.approvals.errors import ApprovalError
 from heso.approvals.finalize import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
 from heso.approvals.store import Line, Store
 from heso.chain import Entry
-from heso.errors import OperatorKeyMismatchError
+from heso.errors import ApprovalError, OperatorKeyMismatchError
 from heso.receipt import build_content, mint
 from heso.toml_source import TomlSource
 
@@ -183,12 +182,27 @@ def state(runtime: Any, store: Store, session: str, now: datetime) -> SessionSta
     return fold(session, store.lines(session), registry_of(runtime), now)
 
 
-def settle(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
+def settle(
+    runtime: Any,
+    store: Store,
+    session: str,
+    now: datetime,
+    *,
+    on_rotation: Literal["raise", "log"] = "raise",
+) -> SessionState | None:
     """Bring ``session`` up to date (hold the lock): record due timeouts, finalize the L1
     receipt once approvers approved, and close the pending marker once decided.
 
-    Raises ``OperatorKeyMismatchError`` after re-suspending when the operator key rotated.
+    When the operator key rotated, the action is suspended again under the current key; then
+    ``on_rotation="raise"`` raises ``OperatorKeyMismatchError`` and ``"log"`` logs it and
+    returns the new state (parked again, awaiting approval of the new action).
     """
+    if on_rotation == "log":
+        try:
+            return settle(runtime, store, session, now)
+        except OperatorKeyMismatchError as exc:
+            log.warning("%s", exc)
+            return state(runtime, store, session, now)
     st = state(runtime, store, session, now)
     if st is None:
         return None
@@ -254,14 +268,13 @@ def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime
     if runtime.identity == st.operator:
         return
     new_hash = resuspend(runtime, store, st, now)
-    exc = OperatorKeyMismatchError(
+    raise OperatorKeyMismatchError(
         f"the operator key changed since {st.action_hash[:12]} was suspended (it was signed by "
         f"{st.operator}, the key is now {runtime.identity}); heso never mints under a stale "
-        f"key, so the action was suspended again as {new_hash[:12]} for approval"
+        f"key, so the action was suspended again as {new_hash[:12]} for approval",
+        action_hash=st.action_hash,
+        new_action_hash=new_hash,
     )
-    exc.action_hash = st.action_hash  # type: ignore[attr-defined]
-    exc.new_action_hash = new_hash  # type: ignore[attr-defined]
-    raise exc
 
 
 def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> str:
@@ -319,19 +332,41 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
     return True
 
 
+def retire(store: Store, st: SessionState, now: datetime) -> None:
+    """Take the firing claim of a denied or expired session whose refusal a re-issued call
+    received (hold the lock): it could never fire anyway, and the same call made once more is
+    a new action (:func:`heso.approvals.reentry.find` passes over claimed sessions)."""
+    note = {
+        "action_hash": st.action_hash,
+        "at": sla.stamp(now),
+        "pid": os.getpid(),
+        "refused": st.decision,
+    }
+    store.claim_fire(st.session, note)
+
+
 def record_completed(
-    runtime: Any, session: str, action_hash: str, *, error: BaseException | None = None
+    runtime: Any,
+    session: str,
+    action_hash: str,
+    *,
+    ok: bool = True,
+    error: BaseException | str | None = None,
 ) -> None:
-    """Record how a fired body ended: ``ok``, or ``error`` with the exception's type."""
+    """Record how a fired body ended: ``ok``, or ``error`` with the exception's type name
+    (never its message, which may hold the arguments); a string ``error`` is such a name."""
+    if isinstance(error, str) and not error.isidentifier():
+        raise ValueError(f"error must be an exception or its type name, not {error!r}")
     store = store_of(runtime)
+    ok = ok and error is None
     record: dict[str, Any] = {
         "kind": "completed",
         "at": sla.stamp(sla.clock(runtime)),
         "action_hash": action_hash,
-        "status": "ok" if error is None else "error",
+        "status": "ok" if ok else "error",
     }
     if error is not None:
-        record["error"] = type(error).__name__
+        record["error"] = error if isinstance(error, str) else type(error).__name__
     with store.locked(session):
         store.append(session, operator_record(record, runtime.key))
 
@@ -447,6 +482,7 @@ __all__ = [
     "refuse_stale_key",
     "registry_of",
     "resuspend",
+    "retire",
     "settle",
     "state",
 ]

@@ -27,9 +27,9 @@ from heso.approvals.decisions import (
     check_approver_decision,
     signer_of,
 )
-from heso.approvals.errors import LifecycleError
 from heso.approvals.registry import Registry
 from heso.approvals.store import Line
+from heso.errors import LifecycleError
 from heso.keys import PublicKey
 from heso.receipt import OPERATOR_KEY_ID, compute_action_hash, verify_receipt
 from heso.verdict import Verdict

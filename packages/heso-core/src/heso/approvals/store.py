@@ -30,9 +30,8 @@ from typing import Any
 
 import blake3
 
-from heso.approvals.errors import ApprovalError, LifecycleError
 from heso.canonical import canonical_bytes, loads_strict
-from heso.errors import CanonicalizationError
+from heso.errors import ApprovalError, CanonicalizationError, LifecycleError
 
 APPROVALS_DIR = "approvals"
 LIFECYCLE_FILE = "lifecycle.jsonl"
@@ -243,6 +242,15 @@ class Store:
         finally:
             os.close(fd)
         return session
+
+    def session_of(self, action_hash: str) -> str | None:
+        """The session that suspended exactly ``action_hash``, if any."""
+        if len(action_hash) != 64 or not set(action_hash) <= _HEX:
+            return None
+        try:
+            return (self.root / "index" / action_hash).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
 
     def set_open(self, action_hash: str, session: str, is_open: bool) -> None:
         """Mark ``action_hash`` as awaiting a decision, or no longer."""

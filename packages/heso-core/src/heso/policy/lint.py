@@ -1,9 +1,11 @@
 """``heso policy check``: findings about a policy that loads but may not do what its author
-meant (shadowed and disabled rules, an unreachable default, floors that override a rule)."""
+meant (shadowed and disabled rules, an unreachable default, floors that override a rule,
+approver groups nobody defined)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -68,7 +70,11 @@ def lint(policy: Policy) -> list[Finding]:
         hint: str = "",
         key: tuple[str | int, ...] = (),
     ) -> None:
-        line, column = at(rule, *key) if rule is not None else (None, None)
+        if rule is not None:
+            line, column = at(rule, *key)
+        else:
+            where = source.locate(key) if key and source is not None else None
+            line, column = where if where else (None, None)
         findings.append(
             Finding(
                 severity, code, message, rule.id if rule else None, line, column, None, hint or None
@@ -134,18 +140,9 @@ def lint(policy: Policy) -> list[Finding]:
                     rule,
                     "its approvers (or [policy] default_approvers) receive the request",
                 )
-        if groups is not None:
-            for name in rule.approvers:
-                if name not in groups:
-                    add(
-                        "unknown-approver-group",
-                        "warning",
-                        f"rule {_q(rule.id)} names approver group {_q(name)}, "
-                        "which [approvers] does not define",
-                        rule,
-                        f"add [approvers.{name}] or fix the name",
-                        ("approvers",),
-                    )
+
+    if groups is not None:
+        _undefined_groups(policy, groups, add)
 
     catch_all = _catch_all_verbs(policy)
     if catch_all >= set(Verb):
@@ -185,8 +182,39 @@ def _floor(policy: Policy, verb: Verb) -> DecisionKind | None:
 
 
 def _approver_groups(source: Any) -> set[str] | None:
-    table = getattr(source, "data", {}).get("approvers") if source is not None else None
-    return set(table) if isinstance(table, dict) else None
+    """The ``[approvers.<group>]`` tables of the file; ``None`` without a file to read."""
+    if source is None:
+        return None
+    table = getattr(source, "data", {}).get("approvers")
+    return set(table) if isinstance(table, dict) else set()
+
+
+def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]) -> None:
+    """One warning per approver group that a rule or ``[policy] default_approvers`` names but
+    no ``[approvers.<group>]`` table defines: its actions would wait for nobody."""
+    users: dict[str, list[Rule | None]] = {}
+    for rule in policy.ordered_rules:
+        for name in rule.approvers if rule.enabled else ():
+            users.setdefault(name, []).append(rule)
+    written = policy.source.data.get("policy", {}) if policy.source is not None else {}
+    if isinstance(written, dict) and "default_approvers" in written:
+        for name in policy.settings.default_approvers:
+            users.setdefault(name, []).append(None)
+    for name, named_by in users.items():
+        if name in groups:
+            continue
+        who = ["[policy] default_approvers" if r is None else f"rule {_q(r.id)}" for r in named_by]
+        first = named_by[0]
+        add(
+            "unknown-approver-group",
+            "warning",
+            f"approver group {_q(name)} is named by {', '.join(who)}, but heso.toml has no "
+            f"[approvers.{name}]: nobody can approve what waits for it",
+            first,
+            f'add [approvers.{name}] with members = {{ <name> = "ed25519:..." }}, the keys '
+            "`heso approver new <name>` prints; or fix the name",
+            ("approvers",) if first is not None else ("policy", "default_approvers"),
+        )
 
 
 def _catch_all_verbs(policy: Policy) -> set[Verb]:

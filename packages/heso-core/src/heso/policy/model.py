@@ -10,6 +10,8 @@ from typing import Any
 
 from heso import fieldpath
 from heso.action import Action, Verb
+from heso.canonical import CanonicalObject, canonical_bytes
+from heso.errors import CanonicalizationError
 
 
 class DecisionKind(str, enum.Enum):
@@ -176,17 +178,43 @@ class Decision:
         return self.rule_decision is not None and self.rule_decision is not self.kind
 
     def policy_block(self) -> dict[str, Any]:
-        """The receipt's policy block: a fresh JSON-ready dict, identical for identical input."""
-        return {
-            "rule_id": self.rule_id,
-            "rule_display": self.rule_display,
-            "matched_conditions": [
-                {**c, "value": list(c["value"])} if isinstance(c["value"], list) else dict(c)
-                for c in self.matched_conditions
-            ],
-            "decision_path": self.decision_path,
-            "decision": self.kind.value,
-        }
+        """The receipt's policy block: a fresh JSON-ready dict, identical for identical input.
+
+        It carries its RFC 8785 bytes (a :class:`heso.canonical.CanonicalObject`), computed
+        once per decision, so minting a receipt does not serialize it again.
+        """
+        cached = self.__dict__.get("_policy_block")
+        if cached is None:
+            # A frozen dataclass: cache through __dict__ (computing twice in a race is harmless).
+            template = {
+                "rule_id": self.rule_id,
+                "rule_display": self.rule_display,
+                "matched_conditions": [],
+                "decision_path": self.decision_path,
+                "decision": self.kind.value,
+            }
+            try:
+                encoded = canonical_bytes({**template, "matched_conditions": self._matched()})
+            except CanonicalizationError:
+                encoded = None  # minting reports it
+            cached = self.__dict__["_policy_block"] = (template, encoded)
+        template, encoded = cached
+        if encoded is None:
+            return {**template, "matched_conditions": self._matched()}
+        block = CanonicalObject(template)
+        if self.matched_conditions:
+            block["matched_conditions"] = self._matched()
+        else:
+            block["matched_conditions"] = []
+        block.canonical = encoded
+        return block
+
+    def _matched(self) -> list[dict[str, Any]]:
+        """Fresh copies of the matched conditions (a receipt never shares the decision's)."""
+        return [
+            {**c, "value": list(c["value"])} if isinstance(c["value"], list) else dict(c)
+            for c in self.matched_conditions
+        ]
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,20 @@ conditions = [
 decision = "require_approval"
 approvers = ["oncall"]
 sla_minutes = 15
+
+# Who may approve. Until [approvers.oncall] exists the actions above wait for nobody (and
+# `heso policy check` warns). Each approver creates a key on their own machine with
+# `heso approver new <name>`, which prints the public key to paste here; then uncomment:
+#
+# [approvers.oncall]
+# members = { alice = "ed25519:<alice's public key>", bob = "ed25519:<bob's public key>" }
+# threshold = 1              # how many distinct members must approve (k of n)
+# escalate_to = "managers"   # optional: also asked when an SLA runs out (on_timeout = "escalate")
+#
+# [approvers.managers]
+# members = { dave = "ed25519:<dave's public key>" }
+#
+# Decide with `heso approvals list` and `heso approve <hash> --as <name>` (docs/approvals.md).
 """
 """A realistic, commented starter policy; it loads cleanly (tested)."""
 
