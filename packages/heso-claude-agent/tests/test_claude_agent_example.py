@@ -22,7 +22,7 @@ def test_example_runs() -> None:
         "mcp__support__launch_rocket hook error: heso: blocked by rule no-rockets: rocket "
         "launches are never allowed"
     ) in out
-    assert "awaits an approver (oncall)" in out
+    assert "heso: needs approval by rule escalations-need-oncall" in out
     assert (
         "receipts (tool, decision): [('lookup_order', 'allow'), ('launch_rocket', 'block'), "
         "('escalate_ticket', 'require_approval')]"

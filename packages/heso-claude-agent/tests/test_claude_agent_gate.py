@@ -18,6 +18,7 @@ from claude_agent_sdk import (
 )
 
 import heso
+from heso.approvals import reentry
 from heso.errors import BlockedError
 from heso_claude_agent import HesoGate, split_tool_name
 from heso_testing.conformance import (
@@ -172,7 +173,7 @@ async def test_an_approved_call_fires_once_when_the_model_calls_again(
 ) -> None:
     call = ("escalate_ticket", {"ticket_id": "T-7", "note": "customer is down"})
     first = await drive(tools.async_tools(), call, gate=HesoGate(mode="message"))
-    assert f"approval required by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY}" in (
+    assert f"needs approval by rule {APPROVAL_RULE}: {APPROVAL_DISPLAY}" in (
         first.tool_output or ""
     )
     (action_hash,) = ctx.pending()
@@ -183,6 +184,8 @@ async def test_an_approved_call_fires_once_when_the_model_calls_again(
     assert tools.calls == [("escalate_ticket", call[1])]
     assert {r["content"]["action_hash"] for r in ctx.receipts("escalate_ticket")} == {action_hash}
     assert ctx.pending() == {}
+    found = reentry.lookup(action_hash)  # PostToolUse recorded that the tool ran
+    assert found is not None and found.status == "completed"
     ctx.assert_chain_valid()
 
 

@@ -19,6 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 import heso
+from heso.approvals import reentry
 from heso_langchain import HesoCallbackHandler, HesoMiddleware, ToolCallGate
 from heso_testing.conformance import (
     APPROVAL_RULE,
@@ -100,6 +101,23 @@ def test_message_mode_outside_a_tool_node_still_refuses(ctx, tools):
         rocket.invoke({"target": "moon"}, config=config)
     assert isinstance(err.value.__cause__, heso.BlockedError)
     assert tools.count("launch_rocket") == 0
+
+
+def test_the_handler_reenters_an_approved_call_once_and_records_completed(ctx, tools):
+    escalate = StructuredTool.from_function(func=tools.escalate_ticket)
+    config = go(callbacks=[HesoCallbackHandler()])
+    args = {"ticket_id": "T-1", "note": "down"}
+    with pytest.raises(heso.SuspendedError):
+        escalate.invoke(args, config=config)
+    (action_hash,) = ctx.pending()
+    with pytest.raises(heso.SuspendedError):  # still undecided: refused, no new receipt
+        escalate.invoke(args, config=config)
+    assert len(ctx.receipts("escalate_ticket")) == 1
+    ctx.approve(action_hash)
+    assert escalate.invoke(args, config=config) == "escalated T-1"
+    found = reentry.lookup(action_hash)
+    assert found is not None and found.status == "completed"
+    assert tools.count("escalate_ticket") == 1
 
 
 def test_model_calls_are_gated_only_when_asked(ctx, tools):
@@ -192,7 +210,7 @@ def test_a_deny_resume_records_the_operator_denial(ctx, tools):
     agent, config = _escalating_agent(tools, mode="message"), _thread()
     session = agent.invoke(START, config)["__interrupt__"][0].value["session"]
     done = agent.invoke(Command(resume={"type": "reject", "message": "not now"}), config)
-    assert "was denied" in tool_output(done)
+    assert "(approval denied by the operator: not now)" in tool_output(done)
     assert heso.decision(session) == "denied"
     assert tools.count("escalate_ticket") == 0
     assert done["messages"][-1].content == "done"  # the agent carried on
@@ -204,7 +222,7 @@ def test_approve_on_resume_lets_the_app_approve_as_the_operator(ctx, tools):
     done = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
     assert tool_output(done) == "escalated T-1"
     assert tools.count("escalate_ticket") == 1
-    assert heso.decision(session) == "approved"
+    assert heso.decision(session) == "completed"  # approved, fired, then the tool returned
     assert all(len(r["signatures"]) == 1 for r in ctx.receipts("escalate_ticket")), (
         "an operator approval stays L0"
     )
@@ -221,7 +239,7 @@ def test_without_a_checkpointer_an_approval_is_refused_not_paused(ctx, tools, mo
             agent.invoke(START)
         assert err.value.rule_id == APPROVAL_RULE
     else:
-        assert "heso: awaiting approval by rule" in tool_output(agent.invoke(START))
+        assert "heso: needs approval by rule" in tool_output(agent.invoke(START))
     assert tools.count("escalate_ticket") == 0
     assert _pending_hash(ctx) in ctx.pending()
 
@@ -259,6 +277,45 @@ async def test_parallel_calls_in_one_tool_node_are_each_captured_once(ctx, tools
     # LangGraph re-executes the whole node on resume: the allowed sibling's body runs again,
     # but it is not captured again.
     assert tools.count("lookup_order") == 2
+    ctx.assert_chain_valid()
+
+
+def test_a_node_rerun_after_its_call_fired_tells_the_model_it_already_ran(ctx, tools):
+    calls = [
+        ("escalate_ticket", {"ticket_id": "T-1", "note": "down"}),
+        ("escalate_ticket", {"ticket_id": "T-2", "note": "down too"}),
+    ]
+    gate = ToolCallGate()  # raise mode: the re-run is still answered, not raised
+    graph = tool_node_graph(
+        scripted_model(calls),
+        lc_tools(tools),
+        checkpointer=InMemorySaver(),
+        wrap_tool_call=gate.wrap_tool_call,
+    )
+    config = _thread()
+    first = graph.invoke(START, config)
+    assert first["__interrupt__"]  # a ToolNode surfaces one interrupt per step
+    suspended = {
+        r["content"]["action"]["fields"]["ticket_id"]: r["content"]["action_hash"]
+        for r in ctx.receipts("escalate_ticket")
+    }
+    assert set(suspended) == {"T-1", "T-2"}
+    for action_hash in suspended.values():
+        ctx.approve(action_hash)
+    again = graph.invoke(Command(resume="check"), config)  # T-1 fires, T-2 pauses next
+    (waiting,) = again["__interrupt__"]
+    assert waiting.value["action_hash"] == suspended["T-2"]
+    assert tools.calls == [("escalate_ticket", {"ticket_id": "T-1", "note": "down"})]
+
+    done = graph.invoke(Command(resume="check"), config)  # the node runs again, T-1 included
+    assert "__interrupt__" not in done
+    assert tools.count("escalate_ticket") == 2  # each fired exactly once
+    told = [m.content for m in done["messages"] if getattr(m, "type", "") == "tool"]
+    assert "escalated T-2" in told
+    assert any("(it already ran once)" in str(t) for t in told), told
+    for action_hash in suspended.values():
+        found = reentry.lookup(action_hash)
+        assert found is not None and found.status == "completed"
     ctx.assert_chain_valid()
 
 

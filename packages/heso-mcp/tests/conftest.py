@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from heso_mcp import Mode, wrap_call_tool
 from mcp import types
 from mcp.server.fastmcp import FastMCP
 from mcp.shared.memory import create_connected_server_and_client_session
 
+from heso_mcp import Mode, wrap_call_tool
 from heso_testing.conformance import APPROVER, APPROVER_GROUP, CONFORMANCE_POLICY
 from heso_testing.project import Project, make_project
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 
-from heso_mcp import HesoFastMCP
 from mcp.server.fastmcp import FastMCP
 
 import heso
+from heso_mcp import HesoFastMCP
 from heso_testing.conformance import ConformanceTools
 
 

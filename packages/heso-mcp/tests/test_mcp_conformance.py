@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
-from heso_mcp import HesoFastMCP
 from mcp.server.fastmcp import FastMCP
 
+from heso_mcp import HesoFastMCP
 from heso_testing.conformance import AdapterConformance, ConformanceTools, RunResult
 
 from .conftest import Served, call_once, serve

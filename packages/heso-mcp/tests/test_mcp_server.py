@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from heso_mcp import HesoFastMCP, gate_server
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel
 
 import heso
+from heso_mcp import HesoFastMCP, gate_server
 from heso_testing.conformance import BLOCK_DISPLAY, BLOCK_RULE
 
 from .conftest import Gated, call_once

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from heso_mcp import wrap_call_tool
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 
+from heso_mcp import wrap_call_tool
 from heso_testing.conformance import BLOCK_DISPLAY, BLOCK_RULE, CONFORMANCE_POLICY
 from heso_testing.project import make_project
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import heso_pydantic_ai
 import pytest
-from heso_pydantic_ai import HesoCapability, decisions, resume_results
 from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, ToolApproved
 from pydantic_ai.messages import (
     ModelMessage,
@@ -22,7 +20,9 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.run import AgentRunResult
 
 import heso
+import heso_pydantic_ai
 from heso.errors import BlockedError, SuspendedError
+from heso_pydantic_ai import HesoCapability, decisions, resume_results
 from heso_testing.conformance import (
     APPROVAL_DISPLAY,
     APPROVAL_RULE,

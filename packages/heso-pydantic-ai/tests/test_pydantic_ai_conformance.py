@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from heso_pydantic_ai import HesoCapability, resume_results
 from pydantic_ai import Agent, DeferredToolRequests
 from pydantic_ai.messages import (
     ModelMessage,
@@ -19,6 +18,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.run import AgentRunResult
 
+from heso_pydantic_ai import HesoCapability, resume_results
 from heso_testing.conformance import AdapterConformance, ConformanceTools, RunResult
 
 CALL_ID = "call-1"

@@ -13,8 +13,9 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from heso_testing.providers import OPENAI_MODELS, FakeProviderServer
 from pydantic import BaseModel
+
+from heso_testing.providers import OPENAI_MODELS, FakeProviderServer
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"

@@ -12,7 +12,15 @@ Two seams of the Claude Agent SDK, one capture per tool call:
 Refusals: ``mode="raise"`` (default) denies the call, stops the run and lets
 ``heso.BlockedError`` / ``heso.SuspendedError`` out of :func:`query` (or
 :meth:`HesoGate.raise_for_refusal`); ``mode="message"`` denies the call with
-``heso: blocked by rule <id>: <display text>`` as the tool's result and the model carries on.
+``heso: blocked by rule <id>: <display text>`` as the tool's result and the model carries on
+(:func:`heso.refusals.refusal_text`, the same text on every framework).
+
+Approvals: Claude Code has no pause, so a ``require_approval`` call is refused and parked; the
+same call made again (the model calling the tool once more, in any session) re-enters it
+(:func:`heso.approvals.reentry.admit`): refused again while undecided, run exactly once after
+heso's approvers approved. The gate's ``PostToolUse`` / ``PostToolUseFailure`` hooks (wired by
+:meth:`HesoGate.apply` and :meth:`HesoGate.hooks`) then record ``completed`` once the tool ran;
+with ``can_use_tool`` alone the lifecycle of a re-entered call ends at ``fired``.
 
 Tool names: Claude Code names a tool of an MCP server ``mcp__<server>__<tool>`` (in-process SDK
 servers from ``create_sdk_mcp_server`` included); the receipt names it ``<tool>``, as every other
@@ -42,16 +50,16 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk import query as sdk_query
 
-from heso.errors import BridgeError, GateRefusal, HesoError
-from heso_mcp._gate import refusal_text
-from heso_mcp._gate import run as gate_call
+from heso.approvals import reentry
+from heso.errors import BridgeError, HesoError
+from heso.refusals import Mode, check_mode, refusal_text
 
-Mode = Literal["raise", "message"]
 ToolNames = Literal["short", "full"]
 
 _MCP_PREFIX = "mcp__"
 _REMEMBERED = 1024
-"""Decisions kept per gate for ``can_use_tool`` to reuse (by ``tool_use_id``)."""
+"""Decisions (for ``can_use_tool`` to reuse) and admissions (for ``PostToolUse`` to complete)
+kept per gate, by ``tool_use_id``."""
 
 
 def split_tool_name(name: str, servers: Iterable[str] = ()) -> tuple[str | None, str]:
@@ -93,11 +101,9 @@ class HesoGate:
         server_field: str | None = None,
         servers: Iterable[str] = (),
     ) -> None:
-        if mode not in ("raise", "message"):
-            raise ValueError(f"mode must be 'raise' or 'message', not {mode!r}")
         if tool_names not in ("short", "full"):
             raise ValueError(f"tool_names must be 'short' or 'full', not {tool_names!r}")
-        self.mode: Mode = mode
+        self.mode: Mode = check_mode(mode)
         self.matcher = matcher
         self.tool_names: ToolNames = tool_names
         self.server_field = server_field
@@ -106,6 +112,7 @@ class HesoGate:
         self.refusals: list[HesoError] = []
         """Refusals and gate failures of raise mode not yet raised (:meth:`raise_for_refusal`)."""
         self._decided: OrderedDict[str, tuple[str, Any, HesoError | None]] = OrderedDict()
+        self._admitted: OrderedDict[str, reentry.Admission] = OrderedDict()
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -113,9 +120,20 @@ class HesoGate:
         """The ``PreToolUse`` matcher, with ``on_failure="block"``: a crash blocks the call."""
         return HookMatcher(matcher=self.matcher, hooks=[self.pre_tool_use], on_failure="block")
 
+    def post_hook_matchers(self) -> dict[str, HookMatcher]:
+        """The ``PostToolUse`` and ``PostToolUseFailure`` matchers: they record ``completed``
+        for a re-entered call once the tool ran."""
+        return {
+            "PostToolUse": HookMatcher(matcher=self.matcher, hooks=[self.post_tool_use]),
+            "PostToolUseFailure": HookMatcher(
+                matcher=self.matcher, hooks=[self.post_tool_use_failure]
+            ),
+        }
+
     def hooks(self) -> dict[str, list[HookMatcher]]:
         """``ClaudeAgentOptions(hooks=gate.hooks())``."""
-        return {"PreToolUse": [self.hook_matcher()]}
+        post = self.post_hook_matchers()
+        return {"PreToolUse": [self.hook_matcher()], **{k: [m] for k, m in post.items()}}
 
     def apply(self, options: ClaudeAgentOptions | None = None) -> ClaudeAgentOptions:
         """A copy of ``options`` with the gate's ``PreToolUse`` hook ahead of the options' own
@@ -132,6 +150,8 @@ class HesoGate:
         if self._hooked(options):
             raise ValueError("these options already carry this HesoGate's PreToolUse hook")
         hooks["PreToolUse"] = [self.hook_matcher(), *hooks.get("PreToolUse", ())]
+        for event, matcher in self.post_hook_matchers().items():
+            hooks[event] = [matcher, *hooks.get(event, ())]  # type: ignore[index]
         return dataclasses.replace(options, hooks=hooks)
 
     # -- the seams ---------------------------------------------------------------------------
@@ -147,12 +167,12 @@ class HesoGate:
         known = (server["name"],) if isinstance(server, Mapping) and "name" in server else ()
         tool_use_id = tool_use_id or data.get("tool_use_id")
         tool_input = data.get("tool_input")
-        refusal = await self._decide(name, tool_input, known)
+        refusal = await self._decide(name, tool_input, known, tool_use_id)
         if tool_use_id:
             self._remember(tool_use_id, (name, tool_input, refusal))
         if refusal is None:
             return {}
-        text = self._text(refusal, name)
+        text = refusal_text(refusal)
         out: HookJSONOutput = {
             "hookSpecificOutput": {
                 "hookEventName": "PreToolUse",
@@ -175,12 +195,26 @@ class HesoGate:
         if decided is not None and decided[:2] == (tool_name, tool_input):
             refusal = decided[2]
         else:
-            refusal = await self._decide(tool_name, tool_input, ())
+            refusal = await self._decide(tool_name, tool_input, (), context.tool_use_id)
         if refusal is None:
             return PermissionResultAllow()
-        return PermissionResultDeny(
-            message=self._text(refusal, tool_name), interrupt=self.mode == "raise"
-        )
+        return PermissionResultDeny(message=refusal_text(refusal), interrupt=self.mode == "raise")
+
+    async def post_tool_use(
+        self, input_data: HookInput, tool_use_id: str | None, context: HookContext
+    ) -> HookJSONOutput:
+        """The ``PostToolUse`` hook callback: the tool ran; a re-entered call records
+        ``completed``. Never changes the tool's result (``{}``)."""
+        self._complete(input_data, tool_use_id, ok=True)
+        return {}
+
+    async def post_tool_use_failure(
+        self, input_data: HookInput, tool_use_id: str | None, context: HookContext
+    ) -> HookJSONOutput:
+        """The ``PostToolUseFailure`` hook callback: the tool failed; a re-entered call records
+        ``completed`` with ``error="ToolError"`` (Claude Code reports no exception type)."""
+        self._complete(input_data, tool_use_id, ok=False)
+        return {}
 
     # -- raise mode --------------------------------------------------------------------------
 
@@ -236,20 +270,31 @@ class HesoGate:
         matchers = (options.hooks or {}).get("PreToolUse", ())
         return any(self.pre_tool_use in getattr(m, "hooks", ()) for m in matchers)
 
+    def _complete(self, input_data: HookInput, tool_use_id: str | None, *, ok: bool) -> None:
+        data: Mapping[str, Any] = input_data  # type: ignore[assignment]
+        admission = self._admitted.pop(tool_use_id or data.get("tool_use_id") or "", None)
+        if admission is not None:
+            admission.complete(ok, error=None if ok else "ToolError")
+
     # -- internals ---------------------------------------------------------------------------
 
-    async def _decide(self, name: str, tool_input: Any, servers: Iterable[str]) -> HesoError | None:
-        """``None`` when the call may run; else the refusal, or the gate's failure (fail
-        closed: any exception refuses)."""
+    async def _decide(
+        self, name: str, tool_input: Any, servers: Iterable[str], tool_use_id: str | None
+    ) -> HesoError | None:
+        """``None`` when the call may run (its admission kept by ``tool_use_id`` for
+        ``PostToolUse``); else the refusal, or the gate's failure (fail closed: any exception
+        refuses)."""
         try:
             tool, fields = self._action(name, tool_input, servers)
-            await gate_call(tool, fields, _admitted)
+            admission = reentry.admit("tool_call", tool, fields)
         except HesoError as exc:
             refusal: HesoError = exc
         except Exception as exc:
             refusal = BridgeError(f"the heso gate failed for {name!r}: {type(exc).__name__}: {exc}")
             refusal.__cause__ = exc
         else:
+            if tool_use_id:
+                self._keep(self._admitted, tool_use_id, admission)
             return None
         if self.mode == "raise":
             self.refusals.append(refusal)
@@ -270,22 +315,16 @@ class HesoGate:
         return (tool if self.tool_names == "short" else name), fields
 
     def _remember(self, tool_use_id: str, decided: tuple[str, Any, HesoError | None]) -> None:
-        self._decided[tool_use_id] = decided
-        while len(self._decided) > _REMEMBERED:
-            self._decided.popitem(last=False)
+        self._keep(self._decided, tool_use_id, decided)
 
     @staticmethod
-    def _text(refusal: HesoError, name: str) -> str:
-        if isinstance(refusal, GateRefusal):
-            return refusal_text(refusal, name)
-        return f"heso: the gate failed, so the call was refused: {refusal}"
+    def _keep(kept: OrderedDict[str, Any], tool_use_id: str, value: Any) -> None:
+        kept[tool_use_id] = value
+        while len(kept) > _REMEMBERED:
+            kept.popitem(last=False)
 
     def __repr__(self) -> str:
         return f"HesoGate(mode={self.mode!r}, matcher={self.matcher!r})"
-
-
-async def _admitted() -> None:
-    return None
 
 
 async def query(

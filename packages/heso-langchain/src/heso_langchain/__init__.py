@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from heso_langchain import langgraph
-    from heso_langchain._gate import ApprovalEndedError, refusal_text
+    from heso_langchain._gate import refusal_text
     from heso_langchain.callbacks import HesoCallbackHandler
     from heso_langchain.langgraph import ToolCallGate
     from heso_langchain.middleware import HesoMiddleware
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ApprovalEndedError": "heso_langchain._gate",
     "refusal_text": "heso_langchain._gate",
     "HesoCallbackHandler": "heso_langchain.callbacks",
     "HesoMiddleware": "heso_langchain.middleware",
@@ -46,7 +45,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ApprovalEndedError",
     "HesoCallbackHandler",
     "HesoMiddleware",
     "ToolCallGate",

@@ -1,24 +1,15 @@
-"""What every LangChain seam shares: one core gate call per tool call, the refusal text the
-model sees, and the refusal modes."""
+"""What every LangChain seam shares: one core gate call per tool call and the checkpointable
+verdict. The refusal modes and the text the model sees are the core's (:mod:`heso.refusals`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from heso.capture import Outcome, gate
 from heso.errors import BlockedError, GateRefusal, SuspendedError
-
-Mode = Literal["raise", "message"]
-MODES: tuple[str, ...] = ("raise", "message")
-
-
-def check_mode(mode: str) -> Mode:
-    """``mode`` if it is a refusal mode, else ``ValueError``."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be 'raise' or 'message', not {mode!r}")
-    return mode  # type: ignore[return-value]
+from heso.refusals import MODES, Mode, check_mode, refusal_text
 
 
 def tool_fields(args: Any, input_str: str | None = None) -> dict[str, Any]:
@@ -38,50 +29,6 @@ def check(
         return gate(verb, name, fields, agent=agent), None
     except GateRefusal as refusal:
         return None, refusal
-
-
-class ApprovalEndedError(BlockedError):
-    """A suspended action was not approved: denied, expired, or it already ran once."""
-
-    def __init__(self, message: str, *, decision: str, **details: Any) -> None:
-        self.decision = decision
-        super().__init__(message, **details)
-
-
-def refusal_text(refusal: GateRefusal) -> str:
-    """What the model reads instead of the tool's result: the rule and its display text."""
-    short = (refusal.action_hash or "")[:12]
-    if isinstance(refusal, ApprovalEndedError):
-        return f"{refusal} (rule {refusal.rule_id}: {refusal.reason}). The call did not run."
-    if isinstance(refusal, SuspendedError):
-        who = ", ".join(refusal.approvers) or "the policy's approvers"
-        return (
-            f"heso: awaiting approval by rule {refusal.rule_id}: {refusal.reason} (action "
-            f"{short}; approvers: {who}). The call did not run; do not retry it now."
-        )
-    if isinstance(refusal, BlockedError):
-        return (
-            f"heso: blocked by rule {refusal.rule_id}: {refusal.reason} (action {short}). "
-            "The call did not run; do not retry it."
-        )
-    return f"heso: refused: {refusal}"
-
-
-def denial(refusal: GateRefusal, decision: str) -> ApprovalEndedError:
-    """The refusal for a suspended action whose approval ended in ``decision`` (``denied``,
-    ``expired``, ...)."""
-    short = (refusal.action_hash or "")[:12]
-    what = {
-        "denied": "was denied",
-        "expired": "expired before anyone approved it",
-    }.get(decision, f"ended as {decision!r}")
-    return ApprovalEndedError(
-        f"heso: the suspended action {short} {what}",
-        decision=decision,
-        action_hash=refusal.action_hash,
-        rule_id=refusal.rule_id,
-        reason=refusal.reason,
-    )
 
 
 @dataclass(frozen=True)
@@ -143,11 +90,10 @@ class Verdict:
 
 __all__ = [
     "MODES",
-    "ApprovalEndedError",
     "Mode",
     "Verdict",
     "check",
     "check_mode",
-    "denial",
     "refusal_text",
+    "tool_fields",
 ]

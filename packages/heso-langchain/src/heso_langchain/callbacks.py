@@ -5,6 +5,11 @@ It is a *sync* handler with ``raise_error = True``: langchain-core swallows a ha
 exception when ``raise_error`` is off, and an async handler's exception on a sync tool path
 (even through ``ainvoke``); a sync handler's exception propagates on every path, before the
 tool's body runs.
+
+Callbacks cannot pause a run: a ``require_approval`` tool call is refused, and the same call
+made again is re-entered (:func:`heso.approvals.reentry.admit`): refused while undecided, run
+exactly once after heso's approvers approved, with ``completed`` recorded from
+``on_tool_end`` / ``on_tool_error``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from heso.approvals import reentry
 from heso.errors import GateRefusal
 from heso_langchain._gate import check, check_mode, refusal_text, tool_fields
 
@@ -29,9 +35,9 @@ class HesoCallbackHandler(BaseCallbackHandler):
     LangGraph ``ToolNode`` (or ``create_agent``) runs the tool, so the agent carries on; the
     refusal is raised as a ``ToolInvocationError`` that ``ToolNode``'s default
     ``handle_tool_errors`` turns into the tool's result (elsewhere it propagates). A refused
-    model call always raises. Callbacks cannot pause a run: for approvals through LangGraph's
-    interrupt/resume use :class:`heso_langchain.HesoMiddleware` or
-    :mod:`heso_langchain.langgraph`.
+    model call always raises. Callbacks cannot pause a run (a suspended call runs once approved
+    when it is made again); for approvals through LangGraph's interrupt/resume use
+    :class:`heso_langchain.HesoMiddleware` or :mod:`heso_langchain.langgraph`.
     """
 
     raise_error: bool = True
@@ -48,6 +54,7 @@ class HesoCallbackHandler(BaseCallbackHandler):
         self.gate_tools = gate_tools
         self.gate_llm = gate_llm
         self.agent = agent
+        self._admitted: dict[UUID, reentry.Admission] = {}
 
     # Tool events are filtered by ``ignore_agent``; everything heso does not gate is skipped.
     @property
@@ -92,12 +99,26 @@ class HesoCallbackHandler(BaseCallbackHandler):
     ) -> None:
         name = (serialized or {}).get("name") or kwargs.get("name") or "tool"
         fields = tool_fields(inputs, input_str)
-        _, refusal = check("tool_call", name, fields, agent=self.agent)
-        if refusal is None:
-            return
-        if self.mode == "raise":
-            raise refusal
-        raise _tool_refusal(name, fields, refusal)
+        try:
+            admission = reentry.admit("tool_call", name, fields, agent=self.agent)
+        except GateRefusal as refusal:
+            if self.mode == "raise":
+                raise
+            raise _tool_refusal(name, fields, refusal)  # noqa: B904 (its __cause__ is the refusal)
+        if admission.ticket is not None:
+            self._admitted[run_id] = admission
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """A re-entered call's tool returned: record ``completed``."""
+        admission = self._admitted.pop(run_id, None)
+        if admission is not None:
+            admission.complete()
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """A re-entered call's tool raised: record ``completed`` with the exception's type."""
+        admission = self._admitted.pop(run_id, None)
+        if admission is not None:
+            admission.complete(False, error=type(error).__name__)
 
     def on_chat_model_start(
         self,

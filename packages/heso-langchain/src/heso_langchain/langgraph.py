@@ -8,15 +8,23 @@ model as an error ``ToolMessage`` (``mode="message"``). A ``require_approval`` c
 graph with ``interrupt()`` when the graph has a checkpointer: the interrupt's value describes
 the action (``action_hash``, ``rule_id``, ``reason``, ``approvers``, ``args``); an approver
 runs ``heso approve <action> --as <name>``; resuming the graph (``Command(resume=...)``) then
-finalizes the L1 receipt and runs the tool, refuses it if it was denied or expired, and pauses
-again while it is still pending. Without a checkpointer the call is refused like a block
-(``heso.SuspendedError``, or the refusal text in message mode).
+fires the action through the core's re-entry (:func:`heso.approvals.reentry.fire`: finalizes
+the L1 receipt, takes the exactly-once claim, records ``fired``, then ``completed`` when the
+tool returns), refuses it if it was denied or expired, and pauses again while it is still
+pending. Without a checkpointer the call is refused like a block (``heso.SuspendedError``, or
+the refusal text in message mode).
 
 Re-entry on resume does not capture again: the gate's result is checkpointed as a LangGraph
 ``task``, so the node's re-run reads it back instead of minting a second receipt. (A
 ``ToolNode`` that runs several tool calls in one step re-runs its allowed siblings' bodies on
 resume, as LangGraph re-executes the node; their receipts are not minted twice.
 ``create_agent`` runs each tool call as its own task and re-runs nothing.)
+
+An approved call fires at most once. If LangGraph re-runs a node whose approved call already
+fired (a sibling in the same ``ToolNode`` step paused again, so the node runs once more on the
+next resume), the tool does not run again: the model reads, whatever the mode, the core's
+refusal ``heso: blocked by rule <id>: <display text> (it already ran once)`` as that call's
+result (the first run's output is not checkpointed), instead of the graph crashing.
 """
 
 from __future__ import annotations
@@ -31,9 +39,10 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, interrupt
 
 import heso
+from heso.approvals import reentry
 from heso.capture import action_hash_scope
-from heso.errors import BridgeError, GateRefusal
-from heso_langchain._gate import Verdict, check, check_mode, denial, refusal_text, tool_fields
+from heso.errors import BridgeError, GateRefusal, SuspendedError
+from heso_langchain._gate import Verdict, check, check_mode, refusal_text, tool_fields
 
 ToolResult = ToolMessage | Command
 Execute = Callable[[ToolCallRequest], ToolResult]
@@ -42,6 +51,7 @@ AExecute = Callable[[ToolCallRequest], Awaitable[ToolResult]]
 _APPROVE = frozenset({"approve", "approved", "accept", "yes", "true"})
 _DENY = frozenset({"deny", "denied", "reject", "rejected", "no", "false"})
 _PENDING = ("suspended", "escalated")
+_RAN = frozenset({"fired", "completed"})
 
 
 class ToolCallGate:
@@ -75,11 +85,14 @@ class ToolCallGate:
             verdict = _verdict_from(gate_task().result(), request)
         else:
             verdict = self._verdict(request)
-        refused = self._settle(request, verdict)
-        if refused is not None:
-            return refused
-        with action_hash_scope(verdict.action_hash):
-            return execute(request)
+        settled = self._settle(request, verdict)
+        if isinstance(settled, ToolMessage):
+            return settled
+        if settled is None:
+            with action_hash_scope(verdict.action_hash):
+                return execute(request)
+        with settled:  # the one firing: `completed` is recorded when the tool returns
+            return _completed(settled, execute(request))
 
     async def awrap_tool_call(self, request: ToolCallRequest, execute: AExecute) -> ToolResult:
         """``ToolNode(awrap_tool_call=...)``: the async form of :meth:`wrap_tool_call`."""
@@ -88,11 +101,14 @@ class ToolCallGate:
             verdict = _verdict_from(await gate_task(), request)
         else:
             verdict = self._verdict(request)
-        refused = self._settle(request, verdict)
-        if refused is not None:
-            return refused
-        with action_hash_scope(verdict.action_hash):
-            return await execute(request)
+        settled = self._settle(request, verdict)
+        if isinstance(settled, ToolMessage):
+            return settled
+        if settled is None:
+            with action_hash_scope(verdict.action_hash):
+                return await execute(request)
+        with settled:
+            return _completed(settled, await execute(request))
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -109,8 +125,10 @@ class ToolCallGate:
 
         return heso_gate
 
-    def _refuse(self, request: ToolCallRequest, refusal: GateRefusal) -> ToolMessage:
-        if self.mode == "raise":
+    def _refuse(
+        self, request: ToolCallRequest, refusal: GateRefusal, *, raising: bool = True
+    ) -> ToolMessage:
+        if raising and self.mode == "raise":
             raise refusal
         call = request.tool_call
         return ToolMessage(
@@ -148,24 +166,45 @@ class ToolCallGate:
         elif word in _APPROVE and self.approve_on_resume:
             heso.append_decision(session, "approved", reason=_answer_reason(answer))
 
-    def _settle(self, request: ToolCallRequest, verdict: Verdict) -> ToolMessage | None:
-        """``None`` when the call may run now; else its refusal (raised in raise mode). A
-        suspended call in a pausable graph waits here, across interrupts, for its decision."""
+    def _settle(
+        self, request: ToolCallRequest, verdict: Verdict
+    ) -> ToolMessage | reentry.FireTicket | None:
+        """``None`` when the call may run now as the action it was captured as; a
+        :class:`~heso.approvals.reentry.FireTicket` when it runs as the one firing of its
+        approved suspension; else its refusal (raised in raise mode). A suspended call in a
+        pausable graph waits here, across interrupts, for its decision."""
         refusal = verdict.refusal_error()
         if refusal is None:
             return None
         if not (verdict.suspended and _pausable(request)):
             return self._refuse(request, refusal)
-        session = _session_of(refusal)
+        found = reentry.lookup(refusal.action_hash or "")
+        if found is None:
+            raise BridgeError(
+                f"heso: no approval session for the suspended action "
+                f"{(refusal.action_hash or '')[:12]!r}; refusing to run it"
+            )
         while True:
-            answer = interrupt(self._payload(request, refusal, session))
-            self._record_answer(session, answer)
-            # resume() finalizes the L1 receipt once approvers approved.
-            decision = heso.resume(session) or "unknown"
-            if decision == "approved":
-                return None
-            if decision not in _PENDING:
-                return self._refuse(request, denial(refusal, decision))
+            answer = interrupt(self._payload(request, refusal, found.session))
+            self._record_answer(found.session, answer)
+            fired = reentry.fire(found)
+            if isinstance(fired, reentry.FireTicket):
+                return fired
+            if isinstance(fired, SuspendedError):
+                continue
+            now = reentry.lookup(found.session)
+            if now is not None and now.status in _RAN:
+                # LangGraph re-ran the node after this call fired: tell the model, don't crash.
+                return self._refuse(request, fired, raising=False)
+            return self._refuse(request, fired)
+
+
+def _completed(ticket: reentry.FireTicket, result: ToolResult) -> ToolResult:
+    """``result``; a tool error ``ToolNode`` turned into an error ``ToolMessage`` is recorded
+    as ``completed`` with ``error="ToolError"``."""
+    if isinstance(result, ToolMessage) and result.status == "error":
+        ticket.complete(False, error="ToolError")
+    return result
 
 
 def _pausable(request: ToolCallRequest) -> bool:
@@ -190,18 +229,6 @@ def _verdict_from(data: Mapping[str, Any], request: ToolCallRequest) -> Verdict:
             f"not {request.tool_call.get('id')!r}; refusing to run it"
         )
     return verdict
-
-
-def _session_of(refusal: GateRefusal) -> str:
-    """The approval session the core opened for the suspended action."""
-    from heso.approvals.session import AUTO_SESSION_PREFIX
-
-    session = AUTO_SESSION_PREFIX + (refusal.action_hash or "")
-    if heso.decision(session) is None:
-        raise BridgeError(
-            f"heso: no approval session {session!r} for the suspended action; refusing to run it"
-        )
-    return session
 
 
 def _answer_word(answer: Any) -> str | None:

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from heso.action import Verb
 from heso.approvals.reentry import admit
-from heso.refusals import refusal_text as _refusal_text
 
 T = TypeVar("T")
 
@@ -31,8 +30,3 @@ async def run(
     """
     with admit(Verb.TOOL_CALL, tool_name, dict(arguments or {})):
         return await send()
-
-
-def refusal_text(refusal: BaseException, tool_name: str | None = None) -> str:
-    """Deprecated: use :func:`heso.refusals.refusal_text` (``tool_name`` is ignored)."""
-    return _refusal_text(refusal)
