@@ -168,6 +168,95 @@ def via_claude_agent() -> None:
         assert (api.tool_result_text(call.id) or "").startswith("order A-1: shipped")
 
 
+# -- OpenAI Agents SDK, Pydantic AI, CrewAI --------------------------------------------------
+
+
+def via_openai_agents() -> None:
+    import asyncio
+
+    from agents import Agent, Runner, function_tool, set_tracing_disabled
+
+    import heso
+    from heso_openai_agents.testing import ScriptedModel
+
+    set_tracing_disabled(True)
+    model = ScriptedModel([[("lookup_order", dict(ARGUMENTS))], "done"])
+    agent = Agent(name="identity", model=model, tools=[function_tool(lookup_order)])
+    heso.openai_agents.protect(agent)
+    asyncio.run(Runner.run(agent, "go"))
+
+
+def via_pydantic_ai() -> None:
+    import asyncio
+
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
+    from pydantic_ai.models.function import FunctionModel
+
+    import heso
+
+    def model(messages: list[Any], info: Any) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(parts=[ToolCallPart("lookup_order", dict(ARGUMENTS))])
+        return ModelResponse(parts=[TextPart("done")])
+
+    agent = Agent(
+        FunctionModel(model), tools=[lookup_order], capabilities=[heso.pydantic_ai.HesoCapability()]
+    )
+    asyncio.run(agent.run("go"))  # run_sync would leave its event loop open
+
+
+def via_crewai() -> None:
+    """A real ``Crew`` on the native tool-calling path, driven by a one-call scripted model."""
+    import json
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImportWarning)
+        from crewai import Agent, Crew, Task
+        from crewai.llms.base_llm import BaseLLM
+        from crewai.tools import tool
+
+    import heso
+
+    turns: list[Any] = [
+        [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "lookup_order", "arguments": json.dumps(ARGUMENTS)},
+            }
+        ],
+        "done",
+    ]
+
+    class OneCall(BaseLLM):
+        def call(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+            return turns.pop(0) if turns else "done"
+
+        def supports_function_calling(self) -> bool:
+            return True
+
+        def supports_stop_words(self) -> bool:
+            return False
+
+        def get_context_window_size(self) -> int:
+            return 32768
+
+    agent = Agent(
+        role="support",
+        goal="help",
+        backstory="offline",
+        llm=OneCall(model="one-call"),
+        tools=[tool("lookup_order")(lookup_order)],
+        max_iter=3,
+        verbose=False,
+    )
+    task = Task(description="Look up A-1.", expected_output="a summary", agent=agent)
+    with heso.crewai.scoped():
+        Crew(agents=[agent], tasks=[task], verbose=False).kickoff()
+
+
 SURFACES: dict[str, Callable[[], None]] = {
     "heso.tool": via_heso_tool,
     "langchain.callback": via_langchain_callback,
@@ -176,7 +265,16 @@ SURFACES: dict[str, Callable[[], None]] = {
     "mcp.client": via_mcp_client,
     "mcp.server": via_mcp_server,
     "claude_agent.hook": via_claude_agent,
+    "openai_agents.guardrail": via_openai_agents,
+    "pydantic_ai.capability": via_pydantic_ai,
+    "crewai.hook": via_crewai,
 }
+
+
+@pytest.fixture(autouse=True)
+def _offline_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CrewAI writes under ~/.local/share and ~/.config: keep it in the test's directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 @pytest.fixture
