@@ -1,6 +1,7 @@
 """Policy evaluation speed: p50/p99 of ``Policy.evaluate`` at 1, 100 and 10,000 rules.
 
-Run: ``.venv/bin/python benchmarks/bench_policy.py [--quick]``
+Run alone: ``python benchmarks/bench_policy.py [--quick] [--json out.json]`` (``benchmarks/run.py``
+runs it as one section of the suite).
 
 Policies are generated with a realistic mix: six verbs (tool calls most common), scopes that
 are mostly exact tool names, some ``prefix*`` globs, a few ``*suffix`` globs and rare ``*``
@@ -13,19 +14,20 @@ steady state; "cold" is the first action on a (verb, tool) pair the policy has n
 
 from __future__ import annotations
 
-import argparse
 import gc
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import section_main, summary, timer_overhead_us
 
 from heso.action import Action, Verb
 from heso.policy import Policy, parse_policy
-
-TARGETS_US = {100: 5.0, 10_000: 10.0}
-OTHER_TOOLKIT_US = {1: 11.0, 100: 30.0}
 
 VERB_MIX = [
     (Verb.TOOL_CALL, 45),
@@ -150,16 +152,8 @@ def pct(samples: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
 
 
-def timer_overhead() -> float:
-    clock = time.perf_counter_ns
-    samples = []
-    for _ in range(100_000):
-        t0 = clock()
-        samples.append(clock() - t0)
-    return statistics.median(samples) / 1000.0
-
-
-def bench(n_rules: int, calls: int) -> dict[str, float]:
+def bench(n_rules: int, calls: int, runs: int = 10) -> dict[str, Any]:
+    """p50/p99 (µs) of ``Policy.evaluate`` over ``runs`` runs of ``calls // runs`` actions."""
     text, tools = generate(n_rules)
     t0 = time.perf_counter()
     policy: Policy = parse_policy(text)
@@ -170,44 +164,37 @@ def bench(n_rules: int, calls: int) -> dict[str, float]:
         policy.evaluate(a)
     stream = [rng.choice(pool) for _ in range(calls)]
     gc.collect()
-    warm = timed(policy.evaluate, stream)
+    per_run = max(1, calls // runs)
+    warm: list[int] = []
+    run_p50: list[float] = []
+    for r in range(runs):
+        s = timed(policy.evaluate, stream[r * per_run : (r + 1) * per_run])
+        warm.extend(s)
+        run_p50.append(pct(s, 0.5))
     cold_pool = [
         Action(a.verb, f"{a.tool_name}#{i}", a.fields, a.workflow, a.account, a.agent)
         for i, a in enumerate(stream[: min(calls, 20_000)])
     ]
     cold = timed(parse_policy(text).evaluate, cold_pool)
     return {
+        "rules": n_rules,
         "load_ms": load_ms,
-        "p50": pct(warm, 0.50),
-        "p99": pct(warm, 0.99),
-        "cold_p50": pct(cold, 0.50),
-        "cold_p99": pct(cold, 0.99),
+        "p50_us": pct(warm, 0.50),
+        "p99_us": pct(warm, 0.99),
+        "run_p50_us": summary(run_p50),
+        "cold_p50_us": pct(cold, 0.50),
+        "cold_p99_us": pct(cold, 0.99),
+        "calls": len(warm),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer calls")
-    args = parser.parse_args()
-    calls = 50_000 if args.quick else 300_000
-    print(f"python {sys.version.split()[0]}; timer overhead ~{timer_overhead():.3f} µs/call")
-    print(f"{'rules':>7} {'load':>9} {'p50':>8} {'p99':>8} {'cold p50':>9} {'cold p99':>9}  target")
+def run(quick: bool) -> dict[str, Any]:
+    calls = 20_000 if quick else 300_000
+    out: dict[str, Any] = {"timer_overhead_us": timer_overhead_us()}
     for n in (1, 100, 10_000):
-        r = bench(n, calls)
-        target = TARGETS_US.get(n)
-        verdict = ""
-        if target is not None:
-            ok = "OK" if r["p50"] <= target else "MISSED"
-            verdict = f"p50 <= {target:g} µs: {ok} ({r['p50'] / target:.2f} of target)"
-        other = OTHER_TOOLKIT_US.get(n)
-        if other is not None:
-            ratio = other / r["p50"]
-            verdict += f"{'; ' if verdict else ''}other toolkit {other:g} µs ({ratio:.0f}x ours)"
-        print(
-            f"{n:>7} {r['load_ms']:>7.1f}ms {r['p50']:>6.2f}µs {r['p99']:>6.2f}µs "
-            f"{r['cold_p50']:>7.2f}µs {r['cold_p99']:>7.2f}µs  {verdict}"
-        )
+        out[f"rules_{n}"] = bench(n, calls)
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    section_main(run)

@@ -924,3 +924,24 @@ def test_spec_page_states_the_example_hashes_and_limits() -> None:
     for bits, number in RFC8785_NUMBERS:
         if f"`{bits}`" in text:
             assert f"| `{bits}` | `{number}` |" in text
+
+
+# -- hardening (issue #9) -----------------------------------------------------------------------
+
+
+def test_an_integer_out_of_range_is_refused_without_echoing_it() -> None:
+    """The value may be a secret about to be redacted: the error (and so logs) never hold it."""
+    with pytest.raises(CanonicalizationError) as caught:
+        to_json_value({"card": 4111111111111111111111})
+    assert "4111111111111111111111" not in str(caught.value)
+    assert "an integer with 22 digits is outside" in str(caught.value)
+
+
+def test_a_duplicate_key_error_is_printable_and_short() -> None:
+    """The message escapes lone surrogates (a CLI could not print them) and clips long keys."""
+    for key in ("\\udc80", "k" * 10_000):
+        with pytest.raises(CanonicalizationError) as caught:
+            loads_strict(f'{{"{key}": 1, "{key}": 2}}')
+        message = str(caught.value)
+        message.encode("utf-8")  # printable
+        assert "duplicate object key" in message and len(message) < 200

@@ -344,3 +344,188 @@ def test_disk_write_failure_is_a_chain_error_and_leaves_no_partial_line(tmp_path
     c.close()
     verdict = ch.verify_chain(tmp_path)
     assert verdict.ok and verdict.details["entries"] == 2
+
+
+# -- hardening (issue #9): each test pins a bug the reliability suites found -----------------
+
+
+def test_a_deeply_nested_line_is_malformed_json_not_a_crash(tmp_path, key):
+    _fill(tmp_path, key, 2)
+    _write_lines(tmp_path, [*_lines(tmp_path), b"[" * 100_000 + b"\n"])
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.code == v.MALFORMED_JSON and verdict.entry == 2
+    assert "nested deeper than" in verdict.reason
+
+
+def test_a_damaged_torn_record_file_does_not_break_verification(tmp_path, key):
+    _fill(tmp_path, key, 2)
+    (tmp_path / ch.TORN_FILE).write_bytes(b"not json\n\xff\xfe{")
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok and verdict.details["torn_tails_recovered"] == 2
+
+
+def test_a_line_that_is_not_canonical_is_refused_even_past_the_seal(tmp_path, key):
+    _fill(tmp_path, key, 2)
+    c = ch.Chain(tmp_path, key=key, seal_every=10**9, seal_interval=10**9)
+    c.append(_receipt(key, 2))  # unsealed: only its own bytes can betray a change
+    lines = _lines(tmp_path)
+    entry = json.loads(lines[2])
+    content = entry["receipt"]["content"]
+    content["action_hash"] = content.pop("action_hash")  # moved to the end: same meaning
+    for changed in (
+        json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode() + b"\n",
+        lines[2].replace(b'"seq":', b'"seq": '),
+        lines[2].replace(b'"i":2', b'"i":2.0'),
+    ):
+        assert changed != lines[2]
+        _write_lines(tmp_path, [*lines[:2], changed])
+        verdict = ch.verify_chain(tmp_path)
+        assert verdict.code == v.MALFORMED_ENTRY and verdict.entry == 2, verdict
+        assert "canonical" in verdict.reason
+
+
+def test_a_line_over_the_limit_is_refused_by_the_writer_and_the_verifier(
+    tmp_path, key, monkeypatch
+):
+    monkeypatch.setattr(ch, "MAX_ENTRY_BYTES", 4096)
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 0))
+    big = _receipt(key, 1)
+    big["content"]["action"]["fields"]["blob"] = "x" * 5000
+    del big.canonical
+    with pytest.raises(ChainError, match="limit is 4096 bytes"):
+        c.append(big)
+    c.close()
+    _write_lines(tmp_path, [*_lines(tmp_path), b'{"prev":"' + b"a" * 10_000 + b'"}\n'])
+    verdict = ch.verify_chain(tmp_path)
+    assert (
+        verdict.code == v.MALFORMED_ENTRY and verdict.entry == 1 and "longer than" in verdict.reason
+    )
+    assert ch.find(tmp_path, "ab") == []
+
+
+def test_a_refused_writer_keeps_refusing(tmp_path, key):
+    """A second append must not extend (and re-seal) a chain the first one refused."""
+    _fill(tmp_path, key, 5)
+    _write_lines(tmp_path, _lines(tmp_path)[:2])
+    writer = ch.Chain(tmp_path, key=key)
+    for _ in range(3):
+        with pytest.raises(ChainError, match="truncated"):
+            writer.append(_receipt(key, 9))
+    assert ch.verify_chain(tmp_path).code == v.CHAIN_TRUNCATED
+
+
+def test_a_deleted_head_is_not_laundered_by_the_next_append(tmp_path, key):
+    _fill(tmp_path, key, 5)
+    _write_lines(tmp_path, _lines(tmp_path)[:2])
+    (tmp_path / ch.HEAD_FILE).unlink()
+    with pytest.raises(ChainError, match=r"chain\.head\.json is missing"):
+        ch.Chain(tmp_path, key=key).append(_receipt(key, 9))
+    assert ch.verify_chain(tmp_path).code == v.HEAD_MISSING
+
+
+def test_a_new_chain_is_sealed_before_its_first_line(tmp_path, key):
+    """A crash between the first line and its seal leaves a verifiable chain, not HeadMissing."""
+    c = ch.Chain(tmp_path, key=key)
+    assert c.length == 0
+    assert json.loads((tmp_path / ch.HEAD_FILE).read_text())["content"]["length"] == 0
+    os.close(os.open(tmp_path / ch.CHAIN_FILE, os.O_RDONLY))
+    line = ch.encode_entry(0, ch.GENESIS, _receipt(key, 0)) + b"\n"
+    (tmp_path / ch.CHAIN_FILE).write_bytes(line)  # as if killed right after the write
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok and verdict.details["unsealed"] == 1
+    other = ch.Chain(tmp_path, key=key)  # and another writer carries on
+    other.append(_receipt(key, 1))
+    other.close()
+    assert ch.verify_chain(tmp_path, require_sealed=True).ok
+
+
+def test_a_writer_refuses_a_chain_file_deleted_under_it(tmp_path, key):
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 0))
+    (tmp_path / ch.CHAIN_FILE).unlink()
+    with pytest.raises(ChainError, match="was deleted while heso had it open"):
+        c.append(_receipt(key, 1))
+
+
+def test_a_failed_index_write_never_fails_the_append_nor_leaves_a_hole(tmp_path, key, monkeypatch):
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 0))
+    real = os.write
+
+    def full_index(fd, data):
+        if fd == c._idx_fd:
+            real(fd, bytes(data)[:10])  # a short write, then the disk is full
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full_index)
+    entries = [c.append(_receipt(key, i)) for i in (1, 2)]
+    monkeypatch.setattr(os, "write", real)
+    entries.append(c.append(_receipt(key, 3)))
+    c.close()
+    from heso import index as idx
+
+    assert idx.count(tmp_path / ch.INDEX_FILE) == 4
+    assert (tmp_path / ch.INDEX_FILE).stat().st_size % idx.RECORD_SIZE == 0
+    for entry in entries:
+        h = json.loads(_lines(tmp_path)[entry.seq])["receipt"]["content"]["action_hash"]
+        assert ch.get_receipt(tmp_path, h[:12])["content"]["action_hash"] == h
+
+
+def test_a_short_write_reports_the_real_error(tmp_path, key, monkeypatch):
+    c = ch.Chain(tmp_path, key=key)
+    c.append(_receipt(key, 0))
+    real, calls = os.write, []
+
+    def short(fd, data):
+        if fd == c._fd:
+            calls.append(len(data))
+            if len(calls) == 1:
+                return real(fd, bytes(data)[:7])
+            raise OSError(28, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", short)
+    with pytest.raises(ChainError, match="No space left on device"):
+        c.append(_receipt(key, 1))
+    monkeypatch.setattr(os, "write", real)
+    assert ch.verify_chain(tmp_path).ok  # the partial line was cut off
+
+
+def test_a_damaged_index_never_returns_another_receipt(tmp_path, key):
+    entries = _fill(tmp_path, key, 6)
+    hashes = [json.loads(x)["receipt"]["content"]["action_hash"] for x in _lines(tmp_path)]
+    records = [ch.idx.record(h, e.offset) for h, e in zip(hashes, entries, strict=True)]
+    records[2] = ch.idx.record(hashes[2], entries[4].offset)  # points at another entry
+    records.append(b"#" + b"z" * 81 + b"\n")  # and ends in garbage
+    (tmp_path / ch.INDEX_FILE).write_bytes(b"".join(records))
+    for h in hashes:
+        assert ch.get_receipt(tmp_path, h[:12])["content"]["action_hash"] == h
+
+
+def test_the_head_signature_must_be_lowercase_hex(tmp_path, key):
+    _fill(tmp_path, key, 2)
+    head_path = tmp_path / ch.HEAD_FILE
+    doc = json.loads(head_path.read_text())
+    doc["signature"] = doc["signature"].upper()  # the same signature bytes
+    head_path.write_text(json.dumps(doc, sort_keys=True) + "\n")
+    assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID
+
+
+def test_require_sealed_fails_on_entries_after_the_head(tmp_path, key):
+    _fill(tmp_path, key, 3)
+    c = ch.Chain(tmp_path, key=key, seal_every=10**9, seal_interval=10**9)
+    c.append(_receipt(key, 3))
+    plain = ch.verify_chain(tmp_path)
+    assert plain.ok and plain.details["unsealed"] == 1 and plain.details["sealed"] == 3
+    sealed = ch.verify_chain(tmp_path, require_sealed=True)
+    assert sealed.code == v.HEAD_MISMATCH and sealed.entry == 3
+    c.close()
+    assert ch.verify_chain(tmp_path, require_sealed=True).ok
+
+
+def test_a_head_larger_than_the_limit_is_invalid(tmp_path, key):
+    _fill(tmp_path, key, 1)
+    (tmp_path / ch.HEAD_FILE).write_bytes(b" " * (ch.MAX_HEAD_BYTES + 1))
+    assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID

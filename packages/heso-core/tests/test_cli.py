@@ -146,3 +146,79 @@ def test_reveal_proves_a_redacted_value(heso_project, capsys):
     for path in heso_project.data_dir.rglob("*"):
         if path.is_file():
             assert b"sk-live-123" not in path.read_bytes(), path
+
+
+def test_verify_uses_the_operator_keys_pinned_in_heso_toml(minted, capsys):
+    project, hashes = minted
+    root = str(project.root)
+    operator = project.receipts()[0]["content"]["agent_identity"]
+    other = "ed25519:" + "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
+    code, out, err = run(capsys, "verify", "--chain", "--project", root)
+    assert code == 0 and "not pinned" in out and "no operator key is pinned" in err
+    project.write_policy(f'[policy]\ndefault = "allow"\n\n[heso]\noperator_keys = ["{other}"]\n')
+    for argv in (["--chain"], [hashes[0][:12]]):
+        code, out, _ = run(capsys, "verify", *argv, "--project", root, "--json")
+        data = json.loads(out)
+        assert code == 1 and data["operator_pinned_by"] == "heso.toml", data
+        assert data["verdict"] in ("HeadInvalid", "UntrustedKey")
+    code, out, _ = run(
+        capsys, "verify", "--chain", "--project", root, "--trust", operator, "--json"
+    )
+    assert code == 0 and json.loads(out)["operator_pinned_by"] == "--trust"
+    project.write_policy(f'[policy]\ndefault = "allow"\n\n[heso]\noperator_keys = ["{operator}"]\n')
+    code, out, err = run(capsys, "verify", "--chain", "--project", root)
+    assert code == 0 and "pinned by heso.toml" in out and err == ""
+    project.write_policy('[heso]\noperator_keys = ["ed25519:nope"]\n')
+    code, _, err = run(capsys, "verify", "--chain", "--project", root)
+    assert code == 1 and "operator_keys[0]" in err and "heso.toml:2" in err
+
+
+def test_verify_chain_sealed_requires_a_head_over_every_entry(minted, capsys):
+    project, _ = minted
+    root = str(project.root)
+    from heso import chain
+
+    key = heso.keys.load_operator_key(project.data_dir)
+    writer = chain.Chain(project.data_dir, key=key, seal_every=10**9, seal_interval=10**9)
+    assert writer.length == 17  # opens the chain; the next append is not sealed
+    writer.append(capture_receipt(key))
+    assert run(capsys, "verify", "--chain", "--project", root)[0] == 0
+    code, out, _ = run(capsys, "verify", "--chain", "--sealed", "--project", root, "--json")
+    data = json.loads(out)
+    assert code == 1 and data["verdict"] == "HeadMismatch" and data["entry"] == 17
+    writer.close()
+    assert run(capsys, "verify", "--chain", "--sealed", "--project", root)[0] == 0
+
+
+def capture_receipt(key):
+    from heso.receipt import build_content, mint
+
+    return mint(
+        build_content(
+            captured_at="2026-01-02T03:04:05Z",
+            agent_identity=key.public_key().to_str(),
+            action={
+                "verb": "tool_call",
+                "tool_name": "t",
+                "workflow": "default",
+                "account": "default",
+                "fields": {},
+            },
+            policy={
+                "rule_id": "r",
+                "rule_display": "r",
+                "matched_conditions": [],
+                "decision_path": "p",
+                "decision": "allow",
+            },
+        ),
+        key,
+    )
+
+
+def test_init_prints_the_line_that_pins_the_operator_key(tmp_path, heso_env, capsys):
+    code, out, _ = run(capsys, "init", str(tmp_path), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["pin"] == f'operator_keys = ["{data["public_key"]}"]'
+    code, out, _ = run(capsys, "init", str(tmp_path))
+    assert data["pin"] in out

@@ -933,3 +933,12 @@ def test_seed_never_appears_in_files_or_errors(
     for message in [*messages, repr(key), str(key)]:
         assert_no_seed(message, RFC8032_SEED)
     assert_no_seed_in_files(tmp_path, RFC8032_SEED)
+
+
+def test_a_deeply_nested_key_file_is_a_clear_error(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "operator.key"
+    path.write_bytes(b"[" * 60_000)
+    with pytest.raises(KeyDecryptionError, match="nested too deeply") as caught:
+        read_key_file(path, PASSPHRASE)
+    assert str(path) in str(caught.value)

@@ -246,3 +246,18 @@ def test_unusual_scalars_fall_back_to_the_generic_path(key):
 
     assert r.canonical == canonical_bytes(dict(r))
     assert r["content"]["action_hash"] == compute_action_hash(r["content"])
+
+
+def test_verdict_reasons_clip_hostile_values(key):
+    """Values a receipt carries are quoted in verdicts at most 80 characters long."""
+    r = mint(_content(key), key)
+    for mutate in (
+        lambda x: x.__setitem__("alg", "a" * 1_000_000),
+        lambda x: x["content"].__setitem__("trust_level", "L" * 1_000_000),
+        lambda x: x["signatures"][0].__setitem__("algorithm", ["x"] * 100_000),
+        lambda x: x["content"].__setitem__("k" * 1_000_000, 1),
+    ):
+        bad = copy.deepcopy(dict(r))
+        mutate(bad)
+        verdict = verify_receipt(bad)
+        assert not verdict.ok and len(verdict.reason) < 300, verdict.reason[:100]

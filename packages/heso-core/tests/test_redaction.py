@@ -587,3 +587,31 @@ def test_concurrent_appends_from_threads_and_processes_keep_lines_intact(
         seen[entry["action_hash"]] = seen.get(entry["action_hash"], 0) + 1
     assert seen == {f"{w}-{i}": 3 for w in writers for i in range(per_writer)}
     assert len(store.lookup("proc1-7")) == 3
+
+
+def test_a_failed_or_torn_salt_write_never_swallows_the_next_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk-full write is cut back, and a line torn by a killed writer is closed, so the
+    next entry stays a line of its own (else its salt would be lost)."""
+    store = RevealStore(tmp_path / "reveal", fsync=False)
+    h = [f"{k:064x}" for k in range(3)]
+    value_salt = b"\x01" * SALT_BYTES
+    commit = Commitment("api_key", commitment_of("v", value_salt), value_salt)
+    real = os.write
+
+    def full(fd: int, data: Any) -> int:
+        real(fd, bytes(data)[:20])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError):
+        store.add(h[0], [commit])
+    monkeypatch.setattr(os, "write", real)
+    assert store.file.read_bytes() == b""
+    with open(store.file, "ab") as f:
+        f.write(b'{"action_hash":"torn')  # as a killed writer leaves it
+    store.add(h[1], [commit])
+    store.add(h[2], [commit])
+    assert [e.action_hash for e in store.lookup(h[1])] == [h[1]]
+    assert [e.action_hash for e in store.lookup(h[2])] == [h[2]]

@@ -8,7 +8,6 @@ to their separately installed packages.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from heso.action import Action, Verb
@@ -118,6 +117,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    import importlib.util  # here, not at import: `import heso` stays cheap
+
     installed = [
         name
         for name, (module, _, _) in _ADAPTERS.items()

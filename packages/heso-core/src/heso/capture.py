@@ -8,8 +8,10 @@ receipt content whichever surface captured them.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
+import time
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from heso.errors import (
     SuspendedError,
 )
 from heso.policy import Decision, DecisionKind
-from heso.receipt import action_block, build_content, format_timestamp, mint
+from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
 from heso.steps import current_step
 
@@ -52,6 +54,8 @@ class OutcomeKind(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+
+_VERB_TEXT = {v: v.value for v in Verb}
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -140,8 +144,71 @@ def current_action_hash() -> str | None:
     return _action_hash.get()
 
 
+_second: tuple[int, str] = (-1, "")
+"""The last whole second :func:`_now` formatted, and its text."""
+
+
 def _now() -> str:
-    return format_timestamp(datetime.now(timezone.utc))
+    """The current UTC time as :func:`heso.receipt.format_timestamp` writes it (``Z``,
+    microseconds only when non-zero). The date and time of day are formatted once per second."""
+    global _second
+    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] == sec:
+        text = cached[1]
+    else:
+        text = format_timestamp(datetime.fromtimestamp(sec, timezone.utc))[:-1]
+        _second = (sec, text)
+    us = ns // 1000
+    return f"{text}.{us:06d}Z" if us else text + "Z"
+
+
+# The gate builds an Action and an Outcome per call. Both are frozen dataclasses, whose
+# generated __init__ sets each field through object.__setattr__; filling the instance __dict__
+# in one step gives the same object (same fields, equality, hash) at a third of the cost.
+# Used only while the classes keep exactly these fields and no __post_init__ or __slots__.
+_new = object.__new__
+
+
+def _plain_frozen(cls: type, names: tuple[str, ...]) -> bool:
+    return (
+        tuple(f.name for f in dataclasses.fields(cls)) == names
+        and not hasattr(cls, "__post_init__")
+        and "__slots__" not in cls.__dict__
+    )
+
+
+_FAST_ACTION = _plain_frozen(
+    Action,
+    ("verb", "tool_name", "fields", "workflow", "account", "agent", "domain", "action_id"),
+)
+
+
+def _outcome(
+    kind: OutcomeKind,
+    blocking: bool,
+    action_hash: str,
+    receipt: Mapping[str, Any],
+    decision: Decision,
+    entry: Entry,
+) -> Outcome:
+    out = _new(Outcome)
+    out.__dict__.update(
+        kind=kind,
+        blocking=blocking,
+        action_hash=action_hash,
+        receipt=receipt,
+        decision=decision,
+        entry=entry,
+        error=None,
+    )
+    return out
+
+
+if not _plain_frozen(
+    Outcome, ("kind", "blocking", "action_hash", "receipt", "decision", "entry", "error")
+):  # pragma: no cover - the class changed: use its own constructor
+    _outcome = Outcome  # type: ignore[assignment]
 
 
 def capture(
@@ -166,12 +233,14 @@ def capture(
     """
     rt = _config.current()
     cfg = rt.config
-    verb = Verb(verb)
-    if not isinstance(tool_name, str) or not tool_name:
-        raise ValueError(f"tool_name must be a non-empty string, not {tool_name!r}")
+    if type(verb) is not Verb:
+        verb = Verb(verb)
+    if type(tool_name) is not str or not tool_name:
+        if not isinstance(tool_name, str) or not tool_name:
+            raise ValueError(f"tool_name must be a non-empty string, not {tool_name!r}")
     if fields is None:
         values: dict[str, Any] = {}
-    elif isinstance(fields, Mapping):
+    elif type(fields) is dict or isinstance(fields, Mapping):
         values = to_json_value(fields, path="fields")
     else:
         raise TypeError(f"fields must be a mapping of names to values, not {type(fields).__name__}")
@@ -187,30 +256,52 @@ def capture(
     if redact_fields:
         extra = normalize_redact_spec(redact_fields)
         spec = merge_redact_specs(spec, extra) if spec else extra
-    action = Action(
-        verb=verb,
-        tool_name=tool_name,
-        fields=values,
-        workflow=workflow or cfg.workflow,
-        account=account or cfg.account,
-        agent=agent,
-        domain=domain,
-        action_id=action_id,
-    )
+    if _FAST_ACTION:
+        action = _new(Action)
+        action.__dict__.update(
+            verb=verb,
+            tool_name=tool_name,
+            fields=values,
+            workflow=workflow or cfg.workflow,
+            account=account or cfg.account,
+            agent=agent,
+            domain=domain,
+            action_id=action_id,
+        )
+    else:  # pragma: no cover - Action changed shape
+        action = Action(
+            verb=verb,
+            tool_name=tool_name,
+            fields=values,
+            workflow=workflow or cfg.workflow,
+            account=account or cfg.account,
+            agent=agent,
+            domain=domain,
+            action_id=action_id,
+        )
     stage = "evaluating the policy"
     try:
         decision = rt.policy.evaluate(action)
         kind = _KIND_OF[decision.kind]
-        stage = "redacting fields"
-        shown, commitments = _redact(values, spec)
+        if spec:
+            stage = "redacting fields"
+            shown, commitments = _redact(values, spec)
+        else:
+            shown, commitments = values, None
         stage = "signing the receipt"
-        content = build_content(
-            captured_at=cfg.clock_override or _now(),
-            agent_identity=rt.identity,
-            action=action_block(action, shown),
-            policy=decision.policy_block(),
-        )
-        receipt = mint(content, rt.key)
+        if agent is None and domain is None and action_id is None:
+            block = {
+                "verb": _VERB_TEXT[verb],
+                "tool_name": tool_name,
+                "workflow": action.workflow,
+                "account": action.account,
+                "fields": shown,
+            }  # = action_block(action, shown)
+        else:
+            block = action_block(action, shown)
+        receipt = mint_content(
+            cfg.clock_override or _now(), rt.identity, block, decision.policy_block(), rt.key
+        )  # = mint(build_content(...)), one step
         action_hash = receipt["content"]["action_hash"]
         if commitments:
             stage = "storing redaction salts"
@@ -227,7 +318,7 @@ def capture(
             f"the heso gate failed while {stage} for {verb.value} {tool_name!r}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    return Outcome(kind, cfg.blocking, action_hash, receipt, decision, entry)
+    return _outcome(kind, cfg.blocking, action_hash, receipt, decision, entry)
 
 
 def _redact(values: dict[str, Any], spec: Any) -> tuple[dict[str, Any], list[Any]]:
@@ -255,13 +346,40 @@ def gate(
     except HesoConfigError:
         raise
     except HesoError as exc:
-        rt = _config._runtime
-        if rt is None or rt.config.blocking:
-            raise
-        log.error("heso gate failed in observe-only mode; the action runs unrecorded: %s", exc)
-        return Outcome(OutcomeKind.FAILED, False, error=exc)
+        return _observe_failure(exc)
     outcome.raise_for_refusal()
     return outcome
+
+
+def _gate_call(
+    verb: Verb,
+    tool_name: str,
+    fields: Mapping[str, Any],
+    redact_fields: Any,
+    domain: str | None,
+    action_id: str | None,
+) -> Outcome:
+    """:func:`gate` for the decorators' per-call path (their options passed as they are)."""
+    try:
+        outcome = capture(
+            verb, tool_name, fields, redact_fields=redact_fields, domain=domain, action_id=action_id
+        )
+    except HesoConfigError:
+        raise
+    except HesoError as exc:
+        return _observe_failure(exc)
+    if outcome.kind is not OutcomeKind.ALLOWED:
+        outcome.raise_for_refusal()
+    return outcome
+
+
+def _observe_failure(exc: HesoError) -> Outcome:
+    """Re-raise a gate failure, or in observe-only mode log it and let the action run."""
+    rt = _config._runtime
+    if rt is None or rt.config.blocking:
+        raise exc
+    log.error("heso gate failed in observe-only mode; the action runs unrecorded: %s", exc)
+    return Outcome(OutcomeKind.FAILED, False, error=exc)
 
 
 class action_hash_scope:

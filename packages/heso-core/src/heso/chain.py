@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import itertools
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -33,7 +35,7 @@ import blake3
 
 from heso import index as idx
 from heso import verdict as v
-from heso.canonical import canonical_bytes, loads_strict
+from heso.canonical import MAX_PARSE_DEPTH, canonical_bytes, loads_strict
 from heso.errors import (
     AmbiguousPrefixError,
     CanonicalizationError,
@@ -55,6 +57,13 @@ GENESIS = "0" * 64
 HEAD_ALG = "heso-chain-head/v1+ed25519"
 HEAD_DOMAIN = b"heso-chain-head/v1\n"
 ENTRY_KEYS = frozenset({"prev", "receipt", "seq"})
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+"""The longest line (without its newline) the writer appends and the verifier reads; the
+verifier reports a longer line as ``MalformedEntry`` without holding it in memory."""
+MAX_HEAD_BYTES = 64 * 1024
+"""A ``chain.head.json`` larger than this is ``HeadInvalid``."""
+_CHUNK = 1 << 20
+_HEX128 = re.compile(r"[0-9a-f]{128}").fullmatch
 
 Durability = Literal["buffered", "fsync"]
 DURABILITY_MODES: tuple[str, ...] = ("buffered", "fsync")
@@ -67,6 +76,14 @@ class Entry:
     seq: int
     entry_hash: str
     offset: int
+
+
+def _entry(seq: int, entry_hash: str, offset: int) -> Entry:
+    """``Entry(seq, entry_hash, offset)`` without the frozen ``__init__``'s per-field
+    ``object.__setattr__`` (the same object, a third of the cost; once per append)."""
+    e = object.__new__(Entry)
+    e.__dict__.update(seq=seq, entry_hash=entry_hash, offset=offset)
+    return e
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,18 @@ def encode_entry(seq: int, prev: str, receipt: Mapping[str, Any]) -> bytes:
     return b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode("ascii"), encoded, seq)
 
 
+class _Pending:
+    """One receipt in the ``fsync`` commit queue, and what became of it."""
+
+    __slots__ = ("done", "entry", "error", "receipt")
+
+    def __init__(self, receipt: Mapping[str, Any]) -> None:
+        self.receipt = receipt
+        self.entry: Entry | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
 # -- the signed head ------------------------------------------------------------------------
 
 
@@ -117,13 +146,16 @@ def sign_head(key: SigningKey, length: int, head: str, size: int) -> dict[str, A
     return {"alg": HEAD_ALG, "content": content, "signature": key.sign(head_message(content)).hex()}
 
 
-def read_head(data_dir: Path) -> Head | None | Verdict:
+def read_head(data_dir: Path) -> Head | Verdict | None:
     """The verified head, ``None`` when absent, or a ``HeadInvalid`` verdict."""
     path = Path(data_dir) / HEAD_FILE
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_HEAD_BYTES + 1)
     except FileNotFoundError:
         return None
+    if len(raw) > MAX_HEAD_BYTES:
+        return v.fail(v.HEAD_INVALID, f"{HEAD_FILE} is larger than {MAX_HEAD_BYTES} bytes")
     try:
         doc = loads_strict(raw)
         content = doc["content"]
@@ -133,6 +165,8 @@ def read_head(data_dir: Path) -> Head | None | Verdict:
         length, head, size = content["length"], content["head"], content["size"]
         if not (isinstance(length, int) and isinstance(size, int) and isinstance(head, str)):
             raise ValueError("bad head field types")
+        if not isinstance(doc["signature"], str) or not _HEX128(doc["signature"]):
+            raise ValueError("signature must be 128 lowercase hex digits")
         sig = bytes.fromhex(doc["signature"])
         sealed_at = content["sealed_at"]
     except (CanonicalizationError, ValueError, KeyError, TypeError) as exc:
@@ -154,22 +188,52 @@ def _write_atomic(path: Path, data: bytes, *, sync: bool) -> None:
     os.replace(tmp, path)
 
 
-def _last_line_before(f: Any, end: int) -> bytes:
-    """The complete line that ends at byte ``end`` (which must follow a newline)."""
+def _last_line_before(f: Any, end: int) -> bytes | None:
+    """The complete line that ends at byte ``end`` (which must follow a newline), without its
+    newline; ``None`` when it is longer than :data:`MAX_ENTRY_BYTES`."""
     if end <= 0:
         return b""
-    chunk = 4096
     pos = end - 1  # the newline itself
-    buf = b""
+    parts: list[bytes] = []
+    length = 0
     while pos > 0:
-        start = max(0, pos - chunk)
+        start = max(0, pos - 65536)
         f.seek(start)
-        buf = f.read(pos - start) + buf
-        nl = buf.rfind(b"\n")
+        chunk = f.read(pos - start)
+        nl = chunk.rfind(b"\n")
         if nl != -1:
-            return buf[nl + 1 :]
+            parts.append(chunk[nl + 1 :])
+            length += len(chunk) - nl - 1
+            break
+        parts.append(chunk)
+        length += len(chunk)
+        if length > MAX_ENTRY_BYTES:
+            return None
         pos = start
-    return buf
+    if length > MAX_ENTRY_BYTES:
+        return None
+    return b"".join(reversed(parts))
+
+
+def _read_line(f: Any) -> tuple[bytes | None, int, bool]:
+    """Read one line: ``(line without its newline, bytes consumed, whether it ended in a newline)``.
+
+    A line longer than :data:`MAX_ENTRY_BYTES` comes back as ``None``; it is skipped in
+    chunks, so memory stays bounded however long it is.
+    """
+    raw = f.readline(MAX_ENTRY_BYTES + 1)
+    if raw.endswith(b"\n"):
+        return raw[:-1], len(raw), True
+    if len(raw) <= MAX_ENTRY_BYTES:
+        return raw, len(raw), False
+    consumed = len(raw)
+    while True:
+        chunk = f.readline(_CHUNK)
+        consumed += len(chunk)
+        if not chunk:
+            return None, consumed, False
+        if chunk.endswith(b"\n"):
+            return None, consumed, True
 
 
 # -- the writer -----------------------------------------------------------------------------
@@ -200,6 +264,10 @@ class Chain:
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._synced = 0
+        self._queue: list[_Pending] = []
+        self._queue_cond = threading.Condition(threading.Lock())
+        self._committing = False
+        self._queue_pid = os.getpid()
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._idx_fd: int | None = None
@@ -209,11 +277,13 @@ class Chain:
         self._prev = GENESIS
         self._unsealed = 0
         self._last_seal = 0.0
+        self._index_stale = False
 
     # The descriptors are per process: a forked child reopens them.
     def _ensure_open(self) -> None:
         if self._pid == os.getpid() and self._fd is not None:
             return
+        self._fd = self._lock_fd = self._idx_fd = None
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._fd = os.open(
@@ -224,15 +294,30 @@ class Chain:
                 self.data_dir / INDEX_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600
             )
         except OSError as exc:
+            self._discard()
             raise ChainError(f"cannot open the audit chain in {self.data_dir}: {exc}") from exc
-        self._pid = os.getpid()
         self._size, self._seq, self._prev = 0, 0, GENESIS
         self._synced = 0
+        self._index_stale = False
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             self._load_state()
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        except BaseException as exc:
+            # Never keep a writer whose state did not load: the next call must check again
+            # (and refuse again), not extend a chain it was refused.
+            self._discard()
+            if isinstance(exc, OSError):
+                raise ChainError(f"cannot read the audit chain in {self.data_dir}: {exc}") from exc
+            raise
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        self._pid = os.getpid()
+
+    def _discard(self) -> None:
+        """Close this process's descriptors (which also drops the lock)."""
+        for fd in (self._fd, self._idx_fd, self._lock_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._idx_fd = self._lock_fd = None
 
     def _load_state(self) -> None:
         """Start from the signed head (fast) and catch up with whatever follows it."""
@@ -247,21 +332,37 @@ class Chain:
                     f"refusing to append: {CHAIN_FILE} is {actual} bytes but its signed head "
                     f"covers {head.size}; the chain was truncated (run `heso verify --chain`)"
                 )
-            with open(self.data_dir / CHAIN_FILE, "rb") as f:
-                last = _last_line_before(f, head.size)
-            if entry_hash(last) != head.head:
+            if not _head_matches(self.data_dir / CHAIN_FILE, head):
                 raise ChainError(
                     "refusing to append: the entry under the signed head was altered "
                     "(run `heso verify --chain`)"
                 )
             self._size, self._seq, self._prev = head.size, head.length, head.head
+        else:
+            assert self._fd is not None
+            if os.fstat(self._fd).st_size:
+                # Every chain is sealed before its first line (below), so entries without a
+                # head mean the head was deleted: extending the chain would launder that.
+                raise ChainError(
+                    f"refusing to append: {CHAIN_FILE} has entries but {HEAD_FILE} is missing, "
+                    "so truncation could not be detected (run `heso verify --chain`; restore "
+                    f"the head, or move {CHAIN_FILE} aside to start a new chain)"
+                )
+            self._seal_locked()  # the empty chain's head: length 0
         self._catch_up()
-        self._sync_index()
+        self._index_stale = True
+        self._try_sync_index()
 
     def _catch_up(self) -> None:
         """Fold in entries other processes appended; recover a torn tail."""
         assert self._fd is not None
-        size = os.fstat(self._fd).st_size
+        st = os.fstat(self._fd)
+        if st.st_nlink == 0:
+            raise ChainError(
+                f"refusing to append: {self.data_dir / CHAIN_FILE} was deleted while heso had it "
+                "open, so new receipts would be lost; restore the data directory and restart"
+            )
+        size = st.st_size
         if size == self._size:
             return
         if size < self._size:
@@ -321,18 +422,27 @@ class Chain:
             last = idx.last_offset(ipath) or 0
             with open(self.data_dir / CHAIN_FILE, "rb") as f:
                 f.seek(last)
-                start = last + len(f.readline())
+                start = last + _read_line(f)[1]
         out = bytearray()
         with open(self.data_dir / CHAIN_FILE, "rb") as f:
             f.seek(start)
             offset = start
             while offset < self._size:
-                line = f.readline()
-                if not line.endswith(b"\n"):
+                line, n, complete = _read_line(f)
+                if not complete:
                     break
-                out += idx.record(_receipt_hash_of_line(line), offset)
-                offset += len(line)
-        os.write(self._idx_fd, bytes(out))
+                try:
+                    if line is None:
+                        raise ValueError("too long")
+                    out += idx.record(_receipt_hash_of_line(line), offset)
+                except (CanonicalizationError, ValueError, KeyError, TypeError) as exc:
+                    raise ChainError(
+                        f"refusing to append: the chain entry at byte {offset} of {CHAIN_FILE} "
+                        "is not one heso wrote (run `heso verify --chain`)"
+                    ) from exc
+                offset += n
+        if out:
+            self._write_index(bytes(out))
 
     def _acquire(self) -> None:
         """Take the inter-process lock, waiting at most ``lock_timeout`` seconds."""
@@ -359,19 +469,42 @@ class Chain:
 
     def append(self, receipt: Mapping[str, Any]) -> Entry:
         """Link ``receipt`` into the chain and write it; returns once durable per the mode."""
+        if self.durability == "fsync":
+            return self._append_durable(receipt)
+        # The hot path of every gated action: the common case is inlined (one flock, one fstat,
+        # one write per file); anything unusual goes through the helpers.
         with self._lock:
-            self._ensure_open()
-            assert self._fd is not None and self._lock_fd is not None
-            self._acquire()
+            if self._pid != os.getpid() or self._fd is None:
+                self._ensure_open()
+            fd, lock_fd = self._fd, self._lock_fd
+            assert fd is not None and lock_fd is not None
             try:
-                self._catch_up()
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._acquire()
+            try:
+                st = os.fstat(fd)
+                if st.st_size != self._size or st.st_nlink == 0:
+                    self._catch_up()  # another writer appended (or worse): fold it in
+                if self._index_stale:
+                    self._try_sync_index()
                 seq, offset = self._seq, self._size
                 line = encode_entry(seq, self._prev, receipt)
+                if len(line) > MAX_ENTRY_BYTES:
+                    raise ChainError(
+                        f"refusing to append a {len(line)}-byte entry: the limit is "
+                        f"{MAX_ENTRY_BYTES} bytes; redact large fields (strategy destroy) or "
+                        "pass a digest of the payload instead"
+                    )
                 self._write_line(line + b"\n")
-                h = entry_hash(line)
-                assert self._idx_fd is not None
-                os.write(self._idx_fd, idx.record(receipt["content"]["action_hash"], offset))
+                h = blake3.blake3(line).hexdigest()  # entry_hash(line)
                 self._seq, self._prev, self._size = seq + 1, h, offset + len(line) + 1
+                if not self._index_stale:
+                    try:
+                        self._write_index(idx.record(receipt["content"]["action_hash"], offset))
+                    except OSError as exc:
+                        self._index_stale = True
+                        log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
                 end = self._size
                 self._unsealed += 1
                 now = time.monotonic()
@@ -383,10 +516,147 @@ class Chain:
                     self._seal_locked()
                     self._last_seal = now
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
         if self.durability == "fsync":
             self._sync_through(end)
-        return Entry(seq, h, offset)
+        return _entry(seq, h, offset)
+
+    def _append_durable(self, receipt: Mapping[str, Any]) -> Entry:
+        """``fsync`` durability through a commit queue. The first waiting thread leads: it
+        writes every queued line in one ``write`` (one lock round-trip, one index write) and
+        covers them with one ``fsync``; the others sleep until their entry is durable. N
+        threads gating at once share one ``fsync`` instead of paying N, and the interpreter
+        lock changes hands twice per action instead of at every system call."""
+        me = _Pending(receipt)
+        cond = self._queue_cond
+        with cond:
+            if self._queue_pid != os.getpid():  # a forked child: the parent's queue is not its
+                self._queue, self._committing, self._queue_pid = [], False, os.getpid()
+            self._queue.append(me)
+            while self._committing and not me.done:
+                cond.wait()
+            lead = not me.done
+            if lead:
+                self._committing = True
+                batch, self._queue = self._queue, []
+        if lead:
+            try:
+                self._commit(batch)
+            finally:
+                with cond:
+                    self._committing = False
+                    cond.notify_all()  # the batch is done; a thread still queued leads next
+        if me.error is not None:
+            if lead:
+                raise me.error
+            raise ChainError(str(me.error)) from me.error
+        assert me.entry is not None
+        return me.entry
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in order and ``fsync`` it; record each one's entry or error."""
+        try:
+            with self._lock:
+                end = self._write_batch(batch)
+            if end is not None:
+                self._sync_through(end)
+        except BaseException as exc:  # nothing of the batch is acknowledged
+            for p in batch:
+                if p.error is None:
+                    p.error, p.entry = exc, None
+        finally:
+            for p in batch:
+                p.done = True
+
+    def _write_batch(self, batch: list[_Pending]) -> int | None:
+        """Append the lines of ``batch`` in one ``write`` (under the locks); the end offset, or
+        ``None`` when no line was written. A receipt that cannot be encoded fails alone."""
+        if self._pid != os.getpid() or self._fd is None:
+            self._ensure_open()
+        fd, lock_fd = self._fd, self._lock_fd
+        assert fd is not None and lock_fd is not None
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._acquire()
+        try:
+            st = os.fstat(fd)
+            if st.st_size != self._size or st.st_nlink == 0:
+                self._catch_up()
+            if self._index_stale:
+                self._try_sync_index()
+            first = seq = self._seq
+            offset, prev = self._size, self._prev
+            lines: list[bytes] = []
+            records: list[bytes] = []
+            for p in batch:
+                try:
+                    line = encode_entry(seq, prev, p.receipt)
+                    if len(line) > MAX_ENTRY_BYTES:
+                        raise ChainError(
+                            f"refusing to append a {len(line)}-byte entry: the limit is "
+                            f"{MAX_ENTRY_BYTES} bytes; redact large fields (strategy destroy) "
+                            "or pass a digest of the payload instead"
+                        )
+                    record = idx.record(p.receipt["content"]["action_hash"], offset)
+                except Exception as exc:
+                    p.error = exc
+                    continue
+                h = blake3.blake3(line).hexdigest()
+                p.entry = _entry(seq, h, offset)
+                lines.append(line)
+                records.append(record)
+                seq, offset, prev = seq + 1, offset + len(line) + 1, h
+            if not lines:
+                return None
+            lines.append(b"")
+            self._write_line(b"\n".join(lines))
+            self._seq, self._prev, self._size = seq, prev, offset
+            if not self._index_stale:
+                try:
+                    self._write_index(b"".join(records))
+                except OSError as exc:
+                    self._index_stale = True
+                    log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
+            self._unsealed += len(records)
+            now = time.monotonic()
+            if (
+                first == 0
+                or self._unsealed >= self.seal_every
+                or now - self._last_seal >= self.seal_interval
+            ):
+                # The lines first, then the head that covers them: a power cut in between
+                # leaves an older head, never one past the durable end of the chain.
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    raise ChainError(f"cannot fsync the audit chain: {exc}") from exc
+                self._synced = max(self._synced, offset)
+                self._seal_locked()
+                self._last_seal = now
+            return offset
+        finally:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def _write_index(self, data: bytes) -> None:
+        """Append whole index records; a failed or short write leaves no partial record."""
+        assert self._idx_fd is not None
+        try:
+            written = os.write(self._idx_fd, data)
+            if written != len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+        except OSError:
+            size = os.fstat(self._idx_fd).st_size
+            os.ftruncate(self._idx_fd, size - size % idx.RECORD_SIZE)
+            raise
+
+    def _try_sync_index(self) -> None:
+        """Catch the index up after a failed write (the chain itself is intact)."""
+        try:
+            self._sync_index()
+        except OSError:
+            return
+        self._index_stale = False
 
     def _write_line(self, data: bytes) -> None:
         assert self._fd is not None
@@ -394,13 +664,18 @@ class Chain:
         try:
             written = os.write(self._fd, data)
             if written != len(data):
-                raise OSError(f"short write ({written} of {len(data)} bytes)")
+                # A short write (a full disk): the next write says why, or finishes the line.
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(self._fd, view) :]
         except OSError as exc:
             try:
                 os.ftruncate(self._fd, before)
             except OSError:
                 pass
-            raise ChainError(f"cannot write the audit chain: {exc}") from exc
+            raise ChainError(
+                f"cannot write the audit chain in {self.data_dir}: {exc.strerror or exc}"
+            ) from exc
 
     def _sync_through(self, end: int) -> None:
         """Group commit: one ``fsync`` covers every append written before it started."""
@@ -457,10 +732,7 @@ class Chain:
                     os.fsync(self._fd)
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            for fd in (self._fd, self._idx_fd, self._lock_fd):
-                if fd is not None:
-                    os.close(fd)
-            self._fd = self._idx_fd = self._lock_fd = None
+                self._discard()
 
     @property
     def length(self) -> int:
@@ -498,48 +770,57 @@ def read_entry_at(data_dir: str | Path, offset: int) -> dict[str, Any]:
     """The parsed entry at ``offset``."""
     with open(Path(data_dir) / CHAIN_FILE, "rb") as f:
         f.seek(offset)
-        line = f.readline()
-    if not line.endswith(b"\n"):
-        raise ChainError(f"no complete chain entry at offset {offset}")
-    entry: dict[str, Any] = loads_strict(line[:-1])
+        line, _, complete = _read_line(f)
+    if not complete or line is None:
+        raise ChainError(f"no complete chain entry of at most {MAX_ENTRY_BYTES} bytes at {offset}")
+    entry: dict[str, Any] = loads_strict(line)
     return entry
 
 
-def find(data_dir: str | Path, prefix: str) -> list[tuple[str, int]]:
+def find(data_dir: str | Path, prefix: str, *, use_index: bool = True) -> list[tuple[str, int]]:
     """``(action_hash, offset)`` of entries whose hash starts with ``prefix``.
 
     Uses the index; entries the index lacks (a writer died between the two writes, or the
-    index is missing) are found by scanning only the part of the chain past it.
+    index is missing) are found by scanning only the part of the chain past it. An index
+    whose last record does not match the chain is ignored (the whole chain is scanned).
     """
     data_dir = Path(data_dir)
     p = idx.validate_prefix(prefix)
     ipath = data_dir / INDEX_FILE
-    hits = idx.lookup(ipath, p)
-    last = idx.last_offset(ipath)
     chain_path = data_dir / CHAIN_FILE
     try:
         size = chain_path.stat().st_size
     except FileNotFoundError:
-        return hits
+        return idx.lookup(ipath, p) if use_index else []
+    hits: list[tuple[str, int]] = []
     start = 0
+    last = idx.last_record(ipath) if use_index else None
     if last is not None:
         with open(chain_path, "rb") as f:
-            f.seek(last)
-            start = last + len(f.readline())
+            f.seek(last[1])
+            line, n, complete = _read_line(f)
+        try:
+            consistent = complete and line is not None and _receipt_hash_of_line(line) == last[0]
+        except (CanonicalizationError, KeyError, TypeError):
+            consistent = False
+        if consistent:
+            hits = idx.lookup(ipath, p)
+            start = last[1] + n
     if start < size:
         with open(chain_path, "rb") as f:
             f.seek(start)
             offset = start
-            for line in f:
-                if not line.endswith(b"\n"):
+            while True:
+                line, n, complete = _read_line(f)
+                if not complete:
                     break
                 try:
-                    h = _receipt_hash_of_line(line)
+                    h = _receipt_hash_of_line(line) if line is not None else ""
                 except (CanonicalizationError, KeyError, TypeError):
                     h = ""
                 if h.startswith(p):
                     hits.append((h, offset))
-                offset += len(line)
+                offset += n
     return hits
 
 
@@ -556,8 +837,27 @@ def get_receipt(data_dir: str | Path, prefix: str) -> dict[str, Any]:
         )
     if len(hashes) > 1:
         raise AmbiguousPrefixError(prefix, hashes)
-    receipt: dict[str, Any] = read_entry_at(data_dir, hits[-1][1])["receipt"]
+    receipt = _receipt_at(data_dir, hits[-1][1], hashes[0])
+    if receipt is None:
+        # The index points elsewhere (damaged or stale): it is derived data, so ask the chain.
+        hits = [hit for hit in find(data_dir, prefix, use_index=False) if hit[0] == hashes[0]]
+        receipt = _receipt_at(data_dir, hits[-1][1], hashes[0]) if hits else None
+        if receipt is None:
+            raise ReceiptNotFoundError(
+                f"no receipt in {Path(data_dir) / CHAIN_FILE} matches {prefix!r}"
+            )
     return receipt
+
+
+def _receipt_at(data_dir: str | Path, offset: int, action_hash: str) -> dict[str, Any] | None:
+    """The receipt of the entry at ``offset`` if it is the one with ``action_hash``."""
+    try:
+        receipt: dict[str, Any] = read_entry_at(data_dir, offset)["receipt"]
+        if receipt["content"]["action_hash"] == action_hash:
+            return receipt
+    except (ChainError, CanonicalizationError, KeyError, TypeError):
+        pass
+    return None
 
 
 # -- verification ---------------------------------------------------------------------------
@@ -588,13 +888,20 @@ def _verify_segment(
         f.seek(start)
         pos = start
         while pos < end:
-            raw = f.readline()
-            pos += len(raw)
-            if not raw.endswith(b"\n"):
+            line, n, complete = _read_line(f)
+            pos += n
+            if not complete:
                 break
-            line = raw[:-1]
             i = seg.lines
             seg.lines += 1
+            if line is None:
+                if seg.failure is None:
+                    seg.failure = v.fail(
+                        v.MALFORMED_ENTRY, f"the line is longer than {MAX_ENTRY_BYTES} bytes"
+                    )
+                    seg.failure_at = i
+                prev_hash, seg.last_hash = None, ""
+                continue
             h = entry_hash(line)
             if seg.failure is None:
                 bad, prev_seq = _check_entry(
@@ -605,6 +912,31 @@ def _verify_segment(
             prev_hash = h
             seg.last_hash = h
     return seg
+
+
+_LONG_DIGITS = re.compile(r"-?[0-9]{16}").match
+
+
+class _LongNumber(Exception):
+    """A number token with 16 or more integer digits (see :data:`_ENTRY_DECODER`)."""
+
+
+def _int_token(text: str) -> int:
+    if len(text) > 15 and _LONG_DIGITS(text):
+        raise _LongNumber
+    return int(text)
+
+
+def _float_token(text: str) -> float:
+    if len(text) > 15 and _LONG_DIGITS(text):
+        raise _LongNumber
+    return float(text)
+
+
+_ENTRY_DECODER = json.JSONDecoder(parse_int=_int_token, parse_float=_float_token)
+"""``json.loads`` for chain lines that stops at a number of 16 or more integer digits: the
+strict parser reads those as doubles (an integer beyond 2**53 is not the int json.loads
+makes of it), so such a line goes to the strict parser, as does one nested too deeply."""
 
 
 _RECEIPT_HEAD = b'","receipt":{"alg":"' + ALG.encode() + b'","content":'
@@ -635,7 +967,11 @@ def _canonical_content_hash(line: bytes, entry: Mapping[str, Any]) -> str | None
         return None
     end = line.rfind(_SIGNATURES)
     try:
-        tail = b"%s%s},\"seq\":%d}" % (_SIGNATURES, canonical_bytes(receipt["signatures"]), entry["seq"])
+        tail = b'%s%s},"seq":%d}' % (
+            _SIGNATURES,
+            canonical_bytes(receipt["signatures"]),
+            entry["seq"],
+        )
     except (CanonicalizationError, TypeError):
         return None
     if end < start or line[end:] != tail:
@@ -656,21 +992,54 @@ def _check_entry(
     seg: _Segment,
 ) -> tuple[Verdict | None, int | None]:
     """Check one line; returns the first problem (if any) and the entry's seq."""
+    long_number = False
     try:
-        entry = json.loads(line)
+        try:
+            entry = _ENTRY_DECODER.decode(line.decode("utf-8"))
+        except _LongNumber:
+            entry, long_number = json.loads(line), True
     except ValueError as exc:
         return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), None
+    except RecursionError:
+        return v.fail(
+            v.MALFORMED_JSON, f"line is not valid JSON: nested deeper than {MAX_PARSE_DEPTH} levels"
+        ), None
     if not isinstance(entry, dict) or entry.keys() != ENTRY_KEYS:
         return v.fail(v.MALFORMED_ENTRY, "an entry must have exactly prev, receipt and seq"), None
     seq, prev = entry["seq"], entry["prev"]
     if type(seq) is not int or not isinstance(prev, str):
         return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string"), None
+    # The line must be byte for byte the RFC 8785 form heso writes: then no byte of it can
+    # change without changing what it says, and its hash is the hash of its meaning.
     content_hash = _canonical_content_hash(line, entry)
-    if content_hash is None:
+    try:
+        if content_hash is not None:
+            # Its prefix and tail already match their canonical bytes: only the content is
+            # left to re-encode (a third less work than the whole line).
+            canonical = (
+                canonical_bytes(entry["receipt"]["content"])
+                == line[9 + 64 + len(_RECEIPT_HEAD) : line.rfind(_SIGNATURES)]
+            )
+        else:
+            canonical = canonical_bytes(entry) == line
+    except (CanonicalizationError, RecursionError):
+        canonical = False
+    if not canonical or long_number or line.count(b"[") + line.count(b"{") > MAX_PARSE_DEPTH:
+        # The strict parser decides: it refuses what json.loads tolerates, and reads numbers
+        # as doubles (an integer beyond 2**53 is not the int json.loads makes of it).
         try:
             entry = loads_strict(line)
         except (CanonicalizationError, ValueError, RecursionError) as exc:
             return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), seq
+        if canonical_bytes(entry) != line:
+            return v.fail(
+                v.MALFORMED_ENTRY,
+                "the line is not in canonical (RFC 8785) form, so it is not the line heso wrote",
+            ), seq
+        seq, prev = entry["seq"], entry["prev"]
+        if type(seq) is not int:
+            return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string"), None
+        content_hash = _canonical_content_hash(line, entry)
     if i == 0:
         seg.first_seq, seg.first_prev = seq, prev
     elif prev_seq is None or seq != prev_seq + 1:
@@ -701,23 +1070,29 @@ def _split(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
     with open(path, "rb") as f:
         for k in range(1, parts):
             f.seek(size * k // parts)
-            f.readline()
+            _read_line(f)
             pos = f.tell()
             if bounds[-1] < pos < size:
                 bounds.append(pos)
     bounds.append(size)
-    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _anchor(data_dir: Path, head: Head | None) -> PublicKey | None:
     if head is not None:
         return head.operator
-    for _, line in iter_entries(data_dir):
-        try:
-            return PublicKey.from_str(loads_strict(line)["receipt"]["content"]["agent_identity"])
-        except (CanonicalizationError, ValueError, KeyError, TypeError):
-            return None
-    return None
+    try:
+        f = open(data_dir / CHAIN_FILE, "rb")
+    except FileNotFoundError:
+        return None
+    with f:
+        line, _, complete = _read_line(f)
+    if not complete or line is None:
+        return None
+    try:
+        return PublicKey.from_str(loads_strict(line)["receipt"]["content"]["agent_identity"])
+    except (CanonicalizationError, ValueError, KeyError, TypeError):
+        return None
 
 
 def verify_chain(
@@ -726,11 +1101,14 @@ def verify_chain(
     trusted_operators: Collection[PublicKey] | None = None,
     approver_keys: Mapping[PublicKey, str] | None = None,
     workers: int | None = None,
+    require_sealed: bool = False,
 ) -> Verdict:
     """Verify every entry, every link and the signed head; the verdict names the first failure.
 
     Without ``trusted_operators`` the chain's own head (or first receipt) names the operator,
-    and every entry must be signed by that one key.
+    and every entry must be signed by that one key. ``require_sealed`` (``heso verify --chain
+    --sealed``, for a store at rest) also fails when entries follow the signed head: only the
+    head proves that nothing was appended after it or cut off the end.
     """
     data_dir = Path(data_dir)
     path = data_dir / CHAIN_FILE
@@ -812,14 +1190,23 @@ def verify_chain(
             f"{HEAD_FILE} is missing, so truncation cannot be ruled out",
         )
     sealed = head.length if head is not None else 0
-    torn = _torn_records(data_dir)
+    if require_sealed and total > sealed:
+        return v.fail(
+            v.HEAD_MISMATCH,
+            f"{total - sealed} entries follow the signed head, which covers {sealed}; a store "
+            "at rest must be sealed (entries appended after the seal cannot be told from "
+            "forged ones, and cutting them off would go unnoticed)",
+        ).at(sealed)
     details: dict[str, Any] = {
         "entries": total,
         "sealed": sealed,
         "unsealed": total - sealed,
         "l1_receipts": l1,
-        "torn_tails_recovered": len(torn),
+        "torn_tails_recovered": _torn_count(data_dir),
     }
+    if head is not None:
+        details["head"] = head.head
+        details["sealed_at"] = head.sealed_at
     if anchor is not None:
         details["operator"] = anchor.to_str()
     level = "L0" if total else None
@@ -845,12 +1232,19 @@ def _head_matches(path: Path, head: Head) -> bool:
         f.seek(head.size - 1)
         if f.read(1) != b"\n":
             return False
-        return entry_hash(_last_line_before(f, head.size)) == head.head
+        line = _last_line_before(f, head.size)
+        return line is not None and entry_hash(line) == head.head
 
 
-def _torn_records(data_dir: Path) -> list[dict[str, Any]]:
+def _torn_count(data_dir: Path) -> int:
+    """Records in ``receipts.torn`` (one per line); never fails on a damaged file."""
     try:
-        text = (data_dir / TORN_FILE).read_text()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+        f = open(data_dir / TORN_FILE, "rb")
+    except OSError:
+        return 0
+    count, last = 0, b"\n"
+    with f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")

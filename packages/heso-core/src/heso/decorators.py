@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 
 from heso import fieldpath
 from heso.action import Verb
-from heso.capture import action_hash_scope, gate, gated
+from heso.capture import _action_hash, _gate_call, action_hash_scope, gate
 from heso.errors import HesoConfigError
 from heso.policy import lookup_catalog
 from heso.redaction import RedactStrategy, normalize_redact_spec
@@ -125,12 +125,21 @@ def _wrap(
     }
     fields_of = _binder(sig, receiver)
 
+    redact_fields = options["redact_fields"]
+
     wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(func):
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with gated(verb, tool_name, fields_of(args, kwargs), **options):
+            # As ``with gated(...)``, without building the context manager per call.
+            outcome = _gate_call(
+                verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
+            )
+            token = _action_hash.set(outcome.action_hash)
+            try:
                 return await func(*args, **kwargs)
+            finally:
+                _action_hash.reset(token)
 
     elif inspect.isasyncgenfunction(func):
 
@@ -189,8 +198,15 @@ def _wrap(
     else:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with gated(verb, tool_name, fields_of(args, kwargs), **options):
+            # As ``with gated(...)``, without building the context manager per call.
+            outcome = _gate_call(
+                verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
+            )
+            token = _action_hash.set(outcome.action_hash)
+            try:
                 return func(*args, **kwargs)
+            finally:
+                _action_hash.reset(token)
 
     functools.update_wrapper(wrapper, func)
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
@@ -223,20 +239,39 @@ def _binder(
     positional = tuple(p.name for p in params if p.kind is _POSITIONAL_OR_KEYWORD)
     names = frozenset(p.name for p in params)
     defaults = tuple((p.name, p.default) for p in params if p.default is not p.empty)
+    n_positional, n_names = len(positional), len(names)
+    # A call with k positional arguments and no keywords: the parameters after the k-th get
+    # their defaults, ``tails[k]``; ``None`` when one of them has none (Python refuses the call).
+    tails = [
+        tuple((p.name, p.default) for p in params[k:])
+        if all(p.default is not p.empty for p in params[k:])
+        else None
+        for k in range(n_positional + 1)
+    ]
 
     def fast(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if len(args) > len(positional):
+        if len(args) > n_positional:
             return slow(args, kwargs)
-        out = dict(zip(positional, args, strict=False))
-        for key, value in kwargs.items():
-            if key in out or key not in names:
-                return slow(args, kwargs)
-            out[key] = value
-        if len(out) != len(names):
+        if not kwargs:
+            tail = tails[len(args)]
+            if tail is not None:
+                out = dict(zip(positional, args))  # noqa: B905 - args may be fewer
+                if tail:
+                    out.update(tail)
+                if receiver is not None:
+                    del out[receiver]
+                return out
+        out = dict(zip(positional, args))  # noqa: B905 - args may be fewer than positional
+        if kwargs:
+            for key, value in kwargs.items():
+                if key in out or key not in names:
+                    return slow(args, kwargs)
+                out[key] = value
+        if len(out) != n_names:
             for name, default in defaults:
                 if name not in out:
                     out[name] = default
-            if len(out) != len(names):
+            if len(out) != n_names:
                 return slow(args, kwargs)
         if receiver is not None:
             del out[receiver]

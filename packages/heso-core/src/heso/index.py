@@ -14,6 +14,14 @@ from pathlib import Path
 
 RECORD_SIZE = 83
 _PREFIX = re.compile(r"[0-9a-f]{1,64}\Z")
+_RECORD = re.compile(rb"#[0-9a-f]{64} [0-9a-f]{16}\n\Z")
+
+
+def parse_record(rec: bytes) -> tuple[str, int] | None:
+    """``(action_hash, offset)`` of one record, or ``None`` when it is not a well-formed one."""
+    if _RECORD.match(rec) is None:
+        return None
+    return rec[1:65].decode("ascii"), int(rec[66:82], 16)
 
 
 def record(action_hash: str, offset: int) -> bytes:
@@ -37,15 +45,21 @@ def count(path: Path) -> int:
         return 0
 
 
-def last_offset(path: Path) -> int | None:
-    """Offset of the last indexed entry, or ``None`` for an empty index."""
+def last_record(path: Path) -> tuple[str, int] | None:
+    """``(action_hash, offset)`` of the last record, or ``None`` (empty or damaged index)."""
     n = count(path)
     if n == 0:
         return None
     with open(path, "rb") as f:
         f.seek((n - 1) * RECORD_SIZE)
         rec = f.read(RECORD_SIZE)
-    return int(rec[66:82], 16)
+    return parse_record(rec)
+
+
+def last_offset(path: Path) -> int | None:
+    """Offset of the last indexed entry, or ``None`` for an empty (or damaged) index."""
+    last = last_record(path)
+    return last[1] if last is not None else None
 
 
 def lookup(path: Path, prefix: str) -> list[tuple[str, int]]:
@@ -65,7 +79,8 @@ def lookup(path: Path, prefix: str) -> list[tuple[str, int]]:
             pos = mm.find(needle, 0, size)
             while pos != -1:
                 if pos % RECORD_SIZE == 0:
-                    rec = mm[pos : pos + RECORD_SIZE]
-                    hits.append((rec[1:65].decode("ascii"), int(rec[66:82], 16)))
+                    hit = parse_record(mm[pos : pos + RECORD_SIZE])
+                    if hit is not None:
+                        hits.append(hit)
                 pos = mm.find(needle, pos + 1, size)
     return hits

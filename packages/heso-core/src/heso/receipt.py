@@ -19,16 +19,16 @@ signatures, never read from the content.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Protocol
 
 import blake3
 
 from heso import verdict as v
 from heso.action import Action
-from heso.canonical import canonical_bytes, loads_strict
+from heso.canonical import CanonicalObject, canonical_bytes, loads_strict
 from heso.errors import CanonicalizationError
 from heso.keys import PublicKey, SigningKey
 from heso.verdict import Verdict
@@ -206,48 +206,96 @@ def _content_parts(content: Mapping[str, Any]) -> tuple[bytes, bytes] | None:
     """
     if content.keys() != _MINT_KEYS:
         return None
-    scalars = (
-        content["action_version"],
-        content["agent_identity"],
+    return _parts(
+        content["action"],
+        content["policy"],
         content["captured_at"],
+        content["agent_identity"],
         content["trust_level"],
+        content["action_version"],
     )
-    if not all(type(x) is str and _PLAIN.match(x) for x in scalars):
+
+
+def _parts(
+    action: Any, policy: Any, captured: Any, identity: Any, level: Any, version: Any
+) -> tuple[bytes, bytes] | None:
+    if not (
+        type(version) is str
+        and type(identity) is str
+        and type(captured) is str
+        and type(level) is str
+        and _PLAIN.match(version + identity + captured + level)  # each plain iff all are
+    ):
         return None
-    version, identity, captured, level = (x.encode("ascii") for x in scalars)
-    head = b'{"action":' + canonical_bytes(content["action"])
-    tail = b"".join(
-        (
-            b',"action_version":"',
-            version,
-            b'","agent_identity":"',
-            identity,
-            b'","captured_at":"',
-            captured,
-            b'","policy":',
-            canonical_bytes(content["policy"]),
-            b',"trust_level":"',
-            level,
-            b'"}',
-        )
+    # A policy block from Decision.policy_block() carries its bytes (computed once per decision).
+    encoded = policy.canonical if type(policy) is CanonicalObject else canonical_bytes(policy)
+    head = b'{"action":' + canonical_bytes(action)
+    tail = b"%s%s%s" % (
+        f',"action_version":"{version}","agent_identity":"{identity}",'
+        f'"captured_at":"{captured}","policy":'.encode("ascii"),
+        encoded,
+        f',"trust_level":"{level}"}}'.encode("ascii"),
     )
     return head, tail
 
 
+_RECEIPT_HEAD = b'{"alg":"' + ALG.encode("ascii") + b'","content":'
+_RECEIPT_SIGNATURE = b',"signatures":[{"algorithm":"Ed25519","key_id":"operator","public_key":"'
+
+
 def mint(content: Mapping[str, Any], key: SigningKey) -> SignedReceipt:
     """Hash ``content`` and sign it as the operator; returns the receipt with its bytes."""
-    parts = _content_parts(content)
+    return _signed(dict(content), _content_parts(content), key)
+
+
+def mint_content(
+    captured_at: str,
+    agent_identity: str,
+    action: Mapping[str, Any],
+    policy: Mapping[str, Any],
+    key: SigningKey,
+) -> SignedReceipt:
+    """``mint(build_content(captured_at=…, agent_identity=…, action=…, policy=…), key)`` in
+    one step, the gate's path: the same receipt, without re-reading an intermediate dict."""
+    content = {
+        "action_version": ACTION_VERSION,
+        "captured_at": captured_at,
+        "agent_identity": agent_identity,
+        "action": action,
+        "policy": policy,
+        "trust_level": "L0",
+    }
+    return _signed(
+        content, _parts(action, policy, captured_at, agent_identity, "L0", ACTION_VERSION), key
+    )
+
+
+_last_key: tuple[SigningKey | None, str] = (None, "")
+"""The last signing key and its public key text (one runtime signs with one key)."""
+
+
+def _signed(
+    content: dict[str, Any], parts: tuple[bytes, bytes] | None, key: SigningKey
+) -> SignedReceipt:
+    """Sign ``content`` (a fresh dict, given its ``action_hash`` here) into a receipt; ``parts``
+    are its canonical bytes around ``action_hash`` (see :func:`_content_parts`), if known."""
     if parts is None:
         action_hash = compute_action_hash(content)
     else:
         action_hash = blake3.blake3(parts[0] + parts[1]).hexdigest()
-    sig = key.sign(operator_message(action_hash)).hex()
-    public = key.public_key().to_str()
-    full = dict(content)
-    full["action_hash"] = action_hash
+    hash_ascii = action_hash.encode("ascii")
+    sig = key.sign(OPERATOR_DOMAIN + hash_ascii).hex()
+    global _last_key
+    last = _last_key
+    if last[0] is key:
+        public = last[1]
+    else:
+        public = key.public_key().to_str()
+        _last_key = (key, public)
+    content["action_hash"] = action_hash
     receipt = SignedReceipt(
         alg=ALG,
-        content=full,
+        content=content,
         signatures=[
             {
                 "algorithm": SIGNATURE_ALGORITHM,
@@ -260,18 +308,14 @@ def mint(content: Mapping[str, Any], key: SigningKey) -> SignedReceipt:
     if parts is None:
         receipt.canonical = canonical_bytes(receipt)
     else:
-        receipt.canonical = b"".join(
-            (
-                b'{"alg":"' + ALG.encode() + b'","content":',
-                parts[0],
-                b',"action_hash":"' + action_hash.encode() + b'"',
-                parts[1],
-                b',"signatures":[{"algorithm":"Ed25519","key_id":"operator","public_key":"',
-                public.encode(),
-                b'","signature":"',
-                sig.encode(),
-                b'"}]}',
-            )
+        receipt.canonical = b'%s%s,"action_hash":"%s"%s%s%s","signature":"%s"}]}' % (
+            _RECEIPT_HEAD,
+            parts[0],
+            hash_ascii,
+            parts[1],
+            _RECEIPT_SIGNATURE,
+            public.encode("ascii"),
+            sig.encode("ascii"),
         )
     return receipt
 
@@ -281,30 +325,46 @@ def parse_receipt(data: str | bytes) -> Any:
     return loads_strict(data)
 
 
+def _clip(text: str) -> str:
+    """Text from a receipt as a verdict may quote it: at most 80 characters."""
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _shown(value: Any) -> str:
+    """A value from a receipt as a verdict may quote it: its repr, at most 80 characters."""
+    return _clip(repr(value))
+
+
+def _names(keys: Collection[str]) -> str:
+    """Member names for a verdict: sorted, each shortened, at most five."""
+    shown = [_shown(k) for k in sorted(keys)[:5]]
+    return "[" + ", ".join(shown) + (", …]" if len(keys) > 5 else "]")
+
+
 def _check_structure(receipt: Any) -> Verdict | None:
     if not isinstance(receipt, Mapping):
         return v.fail(v.MALFORMED_RECEIPT, "a receipt must be a JSON object")
     if "alg" not in receipt:
         return v.fail(v.MALFORMED_RECEIPT, "missing 'alg'")
     if receipt["alg"] != ALG:
-        return v.fail(v.UNSUPPORTED_ALGORITHM, f"alg {receipt['alg']!r} is not {ALG!r}")
+        return v.fail(v.UNSUPPORTED_ALGORITHM, f"alg {_shown(receipt['alg'])} is not {ALG!r}")
     extra = set(receipt) - {"alg", "content", "signatures", "multi_approval"}
     if extra:
-        return v.fail(v.MALFORMED_RECEIPT, f"unknown top-level members {sorted(extra)}")
+        return v.fail(v.MALFORMED_RECEIPT, f"unknown top-level members {_names(extra)}")
     content = receipt.get("content")
     if not isinstance(content, Mapping):
         return v.fail(v.MALFORMED_RECEIPT, "'content' must be an object")
     keys = set(content)
     if keys != _CONTENT_KEYS:
-        missing, unknown = sorted(_CONTENT_KEYS - keys), sorted(keys - _CONTENT_KEYS)
-        parts = ([f"missing {missing}"] if missing else []) + (
-            [f"unknown {unknown}"] if unknown else []
+        missing, unknown = _CONTENT_KEYS - keys, keys - _CONTENT_KEYS
+        parts = ([f"missing {_names(missing)}"] if missing else []) + (
+            [f"unknown {_names(unknown)}"] if unknown else []
         )
         return v.fail(v.MALFORMED_RECEIPT, "content members: " + ", ".join(parts))
     if content["action_version"] != ACTION_VERSION:
         return v.fail(
             v.UNSUPPORTED_ALGORITHM,
-            f"action_version {content['action_version']!r} is not {ACTION_VERSION!r}",
+            f"action_version {_shown(content['action_version'])} is not {ACTION_VERSION!r}",
         )
     if not isinstance(content["action_hash"], str) or not _HEX64.match(content["action_hash"]):
         return v.fail(v.MALFORMED_RECEIPT, "action_hash must be 64 lowercase hex digits")
@@ -313,7 +373,7 @@ def _check_structure(receipt: Any) -> Verdict | None:
     ):
         return v.fail(v.MALFORMED_RECEIPT, "captured_at must be an RFC 3339 UTC timestamp")
     if content["trust_level"] not in TRUST_LEVELS:
-        return v.fail(v.MALFORMED_RECEIPT, f"unknown trust_level {content['trust_level']!r}")
+        return v.fail(v.MALFORMED_RECEIPT, f"unknown trust_level {_shown(content['trust_level'])}")
     action = content["action"]
     if not isinstance(action, Mapping) or any(k not in action for k in _ACTION_REQUIRED):
         return v.fail(v.MALFORMED_RECEIPT, f"action must be an object with {_ACTION_REQUIRED}")
@@ -338,7 +398,8 @@ def _check_structure(receipt: Any) -> Verdict | None:
             )
         if sig["algorithm"] != SIGNATURE_ALGORITHM:
             return v.fail(
-                v.UNSUPPORTED_ALGORITHM, f"signature algorithm {sig['algorithm']!r} unsupported"
+                v.UNSUPPORTED_ALGORITHM,
+                f"signature algorithm {_shown(sig['algorithm'])} unsupported",
             )
         if not isinstance(sig["signature"], str) or not _HEX128.match(sig["signature"]):
             return v.fail(v.MALFORMED_RECEIPT, "signature must be 128 lowercase hex digits")
@@ -471,16 +532,16 @@ def _verify_approvals(
     if approver_groups is not None and registered is None:
         return v.fail(
             v.UNKNOWN_APPROVER,
-            f"approver group {group!r} is not registered",
+            f"approver group {_shown(group)} is not registered",
             action_hash=action_hash,
         )
     signers: set[PublicKey] = set()
     for sig in sigs:
         if not sig["key_id"].startswith(APPROVER_KEY_PREFIX):
-            return v.fail(v.MALFORMED_RECEIPT, f"unknown key_id {sig['key_id']!r}")
+            return v.fail(v.MALFORMED_RECEIPT, f"unknown key_id {_shown(sig['key_id'])}")
         key = _public_key(sig["public_key"])
         if key is None:
-            return v.fail(v.MALFORMED_RECEIPT, f"bad public_key for {sig['key_id']}")
+            return v.fail(v.MALFORMED_RECEIPT, f"bad public_key for {_clip(sig['key_id'])}")
         raw = bytes.fromhex(sig["signature"])
         if not key.verify(raw, approved):
             denial = approval_message(
@@ -489,27 +550,27 @@ def _verify_approvals(
             what = "a denial" if key.verify(raw, denial) else "not an approval"
             return v.fail(
                 v.APPROVAL_MISMATCH,
-                f"{sig['key_id']}'s signature is {what} of this action for group {group!r} "
-                f"with threshold {threshold}",
+                f"{_clip(sig['key_id'])}'s signature is {what} of this action for group "
+                f"{_shown(group)} with threshold {threshold}",
                 action_hash=action_hash,
             )
         if approver_keys is None or key not in approver_keys:
             return v.fail(
                 v.UNKNOWN_APPROVER,
-                f"{sig['key_id']} ({key.to_str()}) is not a registered approver",
+                f"{_clip(sig['key_id'])} ({key.to_str()}) is not a registered approver",
                 action_hash=action_hash,
             )
         if registered is not None and key not in registered.keys:
             return v.fail(
                 v.UNKNOWN_APPROVER,
-                f"{sig['key_id']} ({key.to_str()}) is not a member of group {group!r}",
+                f"{_clip(sig['key_id'])} ({key.to_str()}) is not a member of group {_shown(group)}",
                 action_hash=action_hash,
             )
         signers.add(key)
     if registered is not None and threshold < registered.threshold:
         return v.fail(
             v.QUORUM_NOT_MET,
-            f"group {group!r} requires {registered.threshold} approvers, the receipt claims "
+            f"group {_shown(group)} requires {registered.threshold} approvers, the receipt claims "
             f"{threshold}",
             action_hash=action_hash,
         )

@@ -8,6 +8,7 @@ later prove it matches; the salt stays in the local :class:`RevealStore`, never 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hmac
 import os
@@ -322,7 +323,7 @@ class RevealStore:
         if not lines:
             return
         self._ensure_dir()
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
         flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(self.file, flags, 0o600)
         try:
@@ -330,11 +331,20 @@ class RevealStore:
                 os.fchmod(fd, 0o600)
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            before = os.fstat(fd).st_size
+            if before and os.pread(fd, 1, before - 1) != b"\n":
+                lines = b"\n" + lines  # a line torn by a killed writer: start a fresh one
             view = memoryview(lines)
-            while view:
-                view = view[os.write(fd, view) :]
-            if self.fsync:
-                os.fsync(fd)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            except OSError:
+                # Disk full or an I/O error: leave no partial line for the next entry to join.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, before)
+                raise
         finally:
             os.close(fd)  # also releases the flock
 

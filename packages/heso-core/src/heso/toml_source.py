@@ -141,6 +141,12 @@ class TomlSource:
             return tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise self._syntax_error(exc) from None
+        except RecursionError:
+            raise HesoConfigError(
+                "invalid TOML: arrays or inline tables nested too deeply",
+                path=self.path,
+                hint="a policy never needs more than a few levels of nesting",
+            ) from None
 
     def _syntax_error(self, exc: Exception) -> HesoConfigError:
         full = str(exc).splitlines()[0] if str(exc) else "error"
@@ -178,7 +184,7 @@ class TomlSource:
             scanner = _Scanner(self.text)
             try:
                 scanner.run()
-            except (IndexError, ValueError):  # pragma: no cover - only on text tomllib rejects
+            except (IndexError, ValueError, RecursionError):  # pragma: no cover
                 pass
             self._locations = scanner.locations
         path = tuple(key_path)

@@ -186,3 +186,13 @@ def test_format_key_and_type_name() -> None:
         "an array",
         "a table",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a = " + "[" * 5000 + "]" * 5000, "a = " + "{b=" * 3000 + "1" + "}" * 3000],
+    ids=["arrays", "inline tables"],
+)
+def test_deep_nesting_is_a_config_error_not_a_crash(text: str) -> None:
+    with pytest.raises(HesoConfigError, match="nested too deeply"):
+        TomlSource(text)

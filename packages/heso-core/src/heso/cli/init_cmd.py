@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     lines += [f"  kept    {p.relative_to(result.root)}" for p in result.kept]
     lines.append(f"operator key  {result.public_key}")
     lines.append(f"did:key       did:key:{result.did_key}")
+    pin = f'operator_keys = ["{result.public_key}"]'
+    lines.append(f"pin it        add  {pin}  under [heso] in heso.toml,")
+    lines.append("              so `heso verify` rejects a store re-signed under any other key")
     if result.dev_passphrase:
         lines.append(
             "passphrase    heso-local-data/DEV-ONLY.passphrase (development only: set "
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             "kept": [str(p) for p in result.kept],
             "public_key": result.public_key,
             "did_key": f"did:key:{result.did_key}",
+            "pin": pin,
             "key_created": result.key_created,
             "dev_passphrase": result.dev_passphrase,
         },

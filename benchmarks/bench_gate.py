@@ -1,0 +1,143 @@
+"""The cryptographic floor and the full gate, side by side.
+
+* **floor**: what any signed receipt costs at least, with the libraries heso uses: the RFC 8785
+  bytes of a typical receipt content (``heso.canonical``), BLAKE3 of them (``blake3``) and an
+  Ed25519 signature of the digest (PyNaCl's public ``SigningKey.sign``). ``floor_raw`` signs
+  through ``nacl.bindings.crypto_sign`` instead (no ``SignedMessage`` wrapper).
+* **gate**: one call of a function under ``@heso.tool`` with a realistic 100-rule policy:
+  argument binding, capture, policy, receipt content, ``action_hash``, signature, chain append
+  (line + index), in ``buffered`` and ``fsync`` durability.
+
+Floor and gate run interleaved (a block of each in turn), every call timed on its own, so load
+that comes and goes hits both alike; the target is on the ratio of their p50s.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    call_args,
+    gated_tool,
+    interleaved,
+    machine,
+    make_project,
+    per_call,
+    section_main,
+    summary,
+    time_calls,
+    timer_overhead_us,
+)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    import blake3
+    import nacl.bindings
+    import nacl.signing
+
+    import heso
+    from heso import config
+    from heso.canonical import canonical_bytes, loads_strict
+    from heso.receipt import mint
+
+    rounds, block = (4, 50) if quick else (60, 200)
+    root = make_project(rules=100)
+    os.environ["HESO_DURABILITY"] = "buffered"
+    heso.init(project_root=root)
+    send_email = gated_tool()
+    rt = config.current()
+
+    # A typical receipt content: exactly what the gate signs for this call.
+    send_email(*call_args(0))
+    fields = dict(zip(("to", "subject", "body", "cc", "priority"), (*call_args(0), 2), strict=True))
+    outcome = heso.capture.capture("tool_call", "send_email", fields)
+    content = loads_strict(canonical_bytes(dict(outcome.receipt["content"])))
+    del content["action_hash"]
+    size = len(canonical_bytes(content))
+    # Distinct contents, as a stream of receipts would have (subject and time differ).
+    contents = []
+    for i in range(1024):
+        c = loads_strict(canonical_bytes(content))
+        c["action"]["fields"]["subject"] = call_args(i)[1]
+        c["captured_at"] = f"2026-01-02T03:04:{i % 60:02d}.{i:06d}Z"
+        contents.append(c)
+
+    nacl_key = nacl.signing.SigningKey.generate()
+    secret = nacl_key._signing_key
+
+    def floor(i: int) -> bytes:
+        digest = blake3.blake3(canonical_bytes(contents[i & 1023])).digest()
+        return nacl_key.sign(digest).signature
+
+    def floor_raw(i: int) -> bytes:
+        digest = blake3.blake3(canonical_bytes(contents[i & 1023])).digest()
+        return nacl.bindings.crypto_sign(digest, secret)
+
+    def gate(i: int) -> str:
+        return send_email(*call_args(i))
+
+    out: dict[str, Any] = {
+        "machine": machine(),
+        "timer_overhead_us": timer_overhead_us(),
+        "content_bytes": size,
+        "policy_rules": len(rt.policy.rules),
+    }
+    res = interleaved(
+        {"floor": floor, "floor_raw": floor_raw, "gate_buffered": gate}, rounds, block
+    )
+    out.update(res)
+    f50 = res["floor"]["per_call_us"]["p50"]
+    g50 = res["gate_buffered"]["per_call_us"]["p50"]
+    out["ratio_gate_buffered_to_floor"] = g50 / f50
+    out["ratio_gate_buffered_to_floor_raw"] = g50 / res["floor_raw"]["per_call_us"]["p50"]
+    out["ratio_run_medians"] = (
+        res["gate_buffered"]["run_mean_us"]["median"] / res["floor"]["run_mean_us"]["median"]
+    )
+
+    # Where the gate's time goes (each stage alone, same content): diagnostics, not targets.
+    from heso.action import Action, Verb
+
+    action = Action(Verb.TOOL_CALL, "send_email", fields)
+    decision = rt.policy.evaluate(action)
+    sample = dict(outcome.receipt["content"])
+    del sample["action_hash"]
+    sample["policy"] = decision.policy_block()
+    receipt = mint(sample, rt.key)
+    stages = interleaved(
+        {
+            "policy_evaluate": lambda i: rt.policy.evaluate(action),
+            "mint": lambda i: mint(sample, rt.key),
+            "chain_append": lambda i: rt.chain.append(receipt),
+            "capture": lambda i: heso.capture.capture("tool_call", "send_email", fields),
+        },
+        max(2, rounds // 4),
+        block,
+        warmup=50,
+    )
+    out["stages_us_p50"] = {name: r["per_call_us"]["p50"] for name, r in stages.items()}
+
+    # fsync: every call waits for its fsync (one thread: nothing to share a commit with).
+    os.environ["HESO_DURABILITY"] = "fsync"
+    heso.init(project_root=root)
+    send_email = gated_tool()
+    n_fsync = 10 if quick else 40
+    runs, samples = [], []
+    for r in range(3 if quick else 10):
+        s = time_calls(gate, n_fsync, 10_000 + r * n_fsync)
+        samples.extend(s)
+        runs.append(sum(s) / len(s) / 1000.0)
+    out["gate_fsync"] = {"per_call_us": per_call(samples), "run_mean_us": summary(runs)}
+    out["ratio_gate_fsync_to_floor"] = out["gate_fsync"]["per_call_us"]["p50"] / f50
+    heso.shutdown()
+    verdict = heso.chain.verify_chain(root / "heso-local-data")
+    out["chain_valid_after"] = verdict.ok
+    return out
+
+
+if __name__ == "__main__":
+    section_main(run)

@@ -1,0 +1,112 @@
+"""``fsync`` durability goes through a commit queue: threads appending at once share one write
+and one ``fsync``, every append still gets its own entry, and a bad receipt fails alone."""
+
+import multiprocessing
+import os
+import threading
+
+import pytest
+
+from heso import chain as ch
+from heso.errors import ChainError
+from heso.keys import SigningKey
+from heso.receipt import build_content, mint
+
+
+@pytest.fixture(scope="module")
+def key():
+    return SigningKey.generate()
+
+
+def _receipt(key, i, size=1):
+    return mint(
+        build_content(
+            captured_at="2026-01-02T03:04:05Z",
+            agent_identity=key.public_key().to_str(),
+            action={
+                "verb": "tool_call",
+                "tool_name": "send_email",
+                "workflow": "default",
+                "account": "default",
+                "fields": {"i": i, "pad": "x" * size},
+            },
+            policy={
+                "rule_id": "r",
+                "rule_display": "r",
+                "matched_conditions": [],
+                "decision_path": "rule:r",
+                "decision": "allow",
+            },
+        ),
+        key,
+    )
+
+
+def test_threads_share_fsyncs_and_each_gets_its_entry(tmp_path, key, monkeypatch):
+    fsyncs = []
+    real = os.fsync
+
+    def counting(fd):
+        fsyncs.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    c = ch.Chain(tmp_path, key=key, durability="fsync")
+    threads, per = 8, 40
+    results: dict[int, list] = {}
+    barrier = threading.Barrier(threads)
+
+    def work(w):
+        barrier.wait()
+        results[w] = [(c.append(r := _receipt(key, w * per + i)), r) for i in range(per)]
+
+    pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    c.close()
+    pairs = [p for w in range(threads) for p in results[w]]
+    assert sorted(e.seq for e, _ in pairs) == list(range(threads * per))
+    lines = (tmp_path / ch.CHAIN_FILE).read_bytes()
+    for entry, receipt in pairs:
+        line = lines[entry.offset : lines.index(b"\n", entry.offset)]
+        assert ch.entry_hash(line) == entry.entry_hash
+        assert receipt.canonical in line
+    assert ch.verify_chain(tmp_path).ok
+    assert len(fsyncs) < threads * per  # appends waiting together shared their fsync
+    assert [h for h, _ in ch.find(tmp_path, pairs[-1][1]["content"]["action_hash"][:16])]
+
+
+def test_a_receipt_that_cannot_be_written_fails_alone(tmp_path, key, monkeypatch):
+    c = ch.Chain(tmp_path, key=key, durability="fsync")
+    c.append(_receipt(key, 0))
+    monkeypatch.setattr(ch, "MAX_ENTRY_BYTES", 4096)
+    with pytest.raises(ChainError, match="refusing to append"):
+        c.append(_receipt(key, 1, size=10_000))
+    entry = c.append(_receipt(key, 2))
+    c.close()
+    assert entry.seq == 1
+    assert ch.verify_chain(tmp_path).ok
+
+
+def _child_appends(path, seed):
+    child_key = SigningKey.from_private_bytes(seed)
+    c = ch.Chain(path, key=child_key, durability="fsync")
+    c.append(_receipt(child_key, 100))
+    c.close()
+
+
+def test_a_forked_child_appends_through_its_own_queue(tmp_path, key):
+    seed = os.urandom(32)
+    k = SigningKey.from_private_bytes(seed)
+    c = ch.Chain(tmp_path, key=k, durability="fsync")
+    c.append(_receipt(k, 0))
+    ctx = multiprocessing.get_context("fork")
+    p = ctx.Process(target=_child_appends, args=(str(tmp_path), seed))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0
+    assert c.append(_receipt(k, 1)).seq == 2
+    c.close()
+    assert ch.verify_chain(tmp_path).details["entries"] == 3

@@ -1,0 +1,62 @@
+"""The benchmark suite runs end to end (``benchmarks/run.py --quick``: tiny sizes) and writes the
+figures and targets as JSON. No timing is asserted: figures from a smoke run mean nothing.
+
+The peers section is left out: it installs other SDKs from the package index into their own
+environment, which a test run must not depend on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED = {
+    "gate": ["floor", "floor_raw", "gate_buffered", "gate_fsync", "ratio_gate_buffered_to_floor"],
+    "concurrency": ["threads8_fsync", "processes4_fsync", "fsync_latency_ms"],
+    "policy": ["rules_1", "rules_100", "rules_10000"],
+    "verify": [
+        "raw_verify_per_s_1core",
+        "chain_verify_per_s_1core",
+        "chain_verify_per_s_all_cores",
+        "prefix_verify_wall_s",
+        "verify_chain_memory",
+    ],
+    "startup": ["import_heso_added_ms", "no_framework_imported", "imported", "memory"],
+    "adapters": ["adapters"],
+}
+
+
+def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--skip",
+            "peers",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "targets" in proc.stdout
+    data = json.loads(out.read_text())
+    for section, keys in EXPECTED.items():
+        assert "error" not in data[section], (section, data[section])
+        for key in keys:
+            assert key in data[section], (section, key)
+    for key in ("min", "median", "p99"):
+        assert key in data["gate"]["gate_buffered"]["run_mean_us"]
+    names = {row["name"] for row in data["targets"]}
+    assert any("floor" in n for n in names) and any("import heso" in n for n in names)
+    assert data["startup"]["no_framework_imported"] is True
+    assert data["gate"]["chain_valid_after"] is True
