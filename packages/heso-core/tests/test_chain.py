@@ -260,7 +260,7 @@ def _process_writer(path, n, tag, seed):
 
 def test_processes_share_one_consistent_chain(tmp_path, key):
     seed = os.urandom(32)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_process_writer, args=(tmp_path, 60, t, seed)) for t in range(4)]
     for p in procs:
         p.start()

@@ -302,16 +302,19 @@ def test_a_node_rerun_after_its_call_fired_tells_the_model_it_already_ran(ctx, t
     assert set(suspended) == {"T-1", "T-2"}
     for action_hash in suspended.values():
         ctx.approve(action_hash)
-    again = graph.invoke(Command(resume="check"), config)  # T-1 fires, T-2 pauses next
+    again = graph.invoke(Command(resume="check"), config)  # one fires, the other pauses next
     (waiting,) = again["__interrupt__"]
-    assert waiting.value["action_hash"] == suspended["T-2"]
-    assert tools.calls == [("escalate_ticket", {"ticket_id": "T-1", "note": "down"})]
+    # ToolNode runs parallel calls in threads, so which one resumes first is not fixed.
+    (fired,) = [t for t, h in suspended.items() if h != waiting.value["action_hash"]]
+    assert waiting.value["action_hash"] in suspended.values()
+    assert [c[1]["ticket_id"] for c in tools.calls] == [fired]
 
     done = graph.invoke(Command(resume="check"), config)  # the node runs again, T-1 included
     assert "__interrupt__" not in done
     assert tools.count("escalate_ticket") == 2  # each fired exactly once
     told = [m.content for m in done["messages"] if getattr(m, "type", "") == "tool"]
-    assert "escalated T-2" in told
+    other = "T-2" if fired == "T-1" else "T-1"
+    assert f"escalated {other}" in told
     assert any("(it already ran once)" in str(t) for t in told), told
     for action_hash in suspended.values():
         found = reentry.lookup(action_hash)
