@@ -70,7 +70,8 @@ def observe_project(heso_project: Project) -> Project:
 
 @pytest.fixture
 def oai(fake_provider: Any) -> Iterator[Any]:
-    openai = pytest.importorskip("openai")
+    import openai
+
     with heso.wrap(
         openai.OpenAI(api_key="test", base_url=fake_provider.openai_base_url, max_retries=0)
     ) as client:
@@ -79,7 +80,8 @@ def oai(fake_provider: Any) -> Iterator[Any]:
 
 @pytest.fixture
 async def aoai(fake_provider: Any) -> AsyncIterator[Any]:
-    openai = pytest.importorskip("openai")
+    import openai
+
     async with heso.wrap(
         openai.AsyncOpenAI(api_key="test", base_url=fake_provider.openai_base_url, max_retries=0)
     ) as client:
@@ -88,7 +90,8 @@ async def aoai(fake_provider: Any) -> AsyncIterator[Any]:
 
 @pytest.fixture
 def ant(fake_provider: Any) -> Iterator[Any]:
-    anthropic = pytest.importorskip("anthropic")
+    import anthropic
+
     with heso.wrap(
         anthropic.Anthropic(
             api_key="test", base_url=fake_provider.anthropic_base_url, max_retries=0
@@ -99,7 +102,8 @@ def ant(fake_provider: Any) -> Iterator[Any]:
 
 @pytest.fixture
 async def aant(fake_provider: Any) -> AsyncIterator[Any]:
-    anthropic = pytest.importorskip("anthropic")
+    import anthropic
+
     async with heso.wrap(
         anthropic.AsyncAnthropic(
             api_key="test", base_url=fake_provider.anthropic_base_url, max_retries=0

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+import anthropic
 import pytest
 
 import heso
-
-anthropic = pytest.importorskip("anthropic")
 
 MESSAGES = "/v1/messages"
 CLAUDE = "claude-sonnet-4-5"

@@ -6,12 +6,11 @@ import asyncio
 import inspect
 import json
 
+import openai
 import pytest
 
 import heso
 from heso.wrap import unwrap
-
-openai = pytest.importorskip("openai")
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
