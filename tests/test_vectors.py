@@ -16,12 +16,25 @@ MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 def test_the_vector_set_covers_every_required_kind():
     verdicts = {c["verdict"] for c in MANIFEST["receipts"]}
     assert {
-        "Valid", "InvalidSignature", "HashMismatch", "WrongKey", "UntrustedKey",
-        "UnsupportedAlgorithm", "MalformedJson", "MalformedReceipt", "UnknownApprover",
-        "ApprovalMismatch", "QuorumNotMet",
+        "Valid",
+        "InvalidSignature",
+        "HashMismatch",
+        "WrongKey",
+        "UntrustedKey",
+        "UnsupportedAlgorithm",
+        "MalformedJson",
+        "MalformedReceipt",
+        "UnknownApprover",
+        "ApprovalMismatch",
+        "QuorumNotMet",
     } <= verdicts
     assert {c["verdict"] for c in MANIFEST["chains"]} >= {
-        "Valid", "HashMismatch", "SequenceMismatch", "ChainTruncated", "TornTail", "HeadMissing",
+        "Valid",
+        "HashMismatch",
+        "SequenceMismatch",
+        "ChainTruncated",
+        "TornTail",
+        "HeadMissing",
     }
 
 

@@ -27,16 +27,31 @@ from heso.receipt import (
 OUT = Path(__file__).resolve().parent.parent / "docs" / "vectors"
 
 
-def content(key: SigningKey, fields: dict[str, Any], *, verb: str = "tool_call",
-            tool: str = "send_email", decision: str = "allow") -> dict[str, Any]:
+def content(
+    key: SigningKey,
+    fields: dict[str, Any],
+    *,
+    verb: str = "tool_call",
+    tool: str = "send_email",
+    decision: str = "allow",
+) -> dict[str, Any]:
     return build_content(
         captured_at="2026-01-02T03:04:05Z",
         agent_identity=key.public_key().to_str(),
-        action={"verb": verb, "tool_name": tool, "workflow": "default", "account": "default",
-                "fields": fields},
-        policy={"rule_id": "vector-rule", "rule_display": "conformance vector",
-                "matched_conditions": [], "decision_path": "rule:vector-rule",
-                "decision": decision},
+        action={
+            "verb": verb,
+            "tool_name": tool,
+            "workflow": "default",
+            "account": "default",
+            "fields": fields,
+        },
+        policy={
+            "rule_id": "vector-rule",
+            "rule_display": "conformance vector",
+            "matched_conditions": [],
+            "decision_path": "rule:vector-rule",
+            "decision": decision,
+        },
     )
 
 
@@ -47,10 +62,14 @@ def main() -> int:
     pinned = [op.public_key().to_str()]
     cases: list[dict[str, Any]] = []
 
-    def add(name: str, data: Any, verdict: str, level: str | None = None, note: str = "",
-            **opts: Any) -> None:
-        raw = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False,
-                                                                indent=2).encode()
+    def add(
+        name: str, data: Any, verdict: str, level: str | None = None, note: str = "", **opts: Any
+    ) -> None:
+        raw = (
+            data
+            if isinstance(data, bytes)
+            else json.dumps(data, ensure_ascii=False, indent=2).encode()
+        )
         (OUT / "receipts" / name).write_bytes(raw)
         case = {"file": f"receipts/{name}", "verdict": verdict, "note": note}
         if level:
@@ -60,27 +79,61 @@ def main() -> int:
 
     base = mint(content(op, {"to": "a@example.com", "subject": "hi", "n": 3}), op)
     add("valid_l0.json", base, "Valid", "L0", "a plain allowed tool call")
-    add("valid_l0_unicode_numbers.json",
-        mint(content(op, {"naïve": "☃ \u2028 \"q\" \\ \t", "€": 1.5, "tiny": 1e-7,
-                          "big": 1e21, "neg": -0.25, "int": 9007199254740991,
-                          "nested": {"z": [1, {"b": None, "a": True}], "𝄞": "astral key"}}),
-             op),
-        "Valid", "L0", "non-ASCII and astral keys, escapes, numbers of every magnitude")
-    add("valid_l0_redacted.json",
-        mint(content(op, {"to": "a@example.com",
-                          "api_key": {"heso_redacted": "commit",
-                                      "commitment": "blake3:" + "ab" * 32},
-                          "password": {"heso_redacted": "destroy"}}), op),
-        "Valid", "L0", "redaction markers verify like any value")
-    add("valid_l0_block.json", mint(content(op, {"path": "/etc"}, verb="delete",
-                                            tool="delete_file", decision="block"), op),
-        "Valid", "L0", "a blocked delete is still a valid receipt of the refusal")
-    add("valid_l0_pinned.json", base, "Valid", "L0", "operator key pinned",
-        trusted_operators=pinned)
+    add(
+        "valid_l0_unicode_numbers.json",
+        mint(
+            content(
+                op,
+                {
+                    "naïve": '☃ \u2028 "q" \\ \t',
+                    "€": 1.5,
+                    "tiny": 1e-7,
+                    "big": 1e21,
+                    "neg": -0.25,
+                    "int": 9007199254740991,
+                    "nested": {"z": [1, {"b": None, "a": True}], "𝄞": "astral key"},
+                },
+            ),
+            op,
+        ),
+        "Valid",
+        "L0",
+        "non-ASCII and astral keys, escapes, numbers of every magnitude",
+    )
+    add(
+        "valid_l0_redacted.json",
+        mint(
+            content(
+                op,
+                {
+                    "to": "a@example.com",
+                    "api_key": {"heso_redacted": "commit", "commitment": "blake3:" + "ab" * 32},
+                    "password": {"heso_redacted": "destroy"},
+                },
+            ),
+            op,
+        ),
+        "Valid",
+        "L0",
+        "redaction markers verify like any value",
+    )
+    add(
+        "valid_l0_block.json",
+        mint(
+            content(op, {"path": "/etc"}, verb="delete", tool="delete_file", decision="block"), op
+        ),
+        "Valid",
+        "L0",
+        "a blocked delete is still a valid receipt of the refusal",
+    )
+    add(
+        "valid_l0_pinned.json", base, "Valid", "L0", "operator key pinned", trusted_operators=pinned
+    )
 
     r = copy.deepcopy(base)
-    r["signatures"][0]["signature"] = ("0" if r["signatures"][0]["signature"][0] != "0"
-                                       else "1") + r["signatures"][0]["signature"][1:]
+    r["signatures"][0]["signature"] = (
+        "0" if r["signatures"][0]["signature"][0] != "0" else "1"
+    ) + r["signatures"][0]["signature"][1:]
     add("bad_signature.json", r, "InvalidSignature", note="one hex digit of the signature changed")
     r = copy.deepcopy(base)
     r["content"]["action_hash"] = "f" * 64
@@ -93,12 +146,17 @@ def main() -> int:
     add("altered_decision.json", r, "HashMismatch", note="the decision changed after signing")
     r = copy.deepcopy(base)
     h = r["content"]["action_hash"]
-    r["signatures"][0] = signature_entry("operator", other.public_key(),
-                                         other.sign(operator_message(h)))
+    r["signatures"][0] = signature_entry(
+        "operator", other.public_key(), other.sign(operator_message(h))
+    )
     add("wrong_key.json", r, "WrongKey", note="signed by a key other than agent_identity")
-    add("untrusted_key.json", mint(content(other, {"to": "a@example.com"}), other),
-        "UntrustedKey", note="self-consistent but not signed by the pinned operator",
-        trusted_operators=pinned)
+    add(
+        "untrusted_key.json",
+        mint(content(other, {"to": "a@example.com"}), other),
+        "UntrustedKey",
+        note="self-consistent but not signed by the pinned operator",
+        trusted_operators=pinned,
+    )
     r = copy.deepcopy(base)
     r["alg"] = "heso-action/v3+ed448"
     add("unknown_alg.json", r, "UnsupportedAlgorithm")
@@ -108,62 +166,127 @@ def main() -> int:
     r = copy.deepcopy(base)
     r["content"]["surprise"] = 1
     add("unknown_member.json", r, "MalformedReceipt", note="an extra content member")
-    add("malformed_json.json", json.dumps(base)[:-7].encode(), "MalformedJson",
-        note="truncated JSON")
+    add(
+        "malformed_json.json",
+        json.dumps(base)[:-7].encode(),
+        "MalformedJson",
+        note="truncated JSON",
+    )
     text = json.dumps(base)
-    add("duplicate_keys.json", text.replace('"alg": ', '"alg": "x", "alg": ', 1).encode(),
-        "MalformedJson", note="duplicate object key")
-    add("nan.json", text.replace('"n": 3', '"n": NaN').encode(), "MalformedJson",
-        note="NaN is not JSON")
+    add(
+        "duplicate_keys.json",
+        text.replace('"alg": ', '"alg": "x", "alg": ', 1).encode(),
+        "MalformedJson",
+        note="duplicate object key",
+    )
+    add(
+        "nan.json",
+        text.replace('"n": 3', '"n": NaN').encode(),
+        "MalformedJson",
+        note="NaN is not JSON",
+    )
 
-    def approved(signers: list[tuple[str, SigningKey]], target: str | None = None,
-                 multi: dict[str, Any] | None = None, decision: str = "approved",
-                 signed: dict[str, Any] | None = None) -> dict[str, Any]:
+    def approved(
+        signers: list[tuple[str, SigningKey]],
+        target: str | None = None,
+        multi: dict[str, Any] | None = None,
+        decision: str = "approved",
+        signed: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """An L1 candidate: each signer signs the approval statement over ``target`` (default
         the receipt's own hash) for ``signed`` (default ``multi``); ``multi`` is embedded."""
         multi = multi or {"group": "oncall", "threshold": 1}
         stmt = signed or multi
-        r = mint(content(op, {"amount": 4200, "to_account": "DE89…"}, verb="payment",
-                         tool="wire_transfer", decision="require_approval"), op)
+        r = mint(
+            content(
+                op,
+                {"amount": 4200, "to_account": "DE89…"},
+                verb="payment",
+                tool="wire_transfer",
+                decision="require_approval",
+            ),
+            op,
+        )
         h = target or r["content"]["action_hash"]
-        msg = approval_message(h, group=stmt["group"], threshold=stmt["threshold"],
-                               decision=decision)
+        msg = approval_message(
+            h, group=stmt["group"], threshold=stmt["threshold"], decision=decision
+        )
         for name, k in signers:
-            r["signatures"].append(signature_entry(f"approver:{name}", k.public_key(),
-                                                   k.sign(msg)))
+            r["signatures"].append(signature_entry(f"approver:{name}", k.public_key(), k.sign(msg)))
         r["multi_approval"] = multi
         return dict(r)
 
-    add("valid_l1.json", approved([("alice", alice)]), "Valid", "L1",
-        "co-signed by a registered approver", approver_keys=registry)
-    add("valid_l1_quorum.json",
+    add(
+        "valid_l1.json",
+        approved([("alice", alice)]),
+        "Valid",
+        "L1",
+        "co-signed by a registered approver",
+        approver_keys=registry,
+    )
+    add(
+        "valid_l1_quorum.json",
         approved([("alice", alice), ("bob", bob)], multi={"group": "treasury", "threshold": 2}),
-        "Valid", "L1", "2-of-2 quorum", approver_keys=registry)
-    add("l1_quorum_not_met.json",
+        "Valid",
+        "L1",
+        "2-of-2 quorum",
+        approver_keys=registry,
+    )
+    add(
+        "l1_quorum_not_met.json",
         approved([("alice", alice)], multi={"group": "treasury", "threshold": 2}),
-        "QuorumNotMet", approver_keys=registry)
-    add("l1_duplicate_signer.json",
-        approved([("alice", alice), ("alice", alice)],
-                 multi={"group": "treasury", "threshold": 2}),
-        "QuorumNotMet", note="one key signing twice counts once", approver_keys=registry)
-    add("l1_unknown_approver.json", approved([("mallory", mallory)]), "UnknownApprover",
-        note="approver key not registered", approver_keys=registry)
+        "QuorumNotMet",
+        approver_keys=registry,
+    )
+    add(
+        "l1_duplicate_signer.json",
+        approved([("alice", alice), ("alice", alice)], multi={"group": "treasury", "threshold": 2}),
+        "QuorumNotMet",
+        note="one key signing twice counts once",
+        approver_keys=registry,
+    )
+    add(
+        "l1_unknown_approver.json",
+        approved([("mallory", mallory)]),
+        "UnknownApprover",
+        note="approver key not registered",
+        approver_keys=registry,
+    )
     other_hash = compute_action_hash(content(op, {"amount": 1}))
-    add("l1_approval_for_other_action.json", approved([("alice", alice)], target=other_hash),
-        "ApprovalMismatch", note="the approval signs a different action_hash",
-        approver_keys=registry)
-    add("l1_denial_as_approval.json", approved([("alice", alice)], decision="denied"),
-        "ApprovalMismatch", note="a signed denial presented as an approval",
-        approver_keys=registry)
-    add("l1_lowered_threshold.json",
-        approved([("alice", alice)], multi={"group": "treasury", "threshold": 1},
-                 signed={"group": "treasury", "threshold": 2}),
-        "ApprovalMismatch", note="multi_approval edited to a lower quorum than was signed",
-        approver_keys=registry)
+    add(
+        "l1_approval_for_other_action.json",
+        approved([("alice", alice)], target=other_hash),
+        "ApprovalMismatch",
+        note="the approval signs a different action_hash",
+        approver_keys=registry,
+    )
+    add(
+        "l1_denial_as_approval.json",
+        approved([("alice", alice)], decision="denied"),
+        "ApprovalMismatch",
+        note="a signed denial presented as an approval",
+        approver_keys=registry,
+    )
+    add(
+        "l1_lowered_threshold.json",
+        approved(
+            [("alice", alice)],
+            multi={"group": "treasury", "threshold": 1},
+            signed={"group": "treasury", "threshold": 2},
+        ),
+        "ApprovalMismatch",
+        note="multi_approval edited to a lower quorum than was signed",
+        approver_keys=registry,
+    )
     r = approved([("alice", alice)])
     del r["multi_approval"]
-    add("l1_missing_multi_approval.json", r, "MalformedReceipt",
-        note="approver signatures without multi_approval", approver_keys=registry)
+    add(
+        "l1_missing_multi_approval.json",
+        r,
+        "MalformedReceipt",
+        note="approver signatures without multi_approval",
+        approver_keys=registry,
+    )
 
     # Chains: a valid one, then one mutation per directory.
     chain_cases: list[dict[str, Any]] = []
@@ -177,8 +300,9 @@ def main() -> int:
     chain_cases.append({"dir": "chains/valid", "verdict": "Valid", "entries": 6})
     lines = (valid_dir / ch.CHAIN_FILE).read_bytes().splitlines(keepends=True)
 
-    def mutant(name: str, new_lines: list[bytes], verdict: str, entry: int | None,
-               head: bool = True) -> None:
+    def mutant(
+        name: str, new_lines: list[bytes], verdict: str, entry: int | None, head: bool = True
+    ) -> None:
         d = OUT / "chains" / name
         d.mkdir(parents=True)
         (d / ch.CHAIN_FILE).write_bytes(b"".join(new_lines))
@@ -189,8 +313,9 @@ def main() -> int:
             case["entry"] = entry
         chain_cases.append(case)
 
-    mutant("altered", [*lines[:2], lines[2].replace(b'"i":2', b'"i":7'), *lines[3:]],
-           "HashMismatch", 2)
+    mutant(
+        "altered", [*lines[:2], lines[2].replace(b'"i":2', b'"i":7'), *lines[3:]], "HashMismatch", 2
+    )
     mutant("deleted", [*lines[:3], *lines[4:]], "SequenceMismatch", 3)
     mutant("reordered", [*lines[:1], lines[2], lines[1], *lines[3:]], "SequenceMismatch", 1)
     mutant("truncated", lines[:4], "ChainTruncated", 4)

@@ -609,3 +609,68 @@ def test_entries_appended_after_the_seal_fail_only_the_sealed_audit(
     assert code == 0 and out["unsealed"] == 1 and out["sealed"] == n
     code, out = cli(["verify", "--chain", "--sealed", "--project", str(root), "--json"])
     assert code == 1 and out["verdict"] == v.HEAD_MISMATCH and out["entry"] == n
+
+
+def test_the_fast_path_reaches_the_generic_verdict_on_every_mutation(
+    tmp_path: Path, keys: Keys, pool: Pool, figures: Any
+) -> None:
+    """``verify_chain`` decides most lines on a fast path (orjson parse and re-encode); every
+    line it does not accept there goes to the strict parser. Both must reach the same verdict,
+    details and location on clean and mutated stores alike."""
+    data_dir = tmp_path / "heso-local-data"
+    data_dir.mkdir()
+    trusted = {keys.operator.public_key()}
+    approvers = {keys.alice.public_key(): "alice", keys.bob.public_key(): "bob"}
+    compared = 0
+    decided_fast = 0
+    loads_canonical = ch.loads_canonical
+
+    def counting(data: bytes) -> Any:
+        nonlocal decided_fast
+        value = loads_canonical(data)
+        decided_fast += value is not None
+        return value
+
+    def both() -> tuple[dict[str, Any], dict[str, Any]]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ch, "loads_canonical", counting)
+            fast = ch.verify_chain(data_dir, trusted_operators=trusted, approver_keys=approvers)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ch, "loads_canonical", lambda data: None)
+            strict = ch.verify_chain(data_dir, trusted_operators=trusted, approver_keys=approvers)
+        return fast.to_dict(), strict.to_dict()
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        specs=st.lists(entry_specs(), min_size=2, max_size=6),
+        mutations=st.lists(MUTATION, min_size=12, max_size=12),
+    )
+    def run(specs: list[EntrySpec], mutations: list[tuple[str, int, int, int]]) -> None:
+        nonlocal compared
+        receipts = [_receipt(keys.operator, keys, s, k) for k, s in enumerate(specs)]
+        store = _write_store(data_dir, keys.operator, receipts)
+        fast, strict = both()
+        assert fast == strict and fast["ok"], fast
+        for kind, a, b, c in mutations:
+            chain_bytes, head_bytes = mutate(kind, a, b, c, store, pool, keys)
+            _put(data_dir / ch.CHAIN_FILE, chain_bytes)
+            if head_bytes is None:
+                (data_dir / ch.HEAD_FILE).unlink(missing_ok=True)
+            else:
+                _put(data_dir / ch.HEAD_FILE, head_bytes)
+            fast, strict = both()
+            assert fast == strict, f"{kind}({a}, {b}, {c})"
+            compared += 1
+        _put(data_dir / ch.CHAIN_FILE, store.chain)
+        _put(data_dir / ch.HEAD_FILE, store.head)
+
+    run()
+    figures.add("tamper.fast_vs_strict_verdicts_compared", compared)
+    figures.add("tamper.lines_decided_on_the_fast_path", decided_fast)
+    assert compared >= 600
+    assert decided_fast >= compared  # most lines of most stores take the fast path

@@ -32,6 +32,7 @@ from heso.canonical import (
     MAX_SAFE_INTEGER,
     canonical_bytes,
     format_number,
+    loads_canonical,
     loads_strict,
     to_json_value,
 )
@@ -945,3 +946,73 @@ def test_a_duplicate_key_error_is_printable_and_short() -> None:
         message = str(caught.value)
         message.encode("utf-8")  # printable
         assert "duplicate object key" in message and len(message) < 200
+
+
+# -- the verifier's fast path: loads_canonical (issue #8) ---------------------------------------
+
+
+def _decides_like_the_strict_path(data: bytes) -> None:
+    """``loads_canonical`` may only answer where the strict path would answer the same."""
+    fast = loads_canonical(data)
+    if fast is None:
+        return
+    strict = loads_strict(data)
+    assert canonical_bytes(strict) == data
+    assert fast == strict
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON)
+def test_loads_canonical_accepts_only_canonical_bytes(value: Any) -> None:
+    expected = jcs(value)
+    _decides_like_the_strict_path(expected)
+    for other in (json.dumps(value).encode(), json.dumps(value, ensure_ascii=False).encode()):
+        _decides_like_the_strict_path(other)
+        if other != expected:
+            assert loads_canonical(other) is None
+
+
+def test_loads_canonical_escapes_every_bmp_character_as_rfc8785_does() -> None:
+    """The fast path rests on orjson printing strings byte for byte as JCS does."""
+    for start in range(0, 0x10000, 0x800):
+        chars = [chr(c) for c in range(start, start + 0x800) if not 0xD800 <= c < 0xE000]
+        if not chars:
+            continue
+        data = canonical_bytes({"s": chars, "k": {c: 0 for c in chars}})
+        assert loads_canonical(data) == loads_strict(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1.5}',  # any float goes to the strict path: orjson prints some differently
+        b'{"a":1.0}',
+        b'{"a":1e+21}',
+        b'{"a":[0.1]}',
+        b'{"a":9007199254740992}',  # beyond 2**53 - 1
+        b'{"a":-9007199254740992}',
+        b'{"a":18446744073709551616}',
+        b'{"a":-0}',
+        b'{"b":1,"a":2}',  # unsorted
+        b'{"a":1,"a":1}',  # duplicate key
+        b'{"a": 1}',
+        b'{"a":"\\u0041"}',  # an escape JCS does not use
+        '{"\U0001f600":1,"\ue000":2}'.encode(),  # UTF-16 order, not code point order
+        '{"\ue000":2,"\U0001f600":1}'.encode(),
+        b"[" * (MAX_PARSE_DEPTH + 1) + b"]" * (MAX_PARSE_DEPTH + 1),
+        b"\xef\xbb\xbf{}",  # byte order mark
+        b'{"a":"\xed\xa0\x80"}',  # an encoded surrogate
+        b'{"a":NaN}',
+        b'"text"',  # not an object or array
+        b"",
+    ],
+)
+def test_loads_canonical_leaves_the_doubtful_to_the_strict_path(data: bytes) -> None:
+    assert loads_canonical(data) is None
+
+
+def test_loads_canonical_answers_for_plain_canonical_documents() -> None:
+    deep = b"[" * MAX_PARSE_DEPTH + b"]" * MAX_PARSE_DEPTH
+    wide = b"[" + b",".join([b"[[]]"] * 300) + b"]"  # many containers, shallow
+    for data in (b'{"a":[1,true,null,"x"],"b":{}}', deep, wide, '{"a":"\U0001f600"}'.encode()):
+        assert loads_canonical(data) == loads_strict(data)

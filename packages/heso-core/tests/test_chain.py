@@ -98,7 +98,9 @@ def test_altered_entry_is_named(tmp_path, key):
     ],
     ids=["delete", "duplicate", "reorder", "garbage", "wrong-shape"],
 )
-def test_structural_tampering_is_detected_at_the_first_broken_entry(tmp_path, key, mutate, code, entry):
+def test_structural_tampering_is_detected_at_the_first_broken_entry(
+    tmp_path, key, mutate, code, entry
+):
     _fill(tmp_path, key, 10)
     lines = _lines(tmp_path)
     mutate(lines)
@@ -130,7 +132,7 @@ def test_relinked_deletion_is_caught_by_the_signed_head(tmp_path, key):
 def test_relinked_substitution_is_caught_by_the_signed_head(tmp_path, key):
     _fill(tmp_path, key, 10)
     lines = _lines(tmp_path)
-    lines[2] = (ch.encode_entry(2, "x", _receipt(key, 99)) + b"\n")
+    lines[2] = ch.encode_entry(2, "x", _receipt(key, 99)) + b"\n"
     _write_lines(tmp_path, _relink(lines))
     verdict = ch.verify_chain(tmp_path)
     assert verdict.code == v.HEAD_MISMATCH
@@ -270,7 +272,9 @@ def test_processes_share_one_consistent_chain(tmp_path, key):
     verdict = ch.verify_chain(tmp_path)
     assert verdict.ok, str(verdict)
     assert verdict.details["entries"] == 240
-    tools = [json.loads(line)["receipt"]["content"]["action"]["tool_name"] for line in _lines(tmp_path)]
+    tools = [
+        json.loads(line)["receipt"]["content"]["action"]["tool_name"] for line in _lines(tmp_path)
+    ]
     assert sorted(set(tools)) == [f"tool_{t}" for t in range(4)]
 
 
@@ -313,7 +317,10 @@ def test_parallel_verification_matches_single_process(tmp_path, key):
     lines = _lines(tmp_path)
     lines[90] = lines[90].replace(b'"i":90', b'"i":91')
     _write_lines(tmp_path, lines)
-    assert (ch.verify_chain(tmp_path, workers=3).code, ch.verify_chain(tmp_path, workers=3).entry) == (
+    assert (
+        ch.verify_chain(tmp_path, workers=3).code,
+        ch.verify_chain(tmp_path, workers=3).entry,
+    ) == (
         v.HASH_MISMATCH,
         90,
     )

@@ -44,7 +44,7 @@ def test_init_scaffolds_and_is_idempotent(tmp_path, heso_env, capsys):
 
 
 def test_init_require_passphrase_without_one_is_a_one_line_error(tmp_path, heso_env, capsys):
-    code, out, err = run(capsys, "init", str(tmp_path), "--require-passphrase")
+    code, _out, err = run(capsys, "init", str(tmp_path), "--require-passphrase")
     assert code == 1
     assert err.startswith("error: ") and err.count("\n") == 1
     assert "HESO_KEY_PASSPHRASE" in err
@@ -130,16 +130,20 @@ def test_reveal_proves_a_redacted_value(heso_project, capsys):
     heso_project.write_policy('[policy]\ndefault = "allow"\n')
     heso.init(project_root=heso_project.root)
     h = capture(
-        "tool_call", "send_email", {"to": "x@example.com", "api_key": "sk-live-123"},
+        "tool_call",
+        "send_email",
+        {"to": "x@example.com", "api_key": "sk-live-123"},
         redact_fields=["api_key"],
     ).action_hash
     heso.shutdown()
     root = str(heso_project.root)
-    code, out, _ = run(capsys, "reveal", h[:12], "--field", "api_key", "--value", "sk-live-123",
-                       "--project", root)
+    code, out, _ = run(
+        capsys, "reveal", h[:12], "--field", "api_key", "--value", "sk-live-123", "--project", root
+    )
     assert code == 0 and out.startswith("Revealed")
-    code, out, _ = run(capsys, "reveal", h[:12], "--field", "api_key", "--value", "sk-live-124",
-                       "--project", root)
+    code, out, _ = run(
+        capsys, "reveal", h[:12], "--field", "api_key", "--value", "sk-live-124", "--project", root
+    )
     assert code == 1 and out.startswith("Mismatch")
     code, _, err = run(capsys, "reveal", h[:12], "--field", "to", "--value", "x", "--project", root)
     assert code == 1 and "not redacted" in err

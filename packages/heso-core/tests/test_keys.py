@@ -219,6 +219,35 @@ def test_sign_verify_round_trip_and_flipped_bits_fail() -> None:
     assert not SigningKey.generate().public_key().verify(signature, data)
 
 
+def test_verify_agrees_with_pynacl_on_edge_cases() -> None:
+    """PublicKey.verify calls libsodium's crypto_sign_open directly: the same answers as
+    nacl.signing, including non-canonical S and small-order keys or R."""
+    import nacl.exceptions
+    import nacl.signing
+
+    order = 2**252 + 27742317777372353535851937790883648493  # the group order L
+    key = SigningKey.generate()
+    data = b"receipt"
+    good = key.sign(data)
+    s = int.from_bytes(good[32:], "little")
+    identity = bytes([1]) + bytes(31)  # the neutral element, a small-order point
+    signatures = [
+        good,
+        good[:32] + (s + order).to_bytes(32, "little"),  # S not reduced
+        identity + good[32:],  # small-order R
+        bytes(64),
+    ]
+    for raw_key in (key.public_key().raw, identity, bytes(32), b"\xff" * 32):
+        for signature in signatures:
+            try:
+                nacl.signing.VerifyKey(raw_key).verify(data, signature)
+                expected = True
+            except (nacl.exceptions.BadSignatureError, ValueError):
+                expected = False
+            assert PublicKey.from_bytes(raw_key).verify(signature, data) is expected
+    assert key.public_key().verify(good, data)
+
+
 @pytest.mark.parametrize(
     ("signature", "data"),
     [

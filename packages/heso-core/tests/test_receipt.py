@@ -49,8 +49,13 @@ def test_minted_receipt_has_the_wire_shape_and_verifies(key):
     r = mint(_content(key), key)
     assert r["alg"] == ALG
     assert set(r["content"]) == {
-        "action_version", "captured_at", "agent_identity", "action", "policy",
-        "trust_level", "action_hash",
+        "action_version",
+        "captured_at",
+        "agent_identity",
+        "action",
+        "policy",
+        "trust_level",
+        "action_hash",
     }
     (sig,) = r["signatures"]
     assert sig["key_id"] == "operator"
@@ -76,13 +81,24 @@ def test_round_trip_through_json_still_verifies(key):
 @pytest.mark.parametrize(
     "mutate, code",
     [
-        (lambda r: r["content"]["action"]["fields"].__setitem__("to", "evil@example.com"), v.HASH_MISMATCH),
+        (
+            lambda r: r["content"]["action"]["fields"].__setitem__("to", "evil@example.com"),
+            v.HASH_MISMATCH,
+        ),
         (lambda r: r["content"]["policy"].__setitem__("decision", "block"), v.HASH_MISMATCH),
-        (lambda r: r["content"].__setitem__("captured_at", "2027-01-02T03:04:05Z"), v.HASH_MISMATCH),
+        (
+            lambda r: r["content"].__setitem__("captured_at", "2027-01-02T03:04:05Z"),
+            v.HASH_MISMATCH,
+        ),
         (lambda r: r["content"].__setitem__("action_hash", "0" * 64), v.HASH_MISMATCH),
+        (lambda r: r["content"].__setitem__("action_hash", None), v.MALFORMED_RECEIPT),
+        (lambda r: r["content"].__setitem__("action_hash", "A" * 64), v.MALFORMED_RECEIPT),
         (lambda r: r["signatures"][0].__setitem__("signature", "00" * 64), v.INVALID_SIGNATURE),
         (lambda r: r.__setitem__("alg", "heso-action/v1+ed25519"), v.UNSUPPORTED_ALGORITHM),
-        (lambda r: r["content"].__setitem__("action_version", "heso-action/9"), v.UNSUPPORTED_ALGORITHM),
+        (
+            lambda r: r["content"].__setitem__("action_version", "heso-action/9"),
+            v.UNSUPPORTED_ALGORITHM,
+        ),
         (lambda r: r["signatures"][0].__setitem__("algorithm", "RSA"), v.UNSUPPORTED_ALGORITHM),
         (lambda r: r["content"].pop("policy"), v.MALFORMED_RECEIPT),
         (lambda r: r["content"].__setitem__("extra", 1), v.MALFORMED_RECEIPT),
@@ -92,9 +108,22 @@ def test_round_trip_through_json_still_verifies(key):
         (lambda r: r["signatures"].append(copy.deepcopy(r["signatures"][0])), v.MALFORMED_RECEIPT),
     ],
     ids=[
-        "field", "decision", "time", "claimed-hash", "signature", "alg", "action-version",
-        "sig-alg", "missing-policy", "extra-member", "no-signatures", "trust-level",
-        "timestamp", "two-operator-sigs",
+        "field",
+        "decision",
+        "time",
+        "claimed-hash",
+        "null-hash",
+        "uppercase-hash",
+        "signature",
+        "alg",
+        "action-version",
+        "sig-alg",
+        "missing-policy",
+        "extra-member",
+        "no-signatures",
+        "trust-level",
+        "timestamp",
+        "two-operator-sigs",
     ],
 )
 def test_each_tampering_gets_a_precise_verdict(key, mutate, code):
@@ -224,7 +253,7 @@ def test_registered_groups_pin_membership_and_threshold(key):
     [
         {},
         {"to": "a@example.com", "n": 3},
-        {"naïve": "☃ \u2028 \"q\" \\ \t", "€": 1.5, "tiny": 1e-7, "big": 1e21, "𝄞": {"z": [None]}},
+        {"naïve": '☃ \u2028 "q" \\ \t', "€": 1.5, "tiny": 1e-7, "big": 1e21, "𝄞": {"z": [None]}},
     ],
 )
 def test_minted_bytes_are_exactly_the_canonical_form(key, fields):

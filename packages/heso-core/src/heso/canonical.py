@@ -29,6 +29,11 @@ from uuid import UUID
 from heso.errors import CanonicalizationError
 from heso.fieldpath import Segment, render
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - CPython wheels exist everywhere heso-core installs it
+    _orjson = None
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_PARSE_DEPTH",
@@ -36,6 +41,7 @@ __all__ = [
     "CanonicalObject",
     "canonical_bytes",
     "format_number",
+    "loads_canonical",
     "loads_strict",
     "to_json_value",
 ]
@@ -749,3 +755,64 @@ def _has_surrogate(value: Any) -> bool:
         elif isinstance(node, list):
             stack.extend(node)
     return False
+
+
+_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_SORT_KEYS | _orjson.OPT_STRICT_INTEGER
+
+
+def loads_canonical(data: bytes) -> dict[str, Any] | list[Any] | None:
+    """The object or array ``data`` holds when ``data`` is provably its own RFC 8785 form.
+
+    A verifier's fast path: ``orjson`` parses ``data`` and prints the value back with sorted
+    keys. When the bytes are equal, hold no float, no object key outside the Basic
+    Multilingual Plane and no nesting beyond :data:`MAX_PARSE_DEPTH`, ``data`` is exactly
+    ``canonical_bytes(loads_strict(data))``: for such values orjson escapes strings, orders
+    keys and prints integers within ±(2**53-1) as RFC 8785 does (the tests compare every BMP
+    character). ``None`` means "not decided here" — anything else goes to :func:`loads_strict`
+    and :func:`canonical_bytes`, which decide.
+    """
+    if _orjson is None:
+        return None
+    try:
+        value = _orjson.loads(data)
+        if _orjson.dumps(value, option=_ORJSON_OPTIONS) != data:
+            return None
+    except (ValueError, TypeError):  # not JSON, an integer beyond ±(2**53-1), ...
+        return None
+    t = type(value)
+    if (t is dict or t is list) and _plain(value, not data.isascii()):
+        return value
+    return None
+
+
+def _plain(value: dict[str, Any] | list[Any], check_keys: bool) -> bool:
+    """No float, no nesting beyond :data:`MAX_PARSE_DEPTH` and, with ``check_keys``, no object
+    key outside the BMP (JCS orders keys by UTF-16 code units, orjson by code points)."""
+    containers: list[Any] = [value]
+    append = containers.append
+    for node in containers:
+        if type(node) is dict:
+            if check_keys:
+                for key in node:
+                    if not key.isascii() and max(key) > "\uffff":
+                        return False
+            node = node.values()
+        for item in node:
+            t = type(item)
+            if t is str or t is int or t is bool or item is None:
+                continue
+            if t is dict or t is list:
+                append(item)
+            else:
+                return False
+    # Fewer containers than the limit cannot nest deeper than it.
+    return len(containers) <= MAX_PARSE_DEPTH or _nests_within(value, MAX_PARSE_DEPTH)
+
+
+def _nests_within(node: Any, levels: int) -> bool:
+    """Whether the arrays/objects in ``node`` nest at most ``levels`` deep (bounded recursion)."""
+    if type(node) is dict:
+        node = node.values()
+    elif type(node) is not list:
+        return True
+    return levels > 0 and all(_nests_within(item, levels - 1) for item in node)

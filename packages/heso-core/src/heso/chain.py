@@ -35,7 +35,7 @@ import blake3
 
 from heso import index as idx
 from heso import verdict as v
-from heso.canonical import MAX_PARSE_DEPTH, canonical_bytes, loads_strict
+from heso.canonical import MAX_PARSE_DEPTH, canonical_bytes, loads_canonical, loads_strict
 from heso.errors import (
     AmbiguousPrefixError,
     CanonicalizationError,
@@ -874,6 +874,47 @@ class _Segment:
     l1: int = 0
 
 
+def _lines(f: Any, start: int, end: int) -> Iterator[tuple[bytes | None, bool]]:
+    """Each line in bytes ``[start, end)`` of ``f``: ``(line without its newline, whether it
+    ended in a newline)``, read in 1 MiB chunks.
+
+    A line longer than :data:`MAX_ENTRY_BYTES` comes back as ``None`` and is skipped without
+    being held, so memory stays bounded however long it is.
+    """
+    f.seek(start)
+    left = end - start
+    carry: list[bytes] = []  # the start of a line that continues in the next chunk
+    carried = 0
+    too_long = False
+    while left > 0:
+        chunk = f.read(min(_CHUNK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        lines = chunk.split(b"\n")
+        tail = lines.pop()  # after the chunk's last newline: an unfinished line (or b"")
+        if lines:
+            if carry or too_long:
+                first = lines[0]
+                if too_long or carried + len(first) > MAX_ENTRY_BYTES:
+                    lines[0] = None  # type: ignore[call-overload]
+                else:
+                    carry.append(first)
+                    lines[0] = b"".join(carry)
+                carry, carried, too_long = [], 0, False
+            for line in lines:
+                if line is not None and len(line) > MAX_ENTRY_BYTES:
+                    line = None
+                yield line, True
+        if tail and not too_long:
+            carry.append(tail)
+            carried += len(tail)
+            if carried > MAX_ENTRY_BYTES:
+                carry, carried, too_long = [], 0, True
+    if carry or too_long:
+        yield (None if too_long else b"".join(carry)), False
+
+
 def _verify_segment(
     path: str,
     start: int,
@@ -884,12 +925,8 @@ def _verify_segment(
     seg = _Segment()
     prev_hash: str | None = None
     prev_seq: int | None = None
-    with open(path, "rb") as f:
-        f.seek(start)
-        pos = start
-        while pos < end:
-            line, n, complete = _read_line(f)
-            pos += n
+    with open(path, "rb", buffering=0) as f:
+        for line, complete in _lines(f, start, end):
             if not complete:
                 break
             i = seg.lines
@@ -902,7 +939,7 @@ def _verify_segment(
                     seg.failure_at = i
                 prev_hash, seg.last_hash = None, ""
                 continue
-            h = entry_hash(line)
+            h = blake3.blake3(line).hexdigest()
             if seg.failure is None:
                 bad, prev_seq = _check_entry(
                     line, i, prev_hash, prev_seq, trusted, approver_keys, seg
@@ -941,45 +978,116 @@ makes of it), so such a line goes to the strict parser, as does one nested too d
 
 _RECEIPT_HEAD = b'","receipt":{"alg":"' + ALG.encode() + b'","content":'
 _SIGNATURES = b',"signatures":'
+_RECEIPT_KEYS = frozenset({"alg", "content", "signatures"})
+_CONTENT_START = 9 + 64 + len(_RECEIPT_HEAD)
 
 
-def _canonical_content_hash(line: bytes, entry: Mapping[str, Any]) -> str | None:
+def _canonical_content_hash(
+    line: bytes, entry: Mapping[str, Any], *, canonical: bool = False
+) -> str | None:
     """The content hash from the line's own bytes, when the line is provably canonical.
 
     The line must be exactly ``{"prev":…,"receipt":{"alg":…,"content":C,"signatures":S},
-    "seq":n}`` with the fixed prefix, ``S`` and the tail re-encoded to the same bytes, and ``C``
-    minus its ``action_hash`` member hashing to the claimed value — so ``C`` is the very text
-    the operator hashed and the parse is unambiguous. Anything else returns ``None`` and is
+    "seq":n}`` with the fixed prefix, ``S`` and the tail re-encoded to the same bytes (not
+    needed when the caller proved the whole line ``canonical``), and ``C`` minus its
+    ``action_hash`` member hashing to the claimed value — so ``C`` is the very text the
+    operator hashed and the parse is unambiguous. Anything else returns ``None`` and is
     verified the generic way.
     """
     receipt = entry["receipt"]
-    if not isinstance(receipt, dict) or receipt.keys() != {"alg", "content", "signatures"}:
+    if type(receipt) is not dict or receipt.keys() != _RECEIPT_KEYS:
         return None
     content = receipt["content"]
-    if not isinstance(content, dict):
+    if type(content) is not dict:
         return None
     claimed = content.get("action_hash")
     prev = entry["prev"]
-    if not isinstance(claimed, str) or len(claimed) != 64 or len(prev) != 64:
+    if type(claimed) is not str or len(claimed) != 64 or len(prev) != 64:
         return None
-    start = 9 + 64 + len(_RECEIPT_HEAD)
-    if line[:start] != b'{"prev":"' + prev.encode("ascii", "replace") + _RECEIPT_HEAD:
+    if canonical:
+        # prev is 64 characters: in a canonical line, 64 bytes only if it needs no escapes.
+        if not line.startswith(_RECEIPT_HEAD, 73):
+            return None
+    elif line[:_CONTENT_START] != b'{"prev":"' + prev.encode("ascii", "replace") + _RECEIPT_HEAD:
         return None
+    # In a canonical line, the last ',"signatures":' is the receipt's own member: a nested one
+    # could only sit in S, whose objects verify_receipt checks (and refuses) before any hash.
     end = line.rfind(_SIGNATURES)
-    try:
-        tail = b'%s%s},"seq":%d}' % (
-            _SIGNATURES,
-            canonical_bytes(receipt["signatures"]),
-            entry["seq"],
-        )
-    except (CanonicalizationError, TypeError):
+    if end < _CONTENT_START:
         return None
-    if end < start or line[end:] != tail:
+    if not canonical:
+        try:
+            tail = b'%s%s},"seq":%d}' % (
+                _SIGNATURES,
+                canonical_bytes(receipt["signatures"]),
+                entry["seq"],
+            )
+        except (CanonicalizationError, TypeError):
+            return None
+        if line[end:] != tail:
+            return None
+    member = b',"action_hash":"%s"' % claimed.encode("ascii", "replace")
+    at = line.find(member, _CONTENT_START, end)
+    if at < 0:
         return None
-    member = b',"action_hash":"' + claimed.encode("ascii", "replace") + b'"'
-    body = line[start:end].replace(member, b"", 1)
-    h = blake3.blake3(body).hexdigest()
+    view = memoryview(line)
+    hasher = blake3.blake3(view[_CONTENT_START:at])
+    hasher.update(view[at + len(member) : end])
+    h = hasher.hexdigest()
     return h if h == claimed else None
+
+
+def _check_entry_strictly(line: bytes) -> Verdict | tuple[dict[str, Any], int, str, str | None]:
+    """Parse and canonical-check a line the fast path left undecided (or refused)."""
+    long_number = False
+    try:
+        try:
+            entry = _ENTRY_DECODER.decode(line.decode("utf-8"))
+        except _LongNumber:
+            entry, long_number = json.loads(line), True
+    except ValueError as exc:
+        return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}")
+    except RecursionError:
+        return v.fail(
+            v.MALFORMED_JSON, f"line is not valid JSON: nested deeper than {MAX_PARSE_DEPTH} levels"
+        )
+    if not isinstance(entry, dict) or entry.keys() != ENTRY_KEYS:
+        return v.fail(v.MALFORMED_ENTRY, "an entry must have exactly prev, receipt and seq")
+    seq, prev = entry["seq"], entry["prev"]
+    if type(seq) is not int or not isinstance(prev, str):
+        return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string")
+    # The line must be byte for byte the RFC 8785 form heso writes: then no byte of it can
+    # change without changing what it says, and its hash is the hash of its meaning.
+    content_hash = _canonical_content_hash(line, entry)
+    try:
+        if content_hash is not None:
+            # Its prefix and tail already match their canonical bytes: only the content is
+            # left to re-encode (a third less work than the whole line).
+            canonical = (
+                canonical_bytes(entry["receipt"]["content"])
+                == line[_CONTENT_START : line.rfind(_SIGNATURES)]
+            )
+        else:
+            canonical = canonical_bytes(entry) == line
+    except (CanonicalizationError, RecursionError):
+        canonical = False
+    if not canonical or long_number or line.count(b"[") + line.count(b"{") > MAX_PARSE_DEPTH:
+        # The strict parser decides: it refuses what json.loads tolerates, and reads numbers
+        # as doubles (an integer beyond 2**53 is not the int json.loads makes of it).
+        try:
+            entry = loads_strict(line)
+        except (CanonicalizationError, ValueError, RecursionError) as exc:
+            return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}")
+        if canonical_bytes(entry) != line:
+            return v.fail(
+                v.MALFORMED_ENTRY,
+                "the line is not in canonical (RFC 8785) form, so it is not the line heso wrote",
+            )
+        seq, prev = entry["seq"], entry["prev"]
+        if type(seq) is not int:
+            return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string")
+        content_hash = _canonical_content_hash(line, entry)
+    return entry, seq, prev, content_hash
 
 
 def _check_entry(
@@ -992,54 +1100,18 @@ def _check_entry(
     seg: _Segment,
 ) -> tuple[Verdict | None, int | None]:
     """Check one line; returns the first problem (if any) and the entry's seq."""
-    long_number = False
-    try:
-        try:
-            entry = _ENTRY_DECODER.decode(line.decode("utf-8"))
-        except _LongNumber:
-            entry, long_number = json.loads(line), True
-    except ValueError as exc:
-        return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), None
-    except RecursionError:
-        return v.fail(
-            v.MALFORMED_JSON, f"line is not valid JSON: nested deeper than {MAX_PARSE_DEPTH} levels"
-        ), None
-    if not isinstance(entry, dict) or entry.keys() != ENTRY_KEYS:
-        return v.fail(v.MALFORMED_ENTRY, "an entry must have exactly prev, receipt and seq"), None
-    seq, prev = entry["seq"], entry["prev"]
-    if type(seq) is not int or not isinstance(prev, str):
-        return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string"), None
-    # The line must be byte for byte the RFC 8785 form heso writes: then no byte of it can
-    # change without changing what it says, and its hash is the hash of its meaning.
-    content_hash = _canonical_content_hash(line, entry)
-    try:
-        if content_hash is not None:
-            # Its prefix and tail already match their canonical bytes: only the content is
-            # left to re-encode (a third less work than the whole line).
-            canonical = (
-                canonical_bytes(entry["receipt"]["content"])
-                == line[9 + 64 + len(_RECEIPT_HEAD) : line.rfind(_SIGNATURES)]
-            )
-        else:
-            canonical = canonical_bytes(entry) == line
-    except (CanonicalizationError, RecursionError):
-        canonical = False
-    if not canonical or long_number or line.count(b"[") + line.count(b"{") > MAX_PARSE_DEPTH:
-        # The strict parser decides: it refuses what json.loads tolerates, and reads numbers
-        # as doubles (an integer beyond 2**53 is not the int json.loads makes of it).
-        try:
-            entry = loads_strict(line)
-        except (CanonicalizationError, ValueError, RecursionError) as exc:
-            return v.fail(v.MALFORMED_JSON, f"line is not valid JSON: {str(exc)[:160]}"), seq
-        if canonical_bytes(entry) != line:
-            return v.fail(
-                v.MALFORMED_ENTRY,
-                "the line is not in canonical (RFC 8785) form, so it is not the line heso wrote",
-            ), seq
+    entry = loads_canonical(line)
+    if type(entry) is dict and entry.keys() == ENTRY_KEYS:
+        # The common case, decided in one pass: the line is provably its own RFC 8785 form.
         seq, prev = entry["seq"], entry["prev"]
-        if type(seq) is not int:
+        if type(seq) is not int or type(prev) is not str:
             return v.fail(v.MALFORMED_ENTRY, "seq must be an integer and prev a string"), None
-        content_hash = _canonical_content_hash(line, entry)
+        content_hash = _canonical_content_hash(line, entry, canonical=True)
+    else:
+        found = _check_entry_strictly(line)
+        if isinstance(found, Verdict):
+            return found, None
+        entry, seq, prev, content_hash = found
     if i == 0:
         seg.first_seq, seg.first_prev = seq, prev
     elif prev_seq is None or seq != prev_seq + 1:

@@ -65,8 +65,8 @@ def get(obj: Any, path: str | tuple[Segment, ...]) -> Any:
                 cur = cur[seg]
             else:
                 return _MISSING
-        elif isinstance(seg, int) and isinstance(cur, Sequence) and not isinstance(
-            cur, (str, bytes)
+        elif (
+            isinstance(seg, int) and isinstance(cur, Sequence) and not isinstance(cur, (str, bytes))
         ):
             if -len(cur) <= seg < len(cur):
                 cur = cur[seg]

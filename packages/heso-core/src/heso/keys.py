@@ -33,8 +33,9 @@ try:  # libsodium's crypto_sign through pynacl's own cffi module: the same libra
     from nacl._sodium import lib as _lib
 
     _crypto_sign: Any = _lib.crypto_sign
+    _crypto_sign_open: Any = _lib.crypto_sign_open
 except (ImportError, AttributeError):  # pragma: no cover - another pynacl layout
-    _ffi = _crypto_sign = None
+    _ffi = _crypto_sign = _crypto_sign_open = None
 
 from heso.errors import HesoConfigError, KeyDecryptionError
 
@@ -104,7 +105,7 @@ def _base58btc(data: bytes) -> str:
 class PublicKey:
     """An Ed25519 public key: 32 raw bytes, text form ``ed25519:<64 lowercase hex>``."""
 
-    __slots__ = ("_raw", "_verify_key")
+    __slots__ = ("_hash", "_raw", "_verify_key")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes):
@@ -112,6 +113,7 @@ class PublicKey:
         if len(raw) != 32:
             raise ValueError(f"an Ed25519 public key is 32 bytes, got {len(raw)}")
         self._raw = raw
+        self._hash = hash((PublicKey, raw))
         self._verify_key = nacl.signing.VerifyKey(raw)
 
     @classmethod
@@ -156,6 +158,12 @@ class PublicKey:
         libsodium rejects non-canonical and small-order keys here, so a key that is not a valid
         curve point verifies nothing.
         """
+        if _crypto_sign_open is not None and type(signature) is bytes and type(data) is bytes:
+            # crypto_sign_open with no output buffer: nacl.signing's own check, without its copies.
+            if len(signature) != 64:
+                return False
+            signed = signature + data
+            return _crypto_sign_open(_ffi.NULL, _ffi.NULL, signed, len(signed), self._raw) == 0
         try:
             self._verify_key.verify(data, signature)
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
@@ -168,7 +176,7 @@ class PublicKey:
         return self._raw == other._raw
 
     def __hash__(self) -> int:
-        return hash((PublicKey, self._raw))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"PublicKey({self.to_str()!r})"

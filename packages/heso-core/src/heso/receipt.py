@@ -62,6 +62,10 @@ _CONTENT_KEYS = frozenset(
 )
 _ACTION_REQUIRED = ("verb", "tool_name", "workflow", "account", "fields")
 _POLICY_REQUIRED = ("rule_id", "rule_display", "matched_conditions", "decision_path")
+_ACTION_REQUIRED_SET = frozenset(_ACTION_REQUIRED)
+_POLICY_REQUIRED_SET = frozenset(_POLICY_REQUIRED)
+_RECEIPT_MEMBERS = frozenset({"alg", "content", "signatures", "multi_approval"})
+_SIGNATURE_MEMBERS = frozenset({"algorithm", "key_id", "public_key", "signature"})
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -341,21 +345,26 @@ def _names(keys: Collection[str]) -> str:
     return "[" + ", ".join(shown) + (", …]" if len(keys) > 5 else "]")
 
 
-def _check_structure(receipt: Any) -> Verdict | None:
-    if not isinstance(receipt, Mapping):
+def _check_structure(receipt: Any, content_hash: str | None = None) -> Verdict | None:
+    """The first shape, algorithm or format problem, in the order the spec lists them.
+
+    ``content_hash`` is a hash the caller already computed; a claimed ``action_hash`` equal to
+    it is well-formed (64 lowercase hex) without another look.
+    """
+    if type(receipt) is not dict and not isinstance(receipt, Mapping):
         return v.fail(v.MALFORMED_RECEIPT, "a receipt must be a JSON object")
     if "alg" not in receipt:
         return v.fail(v.MALFORMED_RECEIPT, "missing 'alg'")
     if receipt["alg"] != ALG:
         return v.fail(v.UNSUPPORTED_ALGORITHM, f"alg {_shown(receipt['alg'])} is not {ALG!r}")
-    extra = set(receipt) - {"alg", "content", "signatures", "multi_approval"}
-    if extra:
+    if not receipt.keys() <= _RECEIPT_MEMBERS:
+        extra = set(receipt) - _RECEIPT_MEMBERS
         return v.fail(v.MALFORMED_RECEIPT, f"unknown top-level members {_names(extra)}")
     content = receipt.get("content")
-    if not isinstance(content, Mapping):
+    if type(content) is not dict and not isinstance(content, Mapping):
         return v.fail(v.MALFORMED_RECEIPT, "'content' must be an object")
-    keys = set(content)
-    if keys != _CONTENT_KEYS:
+    if content.keys() != _CONTENT_KEYS:
+        keys = set(content)
         missing, unknown = _CONTENT_KEYS - keys, keys - _CONTENT_KEYS
         parts = ([f"missing {_names(missing)}"] if missing else []) + (
             [f"unknown {_names(unknown)}"] if unknown else []
@@ -366,32 +375,36 @@ def _check_structure(receipt: Any) -> Verdict | None:
             v.UNSUPPORTED_ALGORITHM,
             f"action_version {_shown(content['action_version'])} is not {ACTION_VERSION!r}",
         )
-    if not isinstance(content["action_hash"], str) or not _HEX64.match(content["action_hash"]):
-        return v.fail(v.MALFORMED_RECEIPT, "action_hash must be 64 lowercase hex digits")
-    if not isinstance(content["captured_at"], str) or not _RFC3339_UTC.match(
-        content["captured_at"]
+    claimed = content["action_hash"]
+    if (content_hash is None or claimed != content_hash) and (
+        not isinstance(claimed, str) or not _HEX64.match(claimed)
     ):
+        return v.fail(v.MALFORMED_RECEIPT, "action_hash must be 64 lowercase hex digits")
+    captured_at = content["captured_at"]
+    if not isinstance(captured_at, str) or not _RFC3339_UTC.match(captured_at):
         return v.fail(v.MALFORMED_RECEIPT, "captured_at must be an RFC 3339 UTC timestamp")
     if content["trust_level"] not in TRUST_LEVELS:
         return v.fail(v.MALFORMED_RECEIPT, f"unknown trust_level {_shown(content['trust_level'])}")
     action = content["action"]
-    if not isinstance(action, Mapping) or any(k not in action for k in _ACTION_REQUIRED):
+    if (
+        type(action) is not dict and not isinstance(action, Mapping)
+    ) or not action.keys() >= _ACTION_REQUIRED_SET:
         return v.fail(v.MALFORMED_RECEIPT, f"action must be an object with {_ACTION_REQUIRED}")
-    if not isinstance(action["fields"], Mapping):
+    fields = action["fields"]
+    if type(fields) is not dict and not isinstance(fields, Mapping):
         return v.fail(v.MALFORMED_RECEIPT, "action.fields must be an object")
     policy = content["policy"]
-    if not isinstance(policy, Mapping) or any(k not in policy for k in _POLICY_REQUIRED):
+    if (
+        type(policy) is not dict and not isinstance(policy, Mapping)
+    ) or not policy.keys() >= _POLICY_REQUIRED_SET:
         return v.fail(v.MALFORMED_RECEIPT, f"policy must be an object with {_POLICY_REQUIRED}")
     sigs = receipt.get("signatures")
     if not isinstance(sigs, list) or not sigs:
         return v.fail(v.MALFORMED_RECEIPT, "'signatures' must be a non-empty array")
     for sig in sigs:
-        if not isinstance(sig, Mapping) or set(sig) != {
-            "algorithm",
-            "key_id",
-            "public_key",
-            "signature",
-        }:
+        if (
+            type(sig) is not dict and not isinstance(sig, Mapping)
+        ) or sig.keys() != _SIGNATURE_MEMBERS:
             return v.fail(
                 v.MALFORMED_RECEIPT,
                 "each signature needs exactly algorithm, key_id, public_key, signature",
@@ -401,7 +414,8 @@ def _check_structure(receipt: Any) -> Verdict | None:
                 v.UNSUPPORTED_ALGORITHM,
                 f"signature algorithm {_shown(sig['algorithm'])} unsupported",
             )
-        if not isinstance(sig["signature"], str) or not _HEX128.match(sig["signature"]):
+        signature = sig["signature"]
+        if not isinstance(signature, str) or not _HEX128.match(signature):
             return v.fail(v.MALFORMED_RECEIPT, "signature must be 128 lowercase hex digits")
         if not isinstance(sig["key_id"], str):
             return v.fail(v.MALFORMED_RECEIPT, "key_id must be a string")
@@ -440,7 +454,7 @@ def verify_receipt(
     group the receipt names, and its threshold at least the registered one.
     """
     # (1) Shape, algorithm and formats.
-    problem = _check_structure(receipt)
+    problem = _check_structure(receipt, content_hash)
     if problem is not None:
         return problem
     content = receipt["content"]
@@ -459,14 +473,18 @@ def verify_receipt(
         )
 
     # (3) Exactly one operator signature, by the key the content names.
-    operator_sigs = [s for s in receipt["signatures"] if s["key_id"] == OPERATOR_KEY_ID]
-    if len(operator_sigs) != 1:
-        return v.fail(
-            v.MALFORMED_RECEIPT,
-            f"expected one operator signature, found {len(operator_sigs)}",
-            action_hash=claimed,
-        )
-    op_sig = operator_sigs[0]
+    sigs = receipt["signatures"]
+    if len(sigs) == 1 and sigs[0]["key_id"] == OPERATOR_KEY_ID:
+        op_sig = sigs[0]
+    else:
+        operator_sigs = [s for s in sigs if s["key_id"] == OPERATOR_KEY_ID]
+        if len(operator_sigs) != 1:
+            return v.fail(
+                v.MALFORMED_RECEIPT,
+                f"expected one operator signature, found {len(operator_sigs)}",
+                action_hash=claimed,
+            )
+        op_sig = operator_sigs[0]
     identity = _public_key(content["agent_identity"])
     if identity is None:
         return v.fail(
@@ -478,7 +496,7 @@ def verify_receipt(
             "the operator signature's key differs from the content's agent_identity",
             action_hash=claimed,
         )
-    if not identity.verify(bytes.fromhex(op_sig["signature"]), operator_message(claimed)):
+    if not identity.verify(bytes.fromhex(op_sig["signature"]), OPERATOR_DOMAIN + claimed.encode()):
         return v.fail(
             v.INVALID_SIGNATURE, "the operator signature does not verify", action_hash=claimed
         )
@@ -490,7 +508,7 @@ def verify_receipt(
         )
 
     # (4) Approver co-signatures raise the level to L1.
-    approver_sigs = [s for s in receipt["signatures"] if s["key_id"] != OPERATOR_KEY_ID]
+    approver_sigs = [s for s in sigs if s["key_id"] != OPERATOR_KEY_ID] if len(sigs) > 1 else []
     if not approver_sigs:
         if "multi_approval" in receipt:
             return v.fail(v.QUORUM_NOT_MET, "multi_approval without approver signatures")

@@ -63,7 +63,7 @@ CHAIN_CODES = RECEIPT_CODES | {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Verdict:
     """The result of a verification: ``code`` says what, ``reason`` why, ``entry`` where."""
 
@@ -73,6 +73,26 @@ class Verdict:
     entry: int | None = None
     action_hash: str | None = None
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __init__(
+        self,
+        code: str,
+        trust_level: str | None = None,
+        reason: str = "",
+        entry: int | None = None,
+        action_hash: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        # One dict update instead of a frozen dataclass's six object.__setattr__ calls: a
+        # verifier makes one of these per receipt.
+        self.__dict__.update(
+            code=code,
+            trust_level=trust_level,
+            reason=reason,
+            entry=entry,
+            action_hash=action_hash,
+            details={} if details is None else details,
+        )
 
     @property
     def ok(self) -> bool:
