@@ -78,8 +78,12 @@ def run(quick: bool) -> dict[str, Any]:
         digest = blake3.blake3(canonical_bytes(contents[i & 1023])).digest()
         return nacl.bindings.crypto_sign(digest, secret)
 
+    # The arguments are built before timing, as the floor's contents are: the timed call is the
+    # gate alone, not the harness formatting a subject line.
+    arguments = [call_args(i) for i in range(1024)]
+
     def gate(i: int) -> str:
-        return send_email(*call_args(i))
+        return send_email(*arguments[i & 1023])
 
     out: dict[str, Any] = {
         "machine": machine(),

@@ -536,3 +536,28 @@ def test_a_head_larger_than_the_limit_is_invalid(tmp_path, key):
     _fill(tmp_path, key, 1)
     (tmp_path / ch.HEAD_FILE).write_bytes(b" " * (ch.MAX_HEAD_BYTES + 1))
     assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID
+
+
+@pytest.mark.parametrize("durability", ["buffered", "fsync"])
+def test_a_writer_inherited_through_fork_reopens_its_files_in_the_child(tmp_path, durability):
+    """Parent and child must not share open file descriptions: an flock on a shared one does
+    not exclude the other process. The inherited writer notices the fork and opens its own."""
+    k = SigningKey.generate()
+    c = ch.Chain(tmp_path, key=k, durability=durability)
+    c.append(_receipt(k, 0))
+    parent_fd = c._fd
+    pid = os.fork()
+    if pid == 0:  # the child: append through the inherited object, then leave at once
+        code = 1
+        try:
+            entry = c.append(_receipt(k, 1))
+            code = 0 if entry.seq == 1 and c._fd not in (None, parent_fd) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert c._fd == parent_fd  # the parent keeps its own descriptors
+    assert c.append(_receipt(k, 2)).seq == 2  # and catches up with the child's entry
+    c.close()
+    verdict = ch.verify_chain(tmp_path)
+    assert verdict.ok and verdict.details["entries"] == 3, str(verdict)

@@ -48,6 +48,19 @@ from heso.verdict import Verdict
 
 log = logging.getLogger("heso.chain")
 
+_forks = 0
+"""How many forks separate this process from the one that imported heso: a writer's
+descriptors and commit queue belong to one generation, and a forked child opens its own. (A
+counter bumped after each fork costs nothing per append; ``os.getpid()`` is a system call.)"""
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 CHAIN_FILE = "receipts.jsonl"
 INDEX_FILE = "receipts.idx"
 HEAD_FILE = "chain.head.json"
@@ -267,11 +280,11 @@ class Chain:
         self._queue: list[_Pending] = []
         self._queue_cond = threading.Condition(threading.Lock())
         self._committing = False
-        self._queue_pid = os.getpid()
+        self._queue_gen = _forks
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._idx_fd: int | None = None
-        self._pid = -1
+        self._gen = -1  # the fork generation these descriptors belong to
         self._size = 0
         self._seq = 0
         self._prev = GENESIS
@@ -281,7 +294,7 @@ class Chain:
 
     # The descriptors are per process: a forked child reopens them.
     def _ensure_open(self) -> None:
-        if self._pid == os.getpid() and self._fd is not None:
+        if self._gen == _forks and self._fd is not None:
             return
         self._fd = self._lock_fd = self._idx_fd = None
         try:
@@ -310,7 +323,7 @@ class Chain:
                 raise ChainError(f"cannot read the audit chain in {self.data_dir}: {exc}") from exc
             raise
         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        self._pid = os.getpid()
+        self._gen = _forks
 
     def _discard(self) -> None:
         """Close this process's descriptors (which also drops the lock)."""
@@ -474,7 +487,7 @@ class Chain:
         # The hot path of every gated action: the common case is inlined (one flock, one fstat,
         # one write per file); anything unusual goes through the helpers.
         with self._lock:
-            if self._pid != os.getpid() or self._fd is None:
+            if self._gen != _forks or self._fd is None:
                 self._ensure_open()
             fd, lock_fd = self._fd, self._lock_fd
             assert fd is not None and lock_fd is not None
@@ -530,8 +543,8 @@ class Chain:
         me = _Pending(receipt)
         cond = self._queue_cond
         with cond:
-            if self._queue_pid != os.getpid():  # a forked child: the parent's queue is not its
-                self._queue, self._committing, self._queue_pid = [], False, os.getpid()
+            if self._queue_gen != _forks:  # a forked child: the parent's queue is not its
+                self._queue, self._committing, self._queue_gen = [], False, _forks
             self._queue.append(me)
             while self._committing and not me.done:
                 cond.wait()
@@ -571,7 +584,7 @@ class Chain:
     def _write_batch(self, batch: list[_Pending]) -> int | None:
         """Append the lines of ``batch`` in one ``write`` (under the locks); the end offset, or
         ``None`` when no line was written. A receipt that cannot be encoded fails alone."""
-        if self._pid != os.getpid() or self._fd is None:
+        if self._gen != _forks or self._fd is None:
             self._ensure_open()
         fd, lock_fd = self._fd, self._lock_fd
         assert fd is not None and lock_fd is not None
@@ -720,7 +733,7 @@ class Chain:
     def close(self) -> None:
         """Seal unsealed entries and release descriptors."""
         with self._lock:
-            if self._fd is None or self._pid != os.getpid():
+            if self._fd is None or self._gen != _forks:
                 return
             assert self._lock_fd is not None
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)

@@ -228,19 +228,33 @@ def _parts(
         and type(identity) is str
         and type(captured) is str
         and type(level) is str
-        and _PLAIN.match(version + identity + captured + level)  # each plain iff all are
+        and _PLAIN.match(captured + level)  # each plain iff both are
     ):
+        return None
+    between = _between(version, identity)
+    if between is None:
         return None
     # A policy block from Decision.policy_block() carries its bytes (computed once per decision).
     encoded = policy.canonical if type(policy) is CanonicalObject else canonical_bytes(policy)
     head = b'{"action":' + canonical_bytes(action)
-    tail = b"%s%s%s" % (
-        f',"action_version":"{version}","agent_identity":"{identity}",'
-        f'"captured_at":"{captured}","policy":'.encode("ascii"),
+    tail = b'%s%s","policy":%s,"trust_level":"%s"}' % (
+        between,
+        captured.encode("ascii"),
         encoded,
-        f',"trust_level":"{level}"}}'.encode("ascii"),
+        level.encode("ascii"),
     )
     return head, tail
+
+
+@lru_cache(maxsize=64)
+def _between(version: str, identity: str) -> bytes | None:
+    """The canonical bytes from after ``action_hash`` up to the ``captured_at`` text (the same
+    for every receipt of one operator); ``None`` when either text would need escaping."""
+    if not _PLAIN.match(version + identity):
+        return None
+    return f',"action_version":"{version}","agent_identity":"{identity}","captured_at":"'.encode(
+        "ascii"
+    )
 
 
 _RECEIPT_HEAD = b'{"alg":"' + ALG.encode("ascii") + b'","content":'
