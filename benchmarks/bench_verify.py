@@ -105,6 +105,22 @@ def _raw_verify(n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+def _raw_verify_binding(n: int) -> float:
+    """The same through ``nacl.bindings.crypto_sign_open`` (no ``VerifyKey`` wrapper)."""
+    import nacl.bindings
+    import nacl.signing
+
+    from heso.receipt import OPERATOR_DOMAIN
+
+    key = nacl.signing.SigningKey.generate()
+    public = bytes(key.verify_key)
+    signed = [key.sign(OPERATOR_DOMAIN + os.urandom(32).hex().encode()) for _ in range(64)]
+    t = time.perf_counter()
+    for i in range(n):
+        nacl.bindings.crypto_sign_open(signed[i & 63], public)
+    return n / (time.perf_counter() - t)
+
+
 def raw_verify_all_cores(n: int, cores: int) -> float:
     with ProcessPoolExecutor(cores) as pool:
         list(pool.map(_raw_verify, [100] * cores))  # start the workers
@@ -175,6 +191,9 @@ def run(quick: bool) -> dict[str, Any]:
     # -- chain verify vs raw verify ------------------------------------------------------------
     raw1 = [_raw_verify(2_000 if quick else 20_000) for _ in range(repeats)]
     out["raw_verify_per_s_1core"] = summary(raw1)
+    out["raw_verify_binding_per_s_1core"] = summary(
+        [_raw_verify_binding(2_000 if quick else 20_000) for _ in range(repeats)]
+    )
     out["raw_verify_per_s_all_cores"] = summary(
         [raw_verify_all_cores(2_000 if quick else 20_000, cores) for _ in range(repeats)]
     )
@@ -195,6 +214,9 @@ def run(quick: bool) -> dict[str, Any]:
             out[f"chain_verify_per_s_{label}"] = summary(rates, receipts=chain_n)
     r1 = out["raw_verify_per_s_1core"]["median"]
     out["ratio_chain_1core_to_raw_1core"] = out["chain_verify_per_s_1core"]["median"] / r1
+    out["ratio_chain_1core_to_raw_binding_1core"] = (
+        out["chain_verify_per_s_1core"]["median"] / out["raw_verify_binding_per_s_1core"]["median"]
+    )
     out["ratio_chain_all_to_raw_x_cores"] = out["chain_verify_per_s_all_cores"]["median"] / (
         r1 * cores
     )

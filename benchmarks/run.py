@@ -267,6 +267,14 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             _stat_row("raw Ed25519 verify, 1 core", v.get("raw_verify_per_s_1core"), "/s", 0)
         )
         out.append(
+            _stat_row(
+                "raw Ed25519 verify, 1 core, libsodium binding",
+                v.get("raw_verify_binding_per_s_1core"),
+                "/s",
+                0,
+            )
+        )
+        out.append(
             _stat_row("raw Ed25519 verify, all cores", v.get("raw_verify_per_s_all_cores"), "/s", 0)
         )
         out.append(
@@ -283,6 +291,13 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             )
         )
         out.append(_line("chain 1 core / raw 1 core", v.get("ratio_chain_1core_to_raw_1core"), "x"))
+        out.append(
+            _line(
+                "chain 1 core / raw binding 1 core",
+                v.get("ratio_chain_1core_to_raw_binding_1core"),
+                "x",
+            )
+        )
         out.append(
             _line("chain all cores / (raw x cores)", v.get("ratio_chain_all_to_raw_x_cores"), "x")
         )
