@@ -29,11 +29,6 @@ from uuid import UUID
 from heso.errors import CanonicalizationError
 from heso.fieldpath import Segment, render
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - CPython wheels exist everywhere heso-core installs it
-    _orjson = None
-
 __all__ = [
     "MAX_DEPTH",
     "MAX_PARSE_DEPTH",
@@ -757,7 +752,17 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
-_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_SORT_KEYS | _orjson.OPT_STRICT_INTEGER
+_orjson: Any = False
+"""``orjson``, imported by the first :func:`loads_canonical` (only verifiers need it); ``None``
+where it is not installed."""
+
+
+def _import_orjson() -> Any:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - CPython wheels exist wherever heso-core installs it
+        return None
+    return orjson
 
 
 def loads_canonical(data: bytes) -> dict[str, Any] | list[Any] | None:
@@ -771,11 +776,15 @@ def loads_canonical(data: bytes) -> dict[str, Any] | list[Any] | None:
     character). ``None`` means "not decided here" — anything else goes to :func:`loads_strict`
     and :func:`canonical_bytes`, which decide.
     """
-    if _orjson is None:
+    global _orjson
+    orjson = _orjson
+    if orjson is False:
+        orjson = _orjson = _import_orjson()
+    if orjson is None:
         return None
     try:
-        value = _orjson.loads(data)
-        if _orjson.dumps(value, option=_ORJSON_OPTIONS) != data:
+        value = orjson.loads(data)
+        if orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER) != data:
             return None
     except (ValueError, TypeError):  # not JSON, an integer beyond ±(2**53-1), ...
         return None
