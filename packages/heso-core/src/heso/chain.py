@@ -952,7 +952,7 @@ def _verify_segment(
                     seg.failure_at = i
                 prev_hash, seg.last_hash = None, ""
                 continue
-            h = blake3.blake3(line).hexdigest()
+            h = entry_hash(line)
             if seg.failure is None:
                 bad, prev_seq = _check_entry(
                     line, i, prev_hash, prev_seq, trusted, approver_keys, seg

@@ -510,7 +510,7 @@ def verify_receipt(
             "the operator signature's key differs from the content's agent_identity",
             action_hash=claimed,
         )
-    if not identity.verify(bytes.fromhex(op_sig["signature"]), OPERATOR_DOMAIN + claimed.encode()):
+    if not identity.verify(bytes.fromhex(op_sig["signature"]), operator_message(claimed)):
         return v.fail(
             v.INVALID_SIGNATURE, "the operator signature does not verify", action_hash=claimed
         )
