@@ -42,7 +42,7 @@ SECTIONS = ("gate", "concurrency", "policy", "verify", "startup", "adapters", "p
 
 def run_section(name: str, quick: bool) -> dict[str, Any]:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"section-{name}.json"
+    out = RESULTS / f"section-{name}{'-quick' if quick else ''}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, str(HERE / f"bench_{name}.py"), "--json", str(out)]
     if quick:
@@ -401,7 +401,8 @@ def main() -> int:
         "--json",
         type=Path,
         default=None,
-        help="also write the results here (always written to benchmarks/results/latest.json)",
+        help="also write the results here (always written to benchmarks/results/latest.json, "
+        "latest-quick.json with --quick)",
     )
     ap.add_argument("--only", default="", help="comma-separated sections to run")
     ap.add_argument("--skip", default="", help="comma-separated sections to leave out")
@@ -425,8 +426,10 @@ def main() -> int:
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(results, indent=2, sort_keys=True, default=str) + "\n"
-    (RESULTS / "latest.json").write_text(payload)
-    (RESULTS / "latest.txt").write_text(text + "\n")
+    # A smoke run (the test suite makes one) never overwrites the figures of a full run.
+    latest = "latest-quick" if args.quick else "latest"
+    (RESULTS / f"{latest}.json").write_text(payload)
+    (RESULTS / f"{latest}.txt").write_text(text + "\n")
     if args.json is not None:
         args.json.write_text(payload)
     failed = [n for n in chosen if "error" in results[n]]

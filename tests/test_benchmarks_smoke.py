@@ -32,6 +32,9 @@ EXPECTED = {
 
 def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
+    results = ROOT / "benchmarks" / "results"
+    full = results / "latest.json"
+    before = full.read_bytes() if full.exists() else None
     proc = subprocess.run(
         [
             sys.executable,
@@ -58,5 +61,8 @@ def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
         assert key in data["gate"]["gate_buffered"]["run_mean_us"]
     names = {row["name"] for row in data["targets"]}
     assert any("floor" in n for n in names) and any("import heso" in n for n in names)
+    # The smoke run keeps its own copy and leaves a full run's figures alone.
+    assert json.loads((results / "latest-quick.json").read_text())["quick"] is True
+    assert (full.read_bytes() if full.exists() else None) == before
     assert data["startup"]["no_framework_imported"] is True
     assert data["gate"]["chain_valid_after"] is True
