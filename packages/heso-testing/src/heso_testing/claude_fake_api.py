@@ -21,8 +21,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from heso_testing.loopback import LoopbackServer
 
 __all__ = ["CLI_OPT_OUTS", "FakeClaudeAPI", "Text", "ToolUse"]
 
@@ -58,7 +59,7 @@ class Text:
 Turn = ToolUse | Text
 
 
-class FakeClaudeAPI:
+class FakeClaudeAPI(LoopbackServer):
     """A threaded fake Messages API; use as a context manager or :meth:`start`/:meth:`stop`.
 
     ``FakeClaudeAPI(ToolUse("mcp__shop__lookup_order", {"order_id": "A-1"}))`` makes the model
@@ -67,7 +68,10 @@ class FakeClaudeAPI:
     the script.
     """
 
+    thread_name = "heso-fake-claude-api"
+
     def __init__(self, *turns: Turn, final_text: str = "done", model: str = "claude-fake") -> None:
+        super().__init__()
         self.final_text = final_text
         self.model = model
         self._lock = threading.Lock()
@@ -75,8 +79,6 @@ class FakeClaudeAPI:
         self._requests: list[dict[str, Any]] = []
         self._tool_results: dict[str, dict[str, Any]] = {}
         self._errors: list[BaseException] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- script ------------------------------------------------------------------------------
 
@@ -126,49 +128,13 @@ class FakeClaudeAPI:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeClaudeAPI:
-        """Bind 127.0.0.1 on an ephemeral port and serve in a daemon thread."""
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        handler = type("Handler", (_Handler,), {"api": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="heso-fake-claude-api",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> FakeClaudeAPI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> ThreadingHTTPServer:
+        return ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"api": self}))
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` (the CLI's ``ANTHROPIC_BASE_URL``)."""
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def env(self, home: str | Path) -> dict[str, str]:
         """``ClaudeAgentOptions.env`` for a CLI that talks to this server only: the base URL,

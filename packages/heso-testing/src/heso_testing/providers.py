@@ -22,9 +22,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from heso_testing.loopback import LoopbackServer
 
 __all__ = ["FakeProviderServer", "RecordedRequest"]
 
@@ -96,69 +97,34 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeProviderServer:
+class FakeProviderServer(LoopbackServer):
     """A threaded HTTP server speaking enough of the OpenAI and Anthropic APIs for client tests.
 
     Use as a context manager (``with FakeProviderServer() as server:``) or call
     :meth:`start` and :meth:`stop`. It binds 127.0.0.1 on an ephemeral port.
     """
 
+    thread_name = "heso-fake-provider"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
         self._address = (host, port)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._errors: list[BaseException] = []
         self._ids = itertools.count(1)
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeProviderServer:
-        """Bind and serve in a daemon thread; returns ``self``."""
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        self._httpd = _HTTPServer(self._address, _Handler, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"heso-fake-provider-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _HTTPServer(self._address, _Handler, self)
 
-    def stop(self) -> None:
-        """Stop serving, drop open keep-alive connections and release the port."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
+    def _drop_connections(self, httpd: ThreadingHTTPServer) -> None:
+        assert isinstance(httpd, _HTTPServer)
         httpd.drop_connections()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> FakeProviderServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- addresses -------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("server not started")
-        return int(self._httpd.server_address[1])
 
     @property
     def url(self) -> str:
