@@ -21,7 +21,7 @@ from heso.transparency.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from heso.transparency.tree import MerkleTree
+from heso.transparency.tree import CompactRange, MerkleTree
 
 DATA = Path(__file__).parent / "data"
 
@@ -295,3 +295,21 @@ def test_out_of_range_requests_are_refused() -> None:
     ):
         with pytest.raises(TransparencyError):
             call()
+
+
+def test_a_compact_range_gives_every_root_in_one_pass_without_storage() -> None:
+    d = leaves(300, seed=9)
+    edge = CompactRange()
+    assert edge.root() == EMPTY_ROOT
+    for n, leaf in enumerate(d, start=1):
+        group = edge.append(leaf)
+        assert len(group) == (n ^ (n - 1)).bit_length()  # the leaf and the subtrees it completes
+        assert len(edge.edge) == n.bit_count()
+        if n % 37 == 0 or n in (1, 2, 255, 256, 257, 300):
+            assert edge.root() == mth(d[:n])
+    # A tree reopened from its edge continues where it was.
+    resumed = CompactRange(edge.edge[:], edge.size)
+    resumed.append(b"next")
+    assert resumed.root() == mth([*d, b"next"])
+    with pytest.raises(TransparencyError):
+        CompactRange([EMPTY_ROOT], 2)

@@ -23,6 +23,7 @@ from heso.transparency.merkle import EMPTY_ROOT
 from heso.transparency.note import (
     Ed25519Signer,
     Ed25519Verifier,
+    Signature,
     key_id,
     open_note,
     parse_note,
@@ -294,12 +295,16 @@ def test_checkpoint_text_is_exact() -> None:
         "example.com/log\n5\n" + base64.b64encode(ROOT[:31]).decode() + "\n",
         "example.com/log\n5\n" + root + "\n\n",  # an empty extension line
         "\n5\n" + root + "\n",  # no origin
-        "example.com/log\n0\n" + root + "\n",  # size 0 with another root than the empty one
     ]:
         with pytest.raises(TransparencyError):
             Checkpoint.from_text(bad)
     empty = Checkpoint("example.com/log", 0, EMPTY_ROOT)
     assert Checkpoint.from_text(empty.text()) == empty
+    # Size 0 with another root parses (a witness answers it with 422) but never verifies.
+    log = signer()
+    open_checkpoint(sign_checkpoint(empty, log), [log.verifier()])
+    with pytest.raises(TransparencyError, match="empty tree"):
+        open_checkpoint(sign_checkpoint(Checkpoint("x", 0, ROOT), log), [log.verifier()])
 
 
 def test_checkpoint_signing_never_collides_with_heso_signatures() -> None:
@@ -319,7 +324,7 @@ def test_checkpoints_with_witness_thresholds() -> None:
     w1, w2, w3 = witness("w1", 11), witness("w2", 12), witness("w3", 13)
     cp = Checkpoint("example.com/log", 7, ROOT)
     signed = sign_checkpoint(cp, log)
-    cosigs = [_cosig_line(w, cp) for w in (w1, w2)]
+    cosigs = [_cosig(w, cp) for w in (w1, w2)]
     with_two = sign_checkpoint(cp, log, cosignatures=cosigs)
     witnesses = [w1.verifier(), w2.verifier(), w3.verifier()]
     verified = open_checkpoint(with_two, [log.verifier()], witnesses=witnesses, threshold=2)
@@ -332,26 +337,24 @@ def test_checkpoints_with_witness_thresholds() -> None:
     with pytest.raises(TransparencyError, match="needs at least"):
         open_checkpoint(signed, [log.verifier()], witnesses=[], threshold=1)
     # Witnesses alone do not make a checkpoint: the log must have signed it.
-    only_witnesses = cp.text() + "\n" + "".join(cosigs)
+    only_witnesses = cp.text() + "\n" + "".join(c.line() for c in cosigs)
     with pytest.raises(TransparencyError, match="not signed by a trusted log key"):
         open_checkpoint(only_witnesses, [signer("other", 5).verifier()], witnesses=witnesses)
     # One witness listed twice counts once.
     alias = CosignatureVerifier("w1-alias", w1.verifier().public_key)
-    alias_line = _cosig_line(witness("w1-alias", 11), cp)
-    doubled = sign_checkpoint(cp, log, cosignatures=[cosigs[0], alias_line])
+    alias_sig = _cosig(witness("w1-alias", 11), cp)
+    doubled = sign_checkpoint(cp, log, cosignatures=[cosigs[0], alias_sig])
     with pytest.raises(TransparencyError, match="1 valid"):
         open_checkpoint(doubled, [log.verifier()], witnesses=[w1.verifier(), alias], threshold=2)
     # A cosignature over another checkpoint is a failed signature of a trusted witness.
-    other = _cosig_line(w1, Checkpoint("example.com/log", 8, ROOT))
+    other = _cosig(w1, Checkpoint("example.com/log", 8, ROOT))
     bad = sign_checkpoint(cp, log, cosignatures=[other])
     with pytest.raises(TransparencyError, match="does not verify"):
         open_checkpoint(bad, [log.verifier()], witnesses=witnesses)
 
 
-def _cosig_line(w: CosignatureSigner, cp: Checkpoint) -> str:
-    from heso.transparency.note import Signature
-
-    return Signature(w.name, w.key_id, w.sign(cp.text().encode())).line()
+def _cosig(w: CosignatureSigner, cp: Checkpoint) -> Signature:
+    return Signature(w.name, w.key_id, w.sign(cp.text().encode()))
 
 
 def test_default_origin_is_a_valid_key_name() -> None:

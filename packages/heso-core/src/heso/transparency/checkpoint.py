@@ -25,7 +25,7 @@ from typing import Final
 from heso.errors import TransparencyError
 from heso.keys import PublicKey
 from heso.transparency.cosignature import CosignatureVerifier
-from heso.transparency.merkle import EMPTY_ROOT, HASH_SIZE
+from heso.transparency.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from heso.transparency.note import (
     Note,
     OpenedNote,
@@ -34,17 +34,19 @@ from heso.transparency.note import (
     VerifiedSignature,
     Verifier,
     open_note,
-    parse_note,
     sign_note,
 )
+from heso.transparency.tree import MerkleTree
 
 __all__ = [
     "Checkpoint",
     "Cosignature",
     "VerifiedCheckpoint",
     "default_origin",
+    "issue_checkpoint",
     "open_checkpoint",
     "sign_checkpoint",
+    "verify_checkpoint_consistency",
 ]
 
 MAX_SIZE: Final = (1 << 64) - 1
@@ -75,8 +77,6 @@ class Checkpoint:
             raise TransparencyError(f"invalid checkpoint tree size {self.size!r}")
         if type(self.root) is not bytes or len(self.root) != HASH_SIZE:
             raise TransparencyError(f"a checkpoint root hash is {HASH_SIZE} bytes")
-        if self.size == 0 and self.root != EMPTY_ROOT:
-            raise TransparencyError("a checkpoint of size 0 must carry the empty tree's root")
         for line in self.extensions:
             if not line or "\n" in line or any(c < " " for c in line):
                 raise TransparencyError("a checkpoint extension is one non-empty line")
@@ -127,13 +127,10 @@ class VerifiedCheckpoint:
 
 
 def sign_checkpoint(
-    checkpoint: Checkpoint, signer: Signer, *, cosignatures: Sequence[str] = ()
+    checkpoint: Checkpoint, signer: Signer, *, cosignatures: Sequence[Signature] = ()
 ) -> bytes:
-    """The signed note of ``checkpoint`` (``cosignatures``: signature lines to carry along)."""
-    keep: tuple[Signature, ...] = ()
-    if cosignatures:
-        keep = parse_note(checkpoint.text() + "\n" + "".join(cosignatures)).signatures
-    return sign_note(checkpoint.text(), [signer], keep=keep)
+    """The signed note of ``checkpoint``, carrying ``cosignatures`` along."""
+    return sign_note(checkpoint.text(), [signer], keep=cosignatures)
 
 
 def open_checkpoint(
@@ -165,6 +162,8 @@ def open_checkpoint(
             "the checkpoint is not signed by a trusted log key (only by witnesses)"
         )
     checkpoint = Checkpoint.from_text(opened.text)
+    if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
+        raise TransparencyError("a checkpoint of size 0 must carry the empty tree's root hash")
     if origin is not None and checkpoint.origin != origin:
         raise TransparencyError(f"the checkpoint is for log {checkpoint.origin!r}, not {origin!r}")
     cosigs = _cosignatures(opened.verified, witnesses)
@@ -187,3 +186,54 @@ def _cosignatures(
             # One witness key counts once, however many names it is listed under.
             out.setdefault(w.public_key.raw, Cosignature(w, w.timestamp(v.signature.signature)))
     return tuple(out.values())
+
+
+def verify_checkpoint_consistency(old: Checkpoint, new: Checkpoint, path: Sequence[bytes]) -> None:
+    """Check that checkpoint ``new`` extends checkpoint ``old`` of the same log (both already
+    verified); raises :class:`TransparencyError` on a rewrite, rollback or fork."""
+    if old.origin != new.origin:
+        raise TransparencyError(f"checkpoints of two logs: {old.origin!r} and {new.origin!r}")
+    if new.size < old.size:
+        raise TransparencyError(
+            f"the newer checkpoint has {new.size} entries, fewer than the older {old.size}: "
+            "the log was rolled back"
+        )
+    if old.size == 0:
+        if path:
+            raise TransparencyError("a consistency proof from the empty tree must be empty")
+        return
+    try:
+        verify_consistency(old.size, new.size, old.root, new.root, path)
+    except TransparencyError as exc:
+        raise TransparencyError(
+            f"the checkpoint at size {new.size} does not extend the one at size {old.size} "
+            f"(the log was rewritten or forked): {exc}"
+        ) from None
+
+
+def issue_checkpoint(
+    tree: MerkleTree,
+    signer: Signer,
+    *,
+    origin: str | None = None,
+    previous: Checkpoint | None = None,
+) -> bytes:
+    """Sign a checkpoint of ``tree`` as it is now (origin: the signer's key name).
+
+    With ``previous`` (the log's last checkpoint) it first proves, from the tree's own stored
+    hashes, that the new tree extends it, and refuses to sign otherwise: a log never signs two
+    inconsistent checkpoints, even when its hash store was altered behind its back.
+    """
+    checkpoint = Checkpoint(origin or signer.name, tree.size, tree.root())
+    if previous is not None:
+        if previous.size > tree.size:
+            raise TransparencyError(
+                f"refusing to sign size {tree.size}: the last checkpoint has {previous.size} "
+                "entries (the log lost entries)"
+            )
+        try:
+            proof = tree.consistency_proof(previous.size)
+            verify_checkpoint_consistency(previous, checkpoint, proof)
+        except TransparencyError as exc:
+            raise TransparencyError(f"refusing to sign a checkpoint: {exc}") from None
+    return sign_checkpoint(checkpoint, signer)

@@ -88,7 +88,8 @@ class CosignatureSigner:
     ) -> None:
         self._verifier = CosignatureVerifier(name, key.public_key())
         self._key = key
-        self._clock = clock
+        self.clock = clock
+        """Where cosignature times come from (POSIX seconds)."""
 
     @property
     def name(self) -> str:
@@ -101,7 +102,7 @@ class CosignatureSigner:
     def sign(self, text: bytes, timestamp: int | None = None) -> bytes:
         """``timestamp || signature`` over ``text`` (default time: now, never 0)."""
         if timestamp is None:
-            timestamp = int(self._clock())
+            timestamp = int(self.clock())
         if timestamp <= 0:
             raise TransparencyError("a witness cosignature must carry a time after 1970")
         sig = self._key.sign(cosigned_message(text, timestamp))

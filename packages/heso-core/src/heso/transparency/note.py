@@ -192,6 +192,13 @@ class Note:
         """The note in its wire form."""
         return (self.text + "\n" + "".join(s.line() for s in self.signatures)).encode()
 
+    def with_signatures(self, signatures: Iterable[Signature]) -> Note:
+        """This note with ``signatures`` added; each replaces one by the same key."""
+        new = tuple(signatures)
+        keys = {(s.name, s.key_id) for s in new}
+        kept = tuple(s for s in self.signatures if (s.name, s.key_id) not in keys)
+        return Note(self.text, kept + new)
+
 
 @dataclass(frozen=True)
 class VerifiedSignature:
@@ -266,11 +273,10 @@ def sign_note(text: str, signers: Iterable[Signer], *, keep: Iterable[Signature]
     for signer in signers:
         check_key_name(signer.name)
         new.append(Signature(signer.name, signer.key_id, signer.sign(raw)))
-    replaced = {(s.name, s.key_id) for s in new}
-    sigs = [s for s in keep if (s.name, s.key_id) not in replaced] + new
-    if not sigs:
+    note = Note(text, tuple(keep)).with_signatures(new)
+    if not note.signatures:
         raise TransparencyError("a note needs at least one signature")
-    return Note(text, tuple(sigs)).to_bytes()
+    return note.to_bytes()
 
 
 def _index(verifiers: Iterable[Verifier]) -> dict[tuple[str, int], Verifier | None]:

@@ -26,7 +26,13 @@ from heso.transparency.hash_store import (
 )
 from heso.transparency.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash, split_point
 
-__all__ = ["MerkleTree", "consistency_ranges", "inclusion_ranges", "perfect_subtrees"]
+__all__ = [
+    "CompactRange",
+    "MerkleTree",
+    "consistency_ranges",
+    "inclusion_ranges",
+    "perfect_subtrees",
+]
 
 Range = tuple[int, int]
 """Leaves ``[start, end)``."""
@@ -90,6 +96,41 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return r
 
 
+class CompactRange:
+    """The right edge of a tree: the roots of the perfect subtrees ``size`` leaves split into
+    (largest first). O(log n) memory; one pass over a log's entries gives its root at any
+    size, with nothing stored (how a verifier recomputes the tree from the entries)."""
+
+    __slots__ = ("edge", "size")
+
+    def __init__(self, edge: Sequence[bytes] = (), size: int = 0) -> None:
+        if len(edge) != size.bit_count():
+            raise TransparencyError(f"a tree of size {size} has {size.bit_count()} edge hashes")
+        self.edge = list(edge)
+        self.size = size
+
+    def append_hash(self, hashed_leaf: bytes) -> list[bytes]:
+        """Add a leaf by its hash; returns the hashes this creates: the leaf hash, then the
+        root of each perfect subtree it completes (one per trailing 1 bit of the old size)."""
+        edge, h, m = self.edge, hashed_leaf, self.size
+        group = [h]
+        while m & 1:
+            h = node_hash(edge.pop(), h)
+            group.append(h)
+            m >>= 1
+        edge.append(h)
+        self.size += 1
+        return group
+
+    def append(self, leaf: bytes) -> list[bytes]:
+        """Add a leaf (an entry's bytes); see :meth:`append_hash`."""
+        return self.append_hash(leaf_hash(leaf))
+
+    def root(self) -> bytes:
+        """The root hash at the current size."""
+        return _fold(self.edge) if self.edge else EMPTY_ROOT
+
+
 class MerkleTree:
     """An append-only RFC 6962 tree over a :class:`HashStore`.
 
@@ -101,8 +142,7 @@ class MerkleTree:
 
     def __init__(self, store: HashStore, *, size: int | None = None) -> None:
         self._store = store
-        self._size = 0
-        self._edge: list[bytes] = []
+        self._range = CompactRange()
         self.reload(size)
 
     # -- state --------------------------------------------------------------------------------
@@ -115,7 +155,7 @@ class MerkleTree:
     @property
     def size(self) -> int:
         """The number of leaves."""
-        return self._size
+        return self._range.size
 
     def reload(self, size: int | None = None) -> None:
         """Re-read the size and right edge from the store (another writer appended, or the
@@ -127,13 +167,12 @@ class MerkleTree:
             if stored > size:
                 self._store.truncate(group_start(size))
                 stored = size
-        self._edge = self._read_nodes(perfect_subtrees(0, stored))
-        self._size = stored
+        self._range = CompactRange(self._read_nodes(perfect_subtrees(0, stored)), stored)
 
     def truncate(self, size: int) -> None:
         """Drop every leaf from ``size`` on (the log was cut back to ``size`` entries)."""
-        if not 0 <= size <= self._size:
-            raise TransparencyError(f"cannot truncate a tree of size {self._size} to {size}")
+        if not 0 <= size <= self.size:
+            raise TransparencyError(f"cannot truncate a tree of size {self.size} to {size}")
         self._store.truncate(group_start(size))
         self.reload(size)
 
@@ -147,35 +186,27 @@ class MerkleTree:
         """Append a leaf by its leaf hash; returns its index."""
         if type(hashed_leaf) is not bytes or len(hashed_leaf) != HASH_SIZE:
             raise TransparencyError(f"a leaf hash is {HASH_SIZE} bytes")
-        n = self._size
-        edge = self._edge
-        group = [hashed_leaf]
-        h, m = hashed_leaf, n
-        while m & 1:  # each trailing 1 bit of n: the leaf completes one more perfect subtree
-            h = node_hash(edge.pop(), h)
-            group.append(h)
-            m >>= 1
+        n = self._range.size
+        group = self._range.append_hash(hashed_leaf)
         try:
             self._store.append_hashes(group_start(n), group)
         except BaseException:
-            self.reload()  # the edge was consumed; rebuild it from what the store holds
+            self.reload()  # not stored: rebuild the edge from what the store holds
             raise
-        edge.append(h)
-        self._size = n + 1
         return n
 
     def extend(self, leaves: Iterable[bytes]) -> int:
         """Append many leaves; returns the new size."""
         for leaf in leaves:
             self.append(leaf)
-        return self._size
+        return self.size
 
     # -- reading -------------------------------------------------------------------------------
 
     def root(self, size: int | None = None) -> bytes:
         """The root hash of the tree at ``size`` leaves (default: now)."""
-        if size is None or size == self._size:
-            return _fold(self._edge) if self._edge else EMPTY_ROOT
+        if size is None or size == self.size:
+            return self._range.root()
         self._check_size(size)
         if size == 0:
             return EMPTY_ROOT
@@ -183,14 +214,14 @@ class MerkleTree:
 
     def leaf_hash(self, index: int) -> bytes:
         """The stored leaf hash of entry ``index``."""
-        if not 0 <= index < self._size:
-            raise TransparencyError(f"no leaf {index} in a tree of size {self._size}")
+        if not 0 <= index < self.size:
+            raise TransparencyError(f"no leaf {index} in a tree of size {self.size}")
         return self._store.read_hashes([node_index(0, index)])[0]
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """The inclusion proof of leaf ``index`` in the tree at ``size`` leaves (default: now),
         sibling first (RFC 6962 section 2.1.1)."""
-        size = self._size if size is None else self._check_size(size)
+        size = self.size if size is None else self._check_size(size)
         if not 0 <= index < size:
             raise TransparencyError(f"no leaf {index} in a tree of size {size}")
         return self._range_roots(inclusion_ranges(index, size))
@@ -198,7 +229,7 @@ class MerkleTree:
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
         """The consistency proof from ``old`` to ``new`` leaves (default: now); empty when
         ``old`` is 0 or equals ``new`` (RFC 6962 section 2.1.2)."""
-        new = self._size if new is None else self._check_size(new)
+        new = self.size if new is None else self._check_size(new)
         if not 0 <= old <= new:
             raise TransparencyError(f"no consistency proof from size {old} to {new}")
         if old == 0 or old == new:
@@ -208,8 +239,8 @@ class MerkleTree:
     # -- internals -----------------------------------------------------------------------------
 
     def _check_size(self, size: int) -> int:
-        if type(size) is not int or not 0 <= size <= self._size:
-            raise TransparencyError(f"tree size {size!r} is not between 0 and {self._size}")
+        if type(size) is not int or not 0 <= size <= self.size:
+            raise TransparencyError(f"tree size {size!r} is not between 0 and {self.size}")
         return size
 
     def _read_nodes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
