@@ -312,4 +312,4 @@ def test_a_compact_range_gives_every_root_in_one_pass_without_storage() -> None:
     resumed.append(b"next")
     assert resumed.root() == mth([*d, b"next"])
     with pytest.raises(TransparencyError):
-        CompactRange([EMPTY_ROOT], 2)
+        CompactRange([EMPTY_ROOT], 3)  # size 3 splits into two perfect subtrees
