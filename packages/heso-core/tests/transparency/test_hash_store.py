@@ -218,10 +218,20 @@ def test_junk_past_the_end_never_becomes_leaves(tmp_path: Path) -> None:
         tree.extend(entries(10))
         with open(path, "ab") as f:
             f.write(os.urandom(32 * 7))  # a local process appends "hashes"
-        tree.append(b"eleventh")  # the writer overwrites from its own end
-        assert store.hash_count() == group_start(11)
     with FileHashStore(path) as store:
-        assert MerkleTree(store).size == 11
+        tree = MerkleTree(store, size=10)  # the owner opens with the log's size: cut
+        assert store.hash_count() == group_start(10)
+        tree.append(b"eleventh")
+        with open(path, "ab") as f:
+            f.write(os.urandom(32 * 7))
+        tree.reload(11)  # after another writer, the owner reloads to the log's size
+        tree.append(b"twelfth")
+        assert store.hash_count() == group_start(12)
+    with FileHashStore(path) as store:
+        assert MerkleTree(store).size == 12
+    reference = MerkleTree(MemoryHashStore())
+    reference.extend([*entries(10), b"eleventh", b"twelfth"])
+    assert path.read_bytes() == b"".join(reference.store.read_hashes(range(group_start(12))))
 
 
 def test_a_second_writer_reloads_what_the_first_appended(tmp_path: Path) -> None:

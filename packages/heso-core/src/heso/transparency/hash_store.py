@@ -141,10 +141,13 @@ class MemoryHashStore:
 class FileHashStore:
     """A :class:`HashStore` in one flat file: hash ``i`` is bytes ``[32i, 32i + 32)``.
 
-    The file is derived data (the log's entries rebuild it), so appends are plain ``pwrite``
-    calls and :meth:`sync` is the owner's choice. A torn last write leaves a partial group,
-    which :class:`~heso.transparency.tree.MerkleTree` ignores and the next append overwrites.
-    Thread-safe; several processes must serialize appends (the log's own write lock does).
+    The file is derived data (the log's entries rebuild it), so an append is one ``pwrite``
+    and :meth:`sync` is the owner's choice. A torn last write leaves a partial group, which
+    :class:`~heso.transparency.tree.MerkleTree` ignores and the next append overwrites. The
+    owner opens the tree with the log's size (``MerkleTree(store, size=n)``), which also cuts
+    anything written past it. Thread-safe; several processes must serialize appends (the
+    log's own write lock does) and :meth:`~heso.transparency.tree.MerkleTree.reload` after
+    another process appended.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, writable: bool = True) -> None:
@@ -152,6 +155,7 @@ class FileHashStore:
         flags = (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY
         self._fd: int | None = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
         self._lock = threading.Lock()
+        self._end = -1  # where this store's last append ended (-1: unknown, check the file)
 
     def _fileno(self) -> int:
         if self._fd is None:
@@ -172,23 +176,27 @@ class FileHashStore:
         return out
 
     def append_hashes(self, start: int, hashes: Sequence[bytes]) -> None:
-        data = b"".join(hashes)
+        data = hashes[0] if len(hashes) == 1 else b"".join(hashes)
         offset = start * HASH_SIZE
         with self._lock:
             fd = self._fileno()
-            end = os.fstat(fd).st_size
-            if offset > end - end % HASH_SIZE:
-                raise _missing(start - 1, end // HASH_SIZE)
-            if end > offset + len(data):
-                os.ftruncate(fd, offset)  # a stale or foreign tail beyond what we write
+            if offset != self._end:  # the first append here, or after another writer's
+                end = os.fstat(fd).st_size
+                if offset > end - end % HASH_SIZE:
+                    raise _missing(start - 1, end // HASH_SIZE)
+                if end > offset:
+                    os.ftruncate(fd, offset)  # a torn or stale tail beyond what we write
+            self._end = -1
             written = os.pwrite(fd, data, offset)
             if written != len(data):
                 os.ftruncate(fd, offset)
                 raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+            self._end = offset + len(data)
 
     def truncate(self, count: int) -> None:
         with self._lock:
             os.ftruncate(self._fileno(), count * HASH_SIZE)
+            self._end = count * HASH_SIZE
 
     def sync(self) -> None:
         """``fsync`` the file."""
