@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from make_vectors import content  # the receipt content of the chain vectors
+
 from heso import chain as ch
 from heso.keys import SigningKey
-from heso.receipt import build_content, mint
+from heso.receipt import mint
 from heso.transparency.checkpoint import default_origin, issue_checkpoint
 from heso.transparency.cosignature import CosignatureSigner
 from heso.transparency.hash_store import MemoryHashStore
@@ -36,25 +38,8 @@ COSIGNED_AT = 1767323045  # 2026-01-02T03:04:05Z
 
 
 def receipt(key: SigningKey, i: int) -> dict[str, Any]:
-    content = build_content(
-        captured_at=f"2026-01-02T03:04:{i:02d}Z",
-        agent_identity=key.public_key().to_str(),
-        action={
-            "verb": "tool_call",
-            "tool_name": "send_email",
-            "workflow": "default",
-            "account": "default",
-            "fields": {"to": f"customer{i}@example.com", "subject": f"order #{1000 + i}"},
-        },
-        policy={
-            "rule_id": "vector-rule",
-            "rule_display": "conformance vector",
-            "matched_conditions": [],
-            "decision_path": "rule:vector-rule",
-            "decision": "allow",
-        },
-    )
-    return dict(mint(content, key))
+    fields = {"to": f"customer{i}@example.com", "subject": f"order #{1000 + i}"}
+    return dict(mint(content(key, fields), key))
 
 
 def main() -> int:

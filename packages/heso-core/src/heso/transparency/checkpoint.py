@@ -53,6 +53,24 @@ MAX_SIZE: Final = (1 << 64) - 1
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
+def parse_decimal(text: str, what: str) -> int:
+    """A size or index line: a decimal with no leading zeros, below 2**64."""
+    if _DECIMAL.fullmatch(text) is None or int(text) > MAX_SIZE:
+        raise TransparencyError(f"invalid {what} {text[:30]!r}: a decimal with no leading zeros")
+    return int(text)
+
+
+def parse_hash(text: str, what: str) -> bytes:
+    """A hash line: the canonical base64 of 32 bytes."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != HASH_SIZE or base64.b64encode(raw).decode() != text:
+        raise TransparencyError(f"invalid {what} {text[:60]!r}: base64 of 32 bytes")
+    return raw
+
+
 def default_origin(operator: PublicKey) -> str:
     """An origin line naming one heso log by its operator key, for projects that set none:
     ``heso/<first 16 hex digits of SHA-256(operator public key)>``."""
@@ -95,15 +113,12 @@ class Checkpoint:
         if len(lines) < 3:
             raise TransparencyError("a checkpoint has an origin, a tree size and a root hash line")
         origin, size, root = lines[:3]
-        if _DECIMAL.fullmatch(size) is None or int(size) > MAX_SIZE:
-            raise TransparencyError(f"invalid checkpoint tree size line {size[:30]!r}")
-        try:
-            raw = base64.b64decode(root, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != HASH_SIZE or base64.b64encode(raw).decode() != root:
-            raise TransparencyError(f"invalid checkpoint root hash line {root[:60]!r}")
-        return cls(origin, int(size), raw, tuple(lines[3:]))
+        return cls(
+            origin,
+            parse_decimal(size, "checkpoint tree size line"),
+            parse_hash(root, "checkpoint root hash line"),
+            tuple(lines[3:]),
+        )
 
 
 @dataclass(frozen=True)

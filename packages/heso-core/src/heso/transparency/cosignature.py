@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Final
 
 from heso.errors import TransparencyError
-from heso.keys import PublicKey, SigningKey
-from heso.transparency.note import check_key_name, format_vkey, key_id
+from heso.keys import SigningKey
+from heso.transparency.note import NamedKey, NamedSigner
 
 __all__ = [
     "COSIGNATURE_V1",
@@ -40,23 +40,10 @@ def cosigned_message(text: bytes, timestamp: int) -> bytes:
     return b"cosignature/v1\ntime %d\n" % timestamp + text
 
 
-class CosignatureVerifier:
+class CosignatureVerifier(NamedKey):
     """Checks the cosignatures (type ``0x04``) of one named witness key."""
 
-    signature_type: Final = COSIGNATURE_V1
-
-    def __init__(self, name: str, public_key: PublicKey) -> None:
-        self._name = check_key_name(name)
-        self.public_key = public_key
-        self._id = key_id(name, COSIGNATURE_V1, public_key.raw)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        return self._id
+    signature_type = COSIGNATURE_V1
 
     @staticmethod
     def timestamp(signature: bytes) -> int:
@@ -73,31 +60,16 @@ class CosignatureVerifier:
             return False
         return self.public_key.verify(signature[8:], cosigned_message(text, timestamp))
 
-    def vkey(self) -> str:
-        return format_vkey(self._name, self._id, COSIGNATURE_V1, self.public_key.raw)
 
-    def __repr__(self) -> str:
-        return f"CosignatureVerifier({self.vkey()!r})"
-
-
-class CosignatureSigner:
+class CosignatureSigner(NamedSigner):
     """Cosigns checkpoints with a witness's Ed25519 key, stamped with ``clock()``."""
 
     def __init__(
         self, name: str, key: SigningKey, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self._verifier = CosignatureVerifier(name, key.public_key())
-        self._key = key
+        super().__init__(CosignatureVerifier(name, key.public_key()), key)
         self.clock = clock
         """Where cosignature times come from (POSIX seconds)."""
-
-    @property
-    def name(self) -> str:
-        return self._verifier.name
-
-    @property
-    def key_id(self) -> int:
-        return self._verifier.key_id
 
     def sign(self, text: bytes, timestamp: int | None = None) -> bytes:
         """``timestamp || signature`` over ``text`` (default time: now, never 0)."""
@@ -110,7 +82,4 @@ class CosignatureSigner:
 
     def verifier(self) -> CosignatureVerifier:
         """The matching verifier."""
-        return self._verifier
-
-    def __repr__(self) -> str:
-        return f"CosignatureSigner({self._verifier.vkey()!r})"
+        return self._verifier  # type: ignore[return-value]

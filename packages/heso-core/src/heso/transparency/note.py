@@ -27,6 +27,8 @@ __all__ = [
     "MAX_SIGNATURES",
     "Ed25519Signer",
     "Ed25519Verifier",
+    "NamedKey",
+    "NamedSigner",
     "Note",
     "OpenedNote",
     "Signature",
@@ -113,15 +115,16 @@ def format_vkey(name: str, ident: int, signature_type: int, public_key: bytes) -
     return f"{name}+{ident:08x}+{encoded}"
 
 
-class Ed25519Verifier:
-    """Checks Ed25519 note signatures (type ``0x01``) of one named key."""
+class NamedKey:
+    """An Ed25519 public key under a key name, for one signature type: the name, key ID and
+    vkey every verifier shares."""
 
-    signature_type: Final = ED25519
+    signature_type: int = ED25519
 
     def __init__(self, name: str, public_key: PublicKey) -> None:
         self._name = check_key_name(name)
         self.public_key = public_key
-        self._id = key_id(name, ED25519, public_key.raw)
+        self._id = key_id(name, self.signature_type, public_key.raw)
 
     @property
     def name(self) -> str:
@@ -131,21 +134,27 @@ class Ed25519Verifier:
     def key_id(self) -> int:
         return self._id
 
+    def vkey(self) -> str:
+        return format_vkey(self._name, self._id, self.signature_type, self.public_key.raw)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.vkey()!r})"
+
+
+class Ed25519Verifier(NamedKey):
+    """Checks Ed25519 note signatures (type ``0x01``) of one named key."""
+
+    signature_type = ED25519
+
     def verify(self, text: bytes, signature: bytes) -> bool:
         return len(signature) == 64 and self.public_key.verify(signature, text)
 
-    def vkey(self) -> str:
-        return format_vkey(self._name, self._id, ED25519, self.public_key.raw)
 
-    def __repr__(self) -> str:
-        return f"Ed25519Verifier({self.vkey()!r})"
+class NamedSigner:
+    """A private key under a key name: the name and key ID come from its :attr:`verifier`."""
 
-
-class Ed25519Signer:
-    """Signs notes with an Ed25519 key (heso's :class:`~heso.keys.SigningKey`) under a name."""
-
-    def __init__(self, name: str, key: SigningKey) -> None:
-        self._verifier = Ed25519Verifier(name, key.public_key())
+    def __init__(self, verifier: NamedKey, key: SigningKey) -> None:
+        self._verifier = verifier
         self._key = key
 
     @property
@@ -156,15 +165,22 @@ class Ed25519Signer:
     def key_id(self) -> int:
         return self._verifier.key_id
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._verifier.vkey()!r})"
+
+
+class Ed25519Signer(NamedSigner):
+    """Signs notes with an Ed25519 key (heso's :class:`~heso.keys.SigningKey`) under a name."""
+
+    def __init__(self, name: str, key: SigningKey) -> None:
+        super().__init__(Ed25519Verifier(name, key.public_key()), key)
+
     def sign(self, text: bytes) -> bytes:
         return self._key.sign(text)
 
     def verifier(self) -> Ed25519Verifier:
         """The matching verifier."""
-        return self._verifier
-
-    def __repr__(self) -> str:
-        return f"Ed25519Signer({self._verifier.vkey()!r})"
+        return self._verifier  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,10 +32,12 @@ from heso.transparency.checkpoint import (
     Checkpoint,
     VerifiedCheckpoint,
     open_checkpoint,
+    parse_decimal,
+    parse_hash,
     verify_checkpoint_consistency,
 )
 from heso.transparency.cosignature import CosignatureVerifier
-from heso.transparency.merkle import HASH_SIZE, leaf_hash, verify_inclusion
+from heso.transparency.merkle import leaf_hash, verify_inclusion
 from heso.transparency.note import MAX_NOTE_BYTES, Verifier
 
 __all__ = [
@@ -50,23 +51,6 @@ TLOG_PROOF_V1: Final = "c2sp.org/tlog-proof@v1"
 MAX_PROOF_HASHES: Final = 63
 """Hashes in a consistency proof (the witness protocol's limit; 2**63 leaves need fewer)."""
 _MAX_INCLUSION_HASHES: Final = 64
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
-
-
-def _decimal(text: str, what: str) -> int:
-    if _DECIMAL.fullmatch(text) is None or int(text) >= 1 << 64:
-        raise TransparencyError(f"invalid {what} {text[:30]!r}: a decimal with no leading zeros")
-    return int(text)
-
-
-def _hash_line(line: str) -> bytes:
-    try:
-        raw = base64.b64decode(line, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != HASH_SIZE or base64.b64encode(raw).decode() != line:
-        raise TransparencyError(f"invalid proof hash line {line[:60]!r}: base64 of 32 bytes")
-    return raw
 
 
 def _hash_lines(hashes: Sequence[bytes]) -> str:
@@ -126,12 +110,12 @@ class InclusionProof:
             rest = rest[1:]
         if not rest or not rest[0].startswith("index "):
             raise TransparencyError("the proof needs an 'index <n>' line")
-        index = _decimal(rest[0][len("index ") :], "entry index")
+        index = parse_decimal(rest[0][len("index ") :], "entry index")
         if len(rest) - 1 > _MAX_INCLUSION_HASHES:
             raise TransparencyError(
                 f"an inclusion proof has at most {_MAX_INCLUSION_HASHES} hashes"
             )
-        path = tuple(_hash_line(line) for line in rest[1:])
+        path = tuple(parse_hash(line, "proof hash line") for line in rest[1:])
         return cls(index, path, checkpoint.encode("utf-8"), extra)
 
     def verify(
@@ -185,10 +169,11 @@ class ConsistencyProof:
         head, checkpoint = _split_checkpoint(_as_text(data))
         if not head[0].startswith("old "):
             raise TransparencyError("a consistency proof starts with an 'old <size>' line")
-        old = _decimal(head[0][len("old ") :], "old tree size")
+        old = parse_decimal(head[0][len("old ") :], "old tree size")
         if len(head) - 1 > MAX_PROOF_HASHES:
             raise TransparencyError(f"a consistency proof has at most {MAX_PROOF_HASHES} hashes")
-        return cls(old, tuple(_hash_line(line) for line in head[1:]), checkpoint.encode("utf-8"))
+        path = tuple(parse_hash(line, "proof hash line") for line in head[1:])
+        return cls(old, path, checkpoint.encode("utf-8"))
 
     def verify(
         self,
