@@ -313,3 +313,12 @@ def test_a_compact_range_gives_every_root_in_one_pass_without_storage() -> None:
     assert resumed.root() == mth([*d, b"next"])
     with pytest.raises(TransparencyError):
         CompactRange([EMPTY_ROOT], 3)  # size 3 splits into two perfect subtrees
+
+
+def test_import_heso_does_not_load_the_transparency_package() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, heso; print(sorted(m for m in sys.modules if 'transparency' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -340,6 +340,9 @@ def test_checkpoints_with_witness_thresholds() -> None:
     only_witnesses = cp.text() + "\n" + "".join(c.line() for c in cosigs)
     with pytest.raises(TransparencyError, match="not signed by a trusted log key"):
         open_checkpoint(only_witnesses, [signer("other", 5).verifier()], witnesses=witnesses)
+    # A witness key passed as a log key would let cosignatures stand in for the log's.
+    with pytest.raises(TransparencyError, match="type 0x04"):
+        open_checkpoint(only_witnesses, [w1.verifier()])
     # One witness listed twice counts once.
     alias = CosignatureVerifier("w1-alias", w1.verifier().public_key)
     alias_sig = _cosig(witness("w1-alias", 11), cp)

@@ -165,6 +165,10 @@ def open_checkpoint(
     """
     if not log_keys:
         raise TransparencyError("no log key given to verify the checkpoint with")
+    if any(isinstance(k, CosignatureVerifier) for k in log_keys):
+        raise TransparencyError(
+            "a witness cosignature key (type 0x04) was given as a log key: list it as a witness"
+        )
     if threshold > len(witnesses):
         raise TransparencyError(
             f"a threshold of {threshold} cosignatures needs at least {threshold} witness keys"
