@@ -14,6 +14,7 @@ so state, caches and memory never leak between them:
     startup      import heso vs python -c pass, imported modules, RSS over 100k actions
     adapters     each framework adapter's added latency per tool call (fake model)
     peers        agent-receipts/obsigna and agent-governance-toolkit side by side
+    transparency Merkle proofs on a 1M-entry tree; a tree append against the gate
 
 Figures are ``min / median / p99`` over repeated runs (or p50/p99 of individually timed
 calls). The machines are shared and noisy: read medians and ratios, not single times; the
@@ -37,7 +38,16 @@ sys.path.insert(0, str(HERE))
 
 from common import RESULTS, load, machine  # noqa: E402
 
-SECTIONS = ("gate", "concurrency", "policy", "verify", "startup", "adapters", "peers")
+SECTIONS = (
+    "gate",
+    "concurrency",
+    "policy",
+    "verify",
+    "startup",
+    "adapters",
+    "peers",
+    "transparency",
+)
 
 
 def run_section(name: str, quick: bool) -> dict[str, Any]:
@@ -123,6 +133,30 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
         "<=",
         1.0,
         "MiB",
+    ),
+    *[
+        (
+            f"{label} on a 1M-entry tree (p50)",
+            "transparency",
+            f"{key}.per_call_us.p50",
+            "<=",
+            1000.0,
+            "µs",
+        )
+        for label, key in (
+            ("inclusion proof produced", "inclusion_produce"),
+            ("inclusion proof verified", "inclusion_verify"),
+            ("consistency proof produced", "consistency_produce"),
+            ("consistency proof verified", "consistency_verify"),
+        )
+    ],
+    (
+        "tree append p50 / gate p50",
+        "transparency",
+        "ratio_tree_append_to_gate",
+        "<=",
+        0.10,
+        "x",
     ),
 ]
 
@@ -359,6 +393,22 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                 f"{_fmt(r['added_ms'], 2):>10}  ms  ({_fmt(r['in_core_ms'], 3)} ms core, "
                 f"{100 * (r['share'] or 0):.0f}% of the run)"
             )
+    t = results.get("transparency", {})
+    if t and "error" not in t:
+        tree = t.get("tree", {})
+        out.append(f"transparency (Merkle tree of {tree.get('entries', 0):,} entries, file store)")
+        for label, key in (
+            ("inclusion proof, produce", "inclusion_produce"),
+            ("inclusion proof, verify", "inclusion_verify"),
+            ("consistency proof, produce", "consistency_produce"),
+            ("consistency proof, verify", "consistency_verify"),
+            ("full gate, buffered (same run)", "gate_buffered"),
+            ("tree append, file store", "append_file"),
+            ("tree append, memory store", "append_memory"),
+            ("tree append, hashing only", "append_hash_only"),
+        ):
+            out.append(_call_row(label, _get(t, f"{key}.per_call_us")))
+        out.append(_line("ratio tree append / gate (p50)", t.get("ratio_tree_append_to_gate"), "x"))
     pe = results.get("peers", {})
     if pe and "error" not in pe:
         out.append(

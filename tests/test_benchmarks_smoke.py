@@ -27,6 +27,14 @@ EXPECTED = {
     ],
     "startup": ["import_heso_added_ms", "no_framework_imported", "imported", "memory"],
     "adapters": ["adapters"],
+    "transparency": [
+        "inclusion_produce",
+        "inclusion_verify",
+        "consistency_produce",
+        "consistency_verify",
+        "append_file",
+        "ratio_tree_append_to_gate",
+    ],
 }
 
 

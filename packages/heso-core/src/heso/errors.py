@@ -162,6 +162,26 @@ class OperatorKeyMismatchError(HesoError):
         super().__init__(message)
 
 
+class TransparencyError(HesoError):
+    """A Merkle proof, signed note, checkpoint or witness exchange is malformed or does not
+    verify, or the tree's hash store cannot serve it."""
+
+
+class WitnessError(TransparencyError):
+    """A witness refused a checkpoint (or could not be asked).
+
+    ``status`` is the HTTP status of the refusal (``None`` when no answer came back);
+    ``latest_size`` is the size the witness last cosigned, on a ``409 Conflict``.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, latest_size: int | None = None
+    ) -> None:
+        self.status = status
+        self.latest_size = latest_size
+        super().__init__(message)
+
+
 __all__ = [
     "AmbiguousPrefixError",
     "ApprovalError",
@@ -177,5 +197,7 @@ __all__ = [
     "OperatorKeyMismatchError",
     "ReceiptNotFoundError",
     "SuspendedError",
+    "TransparencyError",
     "VerificationError",
+    "WitnessError",
 ]

@@ -81,7 +81,7 @@ _B58_ALPHABET: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwx
 _FILE_TYPE: Final = "heso-key"
 _KDF_NAME: Final = "argon2id"
 _CIPHER_NAME: Final = "xsalsa20-poly1305"
-_ROLES: Final = frozenset({"operator", "approver"})
+_ROLES: Final = frozenset({"operator", "approver", "witness"})
 _SEED_BYTES: Final = 32
 _MAX_KEY_FILE_BYTES: Final = 64 * 1024
 # Reading accepts up to libsodium's "sensitive" limits so a crafted file cannot make us

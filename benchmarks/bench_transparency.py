@@ -1,0 +1,170 @@
+"""The Merkle tree's costs: proofs on a 1M-entry log, and what each append adds to the gate.
+
+* **proofs**: on a tree of 1,000,000 entries kept in a file (``FileHashStore``, built once under
+  ``benchmarks/results/`` and reused), an inclusion proof for a random entry and a consistency
+  proof from a random earlier size to the full tree: produced from the stored hashes, and
+  verified (RFC 9162), each call timed on its own.
+* **append**: one tree append of a real chain line (leaf hash, the node hashes it completes, one
+  ``pwrite``), interleaved with the full ``@heso.tool`` gate (100-rule policy, buffered) in the
+  same process; the target is on the ratio of their p50s. ``append_hash_only`` is the hashing
+  alone (a compact range, nothing stored), ``append_memory`` stores into memory.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    RESULTS,
+    call_args,
+    gated_tool,
+    interleaved,
+    machine,
+    make_project,
+    section_main,
+    timer_overhead_us,
+)
+
+
+def _line(template: bytes, seq: int) -> bytes:
+    """A chain line of the template's length, distinct per ``seq``."""
+    tag = b"%012d" % seq
+    return tag + template[len(tag) :]
+
+
+def _tree(n: int, template: bytes) -> tuple[Any, dict[str, Any]]:
+    from heso.transparency.hash_store import FileHashStore, group_start
+    from heso.transparency.tree import MerkleTree
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"transparency-{n}.tree"
+    store = FileHashStore(path)
+    info: dict[str, Any] = {"entries": n, "file_bytes": 32 * group_start(n)}
+    if store.hash_count() != group_start(n):
+        store.truncate(0)
+        tree = MerkleTree(store)
+        t0 = time.perf_counter()
+        for i in range(n):
+            tree.append(_line(template, i))
+        secs = time.perf_counter() - t0
+        info["build_s"] = secs
+        info["build_us_per_append"] = secs / n * 1e6
+    else:
+        info["reused"] = True
+    return MerkleTree(store, size=n), info
+
+
+def run(quick: bool) -> dict[str, Any]:
+    import heso
+    from heso.transparency.hash_store import FileHashStore, MemoryHashStore
+    from heso.transparency.merkle import verify_consistency, verify_inclusion
+    from heso.transparency.tree import CompactRange, MerkleTree
+
+    n = 20_000 if quick else 1_000_000
+    rounds, block = (4, 50) if quick else (40, 200)
+
+    # A real chain line, from a gated project, is the leaf.
+    root = make_project(rules=100)
+    os.environ["HESO_DURABILITY"] = "buffered"
+    heso.init(project_root=root)
+    send_email = gated_tool()
+    send_email(*call_args(0))
+    template = (root / "heso-local-data" / "receipts.jsonl").read_bytes().split(b"\n")[0]
+
+    out: dict[str, Any] = {
+        "machine": machine(),
+        "timer_overhead_us": timer_overhead_us(),
+        "leaf_bytes": len(template),
+    }
+    tree, out["tree"] = _tree(n, template)
+    size = tree.size
+    full_root = tree.root()
+
+    # Proofs: 1024 random cases, prepared so each timed call is the operation alone.
+    rng = random.Random(1)
+    cases = []
+    for _ in range(1024):
+        i = rng.randrange(size)
+        old = rng.randrange(1, size)
+        cases.append(
+            (
+                i,
+                tree.leaf_hash(i),
+                tree.inclusion_proof(i),
+                old,
+                tree.root(old),
+                tree.consistency_proof(old),
+            )
+        )
+
+    def inclusion_produce(k: int) -> Any:
+        return tree.inclusion_proof(cases[k & 1023][0])
+
+    def inclusion_verify(k: int) -> None:
+        i, leaf, proof = cases[k & 1023][:3]
+        verify_inclusion(leaf, i, size, proof, full_root)
+
+    def consistency_produce(k: int) -> Any:
+        return tree.consistency_proof(cases[k & 1023][3])
+
+    def consistency_verify(k: int) -> None:
+        old, old_root, proof = cases[k & 1023][3:]
+        verify_consistency(old, size, old_root, full_root, proof)
+
+    out.update(
+        interleaved(
+            {
+                "inclusion_produce": inclusion_produce,
+                "inclusion_verify": inclusion_verify,
+                "consistency_produce": consistency_produce,
+                "consistency_verify": consistency_verify,
+            },
+            max(2, rounds // 2),
+            block,
+        )
+    )
+    out["proof_hashes"] = {
+        "inclusion_median": sorted(len(c[2]) for c in cases)[512],
+        "consistency_median": sorted(len(c[5]) for c in cases)[512],
+    }
+    tree.store.close()  # type: ignore[attr-defined]
+
+    # Appends, against the gate they will ride on.
+    arguments = [call_args(i) for i in range(1024)]
+    scratch = Path(tempfile.mkdtemp(prefix="heso-bench-tree-"))
+    file_tree = MerkleTree(FileHashStore(scratch / "receipts.tree"))
+    memory_tree = MerkleTree(MemoryHashStore())
+    edge = CompactRange()
+    lines = [_line(template, i) for i in range(1024)]
+
+    def gate(k: int) -> str:
+        return send_email(*arguments[k & 1023])
+
+    res = interleaved(
+        {
+            "gate_buffered": gate,
+            "append_file": lambda k: file_tree.append(lines[k & 1023]),
+            "append_memory": lambda k: memory_tree.append(lines[k & 1023]),
+            "append_hash_only": lambda k: edge.append(lines[k & 1023]),
+        },
+        rounds,
+        block,
+    )
+    out.update(res)
+    g50 = res["gate_buffered"]["per_call_us"]["p50"]
+    out["ratio_tree_append_to_gate"] = res["append_file"]["per_call_us"]["p50"] / g50
+    out["ratio_tree_hash_only_to_gate"] = res["append_hash_only"]["per_call_us"]["p50"] / g50
+    heso.shutdown()
+    return out
+
+
+if __name__ == "__main__":
+    section_main(run)
