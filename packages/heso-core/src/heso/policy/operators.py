@@ -20,6 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from heso.policy.regex import RegexError, compile_search
 from heso.toml_source import type_name
 
 Test = Callable[[Any], "bool | None"]
@@ -256,14 +257,10 @@ def _numeric(op: str, compare: Callable[[Any, Any], bool]) -> Callable[[Any], Te
 def _regex(value: Any) -> Test:
     pattern = _string("regex", value)
     try:
-        search = re.compile(pattern).search
-    except re.error as exc:
-        where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise OperatorValueError(
-            f"invalid regular expression {pattern!r}: {exc.msg}{where}",
-            "use Python `re` syntax; in TOML prefer literal strings: value = '^gpt-4\\.\\d'",
-        ) from None
-    return lambda x: (search(x) is not None) if type(x) is str else None
+        search = compile_search(pattern)
+    except RegexError as exc:
+        raise OperatorValueError(str(exc), exc.hint) from None
+    return lambda x: search(x) if type(x) is str else None
 
 
 def _contains_test(value: Any) -> Test:
@@ -335,7 +332,9 @@ _SPECS = (
     OperatorSpec("lte", "is a number <= value", _numeric("lte", operator.le)),
     OperatorSpec("gt", "is a number > value", _numeric("gt", operator.gt)),
     OperatorSpec("gte", "is a number >= value", _numeric("gte", operator.ge)),
-    OperatorSpec("regex", "is a string in which the regular expression is found", _regex),
+    OperatorSpec(
+        "regex", "is a string in which the regular expression is found (RE2, linear time)", _regex
+    ),
     OperatorSpec(
         "contains", "string contains text / array has element / table has key", _contains_test
     ),
