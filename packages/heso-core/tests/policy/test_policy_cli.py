@@ -257,3 +257,19 @@ def test_explain_on_a_bad_policy_fails(project: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "policy", "explain", "--verb", "llm_call", "--tool", "m")
     assert code == 1
     assert 'unknown decision "alow"' in err and "+1 more problem" in err
+
+
+def test_check_shows_a_backtracking_regex_with_file_line_pattern_and_fix(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "heso.toml").write_text(
+        '[[rule]]\nid = "r"\nverb = "tool_call"\ndecision = "block"\n'
+        'conditions = [{ field = "q", op = "regex", value = \'(?<=secret)=(\\w+)\' }]\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "policy", "check", "heso.toml")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith('heso.toml:5:52: error[invalid] rule "r" conditions[0]: regular ')
+    assert "'(?<=secret)=(\\\\w+)'" in first and "look-behind" in first
+    assert "another condition of the rule" in first

@@ -244,3 +244,41 @@ def test_findings_are_in_file_order_and_render() -> None:
         .render("heso.toml")
         .startswith('heso.toml:7:1: warning[disabled-rule] rule "z" is disabled')
     )
+
+
+def test_text_tests_on_addresses_and_url_schemes_are_flagged() -> None:
+    """The patterns the starter used to ship, which a recipient list or HTTP:// got past."""
+    result = findings(
+        HEAD
+        + """
+        [[rule]]
+        id = "plain-http"
+        verb = "http_request"
+        conditions = [{ field = "url", op = "starts_with", value = "http://" }]
+        decision = "block"
+
+        [[rule]]
+        id = "internal"
+        verb = "tool_call"
+        any = [
+          { field = "to", op = "exists" },
+          { field = "to", op = "ends_with", value = ["@example.com"] },
+        ]
+        decision = "allow"
+
+        [[rule]]
+        id = "parsed"
+        verb = "tool_call"
+        conditions = [
+          { field = "to", op = "email_domain_in", value = "example.com" },
+          { field = "url", op = "url_scheme_not_in", value = "https" },
+          { field = "path", op = "starts_with", value = "/tmp/" },
+        ]
+        decision = "allow"
+        """
+    )
+    weak = [(f.code, f.rule_id, f.line) for f in result if f.severity == "warning"]
+    assert weak == [("url-text-match", "plain-http", 7), ("address-text-match", "internal", 15)]
+    address = next(f for f in result if f.code == "address-text-match")
+    assert "email_domain_in" in (address.hint or "")
+    assert "eve@evil.example, a@example.com" in address.message

@@ -5,6 +5,7 @@ approver groups nobody defined)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
@@ -129,6 +130,13 @@ def lint(policy: Policy) -> list[Finding]:
                 rule,
                 "remove them, or decide require_approval",
             )
+        for group in ("conditions", "any"):
+            conditions = rule.conditions if group == "conditions" else rule.any_conditions
+            for j, condition in enumerate(conditions):
+                weak = _text_match_on_destination(condition)
+                if weak is not None:
+                    code, message, hint = weak
+                    add(code, "warning", f"rule {_q(rule.id)}: {message}", rule, hint, (group, j))
         if rule.decision is DecisionKind.ALLOW and rule.verbs:
             floored = sorted(v.value for v in rule.verbs if _floor(policy, v) is not None)
             if len(floored) == len(rule.verbs):
@@ -215,6 +223,34 @@ def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]
             "`heso approver new <name>` prints; or fix the name",
             ("approvers",) if first is not None else ("policy", "default_approvers"),
         )
+
+
+_URL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _text_match_on_destination(condition: Condition) -> tuple[str, str, str] | None:
+    """(code, message, hint) when a condition tests an email address or a URL scheme as plain
+    text, which a list of addresses, a display name or an upper-case scheme gets past."""
+    values = condition.value if isinstance(condition.value, list) else [condition.value]
+    texts = [v for v in values if isinstance(v, str)]
+    shown = f"{condition.field} {condition.op} {json.dumps(condition.value)}"
+    if condition.op in ("ends_with", "contains", "not_contains", "glob") and any(
+        "@" in t for t in texts
+    ):
+        return (
+            "address-text-match",
+            f"{shown} reads email addresses as text: a list such as "
+            '"eve@evil.example, a@example.com", or a display name, gets past it',
+            'use op = "email_domain_in" (every recipient at a listed domain) or '
+            '"email_domain_not_in" (any recipient elsewhere), with value = ["example.com"]',
+        )
+    if condition.op in ("starts_with", "glob") and any(_URL_PREFIX.match(t) for t in texts):
+        return (
+            "url-text-match",
+            f"{shown} reads a URL scheme as text: HTTP:// or a leading space gets past it",
+            'use op = "url_scheme_in" or "url_scheme_not_in" with value = ["https"]',
+        )
+    return None
 
 
 def _catch_all_verbs(policy: Policy) -> set[Verb]:

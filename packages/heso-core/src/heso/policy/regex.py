@@ -314,7 +314,7 @@ class _Translator:
             return chars, nullable or low == 0
         if op is sre.AT:
             return _NONE, True
-        return self.unsupported(op)
+        return self.unsupported(op, av)
 
     # -- structure ------------------------------------------------------------------------
 
@@ -350,7 +350,7 @@ class _Translator:
             return self.repeat(av, flags, before, after)
         if op is sre.AT:
             return self.at(av, flags, before, after)
-        return self.unsupported(op)
+        return self.unsupported(op, av)
 
     def repeat(self, av: Any, flags: int, before: Any, after: Any) -> str:
         """A repetition; lazy ones become greedy (the same strings are found)."""
@@ -425,8 +425,14 @@ class _Translator:
             rf"(\bdrop\b, \bid=\d+), or start the pattern with (?a) for ASCII word boundaries",
         )
 
-    def unsupported(self, op: Any) -> NoReturn:
+    def unsupported(self, op: Any, av: Any = None) -> NoReturn:
         name = str(op)
+        if op in (sre.ASSERT, sre.ASSERT_NOT):
+            negative = op is sre.ASSERT_NOT
+            behind = av[0] < 0
+            form = ("(?<" if behind else "(?") + ("!…)" if negative else "=…)")
+            kind = ("negative " if negative else "") + ("look-behind" if behind else "look-ahead")
+            self.refuse(f"uses a {kind} {form}, which RE2 does not support", _LOOKAROUND_HINT)
         what, hint = _REFUSED.get(name, (f"uses {name}", _UNSUPPORTED_HINT))
         self.refuse(what, hint)
 
@@ -440,10 +446,6 @@ _REFUSED = {
                  _UNSUPPORTED_HINT),
     "GROUPREF_EXISTS": ("uses a conditional group (?(1)…|…), which needs backtracking",
                         _UNSUPPORTED_HINT),
-    "ASSERT": ("uses a look-ahead or look-behind ((?=…), (?<=…)), which RE2 does not support",
-               _LOOKAROUND_HINT),
-    "ASSERT_NOT": ("uses a negative look-ahead or look-behind ((?!…), (?<!…)), which RE2 does "
-                   "not support", _LOOKAROUND_HINT),
     "ATOMIC_GROUP": ("uses an atomic group (?>…), which RE2 does not support",
                      "write the group without ?>"),
     "POSSESSIVE_REPEAT": ("uses a possessive quantifier (*+, ++, ?+, {m,n}+), which RE2 does "

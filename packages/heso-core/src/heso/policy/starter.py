@@ -35,8 +35,8 @@ id = "block-plain-http"
 order = 20
 verb = "http_request"
 scope = "*"
-conditions = [
-  { field = "url", op = "starts_with", value = "http://", display = "URL is not HTTPS" },
+conditions = [                       # the scheme as clients read it: HTTP://, " http://" too
+  { field = "url", op = "url_scheme_not_in", value = ["https"], display = "URL is not HTTPS" },
 ]
 decision = "block"
 
@@ -51,14 +51,38 @@ conditions = [
 decision = "block"
 
 [[rule]]
+id = "external-copies-need-approval"
+order = 39
+verb = "tool_call"
+scope = "send_email"
+decision = "require_approval"        # when any of the `any` conditions holds
+approvers = ["oncall"]
+sla_minutes = 30
+
+[[rule.any]]                         # every address of a list is checked: "a@x, b@y", ["a@x"]
+field = "cc"
+op = "email_domain_not_in"
+value = ["example.com"]
+display = "an external cc"
+
+[[rule.any]]
+field = "bcc"
+op = "email_domain_not_in"
+value = ["example.com"]
+display = "an external bcc"
+
+[[rule]]
 id = "internal-email-ok"
 order = 40
 verb = "tool_call"
 scope = "send_email"
-conditions = [
-  { field = "to", op = "ends_with", value = "@example.com", display = "recipient is internal" },
-]
 decision = "allow"
+
+[[rule.conditions]]
+field = "to"
+op = "email_domain_in"               # every recipient at a listed domain (display names,
+value = ["example.com"]              # groups and comments understood; junk never passes)
+display = "every recipient is internal"
 
 [[rule]]
 id = "external-email-needs-approval"
