@@ -63,7 +63,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_ok(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "policy", "check")
     assert code == 0
-    assert out.strip().endswith("OK: 2 rules (2 enabled), default allow; 0 warning(s), 0 note(s)")
+    assert out.strip().endswith("OK: 2 rules (2 enabled), default allow; 0 warning(s), 1 note(s)")
+    assert "info[payments-allowed-by-default]" in out
     assert str(project / "heso.toml") in out
 
 
@@ -74,7 +75,7 @@ def test_check_warns_about_a_group_nobody_defined(
     code, out, _ = run(capsys, "policy", "check")
     assert code == 0
     assert 'warning[unknown-approver-group] approver group "oncall"' in out
-    assert out.strip().endswith("1 warning(s), 0 note(s)")
+    assert out.strip().endswith("1 warning(s), 1 note(s)")
     assert run(capsys, "policy", "check", "--strict")[0] == 1
 
 

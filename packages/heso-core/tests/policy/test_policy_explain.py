@@ -71,6 +71,9 @@ POLICY = parse_policy(
         order = 7
         verb = "*"
         decision = "allow"
+
+        [policy.floors]
+        payment = "require_approval"
         """
     )
 )

@@ -193,6 +193,8 @@ def test_approvers_on_a_block_rule() -> None:
 
 def test_allow_on_a_floored_verb_is_noted() -> None:
     text = HEAD + '\n[[rule]]\nid = "d"\nverb = ["delete", "payment"]\ndecision = "allow"\n'
+    assert "floor-overrides-rule" not in [c for c, _, _ in codes(text)]  # payment: no floor
+    text += '\n[policy.floors]\npayment = "require_approval"\n'
     assert ("floor-overrides-rule", "info", "d") in codes(text)
     mixed = HEAD + '\n[[rule]]\nid = "d"\nverb = ["delete", "tool_call"]\ndecision = "allow"\n'
     assert "floor-overrides-rule" not in [c for c, _, _ in codes(mixed)]
@@ -282,3 +284,24 @@ def test_text_tests_on_addresses_and_url_schemes_are_flagged() -> None:
     address = next(f for f in result if f.code == "address-text-match")
     assert "email_domain_in" in (address.hint or "")
     assert "eve@evil.example, a@example.com" in address.message
+
+
+def test_floors_that_do_nothing_and_payments_left_to_an_allow_default_are_noted() -> None:
+    text = (
+        '[policy]\ndefault = "allow"\n\n[policy.floors]\nexport = "allow"\n'
+        'delete = "require_approval"\n'
+    )
+    result = [(f.code, f.severity, f.line) for f in findings(text) if f.code != "no-rules"]
+    assert result == [
+        ("payments-allowed-by-default", "info", 2),
+        ("ineffective-floor", "info", 5),
+        ("ineffective-floor", "info", 6),
+    ]
+    floored = '[policy]\ndefault = "allow"\n\n[policy.floors]\npayment = "require_approval"\n'
+    assert "payments-allowed-by-default" not in [c for c, _, _ in codes(floored)]
+    caught = (
+        '[policy]\ndefault = "allow"\n\n[[rule]]\nid = "pay"\nverb = "payment"\n'
+        'decision = "require_approval"\napprovers = ["finance"]\n'
+    )
+    assert "payments-allowed-by-default" not in [c for c, _, _ in codes(caught)]
+    assert "payments-allowed-by-default" not in [c for c, _, _ in codes(HEAD)]

@@ -52,7 +52,11 @@ def test_starter_decisions() -> None:
     assert kind(Verb.HTTP_REQUEST, "fetch", {"url": "http://x"}) == "block"
     assert kind(Verb.HTTP_REQUEST, "fetch", {"url": "https://x"}) == "allow"
     assert kind(Verb.PAYMENT, "stripe", {"amount": 50000}) == "block"
-    assert kind(Verb.PAYMENT, "stripe", {"amount": 5}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount": 5}) == "allow"  # no payment floor
+    assert kind(Verb.PAYMENT, "stripe", {"amount": "5000"}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount": -5}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount_usd": 5}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount": "lots"}) == "block"
     assert kind(Verb.TOOL_CALL, "send_email", {"to": "a@example.com"}) == "allow"
     assert kind(Verb.TOOL_CALL, "send_email", {"to": "a@gmail.com"}) == "require_approval"
     assert kind(Verb.LLM_CALL, "openai", {"model": "gpt-4o", "max_tokens": 32000}) == (

@@ -14,7 +14,7 @@ from typing import Any
 from heso.action import Verb
 from heso.errors import HesoConfigError
 from heso.policy.engine import Policy
-from heso.policy.lanes import VERB_LANES
+from heso.policy.lanes import PINNED_FLOORS, VERB_LANES, Lane
 from heso.policy.model import Condition, DecisionKind, Rule
 from heso.policy.operators import has_wildcard
 
@@ -153,6 +153,7 @@ def lint(policy: Policy) -> list[Finding]:
         _undefined_groups(policy, groups, add)
 
     catch_all = _catch_all_verbs(policy)
+    _floor_findings(policy, catch_all, add)
     if catch_all >= set(Verb):
         severity = "warning" if policy.settings.default_is_explicit else "info"
         add(
@@ -251,6 +252,44 @@ def _text_match_on_destination(condition: Condition) -> tuple[str, str, str] | N
             'use op = "url_scheme_in" or "url_scheme_not_in" with value = ["https"]',
         )
     return None
+
+
+def _floor_findings(policy: Policy, catch_all: set[Verb], add: Callable[..., None]) -> None:
+    """Floors that do nothing, and payments that no floor or rule keeps from the default."""
+    written = policy.source.data.get("policy", {}) if policy.source is not None else {}
+    floors = written.get("floors", {}) if isinstance(written, dict) else {}
+    for lane, value in floors.items() if isinstance(floors, dict) else ():
+        key = ("policy", "floors", lane)
+        pinned = PINNED_FLOORS.get(Lane(lane))
+        if value == DecisionKind.ALLOW.value:
+            add(
+                "ineffective-floor",
+                "info",
+                f'[policy.floors] {lane} = "allow" sets no floor',
+                hint="remove the line",
+                key=key,
+            )
+        elif pinned is not None and value == pinned.value:
+            add(
+                "ineffective-floor",
+                "info",
+                f"the {lane} floor is pinned at {value} already",
+                hint=f'remove the line, or write {lane} = "block" to refuse every {lane}',
+                key=key,
+            )
+    if (
+        policy.default is DecisionKind.ALLOW
+        and "payment" not in policy.settings.floors
+        and Verb.PAYMENT not in catch_all
+    ):
+        add(
+            "payments-allowed-by-default",
+            "info",
+            'a payment that no rule decides is allowed by [policy] default = "allow"',
+            hint="to hold every payment for a human, add [policy.floors] payment = "
+            '"require_approval", or end the payment rules with a catch-all payment rule',
+            key=("policy", "default"),
+        )
 
 
 def _catch_all_verbs(policy: Policy) -> set[Verb]:

@@ -313,7 +313,11 @@ class _Translator:
             chars, nullable = side(item, flags)
             return chars, nullable or low == 0
         if op is sre.AT:
-            return _NONE, True
+            # Seen from the far side, a start anchor stands for the text's start (or a newline
+            # under (?m)) and an end anchor for its end (or a newline): never a word character.
+            # Other anchors let the characters beyond them show through.
+            edges = _STARTS if side == self.last else _ENDS
+            return (_NEWLINE, False) if av in edges else (_NONE, True)
         return self.unsupported(op, av)
 
     # -- structure ------------------------------------------------------------------------
@@ -451,6 +455,10 @@ _REFUSED = {
     "POSSESSIVE_REPEAT": ("uses a possessive quantifier (*+, ++, ?+, {m,n}+), which RE2 does "
                           "not support", "drop the trailing + of the quantifier"),
 }  # fmt: skip
+
+
+_STARTS = frozenset({sre.AT_BEGINNING, sre.AT_BEGINNING_STRING})
+_ENDS = frozenset({sre.AT_END, sre.AT_END_STRING})
 
 
 def _scoped(flags: int, av: Any) -> int:

@@ -11,10 +11,16 @@ STARTER_POLICY = r"""# heso policy: every action your agents take is checked aga
 # When no rule matches. "block" is the fail-closed choice; the starter allows so your
 # agent keeps working while you write rules.
 default = "allow"
-# Deletes and payments always need a human (their lanes have pinned floors). When the
-# deciding rule names no approvers, these groups are asked.
+# Deletes always need a human: the delete lane has a pinned floor. When the deciding
+# rule names no approvers, these groups are asked.
 default_approvers = ["oncall"]
 default_sla_minutes = 60
+
+# Other lanes (read, write, export, payment) get a floor only where you ask for one:
+# a floor is the least strict decision any action in the lane can get, whatever the rules.
+# [policy.floors]
+# payment = "require_approval"       # every payment waits for a human
+# export = "block"                   # no data exports at all
 
 [[rule]]
 id = "block-prod-table-drops"
@@ -49,6 +55,25 @@ conditions = [
   { field = "amount", op = "gt", value = 10000, display = "amount over 10,000" },
 ]
 decision = "block"
+
+[[rule]]
+id = "small-payments-ok"
+order = 31
+verb = "payment"
+scope = "*"
+conditions = [
+  { field = "amount", op = "gte", value = 0, display = "amount not negative" },
+  { field = "amount", op = "lte", value = 1000, display = "amount up to 1,000" },
+]
+decision = "allow"
+
+[[rule]]
+id = "payments-need-approval"
+order = 32
+verb = "payment"
+scope = "*"
+decision = "require_approval"        # every other payment, and any without a readable amount
+approvers = ["oncall"]
 
 [[rule]]
 id = "external-copies-need-approval"
