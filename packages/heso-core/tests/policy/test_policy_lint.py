@@ -212,7 +212,7 @@ def test_unknown_approver_group_when_groups_are_declared() -> None:
     assert '"secuirty"' in result[0].message
 
 
-def test_a_group_without_an_approvers_table_is_one_warning_per_group() -> None:
+def test_a_group_without_an_approvers_table_is_one_finding_per_group() -> None:
     undeclared = (
         '[policy]\ndefault = "block"\ndefault_approvers = ["anyone"]\n'
         '\n[[rule]]\nid = "a"\nverb = "tool_call"\ndecision = "require_approval"\n'
@@ -221,10 +221,12 @@ def test_a_group_without_an_approvers_table_is_one_warning_per_group() -> None:
         'approvers = ["anyone"]\n'
     )
     (finding,) = [f for f in findings(undeclared) if f.code == "unknown-approver-group"]
-    assert (finding.severity, finding.rule_id, finding.line) == ("warning", "a", 9)
+    # No group is defined at all: approvals are not set up yet (a fresh project), a note.
+    assert (finding.severity, finding.rule_id, finding.line) == ("info", "a", 9)
     assert finding.message == (
         'approver group "anyone" is named by rule "a", rule "b", [policy] default_approvers, '
-        "but heso.toml has no [approvers.anyone]: nobody can approve what waits for it"
+        "but heso.toml has no [approvers.anyone]: nobody can approve what waits for it "
+        "(no approver group is set up yet)"
     )
     assert finding.hint is not None and "[approvers.anyone]" in finding.hint
     only_default = '[policy]\ndefault = "allow"\ndefault_approvers = ["nobody"]\n'

@@ -199,8 +199,10 @@ def _approver_groups(source: Any) -> set[str] | None:
 
 
 def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]) -> None:
-    """One warning per approver group that a rule or ``[policy] default_approvers`` names but
-    no ``[approvers.<group>]`` table defines: its actions would wait for nobody."""
+    """One finding per approver group that a rule or ``[policy] default_approvers`` names but
+    no ``[approvers.<group>]`` table defines: its actions would wait for nobody. A warning when
+    other groups are defined (likely a typo); a note while none is (approvals not set up yet,
+    as in a fresh project)."""
     users: dict[str, list[Rule | None]] = {}
     for rule in policy.ordered_rules:
         for name in rule.approvers if rule.enabled else ():
@@ -209,6 +211,7 @@ def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]
     if isinstance(written, dict) and "default_approvers" in written:
         for name in policy.settings.default_approvers:
             users.setdefault(name, []).append(None)
+    severity, note = ("warning", "") if groups else ("info", " (no approver group is set up yet)")
     for name, named_by in users.items():
         if name in groups:
             continue
@@ -216,9 +219,9 @@ def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]
         first = named_by[0]
         add(
             "unknown-approver-group",
-            "warning",
+            severity,
             f"approver group {_q(name)} is named by {', '.join(who)}, but heso.toml has no "
-            f"[approvers.{name}]: nobody can approve what waits for it",
+            f"[approvers.{name}]: nobody can approve what waits for it{note}",
             first,
             f'add [approvers.{name}] with members = {{ <name> = "ed25519:..." }}, the keys '
             "`heso approver new <name>` prints; or fix the name",

@@ -7,6 +7,12 @@ STARTER_POLICY = r"""# heso policy: every action your agents take is checked aga
 # Reference: docs/policy.md. Check this file with `heso policy check`, and try an
 # action with `heso policy explain --verb tool_call --tool send_email --field to=a@b.com`.
 
+# Project settings (docs/sdk.md). `heso init` pins the operator key it mints here:
+# `heso verify` and heso.init() trust only the keys in operator_keys. Keep this file in
+# version control; add a new key here when you rotate (keep the old one while receipts
+# signed with it matter).
+[heso]
+
 [policy]
 # When no rule matches. "block" is the fail-closed choice; the starter allows so your
 # agent keeps working while you write rules.
