@@ -357,3 +357,16 @@ def test_path_through_a_scalar_is_missing() -> None:
 )
 def test_glob_fast_paths_agree_with_fnmatch(pattern: str, name: str) -> None:
     assert compile_glob(pattern)(name) is fnmatchcase(name, pattern)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet='ab@.,;:<>()"\\[] \t\r\n\u00e9\u00a0x-', max_size=40)
+    | st.lists(st.text(alphabet="ab@.,; <>", max_size=12), max_size=3)
+)
+def test_address_lists_never_crash_and_in_never_passes_what_not_in_flags(field: Any) -> None:
+    inside = check("email_domain_in", ["a.b", "b"], field)
+    outside = check("email_domain_not_in", ["a.b", "b"], field)
+    assert inside in (True, False, None) and outside in (True, False, None)
+    if inside is True:
+        assert outside is False
