@@ -275,6 +275,11 @@ def test_a_fresh_project_is_clean(tmp_path, heso_env, capsys, monkeypatch):
             id="appended",
         ),
         pytest.param(
+            '\ufeff[policy]\ndefault = "block"\n',
+            '\ufeff[policy]\ndefault = "block"\n\n[heso]\nPIN\n',
+            id="byte-order-mark-kept",
+        ),
+        pytest.param(
             'heso.workflow = "etl"\n', 'heso.workflow = "etl"\n', id="dotted-keys-left-alone"
         ),
         pytest.param(

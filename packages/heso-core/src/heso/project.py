@@ -146,7 +146,8 @@ def pin_operator_key(path: Path, public_key: str) -> str:
             return "by-hand"
     except HesoConfigError:
         return "by-hand"
-    _replace_text(path, edited)
+    bom = "\ufeff" if path.read_bytes().startswith(b"\xef\xbb\xbf") else ""
+    _replace_text(path.resolve(), bom + edited)
     return "pinned"
 
 
