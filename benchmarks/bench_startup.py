@@ -52,8 +52,9 @@ FRAMEWORKS = frozenset(
 )
 """Agent frameworks, provider SDKs (and their HTTP/model stacks) and heso's own adapters."""
 
-ALLOWED = frozenset({"heso", "nacl", "blake3", "cffi", "_cffi_backend", "tomli"})
-"""heso and its declared runtime dependencies (``_cffi_backend``/``cffi``: PyNaCl's)."""
+ALLOWED = frozenset({"heso", "nacl", "blake3", "cffi", "_cffi_backend", "tomli", "re2"})
+"""heso and its declared runtime dependencies (``_cffi_backend``/``cffi``: PyNaCl's; ``re2``:
+google-re2, loaded by the first policy regex that is not plain text)."""
 
 _PROBE = """
 import json, sys

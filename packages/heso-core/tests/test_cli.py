@@ -35,12 +35,19 @@ def test_init_scaffolds_and_is_idempotent(tmp_path, heso_env, capsys):
     assert "heso-local-data/" in (tmp_path / ".gitignore").read_text()
     assert "did:key:z6Mk" in out and "ed25519:" in out and "next:" in out
     key_before = (tmp_path / "heso-local-data/operator.key").read_bytes()
-    (tmp_path / "heso.toml").write_text('[policy]\ndefault = "block"\n')
+    edited = '[policy]\ndefault = "block"\n'
+    (tmp_path / "heso.toml").write_text(edited)
     code, out, _ = run(capsys, "init", str(tmp_path), "--json")
     data = json.loads(out)
     assert code == 0 and data["key_created"] is False and data["written"] == []
     assert (tmp_path / "heso-local-data/operator.key").read_bytes() == key_before
-    assert (tmp_path / "heso.toml").read_text() == '[policy]\ndefault = "block"\n'
+    # the edited policy is kept; only the pin of the (kept) key is added
+    pin = f'operator_keys = ["{data["public_key"]}"]'
+    assert (tmp_path / "heso.toml").read_text() == f"{edited}\n[heso]\n{pin}\n"
+    assert data["pinned"] == "pinned"
+    code, out, _ = run(capsys, "init", str(tmp_path), "--json")
+    assert json.loads(out)["pinned"] == "already"
+    assert (tmp_path / "heso.toml").read_text() == f"{edited}\n[heso]\n{pin}\n"
 
 
 def test_init_require_passphrase_without_one_is_a_one_line_error(tmp_path, heso_env, capsys):
@@ -220,9 +227,106 @@ def capture_receipt(key):
     )
 
 
-def test_init_prints_the_line_that_pins_the_operator_key(tmp_path, heso_env, capsys):
+def test_init_pins_the_key_it_mints_and_says_how_to_register_an_approver(
+    tmp_path, heso_env, capsys
+):
     code, out, _ = run(capsys, "init", str(tmp_path), "--json")
     data = json.loads(out)
     assert code == 0 and data["pin"] == f'operator_keys = ["{data["public_key"]}"]'
+    assert (data["pinned"], data["approver_groups"]) == ("pinned", [])
+    text = (tmp_path / "heso.toml").read_text()
+    assert f"[heso]\n{data['pin']}\n" in text
     code, out, _ = run(capsys, "init", str(tmp_path))
-    assert data["pin"] in out
+    assert "pinned        already" in out
+    assert "heso approver new alice" in out and "[approvers.oncall]" in out
+    assert (tmp_path / "heso.toml").read_text() == text
+
+
+def test_a_fresh_project_is_clean(tmp_path, heso_env, capsys, monkeypatch):
+    """Right after `heso init`: the policy passes --strict and verify has nothing to warn."""
+    assert run(capsys, "init", str(tmp_path))[0] == 0
+    code, out, _ = run(capsys, "policy", "check", "--strict", str(tmp_path / "heso.toml"))
+    assert code == 0, out
+    assert "0 warning(s)" in out
+    heso.init(project_root=tmp_path)
+    capture("tool_call", "lookup_order", {"order_id": "A-1"})
+    heso.shutdown()
+    code, out, err = run(capsys, "verify", "--chain", "--project", str(tmp_path), "--json")
+    assert code == 0 and err == ""
+    assert json.loads(out)["operator_pinned_by"] == "heso.toml"
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(
+            '# team\n[heso]  # settings\nworkflow = "etl"\n\n[policy]\ndefault = "block"\n',
+            '# team\n[heso]  # settings\nPIN\nworkflow = "etl"\n\n[policy]\ndefault = "block"\n',
+            id="under-the-heso-header",
+        ),
+        pytest.param(
+            '[policy]\r\ndefault = "block"\r\n[heso]',
+            '[policy]\r\ndefault = "block"\r\n[heso]\r\nPIN\r\n',
+            id="crlf-header-at-the-end",
+        ),
+        pytest.param(
+            '[policy]\ndefault = "block"  # no newline at the end',
+            '[policy]\ndefault = "block"  # no newline at the end\n\n[heso]\nPIN\n',
+            id="appended",
+        ),
+        pytest.param(
+            '\ufeff[policy]\ndefault = "block"\n',
+            '\ufeff[policy]\ndefault = "block"\n\n[heso]\nPIN\n',
+            id="byte-order-mark-kept",
+        ),
+        pytest.param(
+            'heso.workflow = "etl"\n', 'heso.workflow = "etl"\n', id="dotted-keys-left-alone"
+        ),
+        pytest.param(
+            'note = """\n[heso]\n"""\n', 'note = """\n[heso]\n"""\n', id="header-in-a-string"
+        ),
+    ],
+)
+def test_init_pins_into_an_edited_policy_without_touching_the_rest(
+    tmp_path, heso_env, capsys, before, after
+):
+    (tmp_path / "heso.toml").write_bytes(before.encode())
+    code, out, _ = run(capsys, "init", str(tmp_path), "--json")
+    data = json.loads(out)
+    assert code == 0
+    expected = after.replace("PIN", data["pin"])
+    assert (tmp_path / "heso.toml").read_bytes() == expected.encode()
+    assert data["pinned"] == ("by-hand" if before == after else "pinned")
+
+
+def test_init_never_pins_a_key_next_to_other_pinned_keys(tmp_path, heso_env, capsys):
+    """A swapped operator.key must not become trusted because someone ran `heso init` again."""
+    from heso.keys import SigningKey
+
+    other = SigningKey.generate().public_key().to_str()
+    policy = f'[heso]\noperator_keys = ["{other}"]\n'
+    (tmp_path / "heso.toml").write_text(policy)
+    code, out, _ = run(capsys, "init", str(tmp_path))
+    assert code == 0 and "NOT PINNED" in out
+    assert (tmp_path / "heso.toml").read_text() == policy
+
+
+def test_heso_init_refuses_an_operator_key_heso_toml_does_not_pin(tmp_path, heso_env, capsys):
+    from heso.errors import HesoConfigError
+    from heso.keys import ensure_operator_key
+
+    assert run(capsys, "init", str(tmp_path))[0] == 0
+    data = tmp_path / "heso-local-data"
+    elsewhere = tmp_path / "elsewhere"
+    swapped, _ = ensure_operator_key(elsewhere)
+    for name in ("operator.key", "DEV-ONLY.passphrase"):
+        (data / name).unlink()
+        (data / name).write_bytes((elsewhere / name).read_bytes())
+    with pytest.raises(HesoConfigError) as info:
+        heso.init(project_root=tmp_path)
+    error = info.value
+    assert swapped.public_key().to_str() in error.message
+    assert "operator_keys" in error.message and error.key == "heso.operator_keys"
+    assert error.line is not None and str(error.path).endswith("heso.toml")
+    assert "restore the original operator.key" in (error.hint or "")
+    assert not (data / "chain.jsonl").exists() or (data / "chain.jsonl").stat().st_size == 0

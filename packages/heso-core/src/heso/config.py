@@ -17,7 +17,7 @@ from typing import Any
 
 from heso.chain import DURABILITY_MODES, Chain
 from heso.errors import HesoConfigError
-from heso.keys import PublicKey, SigningKey, load_operator_key
+from heso.keys import OPERATOR_KEY_FILE, PublicKey, SigningKey, load_operator_key
 from heso.policy import Policy
 from heso.policy.loader import policy_from_source
 from heso.project import POLICY_FILE, data_dir, require_root
@@ -270,6 +270,7 @@ def init(
     )
     policy = policy_from_source(source)
     key = load_operator_key(config.data_dir)
+    _require_pinned(config, key, source)
     chain = Chain(
         config.data_dir, key=key, durability=config.durability, lock_timeout=config.timeout
     )
@@ -288,6 +289,23 @@ def init(
         old.chain.close()
     _register_exit_seal()
     return config
+
+
+def _require_pinned(config: Config, key: SigningKey, source: TomlSource) -> None:
+    """Refuse an operator key that ``[heso] operator_keys`` does not pin: a swapped
+    ``operator.key`` would otherwise sign receipts every pinned verifier rejects later."""
+    if not config.operator_keys:
+        return
+    public = key.public_key()
+    if public in {PublicKey.from_str(text) for text in config.operator_keys}:
+        return
+    raise source.error(
+        f"the operator key in {config.data_dir / OPERATOR_KEY_FILE} ({public.to_str()}) is "
+        "not one that heso.toml pins in [heso] operator_keys",
+        (SETTINGS_TABLE, "operator_keys"),
+        hint="if heso-local-data/ was replaced, restore the original operator.key; if you "
+        "rotated the key on purpose, add its public key to operator_keys",
+    )
 
 
 _exit_registered = False

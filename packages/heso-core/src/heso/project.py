@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +67,11 @@ class InitResult:
     did_key: str = ""
     key_created: bool = False
     dev_passphrase: bool = False
+    pinned: str = ""
+    """What became of the operator key's pin in ``[heso] operator_keys``: one of
+    :data:`PIN_OUTCOMES`."""
+    approver_groups: list[str] = field(default_factory=list)
+    """The ``[approvers.<group>]`` tables of ``heso.toml`` (none in a fresh project)."""
 
 
 def _write_new(path: Path, text: str, result: InitResult) -> None:
@@ -87,8 +94,81 @@ def _ensure_gitignore(root: Path, result: InitResult) -> None:
     result.written.append(path)
 
 
+PIN_OUTCOMES = ("pinned", "already", "other-keys", "by-hand")
+"""``pinned``: init added the key; ``already``: it was pinned; ``other-keys``: operator_keys pins
+other keys only (left alone: heso.init() refuses this key until someone adds it); ``by-hand``:
+the file could not be edited safely, so the line to add is printed instead."""
+
+_HESO_HEADER = re.compile(r"^[ \t]*\[[ \t]*heso[ \t]*\][ \t]*(?:#[^\r\n]*)?(\r?\n|$)", re.M)
+
+
+def pin_operator_key(path: Path, public_key: str) -> str:
+    """Add ``public_key`` to ``[heso] operator_keys`` of the TOML file at ``path`` when the file
+    pins no operator key yet, changing nothing else in it; returns one of :data:`PIN_OUTCOMES`.
+
+    Keys already pinned are never replaced: a verifier must not start trusting whatever key
+    sits in the data directory because someone ran ``heso init`` again.
+    """
+    from heso.keys import PublicKey
+    from heso.toml_source import TomlSource
+
+    try:
+        source = TomlSource.read(path)
+    except HesoConfigError:
+        return "by-hand"
+    table = source.data.get("heso")
+    if isinstance(table, dict) and "operator_keys" in table:
+        if not table["operator_keys"]:
+            return "by-hand"  # an explicit empty list: the operator's call, not init's
+        wanted = PublicKey.from_str(public_key)
+        for text in table["operator_keys"] if isinstance(table["operator_keys"], list) else ():
+            try:
+                if PublicKey.from_str(text) == wanted:
+                    return "already"
+            except (TypeError, ValueError):
+                continue
+        return "other-keys"
+    text = source.text
+    newline = "\r\n" if "\r\n" in text else "\n"
+    pin = f'operator_keys = ["{public_key}"]{newline}'
+    header = _HESO_HEADER.search(text)
+    if header is not None:
+        end = header.end() if header.group(1) else len(text)
+        sep = "" if header.group(1) else newline
+        edited = text[:end] + sep + pin + text[end:]
+    else:
+        sep = "" if not text or text.endswith("\n") else newline
+        edited = f"{text}{sep}{newline}[heso]{newline}{pin}"
+    expected = dict(source.data)
+    expected["heso"] = {**(table if isinstance(table, dict) else {}), "operator_keys": [public_key]}
+    try:
+        if TomlSource(edited, path).data != expected:
+            return "by-hand"
+    except HesoConfigError:
+        return "by-hand"
+    bom = "\ufeff" if path.read_bytes().startswith(b"\xef\xbb\xbf") else ""
+    _replace_text(path.resolve(), bom + edited)
+    return "pinned"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a crash leaves the old file or the new one)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def init_project(root: str | Path, *, require_passphrase: bool = False) -> InitResult:
-    """Scaffold a project; idempotent (an existing key and policy are left as they are)."""
+    """Scaffold a project; idempotent (an existing key and policy are left as they are, except
+    that a policy pinning no operator key gets this key pinned: :func:`pin_operator_key`)."""
     from heso.keys import DEV_PASSPHRASE_FILE, OPERATOR_KEY_FILE, ensure_operator_key
     from heso.policy.starter import STARTER_POLICY
 
@@ -109,4 +189,16 @@ def init_project(root: str | Path, *, require_passphrase: bool = False) -> InitR
     pub = key.public_key()
     result.public_key = pub.to_str()
     result.did_key = pub.did_key()
+    result.pinned = pin_operator_key(root / POLICY_FILE, result.public_key)
+    result.approver_groups = _approver_groups(root / POLICY_FILE)
     return result
+
+
+def _approver_groups(path: Path) -> list[str]:
+    from heso.toml_source import TomlSource
+
+    try:
+        table = TomlSource.read(path).data.get("approvers")
+    except HesoConfigError:
+        return []
+    return sorted(table) if isinstance(table, dict) else []

@@ -63,18 +63,26 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_ok(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "policy", "check")
     assert code == 0
-    assert out.strip().endswith("OK: 2 rules (2 enabled), default allow; 0 warning(s), 0 note(s)")
+    assert out.strip().endswith("OK: 2 rules (2 enabled), default allow; 0 warning(s), 1 note(s)")
+    assert "info[payments-allowed-by-default]" in out
     assert str(project / "heso.toml") in out
 
 
-def test_check_warns_about_a_group_nobody_defined(
+def test_check_notes_unset_approvers_and_warns_about_an_undefined_group(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (project / "heso.toml").write_text(GOOD.split("[approvers.oncall]")[0], encoding="utf-8")
+    no_groups = GOOD.split("[approvers.oncall]")[0]
+    (project / "heso.toml").write_text(no_groups, encoding="utf-8")
+    code, out, _ = run(capsys, "policy", "check")
+    assert code == 0
+    assert 'info[unknown-approver-group] approver group "oncall"' in out
+    assert out.strip().endswith("0 warning(s), 2 note(s)")
+    assert run(capsys, "policy", "check", "--strict")[0] == 0
+    other_group = GOOD.replace("[approvers.oncall]", "[approvers.finance]")
+    (project / "heso.toml").write_text(other_group, encoding="utf-8")
     code, out, _ = run(capsys, "policy", "check")
     assert code == 0
     assert 'warning[unknown-approver-group] approver group "oncall"' in out
-    assert out.strip().endswith("1 warning(s), 0 note(s)")
     assert run(capsys, "policy", "check", "--strict")[0] == 1
 
 
@@ -257,3 +265,19 @@ def test_explain_on_a_bad_policy_fails(project: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "policy", "explain", "--verb", "llm_call", "--tool", "m")
     assert code == 1
     assert 'unknown decision "alow"' in err and "+1 more problem" in err
+
+
+def test_check_shows_a_backtracking_regex_with_file_line_pattern_and_fix(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "heso.toml").write_text(
+        '[[rule]]\nid = "r"\nverb = "tool_call"\ndecision = "block"\n'
+        'conditions = [{ field = "q", op = "regex", value = \'(?<=secret)=(\\w+)\' }]\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, "policy", "check", "heso.toml")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith('heso.toml:5:52: error[invalid] rule "r" conditions[0]: regular ')
+    assert "'(?<=secret)=(\\\\w+)'" in first and "look-behind" in first
+    assert "another condition of the rule" in first

@@ -676,11 +676,11 @@ CASES = [
         hint="never loosen",
     ),
     _case(
-        "floors-loosen-payment",
-        '[policy]\nfloors = { payment = "allow" }\n',
-        "the payment floor is pinned at require_approval",
+        "floors-loosen-delete-inline",
+        '[policy]\nfloors = { delete = "allow", payment = "allow" }\n',
+        "the delete floor is pinned at require_approval",
         2,
-        key="policy.floors.payment",
+        key="policy.floors.delete",
     ),
     _case(
         "floors-bad-decision",

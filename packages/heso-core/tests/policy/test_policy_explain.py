@@ -71,6 +71,9 @@ POLICY = parse_policy(
         order = 7
         verb = "*"
         decision = "allow"
+
+        [policy.floors]
+        payment = "require_approval"
         """
     )
 )
@@ -188,3 +191,19 @@ def test_explain_agrees_with_evaluate(
     else:
         assert step.startswith("default=")
         assert len(result.rules) == len(p.rules)
+
+
+def test_explain_shows_each_recipient_domain_and_the_url_scheme() -> None:
+    email = Action(Verb.TOOL_CALL, "send_email", {"to": "eve@evil.example, audit@example.com"})
+    result = explain(STARTER, email)
+    internal = next(r for r in result.rules if r.rule_id == "internal-email-ok")
+    assert internal.outcome == "skipped"
+    assert internal.conditions[0].reason == (
+        '"eve@evil.example, audit@example.com" (domains: evil.example, example.com) -> false'
+    )
+    junk = explain(STARTER, Action(Verb.TOOL_CALL, "send_email", {"to": "a@example.com,"}))
+    internal = next(r for r in junk.rules if r.rule_id == "internal-email-ok")
+    assert internal.conditions[0].reason == '"a@example.com," is not a list of email addresses'
+    http = explain(STARTER, Action(Verb.HTTP_REQUEST, "fetch", {"url": "HTTP://x"}))
+    assert http.decision.rule_id == "block-plain-http"
+    assert http.rules[-1].conditions[0].reason == '"HTTP://x" (scheme: http) -> true'

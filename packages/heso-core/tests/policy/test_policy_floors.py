@@ -102,10 +102,59 @@ def test_unmatched_delete_under_a_block_default_is_blocked() -> None:
     assert (d.kind, d.rule_id) == (BLOCK, "heso:default")
 
 
-def test_payment_floor_is_pinned_too() -> None:
-    assert PINNED_FLOORS == {Lane.DELETE: APPROVAL, Lane.PAYMENT: APPROVAL}
+def test_only_the_delete_floor_is_pinned() -> None:
+    assert PINNED_FLOORS == {Lane.DELETE: APPROVAL}
     d = OPEN.evaluate(act(Verb.PAYMENT, "stripe.charge", {"amount": 1}))
-    assert (d.kind, d.rule_id) == (APPROVAL, "heso:floor:payment")
+    assert (d.kind, d.rule_id, d.lane) == (ALLOW, "heso:default", "payment")
+
+
+PAY_CAP = textwrap.dedent(
+    """
+    [policy]
+    default = "require_approval"
+
+    [[rule]]
+    id = "pay-cap"
+    verb = "payment"
+    conditions = [{ field = "amount_usd", op = "lte", value = 5000 }]
+    decision = "allow"
+    display = "Require approval to pay over $5,000"
+    """
+)
+
+
+def test_a_rule_can_allow_a_payment_as_in_the_reference_receipt() -> None:
+    """The reference's receipt: a $4,200 transfer allowed at L0 by rule pay-cap."""
+    action = act(
+        Verb.PAYMENT,
+        "stripe.transfers.create",
+        {"amount_usd": "4200", "payee": "Globex LLC"},
+        workflow="vendor-payouts",
+        account="acct_19",
+    )
+    d = parse_policy(PAY_CAP).evaluate(action)
+    assert (d.kind, d.rule_id, d.floor_applied) == (ALLOW, "pay-cap", False)
+    assert d.rule_display == "Require approval to pay over $5,000"
+    assert d.matched_conditions[0]["op"] == "lte"
+    assert d.decision_path == "lane:payment(verb) > rule:pay-cap=allow"
+    over = parse_policy(PAY_CAP).evaluate(act(Verb.PAYMENT, "stripe", {"amount_usd": 9000}))
+    assert (over.kind, over.rule_id) == (APPROVAL, "heso:default")
+
+
+def test_the_operator_can_ask_for_a_payment_floor() -> None:
+    p = parse_policy(
+        PAY_CAP.replace("[[rule]]", '[policy.floors]\npayment = "require_approval"\n\n[[rule]]')
+    )
+    d = p.evaluate(act(Verb.PAYMENT, "stripe", {"amount_usd": "4200"}))
+    assert (d.kind, d.rule_id, d.rule_decision) == (APPROVAL, "heso:floor:payment", ALLOW)
+    assert d.decision_path == (
+        "lane:payment(verb) > rule:pay-cap=allow > floor:payment=require_approval"
+    )
+    blocked = parse_policy('[policy]\ndefault = "allow"\n[policy.floors]\npayment = "block"\n')
+    assert blocked.evaluate(act(Verb.PAYMENT, "stripe")).kind is BLOCK
+    # an operator's floor may be set to allow again: only delete is pinned
+    open_again = parse_policy('[policy]\ndefault = "allow"\n[policy.floors]\npayment = "allow"\n')
+    assert open_again.evaluate(act(Verb.PAYMENT, "stripe")).kind is ALLOW
 
 
 @pytest.mark.parametrize(
@@ -178,11 +227,11 @@ rule_st = st.fixed_dictionaries(
 @given(
     st.lists(rule_st, min_size=0, max_size=5),
     st.sampled_from(["allow", "require_approval", "block"]),
-    st.sampled_from([Verb.DELETE, Verb.PAYMENT]),
-    st.sampled_from(["x", "tmp-1", "other"]),
-    st.sampled_from([{}, {"n": 5}, {"n": "?"}]),
+    st.sampled_from([Verb.DELETE, Verb.TOOL_CALL, Verb.HTTP_REQUEST]),
+    st.sampled_from(["x", "tmp-1", "other", "delete_x"]),
+    st.sampled_from([{}, {"n": 5}, {"n": "?"}, {"method": "DELETE"}]),
 )
-def test_no_policy_ever_allows_a_delete_or_payment(
+def test_no_policy_ever_allows_a_delete(
     rules: list[dict[str, str]], default: str, verb: Verb, tool: str, fields: dict[str, Any]
 ) -> None:
     text = f'[policy]\ndefault = "{default}"\n'
@@ -190,7 +239,10 @@ def test_no_policy_ever_allows_a_delete_or_payment(
         text += f'\n[[rule]]\nid = "r{i}"\nverb = {r["verb"]}\nscope = {r["scope"]}\n'
         text += f'decision = "allow"\n{r["cond"]}\n'
     d = parse_policy(text).evaluate(act(verb, tool, fields))
-    assert d.kind is not ALLOW
+    if d.lane == "delete":
+        assert d.kind is not ALLOW
+    else:
+        assert verb is not Verb.DELETE
 
 
 # -- structural classification ----------------------------------------------------------------
@@ -326,12 +378,14 @@ def test_declaring_a_catalog_action_only_raises_the_lane(
         assert OPEN.evaluate(action).lane == lane
 
 
-def test_a_declared_payment_is_floored() -> None:
+def test_a_declared_payment_meets_the_payment_floor_the_operator_set() -> None:
     d = OPEN.evaluate(act(Verb.TOOL_CALL, "api", domain="payment", action_id="refund_payment"))
-    assert (d.kind, d.rule_id) == (APPROVAL, "heso:floor:payment")
+    assert (d.kind, d.rule_id, d.lane) == (ALLOW, "heso:default", "payment")
+    floored = parse_policy('[policy]\ndefault = "allow"\n[policy.floors]\npayment = "block"\n')
+    d = floored.evaluate(act(Verb.TOOL_CALL, "api", domain="payment", action_id="refund_payment"))
+    assert (d.kind, d.rule_id) == (BLOCK, "heso:floor:payment")
     assert d.decision_path == (
-        "lane:payment(catalog:payment.refund_payment) > default=allow"
-        " > floor:payment=require_approval"
+        "lane:payment(catalog:payment.refund_payment) > default=allow > floor:payment=block"
     )
 
 
@@ -348,7 +402,10 @@ def test_pinned_floors_hold_for_a_policy_built_in_code() -> None:
 
     p = Policy([], PolicySettings(default=ALLOW, floors={}))
     assert p.evaluate(act(Verb.DELETE)).kind is APPROVAL
-    assert p.evaluate(act(Verb.PAYMENT)).kind is APPROVAL
+    assert p.evaluate(act(Verb.PAYMENT)).kind is ALLOW
+    held = Policy([], PolicySettings(default=ALLOW, floors={"payment": APPROVAL, "delete": ALLOW}))
+    assert held.evaluate(act(Verb.PAYMENT)).kind is APPROVAL
+    assert held.evaluate(act(Verb.DELETE)).kind is APPROVAL
 
 
 def test_empty_catalog_declarations() -> None:

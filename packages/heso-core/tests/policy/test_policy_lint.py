@@ -193,6 +193,8 @@ def test_approvers_on_a_block_rule() -> None:
 
 def test_allow_on_a_floored_verb_is_noted() -> None:
     text = HEAD + '\n[[rule]]\nid = "d"\nverb = ["delete", "payment"]\ndecision = "allow"\n'
+    assert "floor-overrides-rule" not in [c for c, _, _ in codes(text)]  # payment: no floor
+    text += '\n[policy.floors]\npayment = "require_approval"\n'
     assert ("floor-overrides-rule", "info", "d") in codes(text)
     mixed = HEAD + '\n[[rule]]\nid = "d"\nverb = ["delete", "tool_call"]\ndecision = "allow"\n'
     assert "floor-overrides-rule" not in [c for c, _, _ in codes(mixed)]
@@ -210,7 +212,7 @@ def test_unknown_approver_group_when_groups_are_declared() -> None:
     assert '"secuirty"' in result[0].message
 
 
-def test_a_group_without_an_approvers_table_is_one_warning_per_group() -> None:
+def test_a_group_without_an_approvers_table_is_one_finding_per_group() -> None:
     undeclared = (
         '[policy]\ndefault = "block"\ndefault_approvers = ["anyone"]\n'
         '\n[[rule]]\nid = "a"\nverb = "tool_call"\ndecision = "require_approval"\n'
@@ -219,10 +221,12 @@ def test_a_group_without_an_approvers_table_is_one_warning_per_group() -> None:
         'approvers = ["anyone"]\n'
     )
     (finding,) = [f for f in findings(undeclared) if f.code == "unknown-approver-group"]
-    assert (finding.severity, finding.rule_id, finding.line) == ("warning", "a", 9)
+    # No group is defined at all: approvals are not set up yet (a fresh project), a note.
+    assert (finding.severity, finding.rule_id, finding.line) == ("info", "a", 9)
     assert finding.message == (
         'approver group "anyone" is named by rule "a", rule "b", [policy] default_approvers, '
-        "but heso.toml has no [approvers.anyone]: nobody can approve what waits for it"
+        "but heso.toml has no [approvers.anyone]: nobody can approve what waits for it "
+        "(no approver group is set up yet)"
     )
     assert finding.hint is not None and "[approvers.anyone]" in finding.hint
     only_default = '[policy]\ndefault = "allow"\ndefault_approvers = ["nobody"]\n'
@@ -244,3 +248,62 @@ def test_findings_are_in_file_order_and_render() -> None:
         .render("heso.toml")
         .startswith('heso.toml:7:1: warning[disabled-rule] rule "z" is disabled')
     )
+
+
+def test_text_tests_on_addresses_and_url_schemes_are_flagged() -> None:
+    """The patterns the starter used to ship, which a recipient list or HTTP:// got past."""
+    result = findings(
+        HEAD
+        + """
+        [[rule]]
+        id = "plain-http"
+        verb = "http_request"
+        conditions = [{ field = "url", op = "starts_with", value = "http://" }]
+        decision = "block"
+
+        [[rule]]
+        id = "internal"
+        verb = "tool_call"
+        any = [
+          { field = "to", op = "exists" },
+          { field = "to", op = "ends_with", value = ["@example.com"] },
+        ]
+        decision = "allow"
+
+        [[rule]]
+        id = "parsed"
+        verb = "tool_call"
+        conditions = [
+          { field = "to", op = "email_domain_in", value = "example.com" },
+          { field = "url", op = "url_scheme_not_in", value = "https" },
+          { field = "path", op = "starts_with", value = "/tmp/" },
+        ]
+        decision = "allow"
+        """
+    )
+    weak = [(f.code, f.rule_id, f.line) for f in result if f.severity == "warning"]
+    assert weak == [("url-text-match", "plain-http", 7), ("address-text-match", "internal", 15)]
+    address = next(f for f in result if f.code == "address-text-match")
+    assert "email_domain_in" in (address.hint or "")
+    assert "eve@evil.example, a@example.com" in address.message
+
+
+def test_floors_that_do_nothing_and_payments_left_to_an_allow_default_are_noted() -> None:
+    text = (
+        '[policy]\ndefault = "allow"\n\n[policy.floors]\nexport = "allow"\n'
+        'delete = "require_approval"\n'
+    )
+    result = [(f.code, f.severity, f.line) for f in findings(text) if f.code != "no-rules"]
+    assert result == [
+        ("payments-allowed-by-default", "info", 2),
+        ("ineffective-floor", "info", 5),
+        ("ineffective-floor", "info", 6),
+    ]
+    floored = '[policy]\ndefault = "allow"\n\n[policy.floors]\npayment = "require_approval"\n'
+    assert "payments-allowed-by-default" not in [c for c, _, _ in codes(floored)]
+    caught = (
+        '[policy]\ndefault = "allow"\n\n[[rule]]\nid = "pay"\nverb = "payment"\n'
+        'decision = "require_approval"\napprovers = ["finance"]\n'
+    )
+    assert "payments-allowed-by-default" not in [c for c, _, _ in codes(caught)]
+    assert "payments-allowed-by-default" not in [c for c, _, _ in codes(HEAD)]

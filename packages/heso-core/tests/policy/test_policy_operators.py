@@ -205,6 +205,76 @@ def test_glob(value: Any, field: Any, expected: bool | None) -> None:
     assert check("glob", value, field) is expected
 
 
+@pytest.mark.parametrize(
+    ("value", "field", "inside", "outside"),
+    [
+        ("example.com", "a@example.com", True, False),
+        ("example.com", "A <A@EXAMPLE.COM>", True, False),
+        (["example.com"], "a@example.com, b@evil.example", False, True),
+        (["example.com"], '"a@example.com" <b@evil.example>', False, True),
+        (["example.com"], "b@evil.example (a@example.com)", False, True),
+        (["example.com", "example.org"], ["a@example.com", "b@example.org"], True, False),
+        (["example.com"], ["a@example.com", "b@evil.example"], False, True),
+        (["example.com"], "team: a@example.com, b@evil.example;", False, True),
+        (["example.com"], "a@sub.example.com", False, True),
+        (["*.example.com"], "a@sub.example.com", True, False),
+        (["*.example.com"], "a@example.com", False, True),
+        (["example.com"], "a@example.com.evil.example", False, True),
+        (["example.com"], "a@[192.0.2.1]", False, True),
+        (["example.com"], "", None, False),  # no recipient: "every" never holds vacuously
+        (["example.com"], [], None, False),
+        (["example.com"], "a@example.com,", None, None),  # not an address list
+        (["example.com"], "a@example.com\nb@evil.example", None, None),
+        (["example.com"], [{"email": "a@example.com"}], None, None),
+        (["example.com"], 5, None, None),
+    ],
+)
+def test_email_domains(value: Any, field: Any, inside: bool | None, outside: bool | None) -> None:
+    assert check("email_domain_in", value, field) is inside
+    assert check("email_domain_not_in", value, field) is outside
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "expected"),
+    [
+        ("https", "https://x", True),
+        ("https", "HTTPS://x", True),
+        (["https"], "http://x", False),
+        (["https"], "HTTP://x", False),
+        (["https", "wss"], "  wss://x", True),
+        (["https"], "ht\ttps://x", True),
+        (["https"], "https:x", True),
+        (["https"], "/relative", None),
+        (["https"], "//host/x", None),
+        (["https"], 5, None),
+    ],
+)
+def test_url_schemes(value: Any, field: Any, expected: bool | None) -> None:
+    assert check("url_scheme_in", value, field) is expected
+    assert check("url_scheme_not_in", value, field) is (None if expected is None else not expected)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "message", "hint"),
+    [
+        ("email_domain_in", "@example.com", "lists domains, not addresses", '"example.com"'),
+        ("email_domain_in", "a@example.com", "lists domains, not addresses", '"example.com"'),
+        ("email_domain_not_in", "exa mple.com", "needs domains", "*.example.com"),
+        ("email_domain_in", [], "at least one", None),
+        ("email_domain_in", 5, "string or an array", None),
+        ("url_scheme_in", "https://", "needs URL schemes", 'value = "https"'),
+        ("url_scheme_not_in", ["http:"], "needs URL schemes", 'value = "http"'),
+    ],
+)
+def test_destination_operators_reject_bad_values(
+    op: str, value: Any, message: str, hint: str | None
+) -> None:
+    with pytest.raises(OperatorValueError, match=re.escape(message)) as info:
+        OPERATORS[op].build(value)
+    if hint:
+        assert hint in (info.value.hint or "")
+
+
 POLICY = """
 [policy]
 default = "allow"
@@ -237,6 +307,10 @@ ALL_VALUED = [
     ("starts_with", '"a"'),
     ("ends_with", '"a"'),
     ("glob", '"a*"'),
+    ("email_domain_in", '["example.com"]'),
+    ("email_domain_not_in", '["example.com"]'),
+    ("url_scheme_in", '["https"]'),
+    ("url_scheme_not_in", '["https"]'),
     ("exists", ""),
 ]
 
@@ -283,3 +357,16 @@ def test_path_through_a_scalar_is_missing() -> None:
 )
 def test_glob_fast_paths_agree_with_fnmatch(pattern: str, name: str) -> None:
     assert compile_glob(pattern)(name) is fnmatchcase(name, pattern)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet='ab@.,;:<>()"\\[] \t\r\n\u00e9\u00a0x-', max_size=40)
+    | st.lists(st.text(alphabet="ab@.,; <>", max_size=12), max_size=3)
+)
+def test_address_lists_never_crash_and_in_never_passes_what_not_in_flags(field: Any) -> None:
+    inside = check("email_domain_in", ["a.b", "b"], field)
+    outside = check("email_domain_not_in", ["a.b", "b"], field)
+    assert inside in (True, False, None) and outside in (True, False, None)
+    if inside is True:
+        assert outside is False

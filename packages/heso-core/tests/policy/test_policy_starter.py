@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from heso.action import Action, Verb
 from heso.approvals.registry import load_registry
 from heso.keys import SigningKey
@@ -13,11 +15,13 @@ from heso.toml_source import TomlSource
 STARTER = parse_policy(STARTER_POLICY)
 
 
-def test_starter_loads_and_lints_clean_but_for_its_undefined_approvers() -> None:
+def test_starter_lints_clean_its_unset_approvers_are_a_note() -> None:
     assert len(STARTER.rules) >= 5
-    (finding,) = [f for f in lint(STARTER) if f.severity != "info"]
-    assert (finding.code, finding.severity) == ("unknown-approver-group", "warning")
-    assert "[approvers.oncall]" in finding.message
+    assert [f for f in lint(STARTER) if f.severity != "info"] == []
+    notes = {f.code for f in lint(STARTER)}
+    assert notes == {"unknown-approver-group"}
+    (note,) = lint(STARTER)
+    assert "[approvers.oncall]" in note.message and "heso approver new" in (note.hint or "")
 
 
 def test_the_commented_approvers_example_loads_once_filled_in() -> None:
@@ -50,7 +54,11 @@ def test_starter_decisions() -> None:
     assert kind(Verb.HTTP_REQUEST, "fetch", {"url": "http://x"}) == "block"
     assert kind(Verb.HTTP_REQUEST, "fetch", {"url": "https://x"}) == "allow"
     assert kind(Verb.PAYMENT, "stripe", {"amount": 50000}) == "block"
-    assert kind(Verb.PAYMENT, "stripe", {"amount": 5}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount": 5}) == "allow"  # no payment floor
+    assert kind(Verb.PAYMENT, "stripe", {"amount": "5000"}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount": -5}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount_usd": 5}) == "require_approval"
+    assert kind(Verb.PAYMENT, "stripe", {"amount": "lots"}) == "block"
     assert kind(Verb.TOOL_CALL, "send_email", {"to": "a@example.com"}) == "allow"
     assert kind(Verb.TOOL_CALL, "send_email", {"to": "a@gmail.com"}) == "require_approval"
     assert kind(Verb.LLM_CALL, "openai", {"model": "gpt-4o", "max_tokens": 32000}) == (
@@ -58,3 +66,59 @@ def test_starter_decisions() -> None:
     )
     assert kind(Verb.LLM_CALL, "openai", {"model": "gpt-4o", "max_tokens": 100}) == "allow"
     assert kind(Verb.DELETE, "files", {}) == "require_approval"
+
+
+def _starter(verb: Verb, tool: str, fields: dict[str, object]) -> str:
+    return STARTER.evaluate(Action(verb, tool, fields)).kind.value
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["HTTP://intranet/", "Http://intranet/", "  http://intranet/", "ht\ttp://intranet/",
+     "\x00http://intranet/", "ftp://intranet/", "ws://intranet/", "//intranet/", "intranet"],
+)  # fmt: skip
+def test_starter_blocks_every_url_that_is_not_https(url: str) -> None:
+    assert _starter(Verb.HTTP_REQUEST, "fetch", {"url": url}) == "block"
+    assert _starter(Verb.HTTP_REQUEST, "fetch", {"url": "HTTPS://intranet/"}) == "allow"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"to": "attacker@evil.example, audit@example.com"},
+        {"to": "audit@example.com; attacker@evil.example"},
+        {"to": '"audit@example.com" <attacker@evil.example>'},
+        {"to": "attacker@evil.example (audit@example.com)"},
+        {"to": "Audit: audit@example.com, attacker@evil.example;"},
+        {"to": ["audit@example.com", "attacker@evil.example"]},
+        {"to": ["audit@example.com", "attacker@evil.example, b@example.com"]},
+        {"to": "audit@example.com\r\nBcc: attacker@evil.example"},
+        {"to": "audit@example.com,"},
+        {"to": "attacker@example.com.evil.example"},
+        {"to": "audit@sub.example.com"},
+        {"to": ""},
+        {"to": []},
+        {"to": [{"email": "audit@example.com"}]},
+        {"to": "audit@example.com", "cc": "attacker@evil.example"},
+        {"to": "audit@example.com", "bcc": ["attacker@evil.example"]},
+        {"to": "audit@example.com", "cc": "not an address"},
+    ],
+)
+def test_starter_sends_email_only_when_every_recipient_is_internal(
+    fields: dict[str, object],
+) -> None:
+    assert _starter(Verb.TOOL_CALL, "send_email", fields) == "require_approval"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"to": "audit@example.com"},
+        {"to": "Audit Team <AUDIT@Example.COM>, b@example.com"},
+        {"to": ['"Ops, EU" <ops@example.com>'], "cc": "", "bcc": []},
+        {"to": '"attacker@evil.example"@example.com'},
+        {"to": "a@example.com", "cc": "undisclosed-recipients:;"},
+    ],
+)
+def test_starter_allows_internal_email(fields: dict[str, object]) -> None:
+    assert _starter(Verb.TOOL_CALL, "send_email", fields) == "allow"

@@ -178,6 +178,12 @@ def test_destructive_called_form(sdk_project):
 
 
 def test_action_uses_the_catalog_verb_and_stamps_domain_and_action(sdk_project):
+    # Payments are held for a human only where the operator asks for it (a floor).
+    sdk_project.write_policy(
+        '[policy]\ndefault = "allow"\n[policy.floors]\npayment = "require_approval"\n'
+    )
+    sdk_project.init()
+
     @heso.action("data.read_records")
     def read(table: str) -> str:
         return table

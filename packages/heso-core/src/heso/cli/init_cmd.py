@@ -22,6 +22,28 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+_PIN_TEXT = {
+    "pinned": "pinned        in heso.toml ([heso] operator_keys): `heso verify` and heso.init()"
+    " trust only pinned keys",
+    "already": "pinned        already, in heso.toml ([heso] operator_keys)",
+}
+
+
+def _pin_lines(outcome: str, pin: str) -> list[str]:
+    if outcome in _PIN_TEXT:
+        return [_PIN_TEXT[outcome]]
+    if outcome == "other-keys":
+        return [
+            "NOT PINNED    heso.toml pins other operator keys, so heso.init() refuses this one.",
+            "              If you rotated the key on purpose, add it to [heso] operator_keys;",
+            "              if not, heso-local-data/operator.key was replaced: restore the old one.",
+        ]
+    return [
+        f"pin it        add  {pin}  under [heso] in heso.toml,",
+        "              so `heso verify` rejects a store re-signed under any other key",
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from heso.project import init_project
 
@@ -32,13 +54,21 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"operator key  {result.public_key}")
     lines.append(f"did:key       did:key:{result.did_key}")
     pin = f'operator_keys = ["{result.public_key}"]'
-    lines.append(f"pin it        add  {pin}  under [heso] in heso.toml,")
-    lines.append("              so `heso verify` rejects a store re-signed under any other key")
+    lines += _pin_lines(result.pinned, pin)
     if result.dev_passphrase:
         lines.append(
             "passphrase    heso-local-data/DEV-ONLY.passphrase (development only: set "
             "HESO_KEY_PASSPHRASE in production)"
         )
+    if not result.approver_groups:
+        lines += [
+            "approvers     none yet: actions that need approval wait until a group can approve.",
+            "              Register the first approver: on their machine, run",
+            "                heso approver new alice",
+            "              then add the key it prints to heso.toml:",
+            "                [approvers.oncall]",
+            '                members = { alice = "ed25519:<the key it printed>" }',
+        ]
     lines.append("next: `import heso_bootstrap` in your agent, or try `heso demo`")
     emit(
         args,
@@ -51,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             "public_key": result.public_key,
             "did_key": f"did:key:{result.did_key}",
             "pin": pin,
+            "pinned": result.pinned,
+            "approver_groups": result.approver_groups,
             "key_created": result.key_created,
             "dev_passphrase": result.dev_passphrase,
         },

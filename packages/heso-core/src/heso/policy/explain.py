@@ -12,10 +12,9 @@ from heso.action import Action, Verb
 from heso.policy.catalog import catalog_id
 from heso.policy.engine import Policy
 from heso.policy.model import Condition, Decision, DecisionKind, Rule
-from heso.policy.operators import to_number
+from heso.policy.operators import OPERATORS, to_number
 
 _NUMERIC = {"lt", "lte", "gt", "gte"}
-_TEXT = {"regex", "starts_with", "ends_with", "glob"}
 _SOURCE_TEXT = {
     "verb": "its verb",
     "name": "its tool name",
@@ -201,15 +200,18 @@ def _condition(condition: Condition, action: Action) -> ConditionTrace:
         reason = "field is missing"
         actual = None
     elif result is None:
-        kind = "a number" if condition.op in _NUMERIC else "a string"
-        if condition.op in _NUMERIC or condition.op in _TEXT:
-            reason = f"{_short(actual)} is not {kind}"
+        spec = OPERATORS[condition.op]
+        if spec.expects:
+            reason = f"{_short(actual)} is not {spec.expects}"
         else:
             reason = f"{_short(actual)} cannot be searched with {condition.op}"
     else:
         shown = _short(actual)
+        detail = OPERATORS[condition.op].detail
         if condition.op in _NUMERIC and isinstance(actual, str):
             shown += f" (read as {to_number(actual)})"
+        elif detail is not None:
+            shown += f" ({detail(actual)})"
         reason = f"{shown} -> {label}"
     return ConditionTrace(
         condition.field,

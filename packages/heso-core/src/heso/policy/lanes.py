@@ -3,8 +3,9 @@
 Every action lands in one lane, the highest of: its verb's lane, what its tool name says
 (``delete_user`` is a delete), what an HTTP method says (``DELETE``), and the lane of a declared
 catalog action. Classification only ever raises a lane. A lane may carry a *floor*, the least
-strict decision any action in it can get: ``delete`` and ``payment`` are pinned at
-``require_approval``; a policy may tighten any floor (``[policy.floors]``), never loosen one.
+strict decision any action in it can get: ``delete`` is pinned at ``require_approval``; any other
+floor is one the operator sets in ``[policy.floors]``, and a policy may tighten a floor, never
+loosen the pinned one.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ VERB_LANES: Mapping[Verb, Lane] = MappingProxyType(
 """The lane each verb starts in."""
 
 PINNED_FLOORS: Mapping[Lane, DecisionKind] = MappingProxyType(
-    {Lane.PAYMENT: DecisionKind.REQUIRE_APPROVAL, Lane.DELETE: DecisionKind.REQUIRE_APPROVAL}
+    {Lane.DELETE: DecisionKind.REQUIRE_APPROVAL}
 )
 """Floors no policy can loosen. Lanes not listed have no floor unless a policy sets one."""
 

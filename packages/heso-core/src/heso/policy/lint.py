@@ -5,6 +5,7 @@ approver groups nobody defined)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
@@ -13,7 +14,7 @@ from typing import Any
 from heso.action import Verb
 from heso.errors import HesoConfigError
 from heso.policy.engine import Policy
-from heso.policy.lanes import VERB_LANES
+from heso.policy.lanes import PINNED_FLOORS, VERB_LANES, Lane
 from heso.policy.model import Condition, DecisionKind, Rule
 from heso.policy.operators import has_wildcard
 
@@ -129,6 +130,13 @@ def lint(policy: Policy) -> list[Finding]:
                 rule,
                 "remove them, or decide require_approval",
             )
+        for group in ("conditions", "any"):
+            conditions = rule.conditions if group == "conditions" else rule.any_conditions
+            for j, condition in enumerate(conditions):
+                weak = _text_match_on_destination(condition)
+                if weak is not None:
+                    code, message, hint = weak
+                    add(code, "warning", f"rule {_q(rule.id)}: {message}", rule, hint, (group, j))
         if rule.decision is DecisionKind.ALLOW and rule.verbs:
             floored = sorted(v.value for v in rule.verbs if _floor(policy, v) is not None)
             if len(floored) == len(rule.verbs):
@@ -145,6 +153,7 @@ def lint(policy: Policy) -> list[Finding]:
         _undefined_groups(policy, groups, add)
 
     catch_all = _catch_all_verbs(policy)
+    _floor_findings(policy, catch_all, add)
     if catch_all >= set(Verb):
         severity = "warning" if policy.settings.default_is_explicit else "info"
         add(
@@ -190,8 +199,10 @@ def _approver_groups(source: Any) -> set[str] | None:
 
 
 def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]) -> None:
-    """One warning per approver group that a rule or ``[policy] default_approvers`` names but
-    no ``[approvers.<group>]`` table defines: its actions would wait for nobody."""
+    """One finding per approver group that a rule or ``[policy] default_approvers`` names but
+    no ``[approvers.<group>]`` table defines: its actions would wait for nobody. A warning when
+    other groups are defined (likely a typo); a note while none is (approvals not set up yet,
+    as in a fresh project)."""
     users: dict[str, list[Rule | None]] = {}
     for rule in policy.ordered_rules:
         for name in rule.approvers if rule.enabled else ():
@@ -200,6 +211,7 @@ def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]
     if isinstance(written, dict) and "default_approvers" in written:
         for name in policy.settings.default_approvers:
             users.setdefault(name, []).append(None)
+    severity, note = ("warning", "") if groups else ("info", " (no approver group is set up yet)")
     for name, named_by in users.items():
         if name in groups:
             continue
@@ -207,13 +219,79 @@ def _undefined_groups(policy: Policy, groups: set[str], add: Callable[..., None]
         first = named_by[0]
         add(
             "unknown-approver-group",
-            "warning",
+            severity,
             f"approver group {_q(name)} is named by {', '.join(who)}, but heso.toml has no "
-            f"[approvers.{name}]: nobody can approve what waits for it",
+            f"[approvers.{name}]: nobody can approve what waits for it{note}",
             first,
             f'add [approvers.{name}] with members = {{ <name> = "ed25519:..." }}, the keys '
             "`heso approver new <name>` prints; or fix the name",
             ("approvers",) if first is not None else ("policy", "default_approvers"),
+        )
+
+
+_URL_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _text_match_on_destination(condition: Condition) -> tuple[str, str, str] | None:
+    """(code, message, hint) when a condition tests an email address or a URL scheme as plain
+    text, which a list of addresses, a display name or an upper-case scheme gets past."""
+    values = condition.value if isinstance(condition.value, list) else [condition.value]
+    texts = [v for v in values if isinstance(v, str)]
+    shown = f"{condition.field} {condition.op} {json.dumps(condition.value)}"
+    if condition.op in ("ends_with", "contains", "not_contains", "glob") and any(
+        "@" in t for t in texts
+    ):
+        return (
+            "address-text-match",
+            f"{shown} reads email addresses as text: a list such as "
+            '"eve@evil.example, a@example.com", or a display name, gets past it',
+            'use op = "email_domain_in" (every recipient at a listed domain) or '
+            '"email_domain_not_in" (any recipient elsewhere), with value = ["example.com"]',
+        )
+    if condition.op in ("starts_with", "glob") and any(_URL_PREFIX.match(t) for t in texts):
+        return (
+            "url-text-match",
+            f"{shown} reads a URL scheme as text: HTTP:// or a leading space gets past it",
+            'use op = "url_scheme_in" or "url_scheme_not_in" with value = ["https"]',
+        )
+    return None
+
+
+def _floor_findings(policy: Policy, catch_all: set[Verb], add: Callable[..., None]) -> None:
+    """Floors that do nothing, and payments that no floor or rule keeps from the default."""
+    written = policy.source.data.get("policy", {}) if policy.source is not None else {}
+    floors = written.get("floors", {}) if isinstance(written, dict) else {}
+    for lane, value in floors.items() if isinstance(floors, dict) else ():
+        key = ("policy", "floors", lane)
+        pinned = PINNED_FLOORS.get(Lane(lane))
+        if value == DecisionKind.ALLOW.value:
+            add(
+                "ineffective-floor",
+                "info",
+                f'[policy.floors] {lane} = "allow" sets no floor',
+                hint="remove the line",
+                key=key,
+            )
+        elif pinned is not None and value == pinned.value:
+            add(
+                "ineffective-floor",
+                "info",
+                f"the {lane} floor is pinned at {value} already",
+                hint=f'remove the line, or write {lane} = "block" to refuse every {lane}',
+                key=key,
+            )
+    if (
+        policy.default is DecisionKind.ALLOW
+        and "payment" not in policy.settings.floors
+        and Verb.PAYMENT not in catch_all
+    ):
+        add(
+            "payments-allowed-by-default",
+            "info",
+            'a payment that no rule decides is allowed by [policy] default = "allow"',
+            hint="to hold every payment for a human, add [policy.floors] payment = "
+            '"require_approval", or end the payment rules with a catch-all payment rule',
+            key=("policy", "default"),
         )
 
 

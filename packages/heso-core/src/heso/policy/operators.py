@@ -20,6 +20,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from heso.policy.destinations import recipients, url_scheme
+from heso.policy.regex import RegexError, compile_search
 from heso.toml_source import type_name
 
 Test = Callable[[Any], "bool | None"]
@@ -256,14 +258,10 @@ def _numeric(op: str, compare: Callable[[Any, Any], bool]) -> Callable[[Any], Te
 def _regex(value: Any) -> Test:
     pattern = _string("regex", value)
     try:
-        search = re.compile(pattern).search
-    except re.error as exc:
-        where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise OperatorValueError(
-            f"invalid regular expression {pattern!r}: {exc.msg}{where}",
-            "use Python `re` syntax; in TOML prefer literal strings: value = '^gpt-4\\.\\d'",
-        ) from None
-    return lambda x: (search(x) is not None) if type(x) is str else None
+        search = compile_search(pattern)
+    except RegexError as exc:
+        raise OperatorValueError(str(exc), exc.hint) from None
+    return lambda x: search(x) if type(x) is str else None
 
 
 def _contains_test(value: Any) -> Test:
@@ -308,6 +306,99 @@ def _glob_test(value: Any) -> Test:
     return lambda x: match(x) if type(x) is str else None
 
 
+_DOMAIN = re.compile(r"(?:\*\.)?[^\s@*]+")
+_SCHEME_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
+def _domains(op: str, value: Any) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(exact domains, ``.suffix`` of ``*.``-wildcard domains), lower case."""
+    exact: set[str] = set()
+    suffixes: list[str] = []
+    for item in _strings(op, value):
+        if "@" in item:
+            hint = f'write value = "{item.rpartition("@")[2]}": the domain only'
+            raise OperatorValueError(f"`{op}` lists domains, not addresses: {item!r}", hint)
+        if not _DOMAIN.fullmatch(item):
+            raise OperatorValueError(
+                f'`{op}` needs domains such as "example.com" or "*.example.com", not {item!r}',
+                'write value = ["example.com", "*.example.com"]',
+            )
+        if item.startswith("*."):
+            suffixes.append(item[1:].lower())
+        else:
+            exact.add(item.lower())
+    return frozenset(exact), tuple(suffixes)
+
+
+def _email_domain_in(value: Any) -> Test:
+    exact, suffixes = _domains("email_domain_in", value)
+
+    def test(x: Any) -> bool | None:
+        found = recipients(x)
+        if not found:
+            return None  # unparseable, or no recipient at all: never a silent pass
+        return all(m.domain in exact or m.domain.endswith(suffixes) for m in found)
+
+    return test
+
+
+def _email_domain_not_in(value: Any) -> Test:
+    exact, suffixes = _domains("email_domain_not_in", value)
+
+    def test(x: Any) -> bool | None:
+        found = recipients(x)
+        if found is None:
+            return None
+        return any(not (m.domain in exact or m.domain.endswith(suffixes)) for m in found)
+
+    return test
+
+
+def _schemes(op: str, value: Any) -> frozenset[str]:
+    out = set()
+    for item in _strings(op, value):
+        if not _SCHEME_NAME.fullmatch(item):
+            name = item.split(":", 1)[0]
+            raise OperatorValueError(
+                f'`{op}` needs URL schemes such as "https", not {item!r}',
+                f'write value = "{name}": the scheme without ":" or "//"',
+            )
+        out.add(item.lower())
+    return frozenset(out)
+
+
+def _url_scheme_in(value: Any) -> Test:
+    schemes = _schemes("url_scheme_in", value)
+
+    def test(x: Any) -> bool | None:
+        scheme = url_scheme(x)
+        return None if scheme is None else scheme in schemes
+
+    return test
+
+
+def _url_scheme_not_in(value: Any) -> Test:
+    schemes = _schemes("url_scheme_not_in", value)
+
+    def test(x: Any) -> bool | None:
+        scheme = url_scheme(x)
+        return None if scheme is None else scheme not in schemes
+
+    return test
+
+
+def _recipient_domains(x: Any) -> str:
+    found = recipients(x)
+    if found is None:
+        return "not an address list"
+    return "domains: " + (", ".join(dict.fromkeys(m.domain for m in found)) or "none")
+
+
+def _scheme_detail(x: Any) -> str:
+    scheme = url_scheme(x)
+    return f"scheme: {scheme}" if scheme is not None else "no scheme"
+
+
 def _presence(op: str) -> Callable[[Any], Test]:
     def build(value: Any) -> Test:
         return lambda x: op == "exists"
@@ -324,6 +415,10 @@ class OperatorSpec:
     build: Callable[[Any], Test]
     needs_value: bool = True
     on_missing: bool = False
+    expects: str = ""
+    """What a field must hold for the test to be determinate ("a number"), for explanations."""
+    detail: Callable[[Any], str] | None = None
+    """What the operator read from a field value, for explanations."""
 
 
 _SPECS = (
@@ -331,18 +426,66 @@ _SPECS = (
     OperatorSpec("ne", "does not equal (the negation of eq)", _ne),
     OperatorSpec("in", "equals one of the listed values", _in),
     OperatorSpec("not_in", "equals none of the listed values", _not_in),
-    OperatorSpec("lt", "is a number < value", _numeric("lt", operator.lt)),
-    OperatorSpec("lte", "is a number <= value", _numeric("lte", operator.le)),
-    OperatorSpec("gt", "is a number > value", _numeric("gt", operator.gt)),
-    OperatorSpec("gte", "is a number >= value", _numeric("gte", operator.ge)),
-    OperatorSpec("regex", "is a string in which the regular expression is found", _regex),
+    OperatorSpec("lt", "is a number < value", _numeric("lt", operator.lt), expects="a number"),
+    OperatorSpec("lte", "is a number <= value", _numeric("lte", operator.le), expects="a number"),
+    OperatorSpec("gt", "is a number > value", _numeric("gt", operator.gt), expects="a number"),
+    OperatorSpec("gte", "is a number >= value", _numeric("gte", operator.ge), expects="a number"),
+    OperatorSpec(
+        "regex",
+        "is a string in which the regular expression is found (RE2, linear time)",
+        _regex,
+        expects="a string",
+    ),
     OperatorSpec(
         "contains", "string contains text / array has element / table has key", _contains_test
     ),
     OperatorSpec("not_contains", "the negation of contains", _not_contains),
-    OperatorSpec("starts_with", "is a string starting with value (or any of values)", _starts_with),
-    OperatorSpec("ends_with", "is a string ending with value (or any of values)", _ends_with),
-    OperatorSpec("glob", "is a string matching the glob pattern (or any of them)", _glob_test),
+    OperatorSpec(
+        "starts_with",
+        "is a string starting with value (or any of values)",
+        _starts_with,
+        expects="a string",
+    ),
+    OperatorSpec(
+        "ends_with",
+        "is a string ending with value (or any of values)",
+        _ends_with,
+        expects="a string",
+    ),
+    OperatorSpec(
+        "glob",
+        "is a string matching the glob pattern (or any of them)",
+        _glob_test,
+        expects="a string",
+    ),
+    OperatorSpec(
+        "email_domain_in",
+        "holds email addresses, every one at a listed domain",
+        _email_domain_in,
+        expects="a list of email addresses",
+        detail=_recipient_domains,
+    ),
+    OperatorSpec(
+        "email_domain_not_in",
+        "holds email addresses, one or more at a domain not listed",
+        _email_domain_not_in,
+        expects="a list of email addresses",
+        detail=_recipient_domains,
+    ),
+    OperatorSpec(
+        "url_scheme_in",
+        "is a URL whose scheme (any case) is listed",
+        _url_scheme_in,
+        expects="an absolute URL",
+        detail=_scheme_detail,
+    ),
+    OperatorSpec(
+        "url_scheme_not_in",
+        "is a URL whose scheme (any case) is not listed",
+        _url_scheme_not_in,
+        expects="an absolute URL",
+        detail=_scheme_detail,
+    ),
     OperatorSpec(
         "exists", "the field is present and not null", _presence("exists"), needs_value=False
     ),
@@ -366,6 +509,9 @@ OPERATOR_ALIASES: Mapping[str, str] = {
     "matches": "regex", "match": "regex", "re": "regex", "like": "glob",
     "startswith": "starts_with", "endswith": "ends_with", "nin": "not_in",
     "present": "exists", "absent": "missing", "not_exists": "missing",
+    "email_domain": "email_domain_in", "domain_in": "email_domain_in",
+    "recipient_domain_in": "email_domain_in", "scheme_in": "url_scheme_in",
+    "scheme_not_in": "url_scheme_not_in", "url_scheme": "url_scheme_in",
 }  # fmt: skip
 """Spellings people reach for, mapped to the operator to suggest in an error."""
 

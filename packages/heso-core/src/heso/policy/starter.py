@@ -7,14 +7,26 @@ STARTER_POLICY = r"""# heso policy: every action your agents take is checked aga
 # Reference: docs/policy.md. Check this file with `heso policy check`, and try an
 # action with `heso policy explain --verb tool_call --tool send_email --field to=a@b.com`.
 
+# Project settings (docs/sdk.md). `heso init` pins the operator key it mints here:
+# `heso verify` and heso.init() trust only the keys in operator_keys. Keep this file in
+# version control; add a new key here when you rotate (keep the old one while receipts
+# signed with it matter).
+[heso]
+
 [policy]
 # When no rule matches. "block" is the fail-closed choice; the starter allows so your
 # agent keeps working while you write rules.
 default = "allow"
-# Deletes and payments always need a human (their lanes have pinned floors). When the
-# deciding rule names no approvers, these groups are asked.
+# Deletes always need a human: the delete lane has a pinned floor. When the deciding
+# rule names no approvers, these groups are asked.
 default_approvers = ["oncall"]
 default_sla_minutes = 60
+
+# Other lanes (read, write, export, payment) get a floor only where you ask for one:
+# a floor is the least strict decision any action in the lane can get, whatever the rules.
+# [policy.floors]
+# payment = "require_approval"       # every payment waits for a human
+# export = "block"                   # no data exports at all
 
 [[rule]]
 id = "block-prod-table-drops"
@@ -35,8 +47,8 @@ id = "block-plain-http"
 order = 20
 verb = "http_request"
 scope = "*"
-conditions = [
-  { field = "url", op = "starts_with", value = "http://", display = "URL is not HTTPS" },
+conditions = [                       # the scheme as clients read it: HTTP://, " http://" too
+  { field = "url", op = "url_scheme_not_in", value = ["https"], display = "URL is not HTTPS" },
 ]
 decision = "block"
 
@@ -51,14 +63,57 @@ conditions = [
 decision = "block"
 
 [[rule]]
+id = "small-payments-ok"
+order = 31
+verb = "payment"
+scope = "*"
+conditions = [
+  { field = "amount", op = "gte", value = 0, display = "amount not negative" },
+  { field = "amount", op = "lte", value = 1000, display = "amount up to 1,000" },
+]
+decision = "allow"
+
+[[rule]]
+id = "payments-need-approval"
+order = 32
+verb = "payment"
+scope = "*"
+decision = "require_approval"        # every other payment, and any without a readable amount
+approvers = ["oncall"]
+
+[[rule]]
+id = "external-copies-need-approval"
+order = 39
+verb = "tool_call"
+scope = "send_email"
+decision = "require_approval"        # when any of the `any` conditions holds
+approvers = ["oncall"]
+sla_minutes = 30
+
+[[rule.any]]                         # every address of a list is checked: "a@x, b@y", ["a@x"]
+field = "cc"
+op = "email_domain_not_in"
+value = ["example.com"]
+display = "an external cc"
+
+[[rule.any]]
+field = "bcc"
+op = "email_domain_not_in"
+value = ["example.com"]
+display = "an external bcc"
+
+[[rule]]
 id = "internal-email-ok"
 order = 40
 verb = "tool_call"
 scope = "send_email"
-conditions = [
-  { field = "to", op = "ends_with", value = "@example.com", display = "recipient is internal" },
-]
 decision = "allow"
+
+[[rule.conditions]]
+field = "to"
+op = "email_domain_in"               # every recipient at a listed domain (display names,
+value = ["example.com"]              # groups and comments understood; junk never passes)
+display = "every recipient is internal"
 
 [[rule]]
 id = "external-email-needs-approval"
