@@ -105,7 +105,7 @@ def _make_class(base: type, redact: dict[str, RedactStrategy]) -> type:
     redact_fields = redact or None
 
     def _build_request(self: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        endpoint = options.url  # read first: a subclass (Azure) may rewrite it while building
+        endpoint = str(options.url)  # read first: a subclass (Azure) may rewrite it when building
         request = build(self, options, *args, **kwargs)
         _gate_request(self, request, endpoint, generation, redact_fields)
         return request
