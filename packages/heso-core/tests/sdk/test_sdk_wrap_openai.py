@@ -102,36 +102,6 @@ def test_parse_records_the_response_format_it_sends(sdk_project, oai, fake_provi
     assert action["fields"] == fake_provider.last_request.body
 
 
-def test_a_scoped_rule_covers_every_helper_of_its_endpoint(heso_project, fake_provider):
-    heso_project.write_policy(
-        """
-        [policy]
-        default = "allow"
-
-        [[rule]]
-        id = "no-big-chat"
-        verb = "llm_call"
-        scope = "chat.completions.create"
-        conditions = [{ field = "model", op = "eq", value = "gpt-4.1" }]
-        decision = "block"
-        """
-    )
-    heso_project.init()
-    oai = heso.wrap(
-        openai.OpenAI(api_key="t", base_url=fake_provider.openai_base_url, max_retries=0)
-    )
-    with (
-        pytest.raises(heso.BlockedError),
-        oai.chat.completions.stream(model="gpt-4.1", messages=user("x")),
-    ):
-        pass
-    with pytest.raises(heso.BlockedError):
-        oai.chat.completions.parse(model="gpt-4.1", messages=user("x"))
-    with pytest.raises(heso.BlockedError):
-        oai.post("/chat/completions", body={"model": "gpt-4.1", "messages": []}, cast_to=object)
-    assert fake_provider.count() == 0
-
-
 # -- refusals never reach the provider -----------------------------------------------------
 
 

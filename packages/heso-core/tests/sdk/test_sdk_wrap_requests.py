@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 import anthropic
-import blake3
 import httpx
 import openai
 import pytest
@@ -28,21 +27,21 @@ BLOCK_BY_DEFAULT = """
 default = "block"
 """
 
-ALLOW_BY_DEFAULT = """
+SCOPED_RULES = """
 [policy]
 default = "allow"
 
 [[rule]]
-id = "no-forbidden-model"
+id = "no-big-chat"
 verb = "llm_call"
-scope = "*"
-conditions = [{ field = "model", op = "eq", value = "forbidden-model" }]
+scope = "chat.completions.create"
+conditions = [{ field = "model", op = "eq", value = "gpt-4.1" }]
 decision = "block"
 
 [[rule]]
 id = "no-secret-token-counts"
 verb = "http_request"
-scope = "*"
+scope = "*/messages/count_tokens"
 conditions = [{ field = "body.system", op = "contains", value = "SECRET" }]
 decision = "block"
 """
@@ -68,10 +67,16 @@ def blocking(heso_project):
 
 
 @pytest.fixture
-def allowing(heso_project):
-    heso_project.write_policy(ALLOW_BY_DEFAULT)
+def scoped(heso_project):
+    heso_project.write_policy(SCOPED_RULES)
     heso_project.init(clock_override=PINNED_CLOCK)
     return heso_project
+
+
+@pytest.fixture
+def allowing(sdk_project):
+    """Allow by default; ``forbidden-model`` is blocked (the SDK tests' policy)."""
+    return sdk_project
 
 
 _opened: list = []
@@ -129,16 +134,6 @@ OPENAI_CALLS = {
 }
 
 
-@pytest.mark.parametrize("name", list(OPENAI_CALLS))
-def test_every_openai_request_is_refused_under_default_block(blocking, fake_provider, name):
-    client = _openai(fake_provider)
-    with pytest.raises(heso.BlockedError):
-        OPENAI_CALLS[name](client)
-    assert fake_provider.count() == 0
-    (receipt,) = _receipts(blocking)
-    assert receipt["content"]["policy"]["decision"] == "block"
-
-
 ANTHROPIC_CALLS = {
     "messages.count_tokens": lambda c: c.messages.count_tokens(
         model=CLAUDE, messages=user("the whole prompt")
@@ -158,11 +153,18 @@ ANTHROPIC_CALLS = {
 }
 
 
-@pytest.mark.parametrize("name", list(ANTHROPIC_CALLS))
-def test_every_anthropic_request_is_refused_under_default_block(blocking, fake_provider, name):
-    client = _anthropic(fake_provider)
+CALLS = [("openai", name, call) for name, call in OPENAI_CALLS.items()] + [
+    ("anthropic", name, call) for name, call in ANTHROPIC_CALLS.items()
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "call"), [c[::2] for c in CALLS], ids=[f"{p}:{n}" for p, n, _ in CALLS]
+)
+def test_every_request_is_refused_under_default_block(blocking, fake_provider, provider, call):
+    client = (_openai if provider == "openai" else _anthropic)(fake_provider)
     with pytest.raises(heso.BlockedError):
-        ANTHROPIC_CALLS[name](client)
+        call(client)
     assert fake_provider.count() == 0
     (receipt,) = _receipts(blocking)
     assert receipt["content"]["policy"]["decision"] == "block"
@@ -196,9 +198,8 @@ def test_allowed_requests_record_method_path_and_body(allowing, fake_provider):
     oai = _openai(fake_provider)
     assert oai.files.content("file-7").content == b"contents of file-7"
     assert oai.responses.retrieve("resp_3").output_text == "stored resp_3"
-    upload = oai.files.create(file=("notes.txt", b"hello"), purpose="assistants")
-    assert upload.filename == "notes.txt" and upload.bytes == 5
-    content, retrieve, create = (_action(r) for r in _receipts(allowing))
+    oai.batches.cancel("batch_2")
+    content, retrieve, cancel = (_action(r) for r in _receipts(allowing))
     base = fake_provider.openai_base_url
     assert content == {
         "verb": "http_request",
@@ -212,25 +213,17 @@ def test_allowed_requests_record_method_path_and_body(allowing, fake_provider):
         },
     }
     assert retrieve["fields"]["path"] == "/v1/responses/resp_3"
-    assert create["fields"]["method"] == "POST"
-    assert create["fields"]["body"] == {
-        "purpose": "assistants",
-        "file": {
-            "filename": "notes.txt",
-            "content_type": "text/plain",
-            "bytes": 5,
-            "blake3": blake3.blake3(b"hello").hexdigest(),
-        },
-    }
+    assert (cancel["verb"], cancel["fields"]["method"]) == ("http_request", "POST")
+    assert cancel["fields"]["path"] == "/v1/batches/batch_2/cancel"
 
 
-def test_count_tokens_is_gated_on_the_prompt_it_sends(allowing, fake_provider):
+def test_count_tokens_is_gated_on_the_prompt_it_sends(scoped, fake_provider):
     ant = _anthropic(fake_provider)
     assert ant.messages.count_tokens(model=CLAUDE, messages=user("a b c")).input_tokens == 3
     with pytest.raises(heso.BlockedError):
         ant.messages.count_tokens(model=CLAUDE, system="SECRET plan", messages=user("x"))
     assert fake_provider.count() == 1
-    allowed, blocked = _receipts(allowing)
+    allowed, blocked = _receipts(scoped)
     assert _action(allowed)["fields"]["body"] == fake_provider.last_request.body
     assert _action(allowed)["fields"]["path"] == "/v1/messages/count_tokens"
     assert blocked["content"]["policy"]["rule_id"] == "no-secret-token-counts"
@@ -349,6 +342,21 @@ def test_sdk_retries_mint_one_receipt_and_resend_the_gated_bytes(allowing, fake_
     sent = {r.raw_body for r in fake_provider.requests}
     assert len(sent) == 1
     assert json.loads(sent.pop()) == _action(receipt)["fields"]
+
+
+def test_a_scoped_rule_covers_every_helper_of_its_endpoint(scoped, fake_provider):
+    oai = _openai(fake_provider)
+    with (
+        pytest.raises(heso.BlockedError),
+        oai.chat.completions.stream(model="gpt-4.1", messages=user("x")),
+    ):
+        pass
+    with pytest.raises(heso.BlockedError):
+        oai.chat.completions.parse(model="gpt-4.1", messages=user("x"))
+    with pytest.raises(heso.BlockedError):
+        oai.post("/chat/completions", body={"model": "gpt-4.1", "messages": []}, cast_to=object)
+    assert fake_provider.count() == 0
+    assert {r["content"]["policy"]["rule_id"] for r in _receipts(scoped)} == {"no-big-chat"}
 
 
 def test_stream_helpers_are_gated_when_they_send(allowing, fake_provider):
