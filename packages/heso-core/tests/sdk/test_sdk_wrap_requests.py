@@ -427,3 +427,18 @@ async def test_a_body_heso_cannot_read_before_sending_is_refused(allowing, fake_
             await oai.post("/uploads/up_1/parts", content=chunks(), cast_to=object)
     assert fake_provider.count() == 0
     assert _receipts(allowing) == []
+
+
+def test_azure_deployment_urls_are_still_model_calls(allowing, fake_provider):
+    azure = openai.AzureOpenAI(
+        api_key="t", api_version="2024-10-21", azure_endpoint=fake_provider.url, max_retries=0
+    )
+    _opened.append(azure)
+    with pytest.raises(heso.BlockedError):
+        heso.wrap(azure).chat.completions.create(model="forbidden-model", messages=user("x"))
+    assert fake_provider.count() == 0
+    (receipt,) = _receipts(allowing)
+    assert (_action(receipt)["verb"], _action(receipt)["tool_name"]) == (
+        "llm_call",
+        "chat.completions.create",
+    )
