@@ -380,7 +380,7 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         )
     a = results.get("adapters", {})
     if a and "error" not in a:
-        out.append("adapters (one agent run with one tool call, fake model)")
+        out.append("adapters (one agent run with one tool call; *_wrap: one model call)")
         out.append(
             f"  {'':<46} {'without':>10} {'with':>10} {'added':>10}  ms  (heso core / share)"
         )
