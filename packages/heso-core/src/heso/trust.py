@@ -30,6 +30,10 @@ from heso.project import POLICY_FILE
 from heso.toml_source import TomlSource
 from heso.verdict import Verdict
 
+MAX_DEPTH = 64
+"""The deepest nesting of tables and arrays a ``heso.toml`` read for trust inputs may have: a
+fixed bound, where the parser's own (Python's recursion limit) depends on the call stack, so the
+offline page (``trustFromToml``) refuses exactly the same files."""
 PINNED_BY_FLAG = "--trust"
 PINNED_BY_FILE = "heso.toml"
 UNPINNED = "unpinned"
@@ -126,6 +130,11 @@ def load_trust(
     ``trust`` keys (``--trust``) replace its ``[heso] operator_keys``; the ``[approvers]``
     tables of ``approvers`` (``--approvers``) replace its own.
     """
+    for parsed in (source, approvers):
+        if parsed is not None and _too_deep(parsed.data):
+            raise HesoConfigError(
+                f"tables and arrays nested more than {MAX_DEPTH} levels deep", path=parsed.path
+            )
     operators, pinned_by = None, UNPINNED
     if trust:
         try:
@@ -139,6 +148,17 @@ def load_trust(
     table = approvers if approvers is not None else source
     registry = load_registry(table) if table is not None else Registry()
     return Trust(operators, pinned_by, registry)
+
+
+def _too_deep(data: dict[str, Any]) -> bool:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return False
 
 
 def project_trust(root: str | Path) -> Trust:

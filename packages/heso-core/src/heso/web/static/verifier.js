@@ -10,13 +10,9 @@
   const $ = (id) => document.getElementById(id);
   const utf8 = new TextEncoder();
 
+  /** The trust inputs, read as heso verify reads --trust and heso.toml. */
   function options() {
-    const approvers = V.parseApprovers($("approvers").value);
-    return {
-      trustedOperators: V.parseKeys($("trust").value),
-      approverKeys: approvers.approverKeys,
-      approverGroups: approvers.approverGroups,
-    };
+    return V.trustOptions(V.trustFromToml($("approvers").value, V.parsePinnedKeys($("trust").value)));
   }
 
   /** Sort inputs into a chain (receipts.jsonl + head + torn) and single receipts. */
@@ -101,9 +97,7 @@
   }
 
   async function chainView(item, headBytes, tornBytes, opts) {
-    const v = await V.verifyChain({ chain: item.bytes, head: headBytes, torn: tornBytes }, {
-      trustedOperators: opts.trustedOperators, approverKeys: opts.approverKeys,
-    });
+    const v = await V.verifyChain({ chain: item.bytes, head: headBytes, torn: tornBytes }, opts);
     const head = headBytes ? await V.readHead(headBytes) : null;
     const card = h("section", { class: "card chain-result", "data-file": item.name });
     const j = v.toJSON();
