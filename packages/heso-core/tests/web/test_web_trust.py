@@ -415,7 +415,17 @@ JS_TRUST = """async ({texts, receipts}) => {
   }
   return out;
 }"""
-COMPARED = ("verdict", "trust_level", "summary", "action_hash")
+COMPARED = ("verdict", "trust_level", "entry", "action_hash")
+
+
+def _same(py: dict[str, Any], js: dict[str, Any]) -> bool:
+    """The same verdict, level, entry, hash and (but where each JSON parser words where it
+    stopped in its own way) the same summary line."""
+    return all(py.get(k) == js.get(k) for k in COMPARED) and (
+        py["verdict"] == "MalformedJson" or py["summary"] == js["summary"]
+    )
+
+
 TRUST_VECTORS = [
     (VECTORS / c["file"]).read_bytes()
     for c in MANIFEST["receipts"]
@@ -448,7 +458,181 @@ def test_every_heso_toml_gives_the_same_trust_and_verdicts_in_the_page(verifier:
             continue
         for data, js_verdict in zip(TRUST_VECTORS, js["verdicts"], strict=True):
             py_verdict = py.verify_receipt_bytes(data).to_dict()
-            if any(py_verdict.get(k) != js_verdict.get(k) for k in COMPARED):
+            if not _same(py_verdict, js_verdict):
                 differ.append((text, py_verdict["summary"], js_verdict["summary"]))
     assert not differ, differ[:3]
     assert outcomes == {"refused", "read"} and len(texts) > 600
+
+
+# ------------------------------------------------------- L1 receipts and chains under heso.toml
+
+OPERATOR = SigningKey.from_private_bytes(bytes([7]) * 32)
+SIGNERS = {
+    n: SigningKey.from_private_bytes(bytes([i]) * 32)
+    for i, n in ((11, "alice"), (12, "bob"), (13, "carol"))
+}
+PUB = {n: k.public_key().to_str() for n, k in SIGNERS.items()}
+REGISTRY = f"""\
+[approvers.oncall]
+members = {{ alice = "{PUB["alice"]}" }}
+
+[approvers.treasury]
+members = {{ alice = "{PUB["alice"]}", bob = "{PUB["bob"]}" }}
+threshold = 2
+
+[approvers.night]
+members = {{ carol = "{PUB["carol"]}" }}
+escalate_to = "oncall"
+"""
+PINNED = f'[heso]\noperator_keys = ["{OPERATOR.public_key()}"]\n\n'
+TRUST_TEXTS = [
+    PINNED + REGISTRY,
+    REGISTRY,
+    f'[heso]\noperator_keys = ["{CAROL}"]\n\n' + REGISTRY,
+    PINNED + REGISTRY.split("[approvers.treasury]")[0],
+]
+
+
+def _l1(signers: list[tuple[str, str]], group: str, threshold: int, n: int) -> dict[str, Any]:
+    """An L1 receipt minted by OPERATOR; ``(label, signer)`` pairs co-sign it."""
+    from heso.receipt import approval_message, co_sign
+
+    content = build_content(
+        captured_at="2026-01-02T03:04:05Z",
+        agent_identity=OPERATOR.public_key().to_str(),
+        action={
+            "verb": "payment",
+            "tool_name": "wire",
+            "workflow": "w",
+            "account": "a",
+            "fields": {"n": n},
+        },
+        policy={
+            "rule_id": "r",
+            "rule_display": "r",
+            "matched_conditions": [],
+            "decision_path": "r",
+            "decision": "require_approval",
+        },
+    )
+    base = mint(content, OPERATOR)
+    msg = approval_message(base["content"]["action_hash"], group=group, threshold=threshold)
+    legs = [(label, SIGNERS[who].public_key(), SIGNERS[who].sign(msg)) for label, who in signers]
+    return co_sign(base, legs, group=group, threshold=threshold) if legs else dict(base)
+
+
+def _receipts() -> list[dict[str, Any]]:
+    return [
+        _l1([], "oncall", 1, 0),
+        _l1([("alice", "alice")], "oncall", 1, 1),
+        _l1([("alice", "alice"), ("bob", "bob")], "treasury", 2, 2),
+        _l1([("alice", "alice")], "treasury", 1, 3),
+        _l1([("bob", "alice")], "oncall", 1, 4),
+        _l1([("carol", "carol")], "oncall", 1, 5),
+        _l1([("carol", "carol")], "night", 1, 6),
+        _l1([("alice", "alice")], "payroll", 1, 7),
+        _l1([("alice", "alice"), ("carol", "bob")], "treasury", 2, 8),
+    ]
+
+
+def _relabel(rnd: random.Random, receipt: dict[str, Any]) -> bytes:
+    r = json.loads(json.dumps(receipt))
+    sig = rnd.choice(r["signatures"])
+    choice = rnd.random()
+    if choice < 0.5:
+        sig["key_id"] = rnd.choice(
+            [
+                "approver:alice",
+                "approver:bob",
+                "approver:carol",
+                "approver:ceo",
+                "approver:",
+                "operator",
+                "approver:ALICE",
+            ]
+        )
+    elif choice < 0.75 and "multi_approval" in r:
+        r["multi_approval"] = rnd.choice(
+            [
+                {"group": "oncall", "threshold": 1},
+                {"group": "treasury", "threshold": 2},
+                {"group": "night", "threshold": 1},
+                {"group": "treasury", "threshold": 1},
+            ]
+        )
+    else:
+        sig["public_key"] = rnd.choice(list(PUB.values()))
+    return json.dumps(r).encode()
+
+
+JS_UNDER = """async (cases) => {
+  const H = globalThis.HesoVerify, out = [];
+  for (const c of cases) {
+    const opts = H.trustOptions(H.trustFromToml(c.toml));
+    if (c.receipt !== undefined) {
+      out.push((await H.verifyReceiptBytes(H.fromHex(c.receipt), opts)).toJSON());
+    } else {
+      const files = {chain: H.fromHex(c.chain), head: c.head ? H.fromHex(c.head) : null};
+      out.push((await H.verifyChain(files, opts)).toJSON());
+    }
+  }
+  return out;
+}"""
+
+
+def test_l1_receipts_and_chains_get_the_same_verdicts_under_a_heso_toml(
+    verifier: Any, tmp_path: Path
+) -> None:
+    """Genuine, relabelled, regrouped and byte-mutated L1 receipts, alone and in operator-signed
+    chains, verified under pinned and unpinned heso.toml files by both verifiers."""
+    from heso import chain as ch
+
+    from .test_web_verifier import _mutate_receipt
+
+    rnd = random.Random(1502)
+    receipts = _receipts()
+    raw = [json.dumps(r).encode() for r in receipts]
+    mutated = [_relabel(rnd, rnd.choice(receipts[1:])) for _ in range(150)]
+    mutated += [_mutate_receipt(rnd, rnd.choice(raw)) for _ in range(150)]
+    cases: list[dict[str, Any]] = [
+        {"toml": text, "receipt": data.hex()} for text in TRUST_TEXTS for data in raw
+    ]
+    cases += [{"toml": rnd.choice(TRUST_TEXTS), "receipt": data.hex()} for data in mutated]
+    chains: list[Path] = []
+    for i, receipt in enumerate(receipts):
+        d = tmp_path / f"chain{i}"
+        writer = ch.Chain(d, key=OPERATOR)
+        for r in (receipts[0], receipts[1], receipt, receipts[2]):
+            writer.append(json.loads(json.dumps(r)))
+        writer.close()
+        chains.append(d)
+    for d in chains:
+        head = (d / ch.HEAD_FILE).read_bytes().hex()
+        chain = (d / ch.CHAIN_FILE).read_bytes().hex()
+        cases += [
+            {"toml": text, "chain": chain, "head": head, "dir": str(d)} for text in TRUST_TEXTS
+        ]
+    results = verifier.evaluate(
+        JS_UNDER, [{k: v for k, v in c.items() if k != "dir"} for c in cases]
+    )
+    differ, codes = [], set()
+    for case, js in zip(cases, results, strict=True):
+        trust = py_trust(case["toml"])
+        if "receipt" in case:
+            py = trust.verify_receipt_bytes(bytes.fromhex(case["receipt"])).to_dict()
+        else:
+            py = trust.verify_chain(case["dir"]).to_dict()
+        codes.add(py["verdict"])
+        if not _same(py, js):
+            differ.append((case["toml"][:40], py["summary"], js["summary"]))
+    assert not differ, differ[:3]
+    assert {
+        "Valid",
+        "WrongApprover",
+        "UnknownApprover",
+        "QuorumNotMet",
+        "UntrustedKey",
+        "HeadInvalid",
+        "ApprovalMismatch",
+        "MalformedReceipt",
+    } <= codes, codes

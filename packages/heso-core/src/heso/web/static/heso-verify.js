@@ -577,7 +577,28 @@
     if (isMapping(v)) {
       return "{" + Object.keys(v).map((k) => `${pyRepr(k)}: ${pyRepr(v[k])}`).join(", ") + "}";
     }
+    if (typeof v === "number" && !(Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER)) {
+      return pyFloat(v); // heso.canonical.loads_strict makes every other number a float
+    }
     return String(v);
+  }
+
+  /** Python's repr() of a float: the shortest digits, fixed from 1e-4 up to 1e16. */
+  function pyFloat(v) {
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+    const [mantissa, e] = v.toExponential().split("e");
+    const exp = Number(e);
+    const digits = mantissa.replace("-", "").replace(".", "");
+    let out;
+    if (exp >= 16 || exp < -4) {
+      const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+      out = `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+    } else if (exp >= 0) {
+      out = `${digits.slice(0, exp + 1).padEnd(exp + 1, "0")}.${digits.slice(exp + 1) || "0"}`;
+    } else {
+      out = `0.${"0".repeat(-exp - 1)}${digits}`;
+    }
+    return (v < 0 ? "-" : "") + out;
   }
 
   /** Text from a receipt as a verdict quotes it: at most 80 characters (heso.receipt._clip). */
