@@ -24,6 +24,28 @@ ALICE, BOB = (
 )
 
 
+def _content(key: SigningKey, *, captured_at: str = "2026-01-02T03:04:05Z", n: int = 0) -> Any:
+    """The content of a payment awaiting approval, by ``key``'s operator."""
+    return build_content(
+        captured_at=captured_at,
+        agent_identity=key.public_key().to_str(),
+        action={
+            "verb": "payment",
+            "tool_name": "wire",
+            "workflow": "w",
+            "account": "a",
+            "fields": {"n": n},
+        },
+        policy={
+            "rule_id": "r",
+            "rule_display": "r",
+            "matched_conditions": [],
+            "decision_path": "r",
+            "decision": "require_approval",
+        },
+    )
+
+
 def cli_verdict(
     tmp_path: Path, receipt: bytes, heso_toml: str, monkeypatch: Any, capsys: Any
 ) -> dict[str, Any]:
@@ -122,23 +144,7 @@ def test_captured_at_takes_ascii_digits_only_on_both_sides(verifier: Any, year: 
     from heso.receipt import verify_receipt_bytes
 
     key = SigningKey.generate()
-    content = build_content(
-        captured_at=f"{year}-01-02T03:04:05Z",
-        agent_identity=key.public_key().to_str(),
-        action={
-            "verb": "tool_call",
-            "tool_name": "t",
-            "workflow": "w",
-            "account": "a",
-            "fields": {},
-        },
-        policy={
-            "rule_id": "r",
-            "rule_display": "r",
-            "matched_conditions": [],
-            "decision_path": "r",
-        },
-    )
+    content = _content(key, captured_at=f"{year}-01-02T03:04:05Z")
     data = json.dumps(mint(content, key), ensure_ascii=False).encode()
     py = verify_receipt_bytes(data)
     js = verifier.evaluate(
@@ -497,24 +503,7 @@ def _l1(signers: list[tuple[str, str]], group: str, threshold: int, n: int) -> d
     """An L1 receipt minted by OPERATOR; ``(label, signer)`` pairs co-sign it."""
     from heso.receipt import approval_message, co_sign
 
-    content = build_content(
-        captured_at="2026-01-02T03:04:05Z",
-        agent_identity=OPERATOR.public_key().to_str(),
-        action={
-            "verb": "payment",
-            "tool_name": "wire",
-            "workflow": "w",
-            "account": "a",
-            "fields": {"n": n},
-        },
-        policy={
-            "rule_id": "r",
-            "rule_display": "r",
-            "matched_conditions": [],
-            "decision_path": "r",
-            "decision": "require_approval",
-        },
-    )
+    content = _content(OPERATOR, n=n)
     base = mint(content, OPERATOR)
     msg = approval_message(base["content"]["action_hash"], group=group, threshold=threshold)
     legs = [(label, SIGNERS[who].public_key(), SIGNERS[who].sign(msg)) for label, who in signers]
