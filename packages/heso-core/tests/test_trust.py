@@ -186,6 +186,13 @@ def test_reveal_refuses_a_forged_commitment(committed: Any, capsys: Any) -> None
     assert out["verdict"] == "HashMismatch"
 
 
+def test_reveal_pins_the_operator_key_as_verify_does(committed: Any, capsys: Any) -> None:
+    project, h = committed
+    other = SigningKey.generate().public_key().to_str()
+    code, out = _reveal(capsys, project, h, "--value", "sk-live-123", "--trust", other)
+    assert code == 1 and out["verdict"] == "UntrustedKey" and out["operator_pinned_by"] == "--trust"
+
+
 def test_reveal_refuses_a_store_re_signed_under_another_key(committed: Any, capsys: Any) -> None:
     """The whole store re-minted (same values, own commitment, own head) under a key that is not
     the pinned operator key: every hash and signature checks out, the origin does not."""

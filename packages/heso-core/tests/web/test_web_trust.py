@@ -105,6 +105,17 @@ def test_the_page_reads_heso_toml_as_heso_verify_does(
     assert js["text"].startswith(py["summary"])
 
 
+def test_the_page_says_when_no_operator_key_is_pinned(verifier: Any) -> None:
+    """As heso verify warns on stderr: valid, but unpinned, proves integrity and not origin."""
+    receipt = (VECTORS / "receipts" / "valid_l0.json").read_bytes()
+    assert page_verdict(verifier, receipt, "")["verdict"] == "Valid"
+    assert "No operator key is pinned" in verifier.inner_text(".receipt-result .unpinned")
+    assert (
+        page_verdict(verifier, receipt, f'[heso]\noperator_keys = ["{OP}"]\n')["verdict"] == "Valid"
+    )
+    assert verifier.locator(".unpinned").count() == 0
+
+
 def test_a_relabelled_approver_is_refused_by_the_page_and_the_cli(
     verifier: Any, tmp_path: Path, monkeypatch: Any, capsys: Any
 ) -> None:

@@ -53,6 +53,15 @@
     document.body.dataset.state = "done";
   }
 
+  /** As heso verify warns: a valid verdict without a pinned key proves integrity, not origin. */
+  function unpinned(v, opts) {
+    return v.ok && !opts.trustedOperators
+      ? h("p", { class: "hint unpinned" }, "No operator key is pinned, so this proves the " +
+        "evidence is intact, not who wrote it (a store re-signed wholesale under another key " +
+        "would also pass): paste heso.toml with its [heso] operator_keys, or pin the key.")
+      : null;
+  }
+
   function row(label, ...value) {
     return h("tr", {}, h("th", {}, label), h("td", {}, ...value));
   }
@@ -60,7 +69,7 @@
   async function receiptView(item, opts) {
     const v = await V.verifyReceiptBytes(item.bytes, opts);
     const card = h("section", { class: "card receipt-result", "data-file": item.name });
-    add(card, h("h2", {}, item.name), verdictBadge(v.toJSON()));
+    add(card, h("h2", {}, item.name), verdictBadge(v.toJSON()), unpinned(v, opts));
     const r = v.receipt;
     const c = r && typeof r === "object" && r.content && typeof r.content === "object" ? r.content : null;
     if (c) {
@@ -101,7 +110,8 @@
     const head = headBytes ? await V.readHead(headBytes) : null;
     const card = h("section", { class: "card chain-result", "data-file": item.name });
     const j = v.toJSON();
-    add(card, h("h2", {}, item.name + (headBytes ? " + chain.head.json" : "")), verdictBadge(j));
+    add(card, h("h2", {}, item.name + (headBytes ? " + chain.head.json" : "")), verdictBadge(j),
+      unpinned(v, opts));
     if (v.ok) {
       const d = v.details;
       add(card, h("p", { class: "summary" },
