@@ -485,9 +485,9 @@ def _check_policy_text(text: str) -> str:
     """Load ``text`` as heso.toml: ``HesoConfigError`` or a policy whose every allow is
     written in the text (by the default or by an enabled allow rule)."""
     from heso.approvals.registry import load_registry
-    from heso.cli.verify_cmd import pinned_operator_keys
     from heso.policy.loader import policy_from_source
     from heso.toml_source import TomlSource
+    from heso.trust import pinned_operator_keys
 
     try:
         source = TomlSource(text)

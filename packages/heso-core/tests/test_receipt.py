@@ -208,7 +208,7 @@ def test_quorum_counts_distinct_registered_approvers(key):
     registry = {alice.public_key(): "alice", bob.public_key(): "bob"}
     r = mint(_content(key), key)
     _approve(r, alice, threshold=2)
-    _approve(r, alice, name="alice-again", threshold=2)
+    _approve(r, alice, threshold=2)
     assert verify_receipt(r, approver_keys=registry).code == v.QUORUM_NOT_MET
     _approve(r, bob, name="bob", threshold=2)
     assert str(verify_receipt(r, approver_keys=registry)) == "Valid (L1)"

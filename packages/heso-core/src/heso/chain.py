@@ -43,7 +43,13 @@ from heso.errors import (
     ReceiptNotFoundError,
 )
 from heso.keys import PublicKey, SigningKey
-from heso.receipt import ALG, format_timestamp, verify_receipt
+from heso.receipt import (
+    ALG,
+    ApproverGroup,
+    RegisteredGroup,
+    format_timestamp,
+    verify_receipt,
+)
 from heso.verdict import Verdict
 
 log = logging.getLogger("heso.chain")
@@ -934,6 +940,7 @@ def _verify_segment(
     end: int,
     trusted: Collection[PublicKey] | None,
     approver_keys: Mapping[PublicKey, str] | None,
+    approver_groups: Mapping[str, ApproverGroup] | None,
 ) -> _Segment:
     seg = _Segment()
     prev_hash: str | None = None
@@ -955,7 +962,7 @@ def _verify_segment(
             h = entry_hash(line)
             if seg.failure is None:
                 bad, prev_seq = _check_entry(
-                    line, i, prev_hash, prev_seq, trusted, approver_keys, seg
+                    line, i, prev_hash, prev_seq, trusted, approver_keys, approver_groups, seg
                 )
                 if bad is not None:
                     seg.failure, seg.failure_at = bad, i
@@ -1110,6 +1117,7 @@ def _check_entry(
     prev_seq: int | None,
     trusted: Collection[PublicKey] | None,
     approver_keys: Mapping[PublicKey, str] | None,
+    approver_groups: Mapping[str, ApproverGroup] | None,
     seg: _Segment,
 ) -> tuple[Verdict | None, int | None]:
     """Check one line; returns the first problem (if any) and the entry's seq."""
@@ -1139,6 +1147,7 @@ def _check_entry(
         entry["receipt"],
         trusted_operators=trusted,
         approver_keys=approver_keys,
+        approver_groups=approver_groups,
         content_hash=content_hash,
     )
     if not verdict.ok:
@@ -1185,15 +1194,18 @@ def verify_chain(
     *,
     trusted_operators: Collection[PublicKey] | None = None,
     approver_keys: Mapping[PublicKey, str] | None = None,
+    approver_groups: Mapping[str, ApproverGroup] | None = None,
     workers: int | None = None,
     require_sealed: bool = False,
 ) -> Verdict:
     """Verify every entry, every link and the signed head; the verdict names the first failure.
 
-    Without ``trusted_operators`` the chain's own head (or first receipt) names the operator,
-    and every entry must be signed by that one key. ``require_sealed`` (``heso verify --chain
-    --sealed``, for a store at rest) also fails when entries follow the signed head: only the
-    head proves that nothing was appended after it or cut off the end.
+    Each receipt is verified by :func:`heso.receipt.verify_receipt` with these trust inputs
+    (:mod:`heso.trust` reads them from a project). Without ``trusted_operators`` the chain's own
+    head (or first receipt) names the operator, and every entry must be signed by that one key.
+    ``require_sealed`` (``heso verify --chain --sealed``, for a store at rest) also fails when
+    entries follow the signed head: only the head proves that nothing was appended after it or
+    cut off the end.
     """
     data_dir = Path(data_dir)
     path = data_dir / CHAIN_FILE
@@ -1220,15 +1232,22 @@ def verify_chain(
     if workers is None and size < 4 * 1024 * 1024:
         parts = 1
     ranges = _split(path, size, parts) if size else []
+    groups = None  # plain data: the workers receive it pickled
+    if approver_groups is not None:
+        groups = {
+            n: RegisteredGroup(g.threshold, frozenset(g.keys)) for n, g in approver_groups.items()
+        }
     if len(ranges) > 1:
         with ProcessPoolExecutor(len(ranges), mp_context=get_context("fork")) as pool:
             futures = [
-                pool.submit(_verify_segment, str(path), a, b, trusted, approver_keys)
+                pool.submit(_verify_segment, str(path), a, b, trusted, approver_keys, groups)
                 for a, b in ranges
             ]
             segments = [fut.result() for fut in futures]
     else:
-        segments = [_verify_segment(str(path), a, b, trusted, approver_keys) for a, b in ranges]
+        segments = [
+            _verify_segment(str(path), a, b, trusted, approver_keys, groups) for a, b in ranges
+        ]
 
     total = 0
     prev_hash = GENESIS

@@ -20,6 +20,7 @@ INVALID_SIGNATURE = "InvalidSignature"
 WRONG_KEY = "WrongKey"
 UNTRUSTED_KEY = "UntrustedKey"
 UNKNOWN_APPROVER = "UnknownApprover"
+WRONG_APPROVER = "WrongApprover"
 APPROVAL_MISMATCH = "ApprovalMismatch"
 QUORUM_NOT_MET = "QuorumNotMet"
 
@@ -46,6 +47,7 @@ RECEIPT_CODES = frozenset(
         WRONG_KEY,
         UNTRUSTED_KEY,
         UNKNOWN_APPROVER,
+        WRONG_APPROVER,
         APPROVAL_MISMATCH,
         QUORUM_NOT_MET,
     }

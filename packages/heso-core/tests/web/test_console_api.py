@@ -231,6 +231,29 @@ def test_the_chain_status_names_the_first_broken_entry(client: TestClient, scene
     assert detail["chain"]["status"] == "broken"
 
 
+def test_the_console_verifies_with_the_operator_keys_pinned_in_heso_toml(
+    client: TestClient, scene: Scene, capsys
+) -> None:
+    """A store re-signed wholesale under another key is self-consistent: only the key pinned by
+    ``[heso] operator_keys`` rejects it, in the console exactly as in ``heso verify``."""
+    original = scene.resign()
+    root = str(scene.root)
+    assert main(["verify", "--chain", "--project", root, "--json"]) == 1
+    cli_chain = json.loads(capsys.readouterr().out)
+    status = client.get("/api/chain").json()
+    assert status["verdict"]["verdict"] == cli_chain["verdict"] == "HeadInvalid"
+    assert status["verdict"]["summary"] == cli_chain["summary"]
+    assert status["verdict"]["operator_pinned_by"] == "heso.toml"
+    detail = client.get("/api/entries/0").json()
+    prefix = detail["receipt"]["content"]["action_hash"][:16]
+    assert main(["verify", prefix, "--project", root, "--json"]) == 1
+    cli_entry = json.loads(capsys.readouterr().out)
+    assert detail["verdict"]["verdict"] == cli_entry["verdict"] == "UntrustedKey"
+    assert detail["verdict"]["summary"] == cli_entry["summary"]
+    trust = client.get("/api/session").json()["trust"]
+    assert trust["operator_keys"] == [original] and trust["pinned_by"] == "heso.toml"
+
+
 # --------------------------------------------------------------------------- approvals
 
 

@@ -109,6 +109,22 @@ def test_log_in_with_the_token_then_read_receipts_and_the_chain(
     assert all(u.startswith(console.base + "/") or u.startswith("blob:") for u in requests)
 
 
+def test_the_browser_check_uses_the_operator_keys_pinned_in_heso_toml(
+    page: Any, scene: Scene, start_console: Any
+) -> None:
+    scene.resign()
+    console = start_console(scene.root)
+    page.goto(console.url)
+    page.wait_for_selector('main[data-loaded="receipts"]')
+    page.click('table.list tr[data-seq="0"]')
+    page.wait_for_selector('main[data-loaded="entry/0"]')
+    detail = page.locator(".entry-detail")
+    assert detail.locator(".verdict").get_attribute("data-verdict") == "UntrustedKey"
+    page.wait_for_selector('[data-browser-verdict="UntrustedKey"]')
+    open_tab(page, "chain")
+    assert page.locator(".chain-result .verdict").get_attribute("data-verdict") == "HeadInvalid"
+
+
 def test_approve_with_a_browser_held_key_and_heso_verify_says_l1(
     page: Any, scene: Scene, start_console: Any, capsys: Any
 ) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import blake3
 import nacl.bindings
-import pytest
 
 from heso.canonical import canonical_bytes, loads_strict
 from heso.chain import verify_chain
@@ -26,7 +25,6 @@ from heso.receipt import (
     operator_message,
     verify_receipt_bytes,
 )
-from heso.web import export_verifier
 
 from .conftest import VECTORS
 
@@ -52,19 +50,6 @@ JS_CHAINS = """async (cases) => {
   }
   return out;
 }"""
-
-
-@pytest.fixture(scope="module")
-def verifier_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_verifier(tmp_path_factory.mktemp("verifier") / "heso-verifier.html")
-
-
-@pytest.fixture
-def verifier(page: Any, verifier_file: Path) -> Any:
-    """The exported page, opened from disk (file:) as a person would."""
-    page.goto(verifier_file.as_uri())
-    page.wait_for_selector('body[data-state="ready"]')
-    return page
 
 
 def py_receipt(data: bytes, case: dict[str, Any]) -> dict[str, Any]:
@@ -451,10 +436,20 @@ def test_an_l1_receipt_needs_its_approvers_registered(verifier: Any) -> None:
     assert "group treasury, 2 of its members" in verifier.inner_text("table.facts")
 
     # The registered threshold is above what the approvers signed: QuorumNotMet.
-    verifier.fill("#approvers", f"[approvers.{group}]\nmembers = {{ {members} }}\nthreshold = 3\n")
+    carol = SigningKey.generate().public_key().to_str()
+    bigger = f'[approvers.{group}]\nmembers = {{ {members}, carol = "{carol}" }}\nthreshold = 3\n'
+    verifier.fill("#approvers", bigger)
     verifier.click("#verify")
     verifier.wait_for_selector('body[data-state="done"]')
     assert verdict_of(verifier)["verdict"] == "QuorumNotMet"
+
+    # A threshold above the group's size is a mistake in heso.toml, as for heso verify.
+    verifier.fill("#approvers", f"[approvers.{group}]\nmembers = {{ {members} }}\nthreshold = 3\n")
+    verifier.click("#verify")
+    verifier.wait_for_selector('body[data-state="done"]')
+    assert verdict_of(verifier)["verdict"] == "Error"
+    assert "threshold is 3 but the group has 2 member(s)" in verdict_of(verifier)["text"]
+    verifier.fill("#approvers", bigger)
 
     # Pinning another operator key: UntrustedKey.
     verifier.fill("#trust", "ed25519:" + "ab" * 32)

@@ -2,8 +2,8 @@
 
 Everything here is read-only except :meth:`ProjectView.decide`, which records an approver's
 decision signed in the browser (:mod:`heso.approvals.external`). Verification is the Python
-verifier's, with the same inputs as ``heso verify``: the project's registered approvers, no
-pinned operator key.
+verifier's, with the trust inputs ``heso verify`` reads (:func:`heso.trust.project_trust`): the
+operator keys pinned by ``[heso] operator_keys`` and the registered approvers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from heso.project import POLICY_FILE, data_dir
 
 FILTERS = ("verb", "tool", "decision", "workflow", "account")
 MAX_LIMIT = 1000
-_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z")
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z", re.ASCII)
 _BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 _MAX_BUCKETS = 48
 
@@ -154,11 +154,15 @@ class ProjectView:
             return (-1, -1)
         return (info.st_size, info.st_mtime_ns)
 
+    def trust(self) -> Any:
+        """The project's trust inputs (``heso.toml``), read afresh."""
+        from heso.trust import project_trust
+
+        return project_trust(self.root)
+
     def registry(self) -> Any:
         """The project's approver registry (``heso.toml``), read afresh."""
-        from heso.approvals.registry import load_project_registry
-
-        return load_project_registry(self.root)
+        return self.trust().registry
 
     def operator(self) -> str | None:
         """The operator's public key, from ``operator.key`` (no passphrase needed)."""
@@ -226,8 +230,6 @@ class ProjectView:
 
     def entry(self, seq: int) -> dict[str, Any]:
         """One entry: its receipt, the receipt's verdict and its place in the chain."""
-        from heso.receipt import verify_receipt
-
         rows = self.rows()
         if not 0 <= seq < len(rows):
             raise LookupError(f"no chain entry {seq}")
@@ -240,12 +242,7 @@ class ProjectView:
             receipt = entry["receipt"]
         except (CanonicalizationError, ValueError, KeyError, TypeError) as exc:
             return {"row": row.to_dict(), "error": f"entry {seq} is not readable: {exc}"}
-        registry = self.registry()
-        verdict = verify_receipt(
-            receipt,
-            approver_keys=registry.approver_keys(),
-            approver_groups=registry.groups,
-        )
+        verdict = self.trust().verify_receipt(receipt)
         status = self.chain()
         return {
             "row": row.to_dict(),
@@ -272,8 +269,7 @@ class ProjectView:
             )
             if stamp == self._chain_stamp and self._chain is not None:
                 return self._chain
-        registry = self.registry()
-        verdict = ch.verify_chain(self.data_dir, approver_keys=registry.approver_keys())
+        verdict = self.trust().verify_chain(self.data_dir)
         rows = self.rows()
         entries = []
         for row in rows:

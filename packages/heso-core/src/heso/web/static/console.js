@@ -147,18 +147,9 @@
       h("tr", {}, h("th", {}, k), h("td", {}, ...v))));
   }
 
+  /** The trust inputs heso verify reads from this project (pinned keys, approvers). */
   function browserOptions() {
-    const approverKeys = new Map();
-    const approverGroups = new Map();
-    for (const [g, def] of Object.entries(state.session.approvers)) {
-      const keys = new Set();
-      for (const [name, key] of Object.entries(def.members)) {
-        approverKeys.set(key, name);
-        keys.add(key);
-      }
-      approverGroups.set(g, { threshold: def.threshold, keys });
-    }
-    return { approverKeys, approverGroups };
+    return V.trustOptions(state.session.trust);
   }
 
   // -- receipts
