@@ -135,11 +135,18 @@
     return items;
   }
 
+  /** Reading files is asynchronous: say so at once, so a stale "done" is never mistaken for
+   * the verdict on the files just given. */
+  async function runFiles(files) {
+    document.body.dataset.state = "verifying";
+    await run(await readFiles(files));
+  }
+
   function init() {
     const drop = $("drop");
     $("pick").addEventListener("click", () => $("files").click());
     $("files").addEventListener("change", async (e) => {
-      await run(await readFiles(e.target.files));
+      await runFiles(e.target.files);
       e.target.value = "";
     });
     drop.addEventListener("dragover", (e) => {
@@ -150,7 +157,7 @@
     drop.addEventListener("drop", async (e) => {
       e.preventDefault();
       drop.classList.remove("over");
-      await run(await readFiles(e.dataTransfer.files));
+      await runFiles(e.dataTransfer.files);
     });
     $("verify").addEventListener("click", async () => {
       let text = $("paste").value;
