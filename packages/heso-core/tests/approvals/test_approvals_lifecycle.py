@@ -278,9 +278,13 @@ def test_suspended_error_surfaces_open_the_same_pending_approval(approvals):
     assert row["action_hash"] == h and row["session"] == f"action-{h}"
     assert approvals.approve(h, "alice")[0] == 0
     assert heso.decision(f"action-{h}") == "approved"
-    # The approved action can be finalized into an L1 receipt by the operator.
     assert heso.resume(f"action-{h}") == "approved"
-    assert str(_verify(approvals, chain.get_receipt(approvals.project.data_dir, h))) == "Valid (L1)"
+    # Its L1 receipt is chained when it fires; the operator may finalize it before that.
+    assert str(_verify(approvals, chain.get_receipt(approvals.project.data_dir, h))) == "Valid (L0)"
+    shown = approvals.show(h)
+    l1 = heso.finalize_l1(h, shown["suspended_content"], shown["relayed_parts"])
+    assert str(_verify(approvals, l1)) == "Valid (L1)"
+    assert chain.get_receipt(approvals.project.data_dir, h) == l1
 
 
 def test_identical_suspensions_from_a_pinned_clock_share_one_pending_approval(approvals):

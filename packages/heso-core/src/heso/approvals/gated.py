@@ -396,8 +396,6 @@ def _record_timeouts(
     if st is not None and st.due:
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
-        if not st.is_open:
-            store.set_open(st.action_hash, session, False)
     return st
 
 

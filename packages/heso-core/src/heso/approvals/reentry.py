@@ -196,6 +196,8 @@ def _hinted_session(store: Store, hint: str | None) -> str | None:
         return None
     prefix = _session.AUTO_SESSION_PREFIX
     session = hint if hint.startswith(prefix) else store.session_of(hint)
+    if session is None and len(hint) == 64 and set(hint) <= set("0123456789abcdef"):
+        session = prefix + hint  # the index is only a lookup aid
     if session is None or not session.startswith(prefix) or not store.exists(session):
         return None
     return session
@@ -217,7 +219,7 @@ def _suspends(runtime: Any, action: Action) -> bool:
 
 def _candidates(store: Store) -> list[str]:
     prefix = _session.AUTO_SESSION_PREFIX
-    return sorted({s for _, s in store.all_hashes() if s.startswith(prefix)})
+    return [s for s in store.sessions() if s.startswith(prefix)]
 
 
 def _match(runtime: Any, store: Store, session: str, action: Action, now: datetime) -> Found | None:
@@ -320,9 +322,10 @@ def claim(runtime: Any, store: Store, st: SessionState, now: datetime) -> FireTi
     """Win the one firing of the approved session ``st`` (hold its lock): the session records
     ``fired``. ``None`` when ``st`` is not approved or another caller, in any thread or
     process, won it."""
-    if st.status != APPROVED or not _session.claim_firing(runtime, store, st, now):
+    trust_level = _session.claim_firing(runtime, store, st, now)
+    if trust_level is None:
         return None
-    return FireTicket(st.session, st.action_hash, "L1" if st.finalized is not None else "L0")
+    return FireTicket(st.session, st.action_hash, trust_level)
 
 
 def fire(found: Found) -> FireTicket | GateRefusal:
