@@ -18,17 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import blake3
-
 from heso import config as _config
 from heso.action import Verb
+from heso.approvals import binding as _binding
 from heso.approvals import session as _session
 from heso.approvals import sla as _sla
 from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
 from heso.approvals.store import Store, check_session, new_session_id
-from heso.canonical import canonical_bytes, to_json_value
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
@@ -216,15 +214,9 @@ def _fields_binder(
     return fields_of
 
 
-def _binding(secret: bytes, spec: _Spec, fields: Mapping[str, Any]) -> str:
-    """A keyed digest of exactly what was approved: verb, tool, arguments, tool_version."""
-    identity = {
-        "fields": to_json_value(dict(fields), path="fields"),
-        "tool_name": spec.tool_name,
-        "tool_version": spec.tool_version,
-        "verb": spec.verb.value,
-    }
-    return blake3.blake3(canonical_bytes(identity), key=secret).hexdigest()
+def _identity(spec: _Spec) -> dict[str, Any]:
+    """What a session binds besides the arguments."""
+    return {"tool_name": spec.tool_name, "tool_version": spec.tool_version, "verb": spec.verb.value}
 
 
 def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
@@ -247,7 +239,6 @@ def _first_call(
     from heso.capture import OutcomeKind, capture
 
     secret = store.create_session(session)
-    binding = _binding(secret, spec, fields)
     token = _capturing.set(True)
     try:
         outcome = capture(spec.verb, spec.tool_name, fields, **spec.options)
@@ -259,6 +250,9 @@ def _first_call(
     finally:
         _capturing.reset(token)
     assert outcome.receipt is not None
+    bound = _binding.bind(
+        secret, _identity(spec), fields, outcome.receipt["content"]["action"]["fields"]
+    )
     kind = {
         OutcomeKind.SUSPENDED: "suspended",
         OutcomeKind.ALLOWED: "allowed",
@@ -279,11 +273,12 @@ def _first_call(
         sla_delta=delta,
         on_timeout=spec.on_timeout,
         expires_at=spec.expires_at,
-        binding=binding,
+        binding=bound.digest,
         tool_version=spec.tool_version,
         observe_only=not outcome.blocking and kind != "allowed",
     )
     _session.open_session(runtime, store, session, record)
+    _binding.remember(runtime.config.data_dir, session, bound)
     return None
 
 
@@ -297,13 +292,20 @@ def _resume(
             f"session {session!r} was not opened by a @heso.gated call, so no call can resume "
             "it; use heso.resume() to finalize it"
         )
-    binding = _binding(store.binding_secret(session), spec, fields)
-    if binding != st.binding:
+    data_dir = runtime.config.data_dir
+    bound = _binding.bind(
+        store.binding_secret(session),
+        _identity(spec),
+        fields,
+        st.receipt["content"]["action"]["fields"],
+    )
+    held = _binding.remembered(data_dir, session)
+    if bound.digest != st.binding or (held is not None and held != bound.destroyed):
         record = {
             "kind": "drift",
             "at": _sla.stamp(now),
             "action_hash": st.action_hash,
-            "binding": binding,
+            "binding": bound.digest,
             "reason": "the call's arguments or tool_version differ from the suspended action",
         }
         store.append(session, operator_record(record, runtime.key))
@@ -323,9 +325,17 @@ def _resume(
         return _Plan(False, SUSPENDED, session, st.action_hash)
     if st.status != APPROVED:
         return _park(spec, st)
+    if bound.destroyed is not None and held is None:
+        raise ApprovalError(
+            f"session {session!r} cannot be resumed here: {spec.tool_name}() has arguments "
+            "redacted with destroy, and heso keeps no trace of their values on disk, so only "
+            "the process that suspended the call can check that they are the approved ones; "
+            "redact them with commit to resume from any process"
+        )
     ticket = claim(runtime, store, st, now)
     if ticket is None:
         return _Plan(False, SUSPENDED, session, st.action_hash)
+    _binding.forget(data_dir, session)
     return _Plan(True, session=session, action_hash=st.action_hash, ticket=ticket)
 
 

@@ -36,6 +36,7 @@ from heso import fieldpath
 from heso.action import Action, Verb
 from heso.approvals import session as _session
 from heso.approvals import sla
+from heso.approvals.binding import has_destroyed
 from heso.approvals.state import (
     APPROVED,
     OPEN,
@@ -57,7 +58,7 @@ from heso.errors import (
 )
 from heso.policy import DecisionKind
 from heso.receipt import action_block
-from heso.redaction import MARKER_KEY, RedactStrategy, RevealEntry, is_marker, redact
+from heso.redaction import RedactStrategy, RevealEntry, redact
 from heso.steps import current_step
 
 log = logging.getLogger("heso.approvals")
@@ -252,7 +253,7 @@ def _match(runtime: Any, store: Store, session: str, action: Action, now: dateti
 def _recommit(values: Mapping[str, Any], recorded: Any, salts: list[RevealEntry]) -> Any:
     """``values`` redacted as the core redacted the recorded action, with its recorded salts
     (so equal values give equal commitments); ``None`` when a field was destroyed."""
-    if _has_destroyed(recorded):
+    if has_destroyed(recorded):
         return None
     latest = {e.path: e for e in salts}
     # redact() commits deepest paths first, then by path: hand it the salts in that order.
@@ -263,16 +264,6 @@ def _recommit(values: Mapping[str, Any], recorded: Any, salts: list[RevealEntry]
     except StopIteration:
         return None
     return shown
-
-
-def _has_destroyed(node: Any) -> bool:
-    if is_marker(node):
-        return bool(node[MARKER_KEY] == "destroy")
-    if isinstance(node, Mapping):
-        return any(_has_destroyed(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_destroyed(v) for v in node)
-    return False
 
 
 # -- firing -------------------------------------------------------------------------------------
