@@ -194,7 +194,7 @@ def test_finalize_refuses_a_denied_leg(approvals):
         heso.finalize_l1(h, approvals.show(h)["suspended_content"], [part])
 
 
-def test_policy_allowed_and_blocked_calls(approvals):
+def test_policy_may_block_a_gated_call_but_never_allow_it_alone(approvals):
     ran: list[str] = []
 
     @heso.gated
@@ -207,13 +207,14 @@ def test_policy_allowed_and_blocked_calls(approvals):
         ran.append(target)
         return "boom"
 
-    assert ping("db", _heso_session="s-ping") == "pong"
-    assert ping("db", _heso_session="s-ping") is heso.SUSPENDED  # a session fires once
-    assert heso.decision("s-ping") == "completed"
-    assert ping("db") == "pong"  # a fresh (generated) session
+    # The policy allows ping; @heso.gated still waits for a person.
+    assert ping("db", _heso_session="s-ping") is heso.SUSPENDED
+    assert heso.decision("s-ping") == "suspended"
+    assert approvals.pending()[0]["rule_id"] == "heso:floor:gated"
+    assert ping("cache") is heso.SUSPENDED  # a fresh (generated) session
     assert nuke("prod", _heso_session="s-nuke") is heso.DENIED
     assert heso.decision("s-nuke") == "denied"
-    assert ran == ["db", "db"]
+    assert ran == []
     assert heso.decision("never-seen") is None
 
 

@@ -155,6 +155,7 @@ def gated(
             }
         else:
             verb, tool_name = Verb.TOOL_CALL, getattr(fn, "__name__", type(fn).__name__)
+        options["approval_floor"] = True  # policy may block a call or pick who decides it
         spec = _Spec(
             verb, tool_name, delta, on_timeout, tool_version, expiry, raise_on_suspend, options
         )
@@ -289,8 +290,9 @@ def _resume(
     assert st is not None
     if st.binding is None:
         raise ApprovalError(
-            f"session {session!r} was not opened by a @heso.gated call, so no call can resume "
-            "it; use heso.resume() to finalize it"
+            f"session {session!r} was not opened by a @heso.gated call, so no gated call can "
+            "resume it: it fires when its own call is made again (heso.resume() reports where "
+            "it stands)"
         )
     data_dir = runtime.config.data_dir
     bound = _binding.bind(
@@ -369,11 +371,74 @@ def _fired(plan: _Plan) -> AbstractContextManager[Any]:
 # -- the session API --------------------------------------------------------------------------
 
 
-def resume(session: str, *, now: datetime | str | None = None) -> str | None:
-    """Bring ``session`` up to date without running its body: record due timeouts, finalize
-    the L1 receipt once approved (re-suspending under a rotated operator key). Returns
-    :func:`decision`. Call the gated function again with the session to fire it."""
-    return _update(session, now, functools.partial(_session.settle, on_rotation="log"))
+class ResumeOutcome(str):
+    """What :func:`resume` found. It *is* the session's decision (``"suspended"``,
+    ``"escalated"``, ``"approved"``, ``"denied"``, ``"expired"``, ``"completed"``: compare
+    it with a string), and carries the details."""
+
+    session: str
+    action_hash: str
+    fired: bool
+    """The action fired (its firing receipt is chained); a bare resume never fires it."""
+    trust_level: str | None
+    """``L1``/``L0`` of the firing, once fired."""
+    receipt: Mapping[str, Any]
+    """The receipt the action fired with, once fired (a replay); else the suspended one."""
+
+    def __new__(
+        cls,
+        decision: str,
+        *,
+        session: str,
+        action_hash: str,
+        fired: bool,
+        trust_level: str | None,
+        receipt: Mapping[str, Any],
+    ) -> ResumeOutcome:
+        out = super().__new__(cls, decision)
+        out.session, out.action_hash, out.fired = session, action_hash, fired
+        out.trust_level, out.receipt = trust_level, receipt
+        return out
+
+    @property
+    def decision(self) -> str:
+        """The decision, as a plain string."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ResumeOutcome({self.decision!r}, session={self.session!r}, "
+            f"action_hash={self.action_hash[:12]!r}, fired={self.fired})"
+        )
+
+
+def resume(session: str, *, now: datetime | str | None = None) -> ResumeOutcome | None:
+    """Bring ``session`` up to date without running its body: record due timeouts (and, when
+    the operator key rotated since an approved action was suspended, suspend it again under
+    the current key). ``None`` for an unknown session. An approved action fires, and its L1
+    receipt is chained, when its call is made again (the gated function with the session, or
+    the same call through ``@heso.tool``, ``heso.wrap`` or an adapter); once fired, the
+    outcome replays the receipt it fired with."""
+    runtime = _config.current()
+    store = _session.store_of(runtime)
+    moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
+    session = check_session(session)
+    if not store.exists(session):
+        return None
+    with store.locked(session):
+        st = _session.settle(runtime, store, session, moment, on_rotation="log")
+    if st is None:
+        return None
+    fired = st.fired is not None or st.status in (FIRED, COMPLETED)
+    receipt = _session.firing_receipt(runtime, st) if fired else None
+    return ResumeOutcome(
+        st.decision,
+        session=session,
+        action_hash=st.action_hash,
+        fired=fired,
+        trust_level=(st.fired or {}).get("trust_level"),
+        receipt=receipt or st.receipt,
+    )
 
 
 def decision(session: str, *, now: datetime | str | None = None) -> str | None:

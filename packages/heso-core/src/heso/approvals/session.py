@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -310,9 +311,22 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
     return new_hash
 
 
-def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> str | None:
-    """Win the one firing of the approved session ``st`` (hold the lock); its trust level
-    (``L1``/``L0``), or ``None`` when a caller in any thread or process already won it.
+@dataclass(frozen=True)
+class Firing:
+    """A firing :func:`claim_firing` won."""
+
+    trust_level: str
+    """``L1`` when approvers co-signed the receipt, else ``L0``."""
+    receipt: Mapping[str, Any]
+    """The action's receipt as it fires (the L1 receipt, or the suspended one)."""
+    entry: Entry | None
+    """The chain entry of the firing receipt (``None`` for observe-only and policy-allowed
+    calls, which are not approvals and chain nothing more)."""
+
+
+def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> Firing | None:
+    """Win the one firing of the approved session ``st`` (hold the lock), or ``None`` when a
+    caller in any thread or process already won it.
 
     An approval's firing is first looked up in the audit chain itself
     (:mod:`heso.approvals.evidence`): found there, the action fired before, whatever
@@ -346,6 +360,7 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
     if not store.claim_fire(st.session, note):
         return None
     trust_level = "L1" if l1 else "L0"
+    entry: Entry | None = None
     record: dict[str, Any] = {
         "kind": "fired",
         "at": sla.stamp(now),
@@ -373,7 +388,7 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
             }
             store.append(st.session, operator_record(finalized, runtime.key))
     store.append(st.session, operator_record(record, runtime.key))
-    return trust_level
+    return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
 
 
 def _assemble(runtime: Any, st: SessionState) -> dict[str, Any]:
@@ -542,6 +557,7 @@ def decide(
 
 
 __all__ = [
+    "Firing",
     "claim_firing",
     "decide",
     "finalize",

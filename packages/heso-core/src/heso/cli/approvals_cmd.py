@@ -334,7 +334,7 @@ def run_decide(args: argparse.Namespace) -> int:
         )
         if after.status == "approved":
             met = "quorum met" if group.threshold > 1 else "approved"
-            human += f"\n{met}: the action fires with an L1 receipt when its session resumes"
+            human += f"\n{met}: the action fires, with an L1 receipt, when its call is made again"
     emit(args, human, data)
     return 0
 
