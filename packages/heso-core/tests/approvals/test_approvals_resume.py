@@ -18,40 +18,27 @@ from heso import chain
 from heso.capture import gated as gated_block
 from heso.errors import BlockedError, SuspendedError
 
+from .conftest import POLICY as BASE_POLICY
+
 LATER = "2026-03-02T09:05:00Z"
 
-POLICY = """
-[policy]
-default = "allow"
-default_approvers = ["oncall"]
-
-[[rule]]
-id = "refunds-need-oncall"
-verb = "tool_call"
-scope = "refund"
-decision = "require_approval"
-approvers = ["oncall"]
-
-[[rule]]
-id = "payments-need-oncall"
-verb = "payment"
-decision = "require_approval"
-approvers = ["oncall"]
-
-[[rule]]
-id = "never-nuke"
-verb = "tool_call"
-scope = "nuke"
-decision = "block"
-
-[approvers.oncall]
-members = {{ alice = "{alice}" }}
-"""
+# The approvals fixture's policy, with default approvers (for floors) and payments parked.
+POLICY = BASE_POLICY.replace(
+    'default = "allow"\n', 'default = "allow"\ndefault_approvers = ["oncall"]\n', 1
+) + textwrap.dedent(
+    """
+    [[rule]]
+    id = "payments-need-oncall"
+    verb = "payment"
+    decision = "require_approval"
+    approvers = ["oncall"]
+    """
+)
 
 
 @pytest.fixture
 def project(approvals):
-    approvals.project.write_policy(POLICY.format(**approvals.keys))
+    approvals.project.write_policy(textwrap.dedent(POLICY.format(**approvals.keys)))
     approvals.init()
     return approvals
 

@@ -420,20 +420,14 @@ def resume(session: str, *, now: datetime | str | None = None) -> ResumeOutcome 
     the same call through ``@heso.tool``, ``heso.wrap`` or an adapter); once fired, the
     outcome replays the receipt it fired with."""
     runtime = _config.current()
-    store = _session.store_of(runtime)
-    moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
-    session = check_session(session)
-    if not store.exists(session):
-        return None
-    with store.locked(session):
-        st = _session.settle(runtime, store, session, moment, on_rotation="log")
+    st = _update(session, now, functools.partial(_session.settle, on_rotation="log"))
     if st is None:
         return None
     fired = st.fired is not None or st.status in (FIRED, COMPLETED)
     receipt = _session.firing_receipt(runtime, st) if fired else None
     return ResumeOutcome(
         st.decision,
-        session=session,
+        session=st.session,
         action_hash=st.action_hash,
         fired=fired,
         trust_level=(st.fired or {}).get("trust_level"),
@@ -444,15 +438,16 @@ def resume(session: str, *, now: datetime | str | None = None) -> ResumeOutcome 
 def decision(session: str, *, now: datetime | str | None = None) -> str | None:
     """``approved``, ``denied``, ``expired``, ``escalated``, ``completed``, ``suspended``, or
     ``None`` for an unknown session. Records any timeout that took effect."""
-    return _update(session, now, _record_timeouts)
+    st = _update(session, now, _record_timeouts)
+    return st.decision if st is not None else None
 
 
 def _update(
     session: str,
     now: datetime | str | None,
     step: Callable[[Any, Store, str, datetime], SessionState | None],
-) -> str | None:
-    """Run ``step`` on ``session`` at ``now``, under its lock; the resulting decision."""
+) -> SessionState | None:
+    """Run ``step`` on ``session`` at ``now``, under its lock; the resulting state."""
     runtime = _config.current()
     store = _session.store_of(runtime)
     moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
@@ -460,8 +455,7 @@ def _update(
     if not store.exists(session):
         return None
     with store.locked(session):
-        st = step(runtime, store, session, moment)
-    return st.decision if st is not None else None
+        return step(runtime, store, session, moment)
 
 
 def _record_timeouts(

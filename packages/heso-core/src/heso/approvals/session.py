@@ -235,18 +235,7 @@ def finalize_locked(
 ) -> dict[str, Any]:
     """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
     refuse_stale_key(runtime, store, st, now)
-    registry = registry_of(runtime)
-    if single is None:
-        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
-    l1 = assemble_l1(
-        runtime,
-        registry,
-        st.action_hash,
-        st.receipt["content"],
-        parts,
-        groups=st.groups,
-        single=single,
-    )
+    l1 = _assemble(runtime, st, parts, single=single)
     entry = runtime.chain.append(l1)
     multi = l1["multi_approval"]
     record = {
@@ -355,7 +344,8 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
             )
             store.claim_fire(st.session, {"action_hash": st.action_hash, "chain": earlier[0]})
             return None
-        receipt = _assemble(runtime, st) if l1 else st.receipt
+        legs = [leg.part for leg in st.quorum_legs()]
+        receipt = _assemble(runtime, st, legs) if l1 else st.receipt
     note = {"action_hash": st.action_hash, "at": sla.stamp(now), "pid": os.getpid()}
     if not store.claim_fire(st.session, note):
         return None
@@ -391,11 +381,18 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
     return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
 
 
-def _assemble(runtime: Any, st: SessionState) -> dict[str, Any]:
-    """The L1 receipt of ``st`` from its quorum's co-signatures (not appended)."""
+def _assemble(
+    runtime: Any,
+    st: SessionState,
+    parts: Sequence[Mapping[str, Any]],
+    *,
+    single: bool | None = None,
+) -> dict[str, Any]:
+    """The L1 receipt of ``st`` from the co-signatures in ``parts`` (not appended);
+    ``single`` defaults to whether their group's threshold is 1."""
     registry = registry_of(runtime)
-    parts = [leg.part for leg in st.quorum_legs()]
-    single = registry.group(parts[0]["record"]["group"]).threshold == 1
+    if single is None:
+        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
     return assemble_l1(
         runtime,
         registry,
