@@ -462,7 +462,7 @@ def _record_timeouts(
     runtime: Any, store: Store, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
-    if st is not None and st.due:
+    if st is not None and st.due and runtime.identity == st.operator:
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
     return st

@@ -209,7 +209,7 @@ def settle(
     st = state(runtime, store, session, now)
     if st is None:
         return None
-    if st.due:
+    if st.due and runtime.identity == st.operator:  # another key's records would not count
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
         st = _refold(runtime, store, session, now)
@@ -535,6 +535,7 @@ def decide(
             raise ApprovalError(f"no session {session!r}")
         if not st.is_open:
             raise ApprovalError(f"session {session!r} is already {st.decision}")
+        refuse_stale_key(runtime, store, st, at)  # a decision signed by another key never counts
         record: dict[str, Any] = {
             "kind": DECISION,
             "by": BY_OPERATOR,
