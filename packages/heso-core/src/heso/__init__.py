@@ -52,6 +52,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "wrap": ("heso.wrap", "wrap"),
     "gated": ("heso.approvals.gated", "gated"),
     "resume": ("heso.approvals.gated", "resume"),
+    "ResumeOutcome": ("heso.approvals.gated", "ResumeOutcome"),
     "decision": ("heso.approvals.gated", "decision"),
     "append_decision": ("heso.approvals.gated", "append_decision"),
     "SUSPENDED": ("heso.approvals.gated", "SUSPENDED"),

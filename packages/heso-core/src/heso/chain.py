@@ -19,6 +19,7 @@ import fcntl
 import itertools
 import json
 import logging
+import mmap
 import os
 import re
 import threading
@@ -877,6 +878,38 @@ def _receipt_at(data_dir: str | Path, offset: int, action_hash: str) -> dict[str
     except (ChainError, CanonicalizationError, KeyError, TypeError):
         pass
     return None
+
+
+def scan(data_dir: str | Path, action_hash: str, start: int = 0) -> list[tuple[int, bytes]]:
+    """``(offset, line)`` of every complete entry from byte ``start`` (a line start) whose
+    receipt has ``action_hash``, read from the chain itself, never the index: for decisions
+    that must hold when the derived index was tampered with. Lines that do not parse are
+    skipped (verification reports them)."""
+    path = Path(data_dir) / CHAIN_FILE
+    needle = b'"action_hash":"' + action_hash.encode("ascii") + b'"'
+    out: list[tuple[int, bytes]] = []
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return out
+    with f:
+        if os.fstat(f.fileno()).st_size <= start:
+            return out
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            pos = m.find(needle, start)
+            while pos != -1:
+                begin = max(m.rfind(b"\n", start, pos) + 1, start)
+                end = m.find(b"\n", pos)
+                if end == -1:
+                    break  # a torn tail
+                line = m[begin:end]
+                try:
+                    if loads_strict(line)["receipt"]["content"]["action_hash"] == action_hash:
+                        out.append((begin, line))
+                except (CanonicalizationError, ValueError, KeyError, TypeError):
+                    pass
+                pos = m.find(needle, end)
+    return out
 
 
 # -- verification ---------------------------------------------------------------------------

@@ -222,3 +222,28 @@ def test_a_tampered_lifecycle_fails_closed(approvals):
     assert calls == []
     code, rows = approvals.cli("approvals", "list", "--all")
     assert code == 0 and rows[0]["status"] == "corrupt"
+
+
+def test_after_a_rotation_no_record_is_signed_by_a_key_the_session_does_not_trust(approvals):
+    refund = _refund([])
+    refund("o-8", 80, _heso_session="s-rot3")
+    (row,) = approvals.pending()
+    _rotate_operator_key(approvals)
+    # An operator decision would be signed by the new key: the action is suspended again first.
+    with pytest.raises(OperatorKeyMismatchError) as err:
+        heso.append_decision("s-rot3", "denied")
+    new_hash = err.value.new_action_hash
+    assert err.value.action_hash == row["action_hash"] and new_hash != row["action_hash"]
+    assert heso.append_decision("s-rot3", "denied") == "denied"
+    assert approvals.show(new_hash)["rejected"] == []
+
+    # A timeout of an action suspended under the old key is computed, never recorded anew.
+    refund("o-9", 90, _heso_session="s-rot4")
+    (row,) = [r for r in approvals.pending() if r["session"] == "s-rot4"]
+    _rotate_operator_key(approvals)
+    approvals.init("2026-03-04T09:00:00Z")  # past the one-day SLA (deny)
+    for _ in range(2):
+        assert heso.decision("s-rot4") == "expired"
+        assert refund("o-9", 90, _heso_session="s-rot4") is heso.DENIED
+    assert approvals.kinds("s-rot4") == ["suspended"]
+    assert approvals.show(row["action_hash"])["rejected"] == []

@@ -194,7 +194,7 @@ def test_finalize_refuses_a_denied_leg(approvals):
         heso.finalize_l1(h, approvals.show(h)["suspended_content"], [part])
 
 
-def test_policy_allowed_and_blocked_calls(approvals):
+def test_policy_may_block_a_gated_call_but_never_allow_it_alone(approvals):
     ran: list[str] = []
 
     @heso.gated
@@ -207,13 +207,14 @@ def test_policy_allowed_and_blocked_calls(approvals):
         ran.append(target)
         return "boom"
 
-    assert ping("db", _heso_session="s-ping") == "pong"
-    assert ping("db", _heso_session="s-ping") is heso.SUSPENDED  # a session fires once
-    assert heso.decision("s-ping") == "completed"
-    assert ping("db") == "pong"  # a fresh (generated) session
+    # The policy allows ping; @heso.gated still waits for a person.
+    assert ping("db", _heso_session="s-ping") is heso.SUSPENDED
+    assert heso.decision("s-ping") == "suspended"
+    assert approvals.pending()[0]["rule_id"] == "heso:floor:gated"
+    assert ping("cache") is heso.SUSPENDED  # a fresh (generated) session
     assert nuke("prod", _heso_session="s-nuke") is heso.DENIED
     assert heso.decision("s-nuke") == "denied"
-    assert ran == ["db", "db"]
+    assert ran == []
     assert heso.decision("never-seen") is None
 
 
@@ -278,9 +279,13 @@ def test_suspended_error_surfaces_open_the_same_pending_approval(approvals):
     assert row["action_hash"] == h and row["session"] == f"action-{h}"
     assert approvals.approve(h, "alice")[0] == 0
     assert heso.decision(f"action-{h}") == "approved"
-    # The approved action can be finalized into an L1 receipt by the operator.
     assert heso.resume(f"action-{h}") == "approved"
-    assert str(_verify(approvals, chain.get_receipt(approvals.project.data_dir, h))) == "Valid (L1)"
+    # Its L1 receipt is chained when it fires; the operator may finalize it before that.
+    assert str(_verify(approvals, chain.get_receipt(approvals.project.data_dir, h))) == "Valid (L0)"
+    shown = approvals.show(h)
+    l1 = heso.finalize_l1(h, shown["suspended_content"], shown["relayed_parts"])
+    assert str(_verify(approvals, l1)) == "Valid (L1)"
+    assert chain.get_receipt(approvals.project.data_dir, h) == l1
 
 
 def test_identical_suspensions_from_a_pinned_clock_share_one_pending_approval(approvals):

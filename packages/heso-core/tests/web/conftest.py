@@ -186,6 +186,30 @@ class Scene:
             f.write(f'\n[heso]\noperator_keys = ["{original}"]\n')
         return original
 
+    def call_again(self, action_hash: str) -> Any:
+        """The operator's side: the suspended call made again, which fires it once approved
+        (its L1 receipt is chained then); the gate's ``Outcome``."""
+        import heso
+        from heso.chain import get_receipt
+
+        action = get_receipt(self.data_dir, action_hash)["content"]["action"]
+        heso.init(project_root=self.root, clock_override=T0)
+        try:
+            outcome = heso.process(
+                heso.Action(
+                    heso.Verb(action["verb"]),
+                    action["tool_name"],
+                    action["fields"],
+                    workflow=action["workflow"],
+                    account=action["account"],
+                )
+            )
+            if outcome.ticket is not None:
+                outcome.ticket.complete()
+            return outcome
+        finally:
+            heso.shutdown()
+
 
 def build_scene(root: Path, monkeypatch: pytest.MonkeyPatch) -> Scene:
     """Capture allowed, blocked and parked actions at pinned times (HESO_CLOCK = T0 after)."""

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-import heso
 from heso.approvals.decisions import approver_decision
 from heso.approvals.store import Store
 from heso.canonical import loads_strict
@@ -304,10 +303,8 @@ def test_a_decision_signed_elsewhere_is_recorded_like_heso_approve(
     assert lines[-1].part == part
     assert client.get("/api/approvals").json()[0]["tool"] == "wire_transfer"
 
-    # The operator's runtime finalizes exactly as after `heso approve`: an L1 receipt.
-    heso.init(project_root=scene.root, clock_override=T0)
-    assert heso.resume(out["session"]) == "approved"
-    heso.shutdown()
+    # The call made again fires it exactly as after `heso approve`: with an L1 receipt.
+    assert scene.call_again(refund).kind == "approved"
     assert main(["verify", refund[:16], "--project", str(scene.root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"] == "Valid (L1)"
     chain_tail = loads_strict((scene.data_dir / "receipts.jsonl").read_bytes().splitlines()[-1])
@@ -324,9 +321,7 @@ def test_a_quorum_mixes_signatures_from_anywhere(client: TestClient, scene: Scen
     assert (first["approvals"], first["status"]) == (1, "suspended")
     second = post_part(client, wire, part_for(scene, "carol", wire, "finance", 2), headers).json()
     assert (second["approvals"], second["threshold"], second["status"]) == (2, 2, "approved")
-    heso.init(project_root=scene.root, clock_override=T0)
-    assert heso.resume(scene.session_of(wire)) == "approved"
-    heso.shutdown()
+    assert scene.call_again(wire).kind == "approved"
     l1 = loads_strict((scene.data_dir / "receipts.jsonl").read_bytes().splitlines()[-1])["receipt"]
     registry = client.app.state.view.registry()
     verdict = verify_receipt(

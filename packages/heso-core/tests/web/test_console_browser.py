@@ -36,13 +36,9 @@ def chain_lines(scene: Scene) -> list[bytes]:
     return (scene.data_dir / "receipts.jsonl").read_bytes().splitlines()
 
 
-def resume(scene: Scene, action_hash: str) -> str | None:
-    """The operator's side: resume the session, which finalizes the L1 receipt."""
-    heso.init(project_root=scene.root, clock_override=T0)
-    try:
-        return heso.resume(scene.session_of(action_hash))
-    finally:
-        heso.shutdown()
+def resume(scene: Scene, action_hash: str) -> str:
+    """The operator's side: the call made again fires the approved action (L1 chained)."""
+    return str(scene.call_again(action_hash).kind)
 
 
 def verify_cli(scene: Scene, action_hash: str, capsys: Any) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from heso import chain as _chain
-from heso.approvals import sla
+from heso.approvals import evidence, sla
 from heso.approvals.decisions import (
     APPROVED,
     BY_OPERATOR,
@@ -34,6 +35,9 @@ from heso.toml_source import TomlSource
 log = logging.getLogger("heso.approvals")
 
 AUTO_SESSION_PREFIX = "action-"
+TRACKED = ("approvers", "operator", "timeout")
+"""Who approved an action whose firing is recorded in the audit chain (a human decision or a
+timeout); policy-allowed and observe-only calls are not approvals, and chain nothing more."""
 
 _registries: dict[tuple[str, Any], Registry] = {}
 
@@ -135,7 +139,6 @@ def open_session(runtime: Any, store: Store, session: str, record: Mapping[str, 
             )
     line = store.append(session, operator_record(record, runtime.key))
     if record["kind"] == "suspended" and not record.get("observe_only"):
-        store.set_open(action_hash, session, True)
         _warn_undefined(runtime, record)
     return line
 
@@ -190,12 +193,12 @@ def settle(
     *,
     on_rotation: Literal["raise", "log"] = "raise",
 ) -> SessionState | None:
-    """Bring ``session`` up to date (hold the lock): record due timeouts, finalize the L1
-    receipt once approvers approved, and close the pending marker once decided.
+    """Bring ``session`` up to date (hold the lock): record due timeouts, and when an approved
+    action would fire under another operator key than the one that suspended it, suspend it
+    again under the current key (``on_rotation="raise"`` then raises
+    ``OperatorKeyMismatchError``; ``"log"`` logs it and returns the new state, parked again).
 
-    When the operator key rotated, the action is suspended again under the current key; then
-    ``on_rotation="raise"`` raises ``OperatorKeyMismatchError`` and ``"log"`` logs it and
-    returns the new state (parked again, awaiting approval of the new action).
+    The L1 receipt is minted when the action fires (:func:`claim_firing`), not here.
     """
     if on_rotation == "log":
         try:
@@ -206,15 +209,12 @@ def settle(
     st = state(runtime, store, session, now)
     if st is None:
         return None
-    if st.due:
+    if st.due and runtime.identity == st.operator:  # another key's records would not count
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
         st = _refold(runtime, store, session, now)
-    if st.status == APPROVED and st.approved_by == "approvers" and st.finalized is None:
-        finalize_locked(runtime, store, st, now, [leg.part for leg in st.quorum_legs()])
-        st = _refold(runtime, store, session, now)
-    if not st.is_open:
-        store.set_open(st.action_hash, session, False)
+    if st.status == APPROVED and st.approved_by in TRACKED:
+        refuse_stale_key(runtime, store, st, now)
     return st
 
 
@@ -235,18 +235,7 @@ def finalize_locked(
 ) -> dict[str, Any]:
     """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
     refuse_stale_key(runtime, store, st, now)
-    registry = registry_of(runtime)
-    if single is None:
-        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
-    l1 = assemble_l1(
-        runtime,
-        registry,
-        st.action_hash,
-        st.receipt["content"],
-        parts,
-        groups=st.groups,
-        single=single,
-    )
+    l1 = _assemble(runtime, st, parts, single=single)
     entry = runtime.chain.append(l1)
     multi = l1["multi_approval"]
     record = {
@@ -308,28 +297,124 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
     new_hash: str = record["action_hash"]
     store.index(new_hash, st.session)
     store.append(st.session, operator_record(record, runtime.key))
-    store.set_open(new_hash, st.session, True)
-    store.set_open(st.action_hash, st.session, False)
     return new_hash
 
 
-def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> bool:
-    """Win the one firing of the approved session ``st`` and record ``fired`` (hold the lock);
-    ``False`` when a caller in any thread or process already won it."""
+@dataclass(frozen=True)
+class Firing:
+    """A firing :func:`claim_firing` won."""
+
+    trust_level: str
+    """``L1`` when approvers co-signed the receipt, else ``L0``."""
+    receipt: Mapping[str, Any]
+    """The action's receipt as it fires (the L1 receipt, or the suspended one)."""
+    entry: Entry | None
+    """The chain entry of the firing receipt (``None`` for observe-only and policy-allowed
+    calls, which are not approvals and chain nothing more)."""
+
+
+def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> Firing | None:
+    """Win the one firing of the approved session ``st`` (hold the lock), or ``None`` when a
+    caller in any thread or process already won it.
+
+    An approval's firing is first looked up in the audit chain itself
+    (:mod:`heso.approvals.evidence`): found there, the action fired before, whatever
+    ``approvals/`` says, and it never fires again. Otherwise the session's claim file is
+    taken, the firing receipt (L1 when approvers co-signed, else the suspended L0 receipt) is
+    appended to the chain and sealed, and ``fired`` is recorded: all before the body runs. A
+    crash part-way leaves the claim, or the chain entry: the action then never fires (at most
+    once).
+    """
+    if st.status != APPROVED or store.fire_claimed(st.session):
+        return None
+    tracked = st.approved_by in TRACKED
+    receipt: Mapping[str, Any] | None = None
+    l1 = st.approved_by == "approvers"
+    if tracked:
+        if runtime.identity != st.operator:
+            return None  # settle() suspends it again under the current key
+        earlier = evidence.firings(runtime.config.data_dir, st)
+        if earlier:
+            log.warning(
+                "heso refused to fire %s again: the audit chain records its firing (entry %s) "
+                "but approvals/%s does not; the approvals store was altered",
+                st.action_hash[:12],
+                earlier[0]["seq"],
+                st.session,
+            )
+            store.claim_fire(st.session, {"action_hash": st.action_hash, "chain": earlier[0]})
+            return None
+        legs = [leg.part for leg in st.quorum_legs()]
+        receipt = _assemble(runtime, st, legs) if l1 else st.receipt
     note = {"action_hash": st.action_hash, "at": sla.stamp(now), "pid": os.getpid()}
     if not store.claim_fire(st.session, note):
-        return False
-    record = {
+        return None
+    trust_level = "L1" if l1 else "L0"
+    entry: Entry | None = None
+    record: dict[str, Any] = {
         "kind": "fired",
         "at": sla.stamp(now),
         "action_hash": st.action_hash,
         "approved_by": st.approved_by,
-        "trust_level": "L1" if st.finalized is not None else "L0",
+        "trust_level": trust_level,
         "pid": os.getpid(),
     }
+    if receipt is not None:
+        entry = runtime.chain.append(receipt)
+        runtime.chain.seal()
+        link = chain_link(runtime, st.action_hash, entry)
+        record["chain"] = link
+        if l1:
+            multi = receipt["multi_approval"]
+            finalized = {
+                "kind": "finalized",
+                "at": sla.stamp(now),
+                "action_hash": st.action_hash,
+                "chain": link,
+                "group": multi["group"],
+                "threshold": multi["threshold"],
+                "approvers": sorted(leg.approver for leg in st.quorum_legs()),
+                "firing": True,
+            }
+            store.append(st.session, operator_record(finalized, runtime.key))
     store.append(st.session, operator_record(record, runtime.key))
-    store.set_open(st.action_hash, st.session, False)
-    return True
+    return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
+
+
+def _assemble(
+    runtime: Any,
+    st: SessionState,
+    parts: Sequence[Mapping[str, Any]],
+    *,
+    single: bool | None = None,
+) -> dict[str, Any]:
+    """The L1 receipt of ``st`` from the co-signatures in ``parts`` (not appended);
+    ``single`` defaults to whether their group's threshold is 1."""
+    registry = registry_of(runtime)
+    if single is None:
+        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
+    return assemble_l1(
+        runtime,
+        registry,
+        st.action_hash,
+        st.receipt["content"],
+        parts,
+        groups=st.groups,
+        single=single,
+    )
+
+
+def firing_receipt(runtime: Any, st: SessionState) -> dict[str, Any] | None:
+    """The receipt ``st``'s firing appended to the chain, if it fired with one."""
+    link = (st.fired or {}).get("chain")
+    if not isinstance(link, Mapping):
+        return None
+    for _, offset in _chain.find(runtime.config.data_dir, st.action_hash):
+        entry = _chain.read_entry_at(runtime.config.data_dir, offset)
+        if entry["seq"] == link.get("seq"):
+            receipt: dict[str, Any] = entry["receipt"]
+            return receipt
+    return None
 
 
 def retire(store: Store, st: SessionState, now: datetime) -> None:
@@ -428,9 +513,7 @@ def finalize(
         st = _refold(runtime, store, session, now)
         if st.status != APPROVED or st.approved_by != "approvers":
             raise ApprovalError(f"{action_hash[:12]} is {st.decision}, not approved")
-        l1 = finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
-        store.set_open(action_hash, session, False)
-        return l1
+        return finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
 
 
 def decide(
@@ -452,6 +535,7 @@ def decide(
             raise ApprovalError(f"no session {session!r}")
         if not st.is_open:
             raise ApprovalError(f"session {session!r} is already {st.decision}")
+        refuse_stale_key(runtime, store, st, at)  # a decision signed by another key never counts
         record: dict[str, Any] = {
             "kind": DECISION,
             "by": BY_OPERATOR,
@@ -471,10 +555,12 @@ def decide(
 
 
 __all__ = [
+    "Firing",
     "claim_firing",
     "decide",
     "finalize",
     "finalize_locked",
+    "firing_receipt",
     "open_pending",
     "open_session",
     "opening_record",

@@ -6,8 +6,7 @@ Layout under ``heso-local-data/approvals/``::
     sessions/<key>/session.json      the session id and its argument-binding secret (0600)
     sessions/<key>/lock              the session's inter-process lock (flock)
     sessions/<key>/fired             the exactly-once claim (created with O_CREAT|O_EXCL)
-    index/<action_hash>              the session that suspended this action
-    open/<action_hash>               present while the action awaits a decision
+    index/<action_hash>              the session that suspended this action (a lookup aid)
 
 ``<key>`` is the BLAKE3 of the session id (ids are free text). A lifecycle line is the RFC 8785
 form of ``{"prev", "record", "seq", "signer"}``; ``prev`` is the BLAKE3 of the previous line
@@ -40,6 +39,8 @@ LOCK_FILE = "lock"
 FIRED_FILE = "fired"
 GENESIS = "0" * 64
 LINE_KEYS = frozenset({"prev", "record", "seq", "signer"})
+OPENING_KINDS = ("suspended", "allowed", "blocked")
+"""Record kinds that open a session (or, ``suspended`` with ``supersedes``, reopen it)."""
 _HEX = frozenset("0123456789abcdef")
 
 _held = threading.local()
@@ -252,23 +253,46 @@ class Store:
         except FileNotFoundError:
             return None
 
-    def set_open(self, action_hash: str, session: str, is_open: bool) -> None:
-        """Mark ``action_hash`` as awaiting a decision, or no longer."""
-        path = self.root / "open" / action_hash
-        if is_open:
-            self._mkdir(path.parent)
-            _write_atomic(path, session.encode("utf-8"))
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-    def open_hashes(self) -> list[tuple[str, str]]:
-        """``(action_hash, session)`` of every action awaiting a decision."""
-        return self._listing("open")
+    def sessions(self) -> list[str]:
+        """Every session with a lifecycle, by the id its first record names (a directory whose
+        name does not match that id is not a session heso wrote, and is left out)."""
+        directory = self.root / "sessions"
+        try:
+            keys = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        out = []
+        for key in keys:
+            openings = _openings(directory / key / LIFECYCLE_FILE, first_only=True)
+            if openings and session_key(openings[0][1]) == key:
+                out.append(openings[0][1])
+        return out
 
     def all_hashes(self) -> list[tuple[str, str]]:
-        """``(action_hash, session)`` of every action ever suspended here."""
-        return self._listing("index")
+        """``(action_hash, session)`` of every action ever suspended here, read from the
+        sessions' lifecycles (and the index, which names sessions too damaged to read)."""
+        found = {
+            (action_hash, session)
+            for session in self.sessions()
+            for action_hash, _ in _openings(self.session_dir(session) / LIFECYCLE_FILE)
+        }
+        found.update(self._listing("index"))
+        return sorted(found)
+
+    def open_hashes(self) -> list[tuple[str, str]]:
+        """``(action_hash, session)`` of every action awaiting a decision now, folded from the
+        signed lifecycles with the project's ``[approvers]`` (for tools and tests; the CLI and
+        the console use :func:`heso.approvals.state.survey`)."""
+        from heso.approvals.registry import load_project_registry
+        from heso.approvals.sla import clock
+        from heso.approvals.state import survey
+
+        registry = load_project_registry(self.root.parent.parent)
+        return [
+            (h, session)
+            for h, session, st in survey(self, registry, clock())
+            if not isinstance(st, LifecycleError) and st.action_hash == h and st.is_open
+        ]
 
     def _listing(self, name: str) -> list[tuple[str, str]]:
         directory = self.root / name
@@ -301,6 +325,33 @@ class Store:
                 f"{prefix!r} matches {len(hits)} actions ({shown}); give more digits"
             )
         return hits[0]
+
+
+def _openings(path: Path, *, first_only: bool = False) -> list[tuple[str, str]]:
+    """``(action_hash, session)`` of the opening records in the lifecycle at ``path``, read
+    without verifying anything (a listing; :func:`heso.approvals.state.fold` verifies)."""
+    out: list[tuple[str, str]] = []
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return out
+    with f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                record = loads_strict(raw[:-1])["record"]
+                kind, action_hash = record["kind"], record["action_hash"]
+                session = record["session"]
+            except (CanonicalizationError, ValueError, KeyError, TypeError):
+                if first_only:
+                    break
+                continue
+            if kind in OPENING_KINDS and isinstance(action_hash, str) and isinstance(session, str):
+                out.append((action_hash, session))
+            if first_only:
+                break
+    return out
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -105,6 +105,7 @@ def _summary(st: Any, registry: Any, now: Any) -> dict[str, Any]:
         out["expires_at"] = sla.stamp(st.expires_at)
     if st.approved_by is not None:
         out["approved_by"] = st.approved_by
+    out["rejected"] = len(st.rejected)
     return out
 
 
@@ -128,25 +129,22 @@ def _left_text(summary: dict[str, Any], now: Any) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     from heso.approvals.errors import LifecycleError
-    from heso.approvals.state import fold
+    from heso.approvals.state import survey
 
     registry, store, now = _context(args)
     rows: list[dict[str, Any]] = []
-    listing = store.all_hashes() if args.all else store.open_hashes()
-    for action_hash, session in listing:
-        try:
-            st = fold(session, store.lines(session), registry, now)
-        except LifecycleError as exc:
+    for action_hash, session, st in survey(store, registry, now):
+        if isinstance(st, LifecycleError):
             rows.append(
                 {
                     "action_hash": action_hash,
                     "session": session,
                     "status": "corrupt",
-                    "error": str(exc),
+                    "error": str(st),
                 }
             )
             continue
-        if st is None or st.action_hash != action_hash or (not args.all and not st.is_open):
+        if st.action_hash != action_hash or (not args.all and not st.is_open):
             continue
         rows.append(_summary(st, registry, now))
     if args.json:
@@ -166,6 +164,13 @@ def run_list(args: argparse.Namespace) -> int:
             f"{_progress_text(r)[:17]:<18}{_left_text(r, now)}"
         )
     lines.append("approve with `heso approve <ACTION> --as <name>`; details: `heso approvals show`")
+    rejected = [r for r in rows if r.get("rejected")]
+    if rejected:
+        shown = ", ".join(r["action_hash"][:12] for r in rejected[:5])
+        lines.append(
+            f"records that do not count (unsigned or invalid) sit beside {shown}: "
+            "`heso approvals show <ACTION>` lists them"
+        )
     emit(args, "\n".join(lines), rows)
     return 0
 
@@ -197,14 +202,7 @@ def run_show(args: argparse.Namespace) -> int:
         for legs in st.legs.values()
         for leg in legs.values()
     ]
-    data["rejected"] = [
-        {
-            "approver": r.part.get("record", {}).get("approver"),
-            "verdict": r.verdict.code,
-            "reason": r.verdict.reason,
-        }
-        for r in st.rejected
-    ]
+    data["rejected"] = [_rejected(r) for r in st.rejected]
     data["lifecycle"] = [
         {
             k: rec[k]
@@ -238,7 +236,9 @@ def run_show(args: argparse.Namespace) -> int:
         why = f": {a['reason']}" if a["reason"] else ""
         lines.append(f"  approved by {a['approver']} ({a['group']}) at {a['at']}{why}")
     for r in data["rejected"]:
-        lines.append(f"  REJECTED decision by {r['approver']}: {r['verdict']}: {r['reason']}")
+        what = "decision" if r["kind"] == "decision" else f"{r['kind']} record"
+        who = f" by {r['approver']}" if r["approver"] else f" signed as {r['signer']}"
+        lines.append(f"  REJECTED {what}{who}: {r['verdict']}: {r['reason']}")
     lines.append("lifecycle:")
     for rec in data["lifecycle"]:
         who = rec.get("approver") or rec.get("by") or ""
@@ -246,6 +246,22 @@ def run_show(args: argparse.Namespace) -> int:
         lines.append(f"  {rec.get('at', ''):<28}{rec['kind']:<11}{what:<10}{who}")
     emit(args, "\n".join(lines), data)
     return 0
+
+
+def _rejected(r: Any) -> dict[str, Any]:
+    """A record that does not count, as ``show`` reports it."""
+    record = r.part.get("record")
+    signer = r.part.get("signer")
+    record = record if isinstance(record, dict) else {}
+    signer = signer if isinstance(signer, dict) else {}
+    return {
+        "kind": record.get("kind"),
+        "approver": record.get("approver"),
+        "signer": signer.get("key_id"),
+        "at": record.get("at"),
+        "verdict": r.verdict.code,
+        "reason": r.verdict.reason,
+    }
 
 
 def run_decide(args: argparse.Namespace) -> int:
@@ -318,7 +334,7 @@ def run_decide(args: argparse.Namespace) -> int:
         )
         if after.status == "approved":
             met = "quorum met" if group.threshold > 1 else "approved"
-            human += f"\n{met}: the action fires with an L1 receipt when its session resumes"
+            human += f"\n{met}: the action fires, with an L1 receipt, when its call is made again"
     emit(args, human, data)
     return 0
 

@@ -308,31 +308,28 @@ class ProjectView:
     # -- approvals -----------------------------------------------------------------------
 
     def approvals(self, *, include_all: bool = False) -> list[dict[str, Any]]:
-        """Actions awaiting a decision (``include_all``: every one ever suspended)."""
+        """Actions awaiting a decision (``include_all``: every one ever suspended), derived
+        from the signed lifecycles."""
         from heso.approvals import sla
         from heso.approvals.errors import LifecycleError
-        from heso.approvals.state import fold
+        from heso.approvals.state import survey
         from heso.approvals.store import Store
 
         registry = self.registry()
-        store = Store(self.data_dir)
         now = sla.clock()
         out = []
-        listing = store.all_hashes() if include_all else store.open_hashes()
-        for action_hash, session in listing:
-            try:
-                st = fold(session, store.lines(session), registry, now)
-            except LifecycleError as exc:
+        for action_hash, session, st in survey(Store(self.data_dir), registry, now):
+            if isinstance(st, LifecycleError):
                 out.append(
                     {
                         "action_hash": action_hash,
                         "session": session,
                         "status": "corrupt",
-                        "error": str(exc),
+                        "error": str(st),
                     }
                 )
                 continue
-            if st is None or st.action_hash != action_hash:
+            if st.action_hash != action_hash:
                 continue
             if not include_all and not st.is_open:
                 continue
@@ -445,6 +442,7 @@ def summary(st: Any, registry: Any, now: datetime) -> dict[str, Any]:
         out["expires_at"] = sla.stamp(st.expires_at)
     if st.approved_by is not None:
         out["approved_by"] = st.approved_by
+    out["rejected"] = len(st.rejected)
     return out
 
 
