@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from heso.cli._output import add_json_flag
+from heso.cli._output import EXIT_USAGE, add_json_flag
 
 DEFAULT_PORT = 8714
 INSTALL_HINT = 'pip install "heso-core[console]"'
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             sys.stderr.write(f"error: {message}\n")
-        return 1
+        return EXIT_USAGE
 
     import secrets
     import threading

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.display import escape
 
 UNPINNED_WARNING = (
     "warning: no operator key is pinned, so this proves the store is intact, not who wrote it "
@@ -79,17 +80,23 @@ def run(args: argparse.Namespace) -> int:
     if args.chain:
         if args.target:
             raise HesoConfigError("give either a target or --chain, not both")
+        from heso.cli._progress import progress
+
         ddir = data_dir(require_root(args.project))
-        verdict = chain.verify_chain(
-            ddir,
-            trusted_operators=trusted,
-            workers=args.workers,
-            require_sealed=args.sealed,
-            **approvers,
-        )
+        with progress(f"verifying the chain in {ddir}"):
+            verdict = chain.verify_chain(
+                ddir,
+                trusted_operators=trusted,
+                workers=args.workers,
+                require_sealed=args.sealed,
+                **approvers,
+            )
         verdict.details["operator_pinned_by"] = pinned_by
-        human = str(verdict)
-        if verdict.ok:
+        human = escape(str(verdict))
+        if verdict.ok and not verdict.details["entries"]:
+            verdict.details["empty"] = True
+            human = f"Valid: the store is empty, there are no receipts yet ({ddir})"
+        elif verdict.ok:
             d = verdict.details
             human += f"\n{d['entries']} entries, {d['sealed']} sealed by the signed head"
             if d.get("l1_receipts"):
@@ -98,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
                 human += f", {d['torn_tails_recovered']} torn tail(s) recovered (see receipts.torn)"
             if d.get("operator"):
                 how = "pinned by " + pinned_by if trusted else "not pinned"
-                human += f"\noperator {d['operator']} ({how})"
+                human += f"\noperator {escape(d['operator'])} ({how})"
         emit(args, human, verdict.to_dict())
-        _warn_unpinned(args, verdict.ok and not trusted)
+        _warn_unpinned(args, verdict.ok and not trusted and "empty" not in verdict.details)
         return 0 if verdict.ok else 1
     if not args.target:
         raise HesoConfigError("give an action_hash prefix, a receipt file, or --chain")
@@ -126,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             approvers["approver_groups"] = registry.groups
         verdict = verify_receipt(receipt, trusted_operators=trusted, **approvers)
     verdict.details["operator_pinned_by"] = pinned_by
-    emit(args, str(verdict), verdict.to_dict())
+    emit(args, escape(str(verdict)), verdict.to_dict())
     _warn_unpinned(args, verdict.ok and not trusted)
     return 0 if verdict.ok else 1
 
