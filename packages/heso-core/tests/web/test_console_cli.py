@@ -105,7 +105,7 @@ def test_without_the_console_extra_it_says_what_to_install(
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     assert main(["console", "--project", str(scene.root), "--no-browser"]) == 2
     err = capsys.readouterr().err
-    assert 'pip install "heso-core[console]"' in err and "uvicorn" in err
+    assert 'pip install "./packages/heso-core[console]"' in err and "uvicorn" in err
     assert main(["console", "--project", str(scene.root), "--no-browser", "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["error"] == "MissingExtra" and "heso-core[console]" in out["message"]

@@ -10,7 +10,10 @@ from typing import Any
 from heso.cli._output import EXIT_USAGE, add_json_flag
 
 DEFAULT_PORT = 8714
-INSTALL_HINT = 'pip install "heso-core[console]"'
+INSTALL_HINT = (
+    'pip install "./packages/heso-core[console]" (from a clone of the heso repository; '
+    "heso-core is not on PyPI yet)"
+)
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
