@@ -5,8 +5,11 @@ where it ran. Output shape: ../shared/seeds/002-quickstart-python.txt."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -21,6 +24,12 @@ SHAPE = re.compile(
     r"  verify either yourself, offline:\n"
     r"      (?P<verify>heso verify .+)\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def _heso_on_path(monkeypatch):
+    """``heso`` on PATH is this installation's, as in an activated environment."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
 
 
 def run(capsys, *argv):
@@ -120,3 +129,27 @@ def test_demo_json_reports_what_init_scaffolded(tmp_path, heso_env, capsys, monk
     assert data["scaffolded"]["root"] == str(tmp_path) and data["scaffolded"]["key_created"]
     assert [r["verdict"] for r in data["receipts"]] == ["Valid (L0)", "Valid (L0)"]
     assert data["commands"][0] == f"heso verify {data['receipts'][0]['action_hash'][:12]}"
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_demo_not_on_path_prints_how_it_was_run(tmp_path, heso_env, how):
+    """Run as ``.venv/bin/heso demo`` or ``python -m heso demo`` without heso on PATH: the
+    printed commands name the same program, so they still work as printed."""
+    script = os.path.join(os.path.dirname(sys.executable), "heso")
+    argv = [script, "demo"] if how == "script" else [sys.executable, "-m", "heso", "demo"]
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    m = SHAPE.search(
+        done.stdout.replace(f"{script} verify", "heso verify").replace(
+            f"{sys.executable} -m heso verify", "heso verify"
+        )
+    )
+    assert m is not None, done.stdout
+    commands = re.findall(r"^\s+(\S+(?: -m heso)? (?:verify|show) .*)$", done.stdout, re.M)
+    commands += re.findall(r": (\S+(?: -m heso)? show \S+)$", done.stdout, re.M)
+    assert len(commands) == 2 and all(
+        c.startswith(script if how == "script" else sys.executable) for c in commands
+    ), commands
+    for command in commands:
+        again = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True)
+        assert again.returncode == 0, (command, again.stderr)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
         verdict = verify_receipt(stored, trusted_operators=trusted)
         shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
         rows.append((shown, outcome, verdict))
+    heso_cmd = _program()
     project = "" if args.project is None else f" --project {shlex.quote(args.project)}"
-    prefix = rows[0][1].action_hash[:PREFIX]
-    commands = [f"heso verify {prefix}{project}", f"heso show {rows[1][1].action_hash[:PREFIX]}"]
-    commands[1] += project
+    commands = [
+        f"{heso_cmd} verify {rows[0][1].action_hash[:PREFIX]}{project}",
+        f"{heso_cmd} show {rows[1][1].action_hash[:PREFIX]}{project}",
+    ]
     lines = ["minting your first receipts through the engine:"]
     for label, outcome, verdict in rows:
         lines.append(f"  {label:<9} {outcome.action_hash[:PREFIX]}…  ->  {verdict}")
@@ -112,6 +115,19 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     return 0 if ok else 1
+
+
+def _program() -> str:
+    """How to run this heso again from here: ``heso`` when that name finds this installation,
+    else the path it was run by (``.venv/bin/heso``), else ``<python> -m heso``."""
+    on_path = shutil.which("heso")
+    here = os.path.dirname(sys.executable)
+    if on_path is not None and os.path.samefile(os.path.dirname(on_path), here):
+        return "heso"
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "heso" and os.path.isfile(argv0):
+        return shlex.quote(argv0)
+    return f"{shlex.quote(sys.executable)} -m heso"
 
 
 def _project(args: argparse.Namespace) -> tuple[Path, Any]:
