@@ -168,6 +168,8 @@ def test_exit_codes_of_every_verb(store, capsys, tmp_path, monkeypatch):
         ["log", "--decision", "maybe", *at],
         ["policy", "explain", "--verb", "teleport", "--tool", "x", "--policy", project.policy_path],
         ["approvals"],
+        ["approver"],
+        ["verifier"],
         ["approvals", "show", "ffffffffffff", *at],
         ["approve", hashes[2][:12], "--as", "mallory", *at],
         ["approver", "show", "nobody"],

@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         from heso.cli._progress import progress
 
         ddir = data_dir(require_root(args.project))
-        with progress(f"verifying the chain in {ddir}"):
+        log = ddir / chain.CHAIN_FILE
+        size = log.stat().st_size if log.exists() else 0
+        with progress(f"verifying the chain in {ddir} ({size / 1e6:,.1f} MB)"):
             verdict = chain.verify_chain(
                 ddir,
                 trusted_operators=trusted,
