@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -50,6 +51,16 @@ QUICKSTART = _load_quickstart().commands()
 # -- a wheelhouse from installed distributions ------------------------------------------------
 
 
+def sysconfig_path(python: str, name: str) -> str:
+    """``sysconfig.get_path(name)`` of another interpreter ('' when it cannot say)."""
+    return subprocess.run(
+        [python, "-c", f"import sysconfig; print(sysconfig.get_path({name!r}))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
 def _find(name: str) -> md.Distribution:
     """``name`` as installed here, or in the ``python3``/``python`` on this process's PATH."""
     try:
@@ -57,12 +68,7 @@ def _find(name: str) -> md.Distribution:
     except md.PackageNotFoundError:
         pass
     for exe in {shutil.which("python3"), shutil.which("python")} - {None}:
-        purelib = subprocess.run(
-            [exe, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
+        purelib = sysconfig_path(exe, "purelib")
         found = list(md.distributions(name=name, path=[purelib])) if purelib else []
         if found:
             return found[0]
@@ -147,18 +153,11 @@ def wheelhouse(out: Path, roots: list[str]) -> Path:
 def stock(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of a stock machine: the system ``python3`` (externally managed), no
     ``heso`` or ``uv`` on PATH, pip limited to the wheelhouse, uv to its cache."""
-    purelib = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert (Path(purelib) / "EXTERNALLY-MANAGED").is_file(), "the system Python is not PEP 668"
+    stdlib = sysconfig_path(SYSTEM_PYTHON, "stdlib")
+    assert (Path(stdlib) / "EXTERNALLY-MANAGED").is_file(), "the system Python is not PEP 668"
     for tool in ("heso", "uv"):
         assert shutil.which(tool, path=STOCK_PATH) is None, tool
     core = ROOT / "packages" / "heso-core" / "pyproject.toml"
-    import tomllib
-
     project = tomllib.loads(core.read_text())
     roots = [*project["project"]["dependencies"], *project["build-system"]["requires"], "uv"]
     house = wheelhouse(tmp_path_factory.mktemp("wheelhouse"), roots)
