@@ -78,15 +78,18 @@ def _table(rows: list[dict[str, Any]], total: int, ddir: Any) -> str:
         return f"the store is empty: no receipts yet ({ddir})"
     if not rows:
         return f"no receipt matches (of {total})"
-    head = f"{'ENTRY':<8}{'CAPTURED (UTC)':<22}{'DECISION':<18}{'ACTION':<36}{'WORKFLOW':<16}HASH"
+    head = (
+        f"{'ENTRY':<8}{'CAPTURED (UTC)':<28}{'DECISION':<18}{'TRUST':<7}{'ACTION':<36}"
+        f"{'WORKFLOW':<16}HASH"
+    )
     lines = [head]
     for r in rows:
         action = escape(f"{r['verb']} {r['tool']}")
-        cosigned = f" L1/{r['approvers']}" if r["approvers"] else ""
+        trust = "L1" if r["approvers"] else "L0"
         lines.append(
-            f"{'#' + str(r['seq']):<8}{escape(r['captured_at']):<22}"
-            f"{escape(r['decision']) + cosigned:<18}{action[:35]:<36}"
-            f"{escape(r['workflow'])[:15]:<16}{escape(r['action_hash'])[:12]}"
+            f"{'#' + str(r['seq']):<8}{escape(r['captured_at']):<28}{escape(r['decision']):<18}"
+            f"{trust:<7}{action[:35]:<36}{escape(r['workflow'])[:15]:<16}"
+            f"{escape(r['action_hash'])[:12]}"
         )
     lines.append(f"{len(rows)} of {total} receipts; `heso show <HASH>` prints one")
     return "\n".join(lines)
