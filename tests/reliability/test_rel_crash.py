@@ -566,5 +566,5 @@ def test_a_damaged_key_file_is_a_clear_error_and_nothing_runs(
         text=True,
         check=False,
     )
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr

@@ -108,7 +108,8 @@ def __getattr__(name: str) -> Any:
         except ModuleNotFoundError as exc:
             if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
                 raise ImportError(
-                    f"heso.{name} needs the {dist} package: pip install {dist}"
+                    f"heso.{name} needs the {dist} package, not on PyPI yet: from a clone "
+                    f"of the heso repository, pip install ./packages/heso-core ./packages/{dist}"
                 ) from exc
             raise
         value = getattr(mod, attr) if attr else mod

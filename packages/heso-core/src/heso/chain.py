@@ -852,9 +852,12 @@ def get_receipt(data_dir: str | Path, prefix: str) -> dict[str, Any]:
         raise ReceiptNotFoundError(str(exc)) from exc
     hashes = sorted({h for h, _ in hits})
     if not hashes:
-        raise ReceiptNotFoundError(
-            f"no receipt in {Path(data_dir) / CHAIN_FILE} matches {prefix!r}"
-        )
+        chain_path = Path(data_dir) / CHAIN_FILE
+        if not chain_path.exists() or chain_path.stat().st_size == 0:
+            raise ReceiptNotFoundError(
+                f"the store {chain_path} is empty: no receipt has been minted yet"
+            )
+        raise ReceiptNotFoundError(f"no receipt in {chain_path} matches {prefix!r}")
     if len(hashes) > 1:
         raise AmbiguousPrefixError(prefix, hashes)
     receipt = _receipt_at(data_dir, hits[-1][1], hashes[0])

@@ -82,7 +82,7 @@ def test_key_rotation_between_suspend_and_finalize_resuspends(approvals):
     assert refund("o-1", 10, _heso_session="s-rot") is heso.SUSPENDED
     assert calls == []
     code, err2 = approvals.approve(old_hash, "alice")
-    assert code == 1 and "superseded" in err2["message"]
+    assert code == 2 and "superseded" in err2["message"]
 
     approvals.approve(new_hash, "alice")
     assert refund("o-1", 10, _heso_session="s-rot") == "done"
@@ -193,17 +193,17 @@ def test_the_cli_refuses_unregistered_or_mismatched_approvers(approvals, monkeyp
     (row,) = approvals.pending()
     new_approver("mallory")
     code, err = approvals.approve(row["action_hash"], "mallory")
-    assert code == 1 and "not a registered member" in err["message"]
+    assert code == 2 and "not a registered member" in err["message"]
     # Alice's key file replaced by another key: her name alone proves nothing.
     from heso.approvals.identity import key_path
 
     key_path("alice").rename(key_path("alice").with_suffix(".bak"))
     new_approver("alice")
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and "is not the one registered for 'alice'" in err["message"]
+    assert code == 2 and "is not the one registered for 'alice'" in err["message"]
     monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", "wrong")
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and err["error"] == "KeyDecryptionError"
+    assert code == 2 and err["error"] == "KeyDecryptionError"
     assert approvals.show(row["action_hash"])["approvals"] == []
 
 

@@ -103,7 +103,7 @@ def test_deny_is_terminal(approvals):
     assert heso.decision("s-deny") == "denied"
     assert calls == [] and approvals.pending() == []
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and "already denied" in err["message"]
+    assert code == 2 and "already denied" in err["message"]
     show = approvals.show(row["action_hash"])
     assert show["decided"]["reason"] == "looks like fraud"
     # No L1 receipt was minted for a denied action.
@@ -147,7 +147,7 @@ def test_quorum_not_met_never_fires_or_finalizes(approvals):
     h = row["action_hash"]
     assert approvals.approve(h, "alice")[0] == 0
     code, err = approvals.approve(h, "alice")
-    assert code == 1 and "already approved" in err["message"]
+    assert code == 2 and "already approved" in err["message"]
     assert wire("ACME", 7, _heso_session="s-nq") is heso.SUSPENDED
     assert heso.resume("s-nq") == "suspended"
     assert calls == []

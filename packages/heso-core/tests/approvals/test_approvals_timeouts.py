@@ -35,7 +35,7 @@ def test_deny_at_the_deadline(approvals):
     assert approvals.pending() == []  # every reader computes the timeout
     # An approver can no longer approve once the deadline passed.
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and "already expired" in err["message"]
+    assert code == 2 and "already expired" in err["message"]
     assert refund("o-1", 1, _heso_session="s") is heso.DENIED
     assert heso.decision("s") == "expired"
     assert calls == []
@@ -59,7 +59,7 @@ def test_escalate_hands_the_action_to_the_escalation_group(approvals):
     h = row["action_hash"]
     # Dave (managers) may not decide before the escalation.
     code, err = approvals.approve(h, "dave")
-    assert code == 1 and "not a registered member" in err["message"]
+    assert code == 2 and "not a registered member" in err["message"]
 
     approvals.init(T0_90M)
     assert heso.decision("s-esc") == "escalated"

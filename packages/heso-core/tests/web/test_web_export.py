@@ -32,7 +32,7 @@ def test_export_writes_the_page_and_reports_its_digest(tmp_path: Path, capsys) -
     assert main(["verifier", "export", "-"]) == 0
     assert capsys.readouterr().out == verifier_html()
 
-    assert main(["verifier", "export", str(tmp_path / "missing" / "v.html")]) == 1
+    assert main(["verifier", "export", str(tmp_path / "missing" / "v.html")]) == 2
     assert "cannot write" in capsys.readouterr().err
 
 

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.display import escape as _e
 
 
 def register(sub: Any) -> None:
@@ -114,7 +115,7 @@ def _progress_text(summary: dict[str, Any]) -> str:
     for g in summary["groups"]:
         k = g["threshold"]
         parts.append(f"{g['group']} {g['approvals']}/{k}" if k else f"{g['group']} (undefined!)")
-    return ", ".join(parts) or "-"
+    return _e(", ".join(parts) or "-")
 
 
 def _left_text(summary: dict[str, Any], now: Any) -> str:
@@ -156,12 +157,12 @@ def run_list(args: argparse.Namespace) -> int:
     lines = [f"{'ACTION':<13}{'STATUS':<11}{'TOOL':<28}{'RULE':<30}{'APPROVALS':<18}SLA"]
     for r in rows:
         if r["status"] == "corrupt":
-            lines.append(f"{r['action_hash'][:12]:<13}corrupt    {r['error']}")
+            lines.append(f"{r['action_hash'][:12]:<13}corrupt    {_e(r['error'])}")
             continue
-        tool = f"{r['verb']} {r['tool_name']}"
+        tool = _e(f"{r['verb']} {r['tool_name']}")
         lines.append(
-            f"{r['action_hash'][:12]:<13}{r['status']:<11}{tool[:27]:<28}{r['rule_id'][:29]:<30}"
-            f"{_progress_text(r)[:17]:<18}{_left_text(r, now)}"
+            f"{r['action_hash'][:12]:<13}{r['status']:<11}{tool[:27]:<28}"
+            f"{_e(r['rule_id'])[:29]:<30}{_progress_text(r)[:17]:<18}{_left_text(r, now)}"
         )
     lines.append("approve with `heso approve <ACTION> --as <name>`; details: `heso approvals show`")
     rejected = [r for r in rows if r.get("rejected")]
@@ -218,11 +219,11 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     lines = [
         f"action     {action_hash}",
-        f"status     {data['status']}" + (f" (by {st.approved_by})" if st.approved_by else ""),
-        f"tool       {data['verb']} {data['tool_name']}  (workflow {data['workflow']}, "
-        f"account {data['account']})",
-        f"rule       {data['rule_id']}: {data['rule_display']}",
-        f"session    {session}",
+        f"status     {data['status']}" + (f" (by {_e(st.approved_by)})" if st.approved_by else ""),
+        f"tool       {_e(data['verb'])} {_e(data['tool_name'])}  (workflow "
+        f"{_e(data['workflow'])}, account {_e(data['account'])})",
+        f"rule       {_e(data['rule_id'])}: {_e(data['rule_display'])}",
+        f"session    {_e(session)}",
         f"captured   {data['captured_at']}",
         f"approvals  {_progress_text(data)}",
         f"deadline   {data.get('deadline', '-')} ({_left_text(data, now)})",
@@ -233,17 +234,19 @@ def run_show(args: argparse.Namespace) -> int:
         "fields     " + json.dumps(data["action"]["fields"], ensure_ascii=False, sort_keys=True)
     )
     for a in data["approvals"]:
-        why = f": {a['reason']}" if a["reason"] else ""
-        lines.append(f"  approved by {a['approver']} ({a['group']}) at {a['at']}{why}")
+        why = f": {_e(a['reason'])}" if a["reason"] else ""
+        lines.append(f"  approved by {_e(a['approver'])} ({_e(a['group'])}) at {_e(a['at'])}{why}")
     for r in data["rejected"]:
-        what = "decision" if r["kind"] == "decision" else f"{r['kind']} record"
-        who = f" by {r['approver']}" if r["approver"] else f" signed as {r['signer']}"
-        lines.append(f"  REJECTED {what}{who}: {r['verdict']}: {r['reason']}")
+        what = "decision" if r["kind"] == "decision" else f"{_e(str(r['kind']))} record"
+        who = (
+            f" by {_e(str(r['approver']))}" if r["approver"] else f" signed as {_e(str(r['signer']))}"
+        )
+        lines.append(f"  REJECTED {what}{who}: {r['verdict']}: {_e(str(r['reason']))}")
     lines.append("lifecycle:")
     for rec in data["lifecycle"]:
-        who = rec.get("approver") or rec.get("by") or ""
-        what = rec.get("decision", "")
-        lines.append(f"  {rec.get('at', ''):<28}{rec['kind']:<11}{what:<10}{who}")
+        who = _e(str(rec.get("approver") or rec.get("by") or ""))
+        what = _e(str(rec.get("decision", "")))
+        lines.append(f"  {_e(str(rec.get('at', ''))):<28}{_e(str(rec['kind'])):<11}{what:<10}{who}")
     emit(args, "\n".join(lines), data)
     return 0
 
@@ -322,7 +325,7 @@ def run_decide(args: argparse.Namespace) -> int:
         "status": after.decision,
         "record": part,
     }
-    tool = (
+    tool = _e(
         f"{st.receipt['content']['action']['verb']} {st.receipt['content']['action']['tool_name']}"
     )
     if args.decision == "denied":

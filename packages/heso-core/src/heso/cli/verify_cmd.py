@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.display import escape
 
 if TYPE_CHECKING:
     from heso.trust import Trust
@@ -66,10 +67,18 @@ def run(args: argparse.Namespace) -> int:
     if args.chain:
         if args.target:
             raise HesoConfigError("give either a target or --chain, not both")
+        from heso.cli._progress import progress
+
         ddir = data_dir(require_root(args.project))
-        verdict = trust.verify_chain(ddir, workers=args.workers, require_sealed=args.sealed)
-        human = str(verdict)
-        if verdict.ok:
+        log = ddir / chain.CHAIN_FILE
+        size = log.stat().st_size if log.exists() else 0
+        with progress(f"verifying the chain in {ddir} ({size / 1e6:,.1f} MB)"):
+            verdict = trust.verify_chain(ddir, workers=args.workers, require_sealed=args.sealed)
+        human = escape(str(verdict))
+        if verdict.ok and not verdict.details["entries"]:
+            verdict.details["empty"] = True
+            human = f"Valid: the store is empty, there are no receipts yet ({ddir})"
+        elif verdict.ok:
             d = verdict.details
             human += f"\n{d['entries']} entries, {d['sealed']} sealed by the signed head"
             if d.get("l1_receipts"):
@@ -78,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
                 human += f", {d['torn_tails_recovered']} torn tail(s) recovered (see receipts.torn)"
             if d.get("operator"):
                 how = "pinned by " + trust.pinned_by if trust.operators else "not pinned"
-                human += f"\noperator {d['operator']} ({how})"
+                human += f"\noperator {escape(d['operator'])} ({how})"
         emit(args, human, verdict.to_dict())
-        warn_unpinned(args, verdict.ok and not trust.operators)
+        warn_unpinned(args, verdict.ok and not trust.operators and "empty" not in verdict.details)
         return 0 if verdict.ok else 1
     if not args.target:
         raise HesoConfigError("give an action_hash prefix, a receipt file, or --chain")
@@ -101,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         ddir = data_dir(require_root(args.project))
         verdict = trust.verify_receipt(chain.get_receipt(ddir, args.target))
-    emit(args, str(verdict), verdict.to_dict())
+    emit(args, escape(str(verdict)), verdict.to_dict())
     warn_unpinned(args, verdict.ok and not trust.operators)
     return 0 if verdict.ok else 1
 

@@ -93,11 +93,43 @@ class Row:
         }
 
 
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows a listing keeps (the console's receipts list and ``heso log``): exact
+    ``verb``/``tool``/``decision``/``workflow``/``account``, a word of ``q`` somewhere in the
+    row, and ``captured_at`` within ``[since, until]``."""
+
+    wanted: Mapping[str, str]
+    q: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | None]) -> RowFilter:
+        """From query or command-line parameters (``ValueError`` for a bad time)."""
+        return cls(
+            wanted={f: params.get(f) or "" for f in FILTERS},
+            q=(params.get("q") or "").strip().lower(),
+            since=parse_bound(params.get("since")),
+            until=parse_bound(params.get("until")),
+        )
+
+    def matches(self, row: Row) -> bool:
+        if any(v and getattr(row, f) != v for f, v in self.wanted.items()):
+            return False
+        if self.q and all(word not in row.search for word in self.q.split()):
+            return False
+        if self.since is not None and (row.when is None or row.when < self.since):
+            return False
+        return self.until is None or (row.when is not None and row.when <= self.until)
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _row(seq: int, offset: int, line: bytes) -> Row:
+def row_of(seq: int, offset: int, line: bytes) -> Row:
+    """The row of the chain entry ``line`` (number ``seq``, at byte ``offset``)."""
     entry_hash = ch.entry_hash(line)
     try:
         entry = loads_strict(line)
@@ -179,7 +211,7 @@ class ProjectView:
             stamp = self._stamp(ch.CHAIN_FILE)
             if stamp != self._rows_stamp:
                 self._rows = [
-                    _row(seq, offset, line)
+                    row_of(seq, offset, line)
                     for seq, (offset, line) in enumerate(ch.iter_entries(self.data_dir))
                 ]
                 self._rows_stamp = stamp
@@ -190,28 +222,8 @@ class ProjectView:
     def receipts(self, params: Mapping[str, str]) -> dict[str, Any]:
         """The filtered list (newest first), its facets and its timeline."""
         rows = self.rows()
-        since = parse_bound(params.get("since"))
-        until = parse_bound(params.get("until"))
-        q = (params.get("q") or "").strip().lower()
-        wanted = {f: params.get(f) or "" for f in FILTERS}
-        picked = []
-        for row in rows:
-            values = {
-                "verb": row.verb,
-                "tool": row.tool,
-                "decision": row.decision,
-                "workflow": row.workflow,
-                "account": row.account,
-            }
-            if any(v and values[f] != v for f, v in wanted.items()):
-                continue
-            if q and all(word not in row.search for word in q.split()):
-                continue
-            if since is not None and (row.when is None or row.when < since):
-                continue
-            if until is not None and (row.when is None or row.when > until):
-                continue
-            picked.append(row)
+        keep = RowFilter.from_params(params)
+        picked = [row for row in rows if keep.matches(row)]
         try:
             limit = max(1, min(MAX_LIMIT, int(params.get("limit") or 100)))
             offset = max(0, int(params.get("offset") or 0))

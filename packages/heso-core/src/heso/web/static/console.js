@@ -7,7 +7,7 @@
 (function () {
   "use strict";
   const V = globalThis.HesoVerify;
-  const { h, add, clear, short, verdictBadge, pre, chainPicture, timelinePicture, legend } = globalThis.HesoUI;
+  const { h, add, clear, short, escapeText, verdictBadge, pre, chainPicture, timelinePicture, legend } = globalThis.HesoUI;
   const view = document.getElementById("view");
   const state = { csrf: null, session: null, key: null, filters: {}, showAll: false };
 
@@ -259,7 +259,8 @@
     add(card, browserCheck);
     V.verifyReceipt(r, browserOptions()).then((v) => {
       browserCheck.dataset.browserVerdict = v.code;
-      browserCheck.textContent = `Verified again in this browser (WebCrypto): ${v.toString()}`;
+      browserCheck.textContent = escapeText(
+        `Verified again in this browser (WebCrypto): ${v.toString()}`);
     });
     const blob = new Blob([JSON.stringify(r, null, 2) + "\n"], { type: "application/json" });
     add(card, 

@@ -1,0 +1,28 @@
+"""pytest fixtures of heso-testing, registered when the package is installed (nothing autouse):
+temporary heso projects and a fake OpenAI/Anthropic server. The socket guard is the opt-in
+:mod:`heso_testing.plugin`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from heso_testing.project import allow_all_project, heso_env, heso_project
+from heso_testing.providers import FakeProviderServer
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProviderServer]:
+    """A running fake OpenAI/Anthropic server on 127.0.0.1, fresh for each test.
+
+    Point clients at ``fake_provider.openai_base_url`` / ``fake_provider.anthropic_base_url``
+    and read ``fake_provider.count(path)``. The test fails if the server itself hit a bug.
+    """
+    with FakeProviderServer() as server:
+        yield server
+    if server.errors:
+        pytest.fail(f"fake provider raised while handling requests: {server.errors!r}")
+
+
+__all__ = ["allow_all_project", "fake_provider", "heso_env", "heso_project"]
