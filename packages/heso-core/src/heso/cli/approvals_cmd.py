@@ -238,9 +238,8 @@ def run_show(args: argparse.Namespace) -> int:
         lines.append(f"  approved by {_e(a['approver'])} ({_e(a['group'])}) at {_e(a['at'])}{why}")
     for r in data["rejected"]:
         what = "decision" if r["kind"] == "decision" else f"{_e(str(r['kind']))} record"
-        who = (
-            f" by {_e(str(r['approver']))}" if r["approver"] else f" signed as {_e(str(r['signer']))}"
-        )
+        by = r["approver"]
+        who = f" by {_e(str(by))}" if by else f" signed as {_e(str(r['signer']))}"
         lines.append(f"  REJECTED {what}{who}: {r['verdict']}: {_e(str(r['reason']))}")
     lines.append("lifecycle:")
     for rec in data["lifecycle"]:
