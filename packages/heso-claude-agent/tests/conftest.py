@@ -20,6 +20,7 @@ from claude_agent_sdk import (
     query,
     tool,
 )
+from pydantic import create_model
 
 import heso
 from heso_claude_agent import HesoGate, Mode
@@ -27,18 +28,18 @@ from heso_testing.claude_fake_api import FakeClaudeAPI, ToolUse
 
 SERVER = "conformance"
 Seam = Literal["hook", "can_use_tool", "both"]
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 def sdk_tool(fn: Callable[..., Any]) -> SdkMcpTool[Any]:
-    """``fn`` (sync or async, typed, documented) as an SDK MCP tool named like it."""
+    """``fn`` (sync or async, typed, documented) as an SDK MCP tool named like it; its input
+    schema is pydantic's for the parameters (with their defaults)."""
     params = inspect.signature(fn).parameters.values()
     hints = inspect.get_annotations(fn, eval_str=True)
-    schema = {
-        "type": "object",
-        "properties": {p.name: {"type": _JSON_TYPES[hints[p.name]]} for p in params},
-        "required": [p.name for p in params if p.default is inspect.Parameter.empty],
+    fields: dict[str, Any] = {
+        p.name: (hints[p.name], ... if p.default is inspect.Parameter.empty else p.default)
+        for p in params
     }
+    schema = create_model(f"{fn.__name__}_args", **fields).model_json_schema()
 
     async def handler(args: dict[str, Any]) -> dict[str, Any]:
         out = fn(**args)
