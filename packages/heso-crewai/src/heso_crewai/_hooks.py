@@ -11,10 +11,17 @@ text; the paired after-tool-call hook replaces it (``mode="message"``) or raises
 out of ``Crew.kickoff()`` (``mode="raise"``), since CrewAI re-raises a ``HookAborted`` from an
 after-tool-call hook.
 
+The gate decides on the arguments the tool receives: the hook validates the model's input with
+the tool's ``args_schema`` as CrewAI will (coercion, defaults), binds it to the tool's function
+(:func:`heso.adapters.call_fields`, so a default that lives only in the function counts too),
+gates that, and writes the validated input back into ``ctx.tool_input``, the dict CrewAI hands
+the tool, so the tool receives exactly what was gated. Input the tool's schema rejects is not
+gated: CrewAI refuses it and nothing runs.
+
 CrewAI has no pause: a ``require_approval`` call is refused, and the same call made again is
-re-entered (:func:`heso.approvals.reentry.admit`): once heso's approvers approved, it runs
-exactly once, and the after-tool-call hook records ``completed`` (CrewAI hands a tool's
-exception back as text, so ``completed`` says the call returned to CrewAI).
+re-entered (:func:`heso.adapters.admit`): once heso's approvers approved, it runs exactly once,
+and the after-tool-call hook records ``completed`` (CrewAI hands a tool's exception back as
+text, so ``completed`` says the call returned to CrewAI).
 """
 
 from __future__ import annotations
@@ -37,14 +44,21 @@ from crewai.hooks import (
     unregister_before_tool_call_hook,
 )
 from crewai.hooks.dispatch import InterceptionPoint, get_scoped_hooks, scoped_hooks
+from pydantic import BaseModel
 
-from heso.action import Verb
-from heso.approvals.reentry import Admission, admit
-from heso.canonical import to_json_value
-from heso.capture import gate
-from heso.errors import BridgeError, CanonicalizationError, HesoError
-from heso.refusals import MODES as MODES  # re-exported by heso_crewai
-from heso.refusals import Mode, check_mode, refusal_text
+from heso import BridgeError, CanonicalizationError, HesoError
+from heso.adapters import MODES as MODES  # re-exported by heso_crewai
+from heso.adapters import (
+    Admission,
+    Mode,
+    Verb,
+    admit,
+    call_fields,
+    check_mode,
+    gate,
+    refusal_text,
+    to_json_value,
+)
 
 _ABORT_SOURCE = "heso"
 
@@ -114,10 +128,38 @@ class _Call:
 _call: ContextVar[_Call | None] = ContextVar("heso_crewai_call", default=None)
 
 
-def _gate_tool(ctx: ToolCallHookContext) -> Admission:
-    """Admit one tool call (re-entering its approved suspension, else gating it anew); raise
-    when it may not run."""
-    return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
+def _gate_tool(ctx: ToolCallHookContext) -> Admission | None:
+    """Admit one tool call (re-entering its approved suspension, else gating it anew) with
+    the arguments the tool will receive; raise when it may not run. ``None``: the tool's
+    schema rejects the input, so CrewAI refuses the call itself."""
+    tool = getattr(ctx, "tool", None)
+    schema = getattr(tool, "args_schema", None)
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel) and schema.model_fields):
+        return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
+    try:
+        validated = schema.model_validate(ctx.tool_input).model_dump()
+    except Exception:
+        return None
+    fields = _bound(tool, validated)
+    admission = admit(Verb.TOOL_CALL, ctx.tool_name, fields)
+    # What CrewAI hands the tool: exactly what was gated (its validation of it is a no-op).
+    ctx.tool_input.clear()
+    ctx.tool_input.update(validated)
+    return admission
+
+
+def _bound(tool: Any, validated: dict[str, Any]) -> dict[str, Any]:
+    """``validated`` bound to the function the tool runs, with that function's defaults."""
+    fn = getattr(tool, "func", None)
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and getattr(fn, "__name__", None) == "_run":
+        tool, fn = owner, getattr(owner, "func", None)  # a CrewStructuredTool of a BaseTool
+    if fn is None:
+        fn = getattr(tool, "_run", None)
+    try:
+        return call_fields(fn, (), validated) if callable(fn) else validated
+    except (TypeError, ValueError):
+        return validated
 
 
 def _fail_closed(error: BaseException) -> HookAborted:
@@ -172,7 +214,8 @@ class HesoHooks:
             with suppress(Exception):
                 _call.set(_Call(ctx.tool_name, ctx.tool_input, abort, None))
             raise abort from abort.__cause__
-        admission.__enter__()
+        if admission is not None:
+            admission.__enter__()
         _call.set(_Call(ctx.tool_name, ctx.tool_input, None, admission))
 
     def after_tool_call(self, ctx: ToolCallHookContext) -> str | None:
