@@ -19,10 +19,7 @@ def _agent(
     tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], mode: str, *, aio: bool
 ) -> tuple[Agent[Any], ScriptedModel]:
     model = ScriptedModel([[(tool_name, arguments)], "done"])
-    # Not strict: file_ticket's dict[str, int] has no strict JSON schema (only the schema
-    # shown to the model differs; the SDK validates the arguments the same way).
-    fns = tools.async_tools() if aio else tools.sync_tools()
-    fn_tools = [function_tool(fn, strict_mode=False) for fn in fns]
+    fn_tools = [function_tool(fn) for fn in (tools.async_tools() if aio else tools.sync_tools())]
     agent = Agent(name="support", instructions="Help.", model=model, tools=fn_tools)
     return protect(agent, mode=mode), model  # type: ignore[arg-type]
 

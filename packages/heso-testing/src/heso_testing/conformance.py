@@ -60,6 +60,7 @@ __all__ = [
     "ConformanceTools",
     "Contact",
     "FlushOptions",
+    "Line",
     "RunResult",
     "TicketDetails",
     "conformance_context",
@@ -154,11 +155,18 @@ class Contact(BaseModel):
     email: str
 
 
+class Line(BaseModel):
+    """One line of a ticket."""
+
+    label: str
+    count: int = 1
+
+
 class TicketDetails(BaseModel):
-    """Nested ticket data: lists, a mapping and a model inside a model."""
+    """Nested ticket data: lists, models inside a model, a list of models."""
 
     tags: list[str]
-    counts: dict[str, int]
+    lines: list[Line]
     contact: Contact
 
 
