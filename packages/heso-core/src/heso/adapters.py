@@ -28,6 +28,7 @@ from typing import Any
 
 from heso import config as _config
 from heso.action import Verb
+from heso.adapter_packages import INSTALL_HINTS
 from heso.approvals.gated import append_decision, decision
 from heso.approvals.reentry import (
     Admission,
@@ -47,18 +48,6 @@ from heso.refusals import GATE_FAILED, MODES, Mode, check_mode, refusal_info, re
 
 ENTRY_POINT_GROUP = "heso.adapters"
 """Entry point group of adapters: ``<attribute of heso> = "<module>[:<object>]"``."""
-
-INSTALL_HINTS: Mapping[str, str] = {
-    "HesoCallbackHandler": "heso-langchain",
-    "langgraph": "heso-langchain",
-    "crewai": "heso-crewai",
-    "openai_agents": "heso-openai-agents",
-    "claude_agent": "heso-claude-agent",
-    "pydantic_ai": "heso-pydantic-ai",
-    "mcp": "heso-mcp",
-}
-"""The distribution to suggest when ``heso.<name>`` is asked for but no installed adapter
-provides it (wording only: adapters are found through their entry points)."""
 
 
 class ApprovalStatus(str, enum.Enum):
