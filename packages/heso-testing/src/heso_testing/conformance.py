@@ -132,6 +132,10 @@ STANDARD_CASES: tuple[str, ...] = (
     "test_async_blocked",
     "test_fail_closed",
     "test_observe_only",
+    "test_omitted_default_hits_rule",
+    "test_coerced_arguments",
+    "test_structured_arguments",
+    "test_identity_with_defaults",
 )
 """The standard test methods; dropping or overriding one needs a reason in ``skipped_cases``."""
 
@@ -915,6 +919,148 @@ class AdapterConformance:
         assert conformance.decisions("launch_rocket") == ["block"]
         assert conformance.decisions("escalate_ticket") == ["require_approval"]
         conformance.assert_chain_valid()
+
+    # -- what runs is what is gated ---------------------------------------------------------
+
+    def test_omitted_default_hits_rule(
+        self, conformance: ConformanceContext, tools: ConformanceTools, mode: str
+    ) -> None:
+        """A model that leaves out ``include_pii`` (default ``True``) is blocked by the rule
+        ``include_pii eq true``: the receipt records ``{"fmt": "csv", "include_pii": true}``
+        and the body never runs. With ``include_pii=False`` the call runs, and its receipt
+        records exactly what the body received.
+
+        If this fails: gate the arguments the body will receive, after the framework's
+        validation, coercion and defaults (``heso.adapters.call_fields`` binds a call as
+        ``@heso.tool`` does), not the model's raw arguments.
+        """
+        from heso.errors import BlockedError
+
+        self._skip_if_listed("test_omitted_default_hits_rule")
+        ctx = conformance
+        result = self._run(tools, "export_report", {"fmt": "csv"}, mode)
+        assert tools.count("export_report") == 0, (
+            f"export_report ran with include_pii={tools.received('export_report')}: the "
+            f"adapter gated the model's arguments without the parameter's default"
+        )
+        ctx.assert_receipts(export_report=1)
+        (receipt,) = ctx.receipts("export_report")
+        assert receipt["content"]["action"]["fields"] == {"fmt": "csv", "include_pii": True}
+        policy = receipt["content"]["policy"]
+        assert (policy["decision"], policy["rule_id"]) == ("block", PII_RULE), policy
+        if mode == "raise":
+            err = find_exception(result.raised, BlockedError)
+            assert isinstance(err, BlockedError) and err.rule_id == PII_RULE, _describe(result)
+        else:
+            assert result.tool_output is not None and PII_DISPLAY in result.tool_output, _describe(
+                result
+            )
+
+        ctx.mark()
+        result = self._run(tools, "export_report", {"fmt": "csv", "include_pii": False}, mode)
+        assert result.raised is None, _describe(result)
+        assert tools.received("export_report") == [{"fmt": "csv", "include_pii": False}]
+        (receipt,) = ctx.receipts("export_report")
+        assert receipt["content"]["action"]["fields"] == tools.received("export_report")[0]
+        ctx.assert_chain_valid()
+
+    def test_coerced_arguments(
+        self, conformance: ConformanceContext, tools: ConformanceTools
+    ) -> None:
+        """Arguments the framework coerces or pre-parses before the body sees them are gated
+        as the body sees them: sent ``include_pii="true"`` or ``options='{"force": true}'``
+        (a JSON string for a pydantic-model parameter), the body never receives a value the
+        rules forbid, and every body that runs received exactly the fields of an ``allow``
+        receipt. (A framework that rejects such input itself runs nothing.)
+
+        If this fails: gate the framework's validated arguments (the ones its validation hands
+        the body), not the raw text the model sent.
+        """
+        self._skip_if_listed("test_coerced_arguments")
+        ctx = conformance
+        mode = self.refusal_modes[-1]
+        attacks = (
+            ("export_report", {"fmt": "csv", "include_pii": "true"}, PII_RULE),
+            ("flush_cache", {"region": "eu", "options": '{"force": true}'}, FORCE_RULE),
+        )
+        for name, arguments, rule in attacks:
+            self._run(tools, name, arguments, mode)
+            received = tools.received(name)
+            forbidden = [
+                r
+                for r in received
+                if r.get("include_pii") is True
+                or (isinstance(r.get("options"), dict) and r["options"].get("force") is True)
+            ]
+            assert not forbidden, (
+                f"{name} ran with {forbidden} although the model sent {arguments}: the adapter "
+                "gated the raw arguments, then the framework coerced them into what the rule "
+                "forbids"
+            )
+            receipts = ctx.receipts(name)
+            allowed = [
+                r["content"]["action"]["fields"]
+                for r in receipts
+                if r["content"]["policy"]["decision"] == "allow"
+            ]
+            assert all(r in allowed for r in received), (
+                f"{name}'s body received {received}, but the allow receipts record {allowed}"
+            )
+            for receipt in receipts:
+                policy = receipt["content"]["policy"]
+                assert policy["decision"] == "allow" or policy["rule_id"] == rule, policy
+            ctx.mark()
+        ctx.assert_chain_valid()
+
+    def test_structured_arguments(
+        self, conformance: ConformanceContext, tools: ConformanceTools
+    ) -> None:
+        """Nested, unicode and pydantic-model arguments: the receipt's fields are exactly what
+        the body received (as JSON), and its content is byte-identical to ``@heso.tool``'s for
+        the same call.
+
+        If this fails: pass the validated arguments to the core as they are (the core turns
+        pydantic models, tuples and unicode into canonical JSON itself); do not ``str()``,
+        re-encode or flatten them.
+        """
+        from heso_testing.reference import LogicalCall, assert_same_content, reference_content
+
+        self._skip_if_listed("test_structured_arguments")
+        arguments = {
+            "title": "Zoë's café ✓ 日本語 \U0001f680",
+            "details": {
+                "tags": ["ünïcode", "emoji-\U0001f4a5", ""],
+                "lines": [{"label": "ключ", "count": 2}, {"label": "a.b", "count": 0}],
+                "contact": {"name": "Zoë O'Brien", "email": "zoe@example.com"},
+            },
+        }
+        result = self._run(tools, "file_ticket", arguments, "raise")
+        assert result.raised is None, _describe(result)
+        assert tools.received("file_ticket") == [arguments]
+        (surface,) = conformance.receipts("file_ticket")
+        assert surface["content"]["action"]["fields"] == arguments
+        expected = reference_content(LogicalCall("tool_call", "file_ticket", arguments))
+        assert_same_content(surface, expected)
+
+    def test_identity_with_defaults(
+        self, conformance: ConformanceContext, tools: ConformanceTools
+    ) -> None:
+        """``lookup_order(order_id="A-1")`` (``limit`` left out) mints the receipt content
+        ``@heso.tool`` mints for the same call: ``{"order_id": "A-1", "limit": 3}``.
+
+        If this fails: gate the bound arguments with the parameters' defaults applied.
+        """
+        from heso_testing.reference import LogicalCall, assert_same_content, reference_content
+
+        self._skip_if_listed("test_identity_with_defaults")
+        result = self._run(tools, "lookup_order", {"order_id": "A-1"}, "raise")
+        assert result.raised is None, _describe(result)
+        assert tools.received("lookup_order") == [{"order_id": "A-1", "limit": 3}]
+        (surface,) = conformance.receipts("lookup_order")
+        fields = {"order_id": "A-1", "limit": 3}
+        assert_same_content(
+            surface, reference_content(LogicalCall("tool_call", "lookup_order", fields))
+        )
 
     # -- the guard ---------------------------------------------------------------------------
 
