@@ -86,9 +86,45 @@ def test_a_default_only_in_the_tools_run_method_counts(ctx: ConformanceContext, 
     assert receipt["content"]["action"]["fields"] == {"fmt": "csv", "include_pii": True}
 
 
-def test_input_the_schema_rejects_runs_nothing_and_mints_nothing(ctx: ConformanceContext) -> None:
+def test_input_the_schema_rejects_is_gated_as_sent(ctx: ConformanceContext) -> None:
     tools = ConformanceTools()
     crew = make_crew(tools.sync_tools(), scripted_llm("native", [("export_report", {})])[0])
     crew.kickoff()
     assert tools.count("export_report") == 0
-    assert ctx.receipts("export_report") == []
+    (receipt,) = ctx.receipts("export_report")
+    assert receipt["content"]["action"]["fields"] == {}
+
+
+class StrictArgs(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    fmt: str
+    include_pii: bool = True
+
+
+class StrictExportTool(BaseTool):
+    """Its schema forbids extra keys; CrewAI's ReAct path drops unknown keys before it
+    validates, so the tool runs although the model's input, as sent, does not validate."""
+
+    name: str = "export_report"
+    description: str = "Export the customer report."
+    args_schema: type[BaseModel] = StrictArgs
+    ran: list[dict[str, Any]] = []
+
+    def _run(self, fmt: str, include_pii: bool = True) -> str:
+        self.ran.append({"fmt": fmt, "include_pii": include_pii})
+        return "exported"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_unknown_key_does_not_skip_the_gate(ctx: ConformanceContext, path: str) -> None:
+    tool = StrictExportTool(ran=[])
+    call = ("export_report", {"fmt": "csv", "note": "x"})  # include_pii left out
+    llm, _ = scripted_llm(path, [call])
+    agent = Agent(role="r", goal="g", backstory="b", llm=llm, tools=[tool], max_iter=3)
+    task = Task(description="Export.", expected_output="a summary", agent=agent)
+    Crew(agents=[agent], tasks=[task], verbose=False).kickoff()
+    assert tool.ran == []
+    (receipt,) = ctx.receipts("export_report")
+    assert receipt["content"]["action"]["fields"] == {"fmt": "csv", "include_pii": True}
+    assert receipt["content"]["policy"]["rule_id"] == PII_RULE

@@ -106,12 +106,12 @@ def test_callback_gates_coerced_values(ctx, tools):
     assert allowed["content"]["action"]["fields"] == {"fmt": "csv", "include_pii": False}
 
 
-def test_callback_lets_the_tool_report_invalid_input_without_a_receipt(ctx, tools):
+def test_callback_gates_input_the_tool_rejects_as_sent(ctx, tools):
     export_report = StructuredTool.from_function(func=tools.export_report)
     with pytest.raises(Exception, match="validation error"):
         export_report.invoke({"include_pii": False}, config=go(callbacks=[HesoCallbackHandler()]))
     assert tools.count("export_report") == 0
-    assert ctx.receipts("export_report") == []
+    assert _export_receipt(ctx)["content"]["action"]["fields"] == {"include_pii": False}
 
 
 def _injected_tools(ran: list[dict[str, Any]]) -> list[BaseTool]:

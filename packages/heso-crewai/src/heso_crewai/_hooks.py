@@ -15,8 +15,10 @@ The gate decides on the arguments the tool receives: the hook validates the mode
 the tool's ``args_schema`` as CrewAI will (coercion, defaults), binds it to the tool's function
 (:func:`heso.adapters.call_fields`, so a default that lives only in the function counts too),
 gates that, and writes the validated input back into ``ctx.tool_input``, the dict CrewAI hands
-the tool, so the tool receives exactly what was gated. Input the tool's schema rejects is not
-gated: CrewAI refuses it and nothing runs.
+the tool, so the tool receives exactly what was gated. CrewAI's ReAct path keeps only the keys
+the schema names before it validates: input that validates only that way (a schema forbidding
+extra keys) is gated as that path would run it. Input the schema rejects either way is gated as
+the model sent it (CrewAI then refuses it).
 
 CrewAI has no pause: a ``require_approval`` call is refused, and the same call made again is
 re-entered (:func:`heso.adapters.admit`): once heso's approvers approved, it runs exactly once,
@@ -128,24 +130,35 @@ class _Call:
 _call: ContextVar[_Call | None] = ContextVar("heso_crewai_call", default=None)
 
 
-def _gate_tool(ctx: ToolCallHookContext) -> Admission | None:
+def _gate_tool(ctx: ToolCallHookContext) -> Admission:
     """Admit one tool call (re-entering its approved suspension, else gating it anew) with
-    the arguments the tool will receive; raise when it may not run. ``None``: the tool's
-    schema rejects the input, so CrewAI refuses the call itself."""
+    the arguments the tool will receive; raise when it may not run."""
     tool = getattr(ctx, "tool", None)
     schema = getattr(tool, "args_schema", None)
     if not (isinstance(schema, type) and issubclass(schema, BaseModel) and schema.model_fields):
         return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
+    for candidate in (ctx.tool_input, _known_keys(schema, ctx.tool_input)):
+        try:
+            validated = schema.model_validate(candidate).model_dump()
+        except Exception:
+            continue
+        admission = admit(Verb.TOOL_CALL, ctx.tool_name, _bound(tool, validated))
+        if candidate is ctx.tool_input:
+            # What CrewAI hands the tool: exactly what was gated (validating it again changes
+            # nothing).
+            ctx.tool_input.clear()
+            ctx.tool_input.update(validated)
+        return admission
+    return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
+
+
+def _known_keys(schema: type[BaseModel], tool_input: dict[str, Any]) -> dict[str, Any]:
+    """``tool_input`` with only the keys the schema names, as CrewAI's ReAct path passes it."""
     try:
-        validated = schema.model_validate(ctx.tool_input).model_dump()
+        names = schema.model_json_schema()["properties"].keys()
     except Exception:
-        return None
-    fields = _bound(tool, validated)
-    admission = admit(Verb.TOOL_CALL, ctx.tool_name, fields)
-    # What CrewAI hands the tool: exactly what was gated (its validation of it is a no-op).
-    ctx.tool_input.clear()
-    ctx.tool_input.update(validated)
-    return admission
+        names = schema.model_fields.keys()
+    return {k: v for k, v in tool_input.items() if k in names}
 
 
 def _bound(tool: Any, validated: dict[str, Any]) -> dict[str, Any]:
@@ -214,8 +227,7 @@ class HesoHooks:
             with suppress(Exception):
                 _call.set(_Call(ctx.tool_name, ctx.tool_input, abort, None))
             raise abort from abort.__cause__
-        if admission is not None:
-            admission.__enter__()
+        admission.__enter__()
         _call.set(_Call(ctx.tool_name, ctx.tool_input, None, admission))
 
     def after_tool_call(self, ctx: ToolCallHookContext) -> str | None:

@@ -43,7 +43,8 @@ def call_fields_of(
     with their defaults as ``@heso.tool`` binds them. Arguments the framework injects
     (``ToolRuntime``, ``InjectedState``, a tool call id, callbacks, config) are left out.
 
-    ``None`` when the tool's own validation rejects the input: the tool cannot run.
+    ``None`` when the tool's own validation rejects the input (the tool will refuse it; the
+    caller gates the raw input).
     """
     injected = set(tool._injected_args_keys)
     data = dict(tool_input) if isinstance(tool_input, Mapping) else tool_input

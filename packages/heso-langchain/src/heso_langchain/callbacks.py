@@ -11,7 +11,8 @@ from inside ``BaseTool.run`` / ``arun`` with the model's raw input, so the handl
 tool (the innermost ``run``/``arun`` frame of a tool with the event's name) and binds the input
 as the tool will (:func:`heso_langchain._gate.call_fields_of`: validation, coercion, defaults).
 The handler runs inline (``run_inline = True``) so the async path is found too. Events that do
-not come from a tool's ``run`` are gated with their raw input.
+not come from a tool's ``run``, and input the tool's validation rejects (the tool then refuses
+it and nothing runs), are gated with their raw input.
 
 Callbacks cannot pause a run: a ``require_approval`` tool call is refused, and the same call
 made again is re-entered (:func:`heso.adapters.admit`): refused while undecided, run exactly
@@ -112,14 +113,11 @@ class HesoCallbackHandler(BaseCallbackHandler):
     ) -> None:
         name = (serialized or {}).get("name") or kwargs.get("name") or "tool"
         running = _running_tool(name)
-        if running is None:
-            fields = tool_fields(inputs, input_str)
-        else:
+        bound = None
+        if running is not None:
             tool, tool_input, tool_call_id, asynchronous = running
             bound = call_fields_of(tool, tool_input, tool_call_id, asynchronous=asynchronous)
-            if bound is None:
-                return  # the tool's own validation refuses the input: nothing runs
-            fields = bound
+        fields = bound if bound is not None else tool_fields(inputs, input_str)
         try:
             admission = admit("tool_call", name, fields, agent=self.agent)
         except GateRefusal as refusal:

@@ -5,7 +5,7 @@ awrap_tool_call=...)``.
 Each tool call is gated once as ``tool_call``; its fields are the arguments the tool's function
 will receive (the model's arguments validated, coerced and defaulted as the tool does it,
 :func:`heso_langchain._gate.call_fields_of`; the raw arguments of a tool the node does not
-know). A blocked call
+know, or that the tool's validation rejects). A blocked call
 raises ``heso.BlockedError`` (``mode="raise"``, the default) or returns its refusal to the
 model as an error ``ToolMessage`` (``mode="message"``). A ``require_approval`` call pauses the
 graph with ``interrupt()`` when the graph has a checkpointer: the interrupt's value describes
@@ -131,8 +131,6 @@ class ToolCallGate:
     def _verdict(self, request: ToolCallRequest, asynchronous: bool) -> Verdict:
         call = request.tool_call
         fields = _fields(request, asynchronous)
-        if fields is None:  # the tool's own validation refuses the call: nothing runs
-            return Verdict(call.get("id"), None)
         outcome, refusal = check("tool_call", call["name"], fields, agent=self.agent)
         return Verdict.of(call.get("id"), outcome, refusal, fields)
 
@@ -218,14 +216,17 @@ class ToolCallGate:
             return self._refuse(request, fired)
 
 
-def _fields(request: ToolCallRequest, asynchronous: bool) -> dict[str, Any] | None:
-    """The arguments the requested tool's function will receive (``None``: its validation
-    refuses them); the raw arguments when the node does not know the tool."""
+def _fields(request: ToolCallRequest, asynchronous: bool) -> dict[str, Any]:
+    """The arguments the requested tool's function will receive; the raw arguments when the
+    node does not know the tool or the tool's validation rejects them (it then runs
+    nothing)."""
     call = request.tool_call
     tool = getattr(request, "tool", None)
-    if tool is None:
-        return tool_fields(call.get("args"))
-    return call_fields_of(tool, call.get("args") or {}, call.get("id"), asynchronous=asynchronous)
+    args = call.get("args") or {}
+    bound = None
+    if tool is not None:
+        bound = call_fields_of(tool, args, call.get("id"), asynchronous=asynchronous)
+    return bound if bound is not None else tool_fields(args)
 
 
 def _completed(ticket: FireTicket, result: ToolResult) -> ToolResult:

@@ -251,9 +251,9 @@ def _parked_of(
     if parked is None and actions and call_id in actions:
         tool = _tool_of(item)
         gate = getattr(tool, "_heso_gate", None)
-        bound = call_fields_of(tool, fields) if gate is not None else None
-        if gate is not None and bound is not None:
-            parked = _adopt(call, bound, actions[call_id], gate)
+        if gate is not None:
+            bound = call_fields_of(tool, fields)
+            parked = _adopt(call, fields if bound is None else bound, actions[call_id], gate)
     return (call, parked) if parked is not None else None
 
 

@@ -151,11 +151,9 @@ class HesoGate:
 
     def _decide(self, tool: FunctionTool, params: dict[str, Any], call_id: str) -> bool | None:
         """``needs_approval``: ``True`` pauses the run for heso's approvers, ``False`` sends
-        the call on to the guardrail, ``None`` defers to the tool's own setting (also when the
-        tool's validation rejects the arguments: the SDK then runs nothing)."""
+        the call on to the guardrail, ``None`` defers to the tool's own setting."""
         call = approvals.Call.of(tool.name, call_id, params)
-        fields = call_fields_of(tool, params)
-        verdict = None if fields is None else self._verdict(call, tool.name, fields)
+        verdict = self._verdict(call, tool.name, _fields_of(tool, params))
         approvals.registry.set_pausing(call, verdict is True)
         return verdict
 
@@ -188,10 +186,7 @@ class HesoGate:
                 return ToolGuardrailFunctionOutput.allow(refusal_info(parked.refusal))
             held = approvals.fire(call, parked)
         elif (held := approvals.registry.take(call)) is None:
-            fields = self._fields(data, params)
-            if fields is None:  # the tool's validation rejects the arguments: nothing runs
-                return ToolGuardrailFunctionOutput.allow()
-            held = capture(ctx.tool_name, fields)
+            held = capture(ctx.tool_name, _fields_of(_tool_of(data, self.guardrail), params))
         if isinstance(held, GateRefusal):
             return self._refuse(held)
         action_hash = held.action_hash
@@ -199,14 +194,6 @@ class HesoGate:
         # so the body sees its receipt as heso.current_action_hash(); nothing outlives the task.
         action_hash_scope(action_hash).__enter__()
         return ToolGuardrailFunctionOutput.allow(output_info={"heso": {"action_hash": action_hash}})
-
-    def _fields(
-        self, data: ToolInputGuardrailData, params: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """The arguments the called tool's function receives (``None``: its validation
-        rejects them); a tool this guardrail cannot find parses its JSON itself."""
-        tool = _tool_of(data, self.guardrail)
-        return call_fields_of(tool, params) if tool is not None else dict(params)
 
     def _refuse(self, refusal: GateRefusal) -> ToolGuardrailFunctionOutput:
         if self.mode == "raise":
@@ -254,6 +241,13 @@ def tool_guardrail(*, mode: Mode = "raise") -> ToolInputGuardrail[Any]:
     or a message); use :func:`protect` for native approvals.
     """
     return HesoGate(mode=mode).guardrail
+
+
+def _fields_of(tool: FunctionTool | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The arguments ``tool``'s function receives for ``params``; ``params`` as sent when the
+    tool's validation rejects them (the SDK then runs nothing) or the tool is not known."""
+    bound = call_fields_of(tool, params) if tool is not None else None
+    return bound if bound is not None else dict(params)
 
 
 def _tool_of(data: ToolInputGuardrailData, guardrail: ToolInputGuardrail[Any]) -> Any:
