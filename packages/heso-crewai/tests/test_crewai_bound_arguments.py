@@ -102,18 +102,11 @@ class StrictArgs(BaseModel):
     include_pii: bool = True
 
 
-class StrictExportTool(BaseTool):
+class StrictExportTool(ExportTool):
     """Its schema forbids extra keys; CrewAI's ReAct path drops unknown keys before it
     validates, so the tool runs although the model's input, as sent, does not validate."""
 
-    name: str = "export_report"
-    description: str = "Export the customer report."
     args_schema: type[BaseModel] = StrictArgs
-    ran: list[dict[str, Any]] = []
-
-    def _run(self, fmt: str, include_pii: bool = True) -> str:
-        self.ran.append({"fmt": fmt, "include_pii": include_pii})
-        return "exported"
 
 
 @pytest.mark.parametrize("path", PATHS)
