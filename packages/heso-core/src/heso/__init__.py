@@ -117,15 +117,22 @@ def _load_adapter(name: str) -> Any:
         dist = INSTALL_HINTS.get(name)
         if dist is None:
             raise AttributeError(f"module 'heso' has no attribute {name!r}")
-        raise ImportError(f"heso.{name} needs the {dist} package: pip install {dist}")
+        raise ImportError(_install_hint(name, dist))
     try:
         return entry.load()
     except ModuleNotFoundError as exc:
         dist = getattr(entry.dist, "name", None) or "its adapter package"
         module = entry.module
         if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
-            raise ImportError(f"heso.{name} needs the {dist} package: pip install {dist}") from exc
+            raise ImportError(_install_hint(name, dist)) from exc
         raise
+
+
+def _install_hint(name: str, dist: str) -> str:
+    return (
+        f"heso.{name} needs the {dist} package, not on PyPI yet: from a clone of the heso "
+        f"repository, pip install ./packages/heso-core ./packages/{dist}"
+    )
 
 
 def __getattr__(name: str) -> Any:
