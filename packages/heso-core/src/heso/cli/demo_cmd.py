@@ -54,10 +54,8 @@ def run(args: argparse.Namespace) -> int:
     import heso
     from heso import chain
     from heso.capture import capture
-    from heso.cli.verify_cmd import pinned_operator_keys
-    from heso.project import POLICY_FILE, data_dir
-    from heso.receipt import verify_receipt
-    from heso.toml_source import TomlSource
+    from heso.project import data_dir
+    from heso.trust import project_trust
 
     root, scaffolded = _project(args)
     heso.init(project_root=root)
@@ -69,12 +67,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         heso.shutdown()
     ddir = data_dir(root)
-    trusted = pinned_operator_keys(TomlSource.read(root / POLICY_FILE))
+    trust = project_trust(root)
     rows = []
     for label, outcome in outcomes:
         assert outcome.action_hash is not None
         stored = chain.get_receipt(ddir, outcome.action_hash)
-        verdict = verify_receipt(stored, trusted_operators=trusted)
+        verdict = trust.verify_receipt(stored)
         shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
         rows.append((shown, outcome, verdict))
     heso_cmd = _program()
