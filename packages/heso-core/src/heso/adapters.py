@@ -21,7 +21,6 @@ point in the group :data:`ENTRY_POINT_GROUP`; the core names none of them.
 
 from __future__ import annotations
 
-import enum
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -41,6 +40,7 @@ from heso.approvals.reentry import (
     suspension,
 )
 from heso.approvals.session import AUTO_SESSION_PREFIX
+from heso.approvals.status import ApprovalStatus
 from heso.canonical import to_json_value
 from heso.capture import Outcome, OutcomeKind, action_hash_scope, current_action_hash, gate
 from heso.decorators import call_binder
@@ -50,32 +50,12 @@ ENTRY_POINT_GROUP = "heso.adapters"
 """Entry point group of adapters: ``<attribute of heso> = "<module>[:<object>]"``."""
 
 
-class ApprovalStatus(str, enum.Enum):
-    """Where a suspended action's approval session stands (:attr:`Found.status`)."""
-
-    PENDING = "pending"
-    ESCALATED = "escalated"
-    APPROVED = "approved"
-    FIRED = "fired"
-    COMPLETED = "completed"
-    DENIED = "denied"
-    EXPIRED = "expired"
-
-    @property
-    def waiting(self) -> bool:
-        """No decision yet: the call keeps waiting for heso's approvers."""
-        return self in (ApprovalStatus.PENDING, ApprovalStatus.ESCALATED)
-
-    def __str__(self) -> str:
-        return self.value
-
-
 def status(key: str, *, settle: bool = False) -> ApprovalStatus | None:
     """The status of the suspended action ``key`` names (its ``action_hash`` or session);
     ``None`` when heso suspended no such action. ``settle=True`` first records due timeouts
     and finalizes the L1 receipt of an approval."""
     found = lookup(key, settle=settle)
-    return ApprovalStatus(found.status) if found is not None else None
+    return found.status if found is not None else None
 
 
 def session_of(action_hash: str) -> str:

@@ -44,6 +44,7 @@ from langgraph.types import Command, interrupt
 
 from heso import BridgeError, GateRefusal, SuspendedError
 from heso.adapters import (
+    ApprovalStatus,
     FireTicket,
     action_hash_scope,
     append_decision,
@@ -67,7 +68,7 @@ AExecute = Callable[[ToolCallRequest], Awaitable[ToolResult]]
 _APPROVE = frozenset({"approve", "approved", "accept", "yes", "true"})
 _DENY = frozenset({"deny", "denied", "reject", "rejected", "no", "false"})
 _PENDING = ("suspended", "escalated")
-_RAN = frozenset({"fired", "completed"})
+_RAN = (ApprovalStatus.FIRED, ApprovalStatus.COMPLETED)
 
 
 class ToolCallGate:

@@ -44,10 +44,6 @@ from heso_openai_agents.refusals import tripwire
 if TYPE_CHECKING:
     from heso_openai_agents.guardrail import HesoGate
 
-OPEN = (ApprovalStatus.PENDING, ApprovalStatus.ESCALATED)
-"""Session statuses under which a paused call keeps waiting for heso's approvers."""
-APPROVED = ApprovalStatus.APPROVED
-
 _HELD_LIMIT = 4096
 
 
@@ -138,10 +134,9 @@ class Registry:
 registry = Registry()
 
 
-def status(parked: Parked) -> str | None:
-    """Where the paused action's session stands (``pending``, ``escalated``, ``approved``,
-    ``fired``, ``completed``, ``denied``, ``expired``) after recording due timeouts and
-    finalizing the L1 receipt of an approval; ``None`` for an unknown session."""
+def status(parked: Parked) -> ApprovalStatus | None:
+    """Where the paused action's session stands after recording due timeouts; ``None`` for an
+    unknown session."""
     return adapters.status(parked.session, settle=True)
 
 
@@ -202,9 +197,9 @@ def apply_approvals(
             continue
         call, parked = found
         decision = status(parked)
-        if decision in OPEN:
+        if decision is not None and decision.waiting:
             decisions.pending.append(item)
-        elif decision == APPROVED:
+        elif decision is ApprovalStatus.APPROVED:
             state.approve(item)
             decisions.approved.append(item)
         else:
@@ -290,8 +285,6 @@ def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGa
 
 
 __all__ = [
-    "APPROVED",
-    "OPEN",
     "Call",
     "Decisions",
     "Parked",

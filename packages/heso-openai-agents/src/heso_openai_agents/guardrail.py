@@ -36,6 +36,7 @@ from agents.tool_guardrails import (
 
 from heso import BridgeError, GateRefusal, SuspendedError
 from heso.adapters import (
+    ApprovalStatus,
     FireTicket,
     Mode,
     Outcome,
@@ -161,10 +162,10 @@ class HesoGate:
         parked = approvals.registry.parked(call)
         if parked is not None:
             status = approvals.status(parked)
-            if status in approvals.OPEN:
+            if status is not None and status.waiting:
                 return True
             if status is not None:
-                return None if status == approvals.APPROVED else False
+                return None if status is ApprovalStatus.APPROVED else False
             approvals.registry.forget(call)
         held = capture(tool_name, fields)
         if isinstance(held, SuspendedError):

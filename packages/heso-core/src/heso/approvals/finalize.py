@@ -14,8 +14,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from heso import verdict as v
-from heso.approvals.decisions import APPROVED, check_approver_decision
+from heso.approvals.decisions import check_approver_decision
 from heso.approvals.registry import Registry
+from heso.approvals.status import ApprovalStatus
 from heso.errors import ApprovalError, VerificationError
 from heso.keys import PublicKey
 from heso.receipt import co_sign, mint, verify_receipt
@@ -38,7 +39,7 @@ def assemble_l1(
     for part in parts:
         record = part.get("record") if isinstance(part, Mapping) else None
         decision = record.get("decision") if isinstance(record, Mapping) else None
-        if decision != APPROVED:
+        if decision != ApprovalStatus.APPROVED:
             who = record.get("approver", "?") if isinstance(record, Mapping) else "?"
             raise ApprovalError(
                 f"refusing to finalize {action_hash[:12]}: {who}'s decision is {decision!r}, "

@@ -25,7 +25,8 @@ from heso.approvals import session as _session
 from heso.approvals import sla as _sla
 from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
-from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
+from heso.approvals.state import SessionState
+from heso.approvals.status import TERMINAL, ApprovalStatus
 from heso.approvals.store import Store, check_session, new_session_id
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
@@ -323,9 +324,9 @@ def _resume(
     st = settled
     if st.status in TERMINAL:
         return _Plan(False, DENIED, session, st.action_hash)
-    if st.status in (FIRED, COMPLETED) or store.fire_claimed(session):
+    if st.status in (ApprovalStatus.FIRED, ApprovalStatus.COMPLETED) or store.fire_claimed(session):
         return _Plan(False, SUSPENDED, session, st.action_hash)
-    if st.status != APPROVED:
+    if st.status != ApprovalStatus.APPROVED:
         return _park(spec, st)
     if bound.destroyed is not None and held is None:
         raise ApprovalError(
@@ -423,7 +424,7 @@ def resume(session: str, *, now: datetime | str | None = None) -> ResumeOutcome 
     st = _update(session, now, functools.partial(_session.settle, on_rotation="log"))
     if st is None:
         return None
-    fired = st.fired is not None or st.status in (FIRED, COMPLETED)
+    fired = st.fired is not None or st.status in (ApprovalStatus.FIRED, ApprovalStatus.COMPLETED)
     receipt = _session.firing_receipt(runtime, st) if fired else None
     return ResumeOutcome(
         st.decision,

@@ -37,14 +37,8 @@ from heso.action import Action, Verb
 from heso.approvals import session as _session
 from heso.approvals import sla
 from heso.approvals.binding import has_destroyed
-from heso.approvals.state import (
-    APPROVED,
-    OPEN,
-    OPENING_KINDS,
-    TERMINAL,
-    SessionState,
-    fold,
-)
+from heso.approvals.state import OPENING_KINDS, SessionState, fold
+from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
 from heso.approvals.store import Store
 from heso.canonical import canonical_bytes, to_json_value
 from heso.capture import Outcome, OutcomeKind, action_hash_scope, gate
@@ -65,7 +59,7 @@ from heso.steps import current_step
 log = logging.getLogger("heso.approvals")
 
 OBSERVE_ONLY = "observe-only"
-_PREFERENCE = {APPROVED: 0, **{status: 1 for status in OPEN}}
+_PREFERENCE = {ApprovalStatus.APPROVED: 0, **{status: 1 for status in OPEN}}
 
 
 @dataclass(frozen=True)
@@ -82,9 +76,8 @@ class Found:
         return self.state.action_hash
 
     @property
-    def status(self) -> str:
-        """``pending``, ``escalated``, ``approved``, ``fired``, ``completed``, ``denied`` or
-        ``expired``."""
+    def status(self) -> ApprovalStatus:
+        """Where the session stands."""
         return self.state.status
 
     def refusal(self) -> GateRefusal | None:
@@ -362,7 +355,7 @@ def fire(found: Found) -> FireTicket | GateRefusal:
         ticket = claim(runtime, store, st, now) if eligible else None
         if ticket is not None:
             return ticket
-        lost = eligible and st.status == APPROVED
+        lost = eligible and st.status == ApprovalStatus.APPROVED
         st = _session.state(runtime, store, found.session, now) or st
         if st.status in TERMINAL:
             _session.retire(store, st, now)
@@ -471,7 +464,7 @@ def refusal(st: SessionState, *, claimed: bool = False) -> GateRefusal | None:
     firing); ``None`` when it may."""
     if st.status in OPEN:
         return suspension(st)
-    if st.status == APPROVED and not claimed and st.approved_by != OBSERVE_ONLY:
+    if st.status == ApprovalStatus.APPROVED and not claimed and st.approved_by != OBSERVE_ONLY:
         return None
     return _ran_once(st)
 
@@ -497,7 +490,7 @@ def _ran_once(st: SessionState) -> BlockedError:
     """The ``BlockedError`` of an action that will never fire (again)."""
     if st.status in TERMINAL:
         why = "approval " + _decided(st)
-    elif st.approved_by == OBSERVE_ONLY and st.status == APPROVED:
+    elif st.approved_by == OBSERVE_ONLY and st.status == ApprovalStatus.APPROVED:
         why = "it was suspended in observe-only mode"
     else:
         why = "it already ran once"

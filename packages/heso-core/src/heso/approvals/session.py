@@ -15,17 +15,11 @@ from typing import Any, Literal
 
 from heso import chain as _chain
 from heso.approvals import evidence, sla
-from heso.approvals.decisions import (
-    APPROVED,
-    BY_OPERATOR,
-    DECISION,
-    DECISION_KINDS,
-    ESCALATED,
-    operator_record,
-)
+from heso.approvals.decisions import BY_OPERATOR, DECISION, operator_record
 from heso.approvals.finalize import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
+from heso.approvals.status import DECISION_KINDS, ApprovalStatus
 from heso.approvals.store import Line, Store
 from heso.chain import Entry
 from heso.errors import ApprovalError, OperatorKeyMismatchError
@@ -213,7 +207,7 @@ def settle(
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
         st = _refold(runtime, store, session, now)
-    if st.status == APPROVED and st.approved_by in TRACKED:
+    if st.status == ApprovalStatus.APPROVED and st.approved_by in TRACKED:
         refuse_stale_key(runtime, store, st, now)
     return st
 
@@ -325,7 +319,7 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
     crash part-way leaves the claim, or the chain entry: the action then never fires (at most
     once).
     """
-    if st.status != APPROVED or store.fire_claimed(st.session):
+    if st.status != ApprovalStatus.APPROVED or store.fire_claimed(st.session):
         return None
     tracked = st.approved_by in TRACKED
     receipt: Mapping[str, Any] | None = None
@@ -488,13 +482,13 @@ def finalize(
         # Refuse before writing anything: every leg approved and valid, the quorum met.
         for part in relayed_parts:
             rec = part.get("record") if isinstance(part, Mapping) else None
-            if not isinstance(rec, Mapping) or rec.get("decision") != APPROVED:
+            if not isinstance(rec, Mapping) or rec.get("decision") != ApprovalStatus.APPROVED:
                 raise ApprovalError(
                     f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
                 )
         if st.finalized is not None:
             return _chain.get_receipt(runtime.config.data_dir, action_hash)
-        if not st.is_open and st.status != APPROVED:
+        if not st.is_open and st.status != ApprovalStatus.APPROVED:
             raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
         refuse_stale_key(runtime, store, st, now)
         assemble_l1(
@@ -511,7 +505,7 @@ def finalize(
             if dict(part) not in known:
                 store.append(session, dict(part))
         st = _refold(runtime, store, session, now)
-        if st.status != APPROVED or st.approved_by != "approvers":
+        if st.status != ApprovalStatus.APPROVED or st.approved_by != "approvers":
             raise ApprovalError(f"{action_hash[:12]} is {st.decision}, not approved")
         return finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
 
@@ -545,7 +539,7 @@ def decide(
         }
         if reason:
             record["reason"] = reason
-        if kind == ESCALATED:
+        if kind == ApprovalStatus.ESCALATED:
             record["groups"] = escalation_groups(st.groups, registry_of(runtime))
             record["deadline"] = sla.stamp(at + (st.sla or sla.DEFAULT_SLA))
         store.append(session, operator_record(record, runtime.key))

@@ -272,6 +272,7 @@ def run_decide(args: argparse.Namespace) -> int:
     from heso.approvals.errors import ApprovalError
     from heso.approvals.identity import check_name, load_approver
     from heso.approvals.state import fold
+    from heso.approvals.status import ApprovalStatus
 
     name = check_name(args.approver)
     registry, store, _ = _context(args)
@@ -327,14 +328,14 @@ def run_decide(args: argparse.Namespace) -> int:
     tool = _e(
         f"{st.receipt['content']['action']['verb']} {st.receipt['content']['action']['tool_name']}"
     )
-    if args.decision == "denied":
+    if args.decision == ApprovalStatus.DENIED:
         human = f"{name} denied {action_hash[:12]} ({tool}); it will not run"
     else:
         human = (
             f"{name} approved {action_hash[:12]} ({tool}) for {group.name}: "
             f"{count} of {group.threshold}"
         )
-        if after.status == "approved":
+        if after.status is ApprovalStatus.APPROVED:
             met = "quorum met" if group.threshold > 1 else "approved"
             human += f"\n{met}: the action fires, with an L1 receipt, when its call is made again"
     emit(args, human, data)
