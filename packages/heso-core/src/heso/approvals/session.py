@@ -1,4 +1,4 @@
-"""The operator's side of a session: open it, record timeouts, finalize, re-suspend, decide.
+"""The operator's side of a session: open it, record timeouts, fire, re-suspend, decide.
 
 Every function here runs in the process that holds the operator key (``heso.init()``), and
 every write happens under the session's lock.
@@ -16,7 +16,7 @@ from typing import Any, Literal
 from heso import chain as _chain
 from heso.approvals import evidence, sla
 from heso.approvals.decisions import BY_OPERATOR, DECISION, operator_record
-from heso.approvals.finalize import assemble_l1
+from heso.approvals.l1 import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
 from heso.approvals.status import DECISION_KINDS, ApprovalStatus
@@ -218,33 +218,6 @@ def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionS
     return st
 
 
-def finalize_locked(
-    runtime: Any,
-    store: Store,
-    st: SessionState,
-    now: datetime,
-    parts: Sequence[Mapping[str, Any]],
-    *,
-    single: bool | None = None,
-) -> dict[str, Any]:
-    """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
-    refuse_stale_key(runtime, store, st, now)
-    l1 = _assemble(runtime, st, parts, single=single)
-    entry = runtime.chain.append(l1)
-    multi = l1["multi_approval"]
-    record = {
-        "kind": "finalized",
-        "at": sla.stamp(now),
-        "action_hash": st.action_hash,
-        "chain": chain_link(runtime, st.action_hash, entry),
-        "group": multi["group"],
-        "threshold": multi["threshold"],
-        "approvers": sorted(p["record"]["approver"] for p in parts),
-    }
-    store.append(st.session, operator_record(record, runtime.key))
-    return l1
-
-
 def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime) -> None:
     """If the operator key rotated since ``st`` was suspended: suspend the action again under
     the current key and raise ``OperatorKeyMismatchError`` (hold the lock)."""
@@ -388,7 +361,7 @@ def _assemble(
     if single is None:
         single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
     return assemble_l1(
-        runtime,
+        runtime.key,
         registry,
         st.action_hash,
         st.receipt["content"],
@@ -450,66 +423,6 @@ def record_completed(
         store.append(session, operator_record(record, runtime.key))
 
 
-def session_of(store: Store, action_hash: str) -> str:
-    """The session that suspended ``action_hash`` (a full hash or a unique prefix)."""
-    return store.resolve(action_hash)[1]
-
-
-def finalize(
-    action_hash: str,
-    suspended_content: Mapping[str, Any],
-    relayed_parts: Sequence[Mapping[str, Any]],
-    *,
-    single: bool,
-) -> dict[str, Any]:
-    """``finalize_l1`` / ``finalize_quorum``: see :mod:`heso.approvals.finalize`."""
-    from heso.config import current
-
-    runtime = current()
-    store = store_of(runtime)
-    registry = registry_of(runtime)
-    session = session_of(store, action_hash)
-    now = sla.clock(runtime)
-    with store.locked(session):
-        st = state(runtime, store, session, now)
-        if st is None or st.action_hash != action_hash:
-            newer = f" (superseded by {st.action_hash[:12]})" if st is not None else ""
-            raise ApprovalError(f"{action_hash[:12]} is not the session's current action{newer}")
-        if dict(suspended_content) != st.receipt["content"]:
-            raise ApprovalError(
-                f"the suspended content given differs from what {action_hash[:12]} suspended"
-            )
-        # Refuse before writing anything: every leg approved and valid, the quorum met.
-        for part in relayed_parts:
-            rec = part.get("record") if isinstance(part, Mapping) else None
-            if not isinstance(rec, Mapping) or rec.get("decision") != ApprovalStatus.APPROVED:
-                raise ApprovalError(
-                    f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
-                )
-        if st.finalized is not None:
-            return _chain.get_receipt(runtime.config.data_dir, action_hash)
-        if not st.is_open and st.status != ApprovalStatus.APPROVED:
-            raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
-        refuse_stale_key(runtime, store, st, now)
-        assemble_l1(
-            runtime,
-            registry,
-            action_hash,
-            st.receipt["content"],
-            relayed_parts,
-            groups=st.groups,
-            single=single,
-        )
-        known = [line.part for line in store.lines(session)]
-        for part in relayed_parts:
-            if dict(part) not in known:
-                store.append(session, dict(part))
-        st = _refold(runtime, store, session, now)
-        if st.status != ApprovalStatus.APPROVED or st.approved_by != "approvers":
-            raise ApprovalError(f"{action_hash[:12]} is {st.decision}, not approved")
-        return finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
-
-
 def decide(
     runtime: Any,
     session: str,
@@ -552,8 +465,6 @@ __all__ = [
     "Firing",
     "claim_firing",
     "decide",
-    "finalize",
-    "finalize_locked",
     "firing_receipt",
     "open_pending",
     "open_session",
