@@ -1,18 +1,14 @@
-"""The approval errors live in the one hierarchy, and keep their old import paths."""
+"""The approval errors live in the one hierarchy."""
 
 from __future__ import annotations
 
-import heso.approvals
 import heso.approvals.errors
 from heso.errors import ApprovalError, HesoError, LifecycleError, OperatorKeyMismatchError
 
 
-def test_approval_errors_are_heso_errors_importable_from_their_old_homes() -> None:
+def test_approval_errors_are_heso_errors() -> None:
     assert issubclass(LifecycleError, ApprovalError) and issubclass(ApprovalError, HesoError)
     assert heso.approvals.errors.ApprovalError is ApprovalError
-    assert heso.approvals.errors.LifecycleError is LifecycleError
-    assert heso.approvals.ApprovalError is ApprovalError
-    assert heso.approvals.LifecycleError is LifecycleError
 
 
 def test_operator_key_mismatch_carries_both_hashes() -> None:

@@ -28,17 +28,9 @@ from typing import Any
 from heso import config as _config
 from heso.action import Verb
 from heso.adapter_packages import INSTALL_HINTS
+from heso.approvals.admission import Admission, admit
 from heso.approvals.gated import append_decision, decision
-from heso.approvals.reentry import (
-    Admission,
-    FireTicket,
-    Found,
-    admit,
-    find,
-    fire,
-    lookup,
-    suspension,
-)
+from heso.approvals.reentry import FireTicket, Found, find, fire, lookup, suspension
 from heso.approvals.session import AUTO_SESSION_PREFIX
 from heso.approvals.status import ApprovalStatus
 from heso.canonical import to_json_value

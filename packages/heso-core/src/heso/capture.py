@@ -13,14 +13,14 @@ import enum
 import logging
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar, Token
+from contextvars import Token
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from heso import approvals
 from heso import config as _config
 from heso.action import Action, Verb
+from heso.action_scope import action_hash_scope, action_hash_var, current_action_hash
 from heso.canonical import to_json_value
 from heso.chain import Entry
 from heso.errors import (
@@ -36,12 +36,14 @@ from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
 from heso.steps import current_step
 
+if TYPE_CHECKING:
+    from heso.approvals.reentry import FireTicket
+
 log = logging.getLogger("heso.capture")
 
 _DEFAULT = "default"
 GATED_FLOOR_RULE_ID = floor_rule_id("gated")
 """``rule_id`` of a ``@heso.gated`` call that policy allowed: a person still approves it."""
-_action_hash: ContextVar[str | None] = ContextVar("heso_action_hash", default=None)
 
 
 class OutcomeKind(str, enum.Enum):
@@ -82,7 +84,7 @@ class Outcome:
     decision: Decision | None = None
     entry: Entry | None = None
     error: BaseException | None = None
-    ticket: Any = None
+    ticket: FireTicket | None = None
     """For ``APPROVED``: the claimed firing (:class:`heso.approvals.reentry.FireTicket`);
     ``with outcome.ticket:`` runs the body and records how it ended."""
 
@@ -147,11 +149,6 @@ class Outcome:
 
     def _short(self) -> str:
         return (self.action_hash or "")[:12]
-
-
-def current_action_hash() -> str | None:
-    """The ``action_hash`` of the gated action whose body is running, else ``None``."""
-    return _action_hash.get()
 
 
 _second: tuple[int, str] = (-1, "")
@@ -235,6 +232,7 @@ def capture(
     action_id: str | None = None,
     approval_floor: bool = False,
     reenter: bool = False,
+    approval_session: str | None = None,
 ) -> Outcome:
     """Decide, sign and chain one action; never raises for a refusal (but see ``reenter``).
 
@@ -243,8 +241,11 @@ def capture(
     enclosing step's. ``approval_floor`` raises an ``allow`` to ``require_approval``
     (``@heso.gated``: a human decides every call). ``reenter`` (what :func:`gate` passes):
     when policy requires approval and blocking is on, a call that was suspended before is
-    re-entered instead of suspended anew (:func:`heso.approvals.reentry.reenter`): approved,
-    it returns ``APPROVED`` with the claimed firing; else it raises the refusal.
+    re-entered instead of suspended anew (:func:`heso.approvals.pending.reenter`): approved,
+    it returns ``APPROVED`` with the claimed firing; else it raises the refusal. A
+    ``require_approval`` verdict opens the pending approval ``action-<action_hash>``
+    (:func:`heso.approvals.pending.park`), unless the call belongs to the ``@heso.gated``
+    session ``approval_session``, whose caller records the action's lifecycle itself.
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
@@ -304,9 +305,19 @@ def capture(
         kind = _KIND_OF[decision.kind]
         if kind is OutcomeKind.SUSPENDED and reenter and cfg.blocking:
             stage = "looking up an earlier suspension"
-            resumed = approvals.reenter(rt, action, decision)
-            if resumed is not None:
-                return resumed
+            from heso.approvals import pending  # loaded on the first require_approval verdict
+
+            ticket = pending.reenter(rt, action)
+            if ticket is not None:
+                return Outcome(
+                    OutcomeKind.APPROVED,
+                    True,
+                    action_hash=ticket.action_hash,
+                    receipt=ticket.receipt,
+                    decision=decision,
+                    entry=ticket.entry,
+                    ticket=ticket,
+                )
         if spec:
             stage = "redacting fields"
             shown, commitments = _redact(values, spec)
@@ -332,9 +343,11 @@ def capture(
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
         entry = rt.chain.append(receipt)
-        if kind is OutcomeKind.SUSPENDED:
+        if kind is OutcomeKind.SUSPENDED and approval_session is None:
             stage = "opening the approval"
-            approvals.on_suspended(rt, receipt, decision)
+            from heso.approvals import pending
+
+            pending.park(rt, receipt, decision)
     except (HesoConfigError, BridgeError, GateRefusal):
         raise
     except Exception as exc:
@@ -429,24 +442,6 @@ def _observe_failure(exc: HesoError) -> Outcome:
     return Outcome(OutcomeKind.FAILED, False, error=exc)
 
 
-class action_hash_scope:
-    """Set :func:`current_action_hash` for a ``with`` block; re-enterable one level at a
-    time (used to run a generator body step by step)."""
-
-    __slots__ = ("_hash", "_tokens")
-
-    def __init__(self, action_hash: str | None) -> None:
-        self._hash = action_hash
-        self._tokens: list[Token[str | None]] = []
-
-    def __enter__(self) -> str | None:
-        self._tokens.append(_action_hash.set(self._hash))
-        return self._hash
-
-    def __exit__(self, *exc: object) -> None:
-        _action_hash.reset(self._tokens.pop())
-
-
 class gated:
     """Gate on entry (as :func:`gate`), then run the ``with`` body with
     :func:`current_action_hash` set; ``as`` gives the :class:`Outcome`. An approved earlier
@@ -475,7 +470,7 @@ class gated:
             self._ticket = outcome.ticket
             self._ticket.__enter__()
         else:
-            self._token = _action_hash.set(outcome.action_hash)
+            self._token = action_hash_var.set(outcome.action_hash)
         return outcome
 
     def __exit__(self, *exc: Any) -> None:
@@ -483,7 +478,7 @@ class gated:
         if ticket is not None:
             ticket.__exit__(*exc)
         if self._token is not None:
-            _action_hash.reset(self._token)
+            action_hash_var.reset(self._token)
             self._token = None
 
     async def __aenter__(self) -> Outcome:

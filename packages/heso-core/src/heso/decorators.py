@@ -19,7 +19,8 @@ from typing import Any, TypeVar, overload
 
 from heso import fieldpath
 from heso.action import Verb
-from heso.capture import _action_hash, _gate_call, action_hash_scope, gate
+from heso.action_scope import action_hash_scope, action_hash_var
+from heso.capture import _gate_call, gate
 from heso.errors import HesoConfigError
 from heso.policy import lookup_catalog
 from heso.redaction import RedactStrategy, normalize_redact_spec
@@ -135,11 +136,11 @@ def _wrap(
             if outcome.ticket is not None:  # an approved earlier suspension: its one firing
                 with outcome.ticket:
                     return await func(*args, **kwargs)
-            token = _action_hash.set(outcome.action_hash)
+            token = action_hash_var.set(outcome.action_hash)
             try:
                 return await func(*args, **kwargs)
             finally:
-                _action_hash.reset(token)
+                action_hash_var.reset(token)
 
     elif inspect.isasyncgenfunction(func):
 
@@ -215,11 +216,11 @@ def _wrap(
             if outcome.ticket is not None:  # an approved earlier suspension: its one firing
                 with outcome.ticket:
                     return func(*args, **kwargs)
-            token = _action_hash.set(outcome.action_hash)
+            token = action_hash_var.set(outcome.action_hash)
             try:
                 return func(*args, **kwargs)
             finally:
-                _action_hash.reset(token)
+                action_hash_var.reset(token)
 
     functools.update_wrapper(wrapper, func)
     wrapper.__signature__ = sig  # type: ignore[attr-defined]

@@ -204,12 +204,12 @@ def test_another_process_resumes_the_call(project):
 
 
 def test_an_allowed_call_never_looks_for_approvals(project, monkeypatch):
-    from heso.approvals import reentry
+    from heso.approvals import pending
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an allowed call consulted the approvals store")
 
-    monkeypatch.setattr(reentry, "reenter", boom)
+    monkeypatch.setattr(pending, "reenter", boom)
 
     @heso.tool
     def lookup(order: str) -> str:

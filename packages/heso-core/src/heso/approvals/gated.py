@@ -13,13 +13,13 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from heso import config as _config
 from heso.action import Verb
+from heso.action_scope import action_hash_scope
 from heso.approvals import binding as _binding
 from heso.approvals import session as _session
 from heso.approvals import sla as _sla
@@ -28,6 +28,7 @@ from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import SessionState
 from heso.approvals.status import TERMINAL, ApprovalStatus
 from heso.approvals.store import Store, check_session, new_session_id
+from heso.capture import OutcomeKind, capture
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
@@ -80,15 +81,6 @@ class Paused(SuspendedError):
         super().__init__(
             message, action_hash=action_hash, rule_id=rule_id, reason=reason, approvers=approvers
         )
-
-
-_capturing: ContextVar[bool] = ContextVar("heso_gated_capture", default=False)
-
-
-def capturing() -> bool:
-    """Whether a gated first call is gating its action in this context (it opens the session
-    itself, under the session lock)."""
-    return _capturing.get()
 
 
 @dataclass(frozen=True)
@@ -238,19 +230,17 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 def _first_call(
     runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
 ) -> _Plan | None:
-    from heso.capture import OutcomeKind, capture
-
     secret = store.create_session(session)
-    token = _capturing.set(True)
     try:
-        outcome = capture(spec.verb, spec.tool_name, fields, **spec.options)
+        # This call opens its own session (it holds the lock and knows the name).
+        outcome = capture(
+            spec.verb, spec.tool_name, fields, approval_session=session, **spec.options
+        )
     except HesoError as exc:
         if runtime.config.blocking or isinstance(exc, HesoConfigError):
             raise
         log.error("heso gate failed in observe-only mode: %s", exc)
         return _Plan(True, session=session)
-    finally:
-        _capturing.reset(token)
     assert outcome.receipt is not None
     bound = _binding.bind(
         secret, _identity(spec), fields, outcome.receipt["content"]["action"]["fields"]
@@ -364,8 +354,6 @@ def _park(spec: _Spec, st: SessionState) -> _Plan:
 
 def _fired(plan: _Plan) -> AbstractContextManager[Any]:
     """Run the body with ``current_action_hash()`` set; the ticket records how it completed."""
-    from heso.capture import action_hash_scope
-
     return plan.ticket if plan.ticket is not None else action_hash_scope(plan.action_hash)
 
 

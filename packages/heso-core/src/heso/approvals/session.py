@@ -149,31 +149,6 @@ def _warn_undefined(runtime: Any, record: Mapping[str, Any]) -> None:
         )
 
 
-def open_pending(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> str:
-    """Open the pending approval of a ``require_approval`` receipt captured outside
-    ``@heso.gated`` (``SuspendedError`` surfaces); returns its session id."""
-    action_hash = receipt["content"]["action_hash"]
-    store = store_of(runtime)
-    session = AUTO_SESSION_PREFIX + action_hash
-    registry_of(runtime)
-    with store.locked(session):
-        if store.exists(session):
-            return session
-        minutes = getattr(decision, "sla_minutes", None)
-        record = opening_record(
-            "suspended",
-            session,
-            receipt,
-            at=sla.parse_time(receipt["content"]["captured_at"]),
-            link=chain_link(runtime, action_hash),
-            decision=decision,
-            sla_delta=timedelta(minutes=minutes) if minutes else None,
-            observe_only=not runtime.config.blocking,
-        )
-        open_session(runtime, store, session, record)
-    return session
-
-
 def state(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
     """``session`` folded at ``now``."""
     return fold(session, store.lines(session), registry_of(runtime), now)
@@ -466,7 +441,6 @@ __all__ = [
     "claim_firing",
     "decide",
     "firing_receipt",
-    "open_pending",
     "open_session",
     "opening_record",
     "record_completed",
