@@ -1,26 +1,26 @@
 """The one capture path: every surface (decorators, ``wrap``, ``process``, adapters) calls it.
 
 ``capture`` decides, signs and chains an action and returns an :class:`Outcome`; ``gate`` does
-the same and raises the refusal when blocking is on; ``gated`` is the context-manager form that
-also exposes ``current_action_hash()`` to the body. Identical inputs give byte-identical
-receipt content whichever surface captured them.
+the same and raises the refusal when blocking is on. ``with gate(...) as outcome:`` runs the
+block as the action (:func:`current_action_hash` set; an approved firing records how the block
+ended). Identical inputs give byte-identical receipt content whichever surface captured them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import logging
 import time
 from collections.abc import Mapping
-from contextvars import Token
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from heso import config as _config
 from heso.action import Action, Verb
-from heso.action_scope import action_hash_scope, action_hash_var, current_action_hash
+from heso.action_scope import action_hash_scope, current_action_hash
 from heso.canonical import to_json_value
 from heso.chain import Entry
 from heso.errors import (
@@ -140,6 +140,27 @@ class Outcome:
             refusal = self.refusal()
             if refusal is not None:
                 raise refusal
+
+    @functools.cached_property
+    def _scope(self) -> FireTicket | action_hash_scope:
+        # Kept in the instance's __dict__ (cached_property bypasses the frozen __setattr__);
+        # not a field: equality, hash and repr ignore it.
+        return self.ticket if self.ticket is not None else action_hash_scope(self.action_hash)
+
+    def __enter__(self) -> Outcome:
+        """Run the ``with`` block as this action: :func:`current_action_hash` set, and for an
+        approved firing, ``completed`` recorded when the block ends."""
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._scope.__exit__(*exc)
+
+    async def __aenter__(self) -> Outcome:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.__exit__(*exc)
 
     def _name(self) -> str:
         if self.receipt is None:
@@ -442,52 +463,6 @@ def _observe_failure(exc: HesoError) -> Outcome:
     return Outcome(OutcomeKind.FAILED, False, error=exc)
 
 
-class gated:
-    """Gate on entry (as :func:`gate`), then run the ``with`` body with
-    :func:`current_action_hash` set; ``as`` gives the :class:`Outcome`. An approved earlier
-    suspension of the call runs as its one firing, which records how the body ended.
-
-    ``with heso.capture.gated("tool_call", "send_email", {"to": to}): send(to)``
-    """
-
-    __slots__ = ("_args", "_options", "_ticket", "_token")
-
-    def __init__(
-        self,
-        verb: Verb | str,
-        tool_name: str,
-        fields: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        self._args = (verb, tool_name, fields)
-        self._options = options
-        self._token: Token[str | None] | None = None
-        self._ticket: Any = None
-
-    def __enter__(self) -> Outcome:
-        outcome = gate(*self._args, **self._options)
-        if outcome.ticket is not None:
-            self._ticket = outcome.ticket
-            self._ticket.__enter__()
-        else:
-            self._token = action_hash_var.set(outcome.action_hash)
-        return outcome
-
-    def __exit__(self, *exc: Any) -> None:
-        ticket, self._ticket = self._ticket, None
-        if ticket is not None:
-            ticket.__exit__(*exc)
-        if self._token is not None:
-            action_hash_var.reset(self._token)
-            self._token = None
-
-    async def __aenter__(self) -> Outcome:
-        return self.__enter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.__exit__(*exc)
-
-
 def process(action: Action, *, redact_fields: Any = None) -> Outcome:
     """The imperative escape hatch: gate an :class:`~heso.action.Action` you built yourself.
 
@@ -515,6 +490,5 @@ __all__ = [
     "capture",
     "current_action_hash",
     "gate",
-    "gated",
     "process",
 ]

@@ -2,8 +2,8 @@
 
 The call's bound arguments (by parameter name, defaults applied; ``self``/``cls`` left out,
 ``*args``/``**kwargs`` under their own names) become the action's fields. The body runs only
-when policy allows it (or in observe-only mode), inside :func:`heso.capture.gated`, so
-:func:`heso.current_action_hash` names its receipt. A call that policy suspended
+when policy allows it (or in observe-only mode), with :func:`heso.current_action_hash`
+naming its receipt. A call that policy suspended
 (``SuspendedError``) runs when it is made again after approval, once, as that action's firing.
 Sync and async functions, generators, methods, ``classmethod``/``staticmethod`` objects all
 work, and the wrapper keeps the function's name, docstring, signature and type hints.
@@ -129,7 +129,7 @@ def _wrap(
     if inspect.iscoroutinefunction(func):
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # As ``with gated(...)``, without building the context manager per call.
+            # As ``with gate(...)``, without building a scope object per call.
             outcome = _gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
@@ -209,7 +209,7 @@ def _wrap(
     else:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # As ``with gated(...)``, without building the context manager per call.
+            # As ``with gate(...)``, without building a scope object per call.
             outcome = _gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )

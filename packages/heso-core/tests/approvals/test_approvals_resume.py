@@ -15,7 +15,7 @@ import pytest
 
 import heso
 from heso import chain
-from heso.capture import gated as gated_block
+from heso.capture import gate
 from heso.errors import BlockedError, SuspendedError
 
 from .conftest import POLICY as BASE_POLICY
@@ -84,7 +84,7 @@ def _async_tool(ran: list[str | None]) -> Callable[..., Any]:
 
 def _block(ran: list[str | None]) -> Callable[..., Any]:
     def refund(order: str, amount: int = 10) -> str:
-        with gated_block("tool_call", "refund", {"order": order, "amount": amount}):
+        with gate("tool_call", "refund", {"order": order, "amount": amount}):
             ran.append(heso.current_action_hash())
             return f"refunded {order}"
 
@@ -96,7 +96,7 @@ SURFACES = {
     "destructive": _destructive,
     "action": _action,
     "async-tool": _async_tool,
-    "capture.gated": _block,
+    "with gate": _block,
 }
 
 
