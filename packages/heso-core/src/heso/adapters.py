@@ -21,10 +21,6 @@ point in the group :data:`ENTRY_POINT_GROUP`; the core names none of them.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
 from heso import config as _config
 from heso.action import Verb
 from heso.adapter_packages import INSTALL_HINTS
@@ -33,9 +29,9 @@ from heso.approvals.gated import append_decision, decision
 from heso.approvals.reentry import FireTicket, Found, find, fire, lookup, suspension
 from heso.approvals.session import AUTO_SESSION_PREFIX
 from heso.approvals.status import ApprovalStatus
+from heso.arguments import call_fields
 from heso.canonical import to_json_value
 from heso.capture import Outcome, OutcomeKind, action_hash_scope, current_action_hash, gate
-from heso.decorators import call_binder
 from heso.refusals import GATE_FAILED, MODES, Mode, check_mode, refusal_info, refusal_text
 
 ENTRY_POINT_GROUP = "heso.adapters"
@@ -64,34 +60,6 @@ def blocking() -> bool:
 def project_key() -> str:
     """A string naming the current heso project (its data directory)."""
     return str(_config.current().config.data_dir)
-
-
-@functools.lru_cache(maxsize=512)
-def _binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    return call_binder(fn)
-
-
-def call_fields(
-    fn: Callable[..., Any],
-    args: Iterable[Any] = (),
-    kwargs: Mapping[str, Any] | None = None,
-    *,
-    exclude: Iterable[str] = (),
-) -> dict[str, Any]:
-    """The fields ``@heso.tool`` records for ``fn(*args, **kwargs)``: every parameter by name,
-    defaults applied, ``self``/``cls`` left out, ``*args``/``**kwargs`` under their own names;
-    ``exclude`` drops parameters the framework injects (a context, a callback manager).
-
-    A call Python would refuse raises ``TypeError``.
-    """
-    try:
-        bind = _binder(fn)
-    except TypeError:  # unhashable callable
-        bind = call_binder(fn)
-    fields = bind(tuple(args), dict(kwargs or {}))
-    for name in exclude:
-        fields.pop(name, None)
-    return fields
 
 
 __all__ = [

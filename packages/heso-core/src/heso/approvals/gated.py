@@ -28,13 +28,11 @@ from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import SessionState
 from heso.approvals.status import TERMINAL, ApprovalStatus
 from heso.approvals.store import Store, check_session, new_session_id
+from heso.arguments import signature_binder
 from heso.capture import OutcomeKind, capture
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
-
-_RECEIVERS = ("self", "cls")
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 class Sentinel:
@@ -155,7 +153,7 @@ def gated(
         sig = inspect.signature(body)
         if "_heso_session" in sig.parameters:
             raise TypeError("_heso_session is reserved by @heso.gated")
-        fields_of = _fields_binder(sig)
+        fields_of = signature_binder(sig)
 
         if inspect.iscoroutinefunction(body):
 
@@ -185,27 +183,6 @@ def gated(
         return wrapper
 
     return decorate(func) if func is not None else decorate
-
-
-def _fields_binder(
-    sig: inspect.Signature,
-) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    params = list(sig.parameters.values())
-    receiver = (
-        params[0].name
-        if params and params[0].kind in _POSITIONAL and params[0].name in _RECEIVERS
-        else None
-    )
-
-    def fields_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
-        if receiver is not None:
-            arguments.pop(receiver, None)
-        return arguments
-
-    return fields_of
 
 
 def _identity(spec: _Spec) -> dict[str, Any]:
