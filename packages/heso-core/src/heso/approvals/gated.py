@@ -30,7 +30,7 @@ from heso.approvals.status import TERMINAL, ApprovalStatus
 from heso.approvals.store import Store, check_session, new_session_id
 from heso.arguments import signature_binder
 from heso.capture import OutcomeKind, capture
-from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
+from heso.errors import ApprovalError, HesoConfigError, HesoError, Paused
 
 log = logging.getLogger("heso.approvals")
 
@@ -58,27 +58,6 @@ SUSPENDED = Sentinel("SUSPENDED")
 DENIED = Sentinel("DENIED")
 """Returned on a terminal refusal: denied, expired, blocked by policy, or arguments that
 differ from the approved ones."""
-
-
-class Paused(SuspendedError):
-    """Raised instead of returning ``SUSPENDED`` when ``raise_on_suspend=True`` parks a call."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        session: str,
-        action_hash: str | None = None,
-        rule_id: str | None = None,
-        reason: str | None = None,
-        approvers: list[str] | None = None,
-        deadline: str | None = None,
-    ) -> None:
-        self.session = session
-        self.deadline = deadline
-        super().__init__(
-            message, action_hash=action_hash, rule_id=rule_id, reason=reason, approvers=approvers
-        )
 
 
 @dataclass(frozen=True)

@@ -357,7 +357,7 @@
     const overdue = a.sla_left_seconds !== undefined && a.sla_left_seconds < 0;
     const pill = a.open ? "require_approval" : ["denied", "expired"].includes(a.status) ? "block" : "allow";
     add(card,
-      h("h3", {}, h("code", {}, a.verb), " ", a.tool, " ", h("span", { class: `pill ${pill}` }, a.status)),
+      h("h3", {}, h("code", {}, a.verb), " ", a.tool_name, " ", h("span", { class: `pill ${pill}` }, a.status)),
       facts([
         ["rule", h("code", {}, a.rule_id), a.rule_display ? ` — ${a.rule_display}` : ""],
         ["approvers needed", h("span", { class: "needs" }, needs)],
