@@ -426,7 +426,7 @@ def gate(
     return outcome
 
 
-def _gate_call(
+def gate_call(
     verb: Verb,
     tool_name: str,
     fields: Mapping[str, Any],
@@ -456,7 +456,7 @@ def _gate_call(
 
 def _observe_failure(exc: HesoError) -> Outcome:
     """Re-raise a gate failure, or in observe-only mode log it and let the action run."""
-    rt = _config._runtime
+    rt = _config.active()
     if rt is None or rt.config.blocking:
         raise exc
     log.error("heso gate failed in observe-only mode; the action runs unrecorded: %s", exc)

@@ -21,7 +21,7 @@ from heso import fieldpath
 from heso.action import Verb
 from heso.action_scope import action_hash_scope, action_hash_var
 from heso.arguments import receiver_of, signature_binder
-from heso.capture import _gate_call, gate
+from heso.capture import gate, gate_call
 from heso.errors import HesoConfigError
 from heso.policy import lookup_catalog
 from heso.redaction import RedactStrategy, normalize_redact_spec
@@ -126,7 +126,7 @@ def _wrap(
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             # As ``with gate(...)``, without building a scope object per call.
-            outcome = _gate_call(
+            outcome = gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
             if outcome.ticket is not None:  # an approved earlier suspension: its one firing
@@ -206,7 +206,7 @@ def _wrap(
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             # As ``with gate(...)``, without building a scope object per call.
-            outcome = _gate_call(
+            outcome = gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
             if outcome.ticket is not None:  # an approved earlier suspension: its one firing
