@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from heso.errors import TransparencyError, WitnessError
-from heso.keys import _write_private_file_or_oserror as write_durably
+from heso.keys.files import write_private_or_oserror as write_durably
 from heso.transparency.checkpoint import Checkpoint
 from heso.transparency.cosignature import CosignatureSigner, CosignatureVerifier
 from heso.transparency.merkle import EMPTY_ROOT, verify_consistency
