@@ -78,6 +78,7 @@ _SUBMODULES = frozenset(
         "receipt",
         "redaction",
         "steps",
+        "telemetry",
         "verdict",
     }
 )
