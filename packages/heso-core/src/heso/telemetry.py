@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -269,8 +270,9 @@ def gate_decided(
             attrs = _attributes(content, outcome, seq, session)
             attrs["heso.blocking"] = blocking
             error = "heso.BlockedError" if outcome == "blocked" and blocking else None
-            context = _span(content, attrs, start_ns, error=error)
-            if outcome == "suspended" and context is not None:
+            suspends = outcome == "suspended"
+            context = _span(content, attrs, start_ns, error=error, context=suspends)
+            if context is not None:
                 _suspension.set((content["action_hash"], context))
         if logged:
             _log_decision(content, outcome, blocking, seq, session, level)
@@ -279,8 +281,6 @@ def gate_decided(
 
 
 def _gated_session() -> str | None:
-    import sys
-
     gated = sys.modules.get("heso.approvals.gated")
     return gated.capturing_session() if gated is not None else None
 
@@ -433,6 +433,9 @@ def _log_event(
 
 # -- spans --------------------------------------------------------------------------------------
 
+_api: Any = None
+"""``opentelemetry.trace``, once the first span is made."""
+
 
 def operation(verb: str, tool_name: str) -> tuple[str, str | None]:
     """The GenAI ``gen_ai.operation.name`` of an action, and its ``gen_ai.provider.name``
@@ -509,10 +512,14 @@ def _span(
     links: list[Any] | None = None,
     name: str | None = None,
     error: str | None = None,
+    context: bool = False,
 ) -> str | None:
-    """Start and end one span; its ``traceparent`` when it is sampled."""
-    from opentelemetry.trace import SpanKind, StatusCode
+    """Start and end one span; with ``context``, its ``traceparent`` when it is sampled."""
+    global _api
+    if _api is None:
+        from opentelemetry import trace
 
+        _api = trace
     op = attrs.get("gen_ai.operation.name")
     if name is None:
         if op == EXECUTE_TOOL:
@@ -520,13 +527,16 @@ def _span(
         else:
             model = attrs.get("gen_ai.request.model")
             name = f"{op} {model}" if model else str(op)
-    kind = SpanKind.INTERNAL if op in (None, EXECUTE_TOOL) else SpanKind.CLIENT
+    kinds = _api.SpanKind
+    kind = kinds.INTERNAL if op in (None, EXECUTE_TOOL) else kinds.CLIENT
     if error is not None:
         attrs["error.type"] = error
     span = tracer.start_span(name, kind=kind, attributes=attrs, links=links, start_time=start_ns)
     if error is not None:
-        span.set_status(StatusCode.ERROR, error)
+        span.set_status(_api.StatusCode.ERROR, error)
     span.end()
+    if not context:
+        return None
     ctx = span.get_span_context()
     if not ctx.is_valid or not ctx.trace_flags.sampled:
         return None
