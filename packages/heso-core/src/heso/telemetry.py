@@ -301,7 +301,8 @@ def _log_decision(
     else:
         what = outcome
     message = "heso %s %s %r (rule %s, receipt %s)"
-    args: tuple[Any, ...] = (what, action["verb"], action["tool_name"], policy["rule_id"], short)
+    tool = tool_label(action["tool_name"])
+    args: tuple[Any, ...] = (what, action["verb"], tool, policy["rule_id"], short)
     if waits:
         message += ": it waits for an approver to run `heso approve %s --as <name>`"
         args += (short,)
@@ -311,7 +312,7 @@ def _log_decision(
         "outcome": outcome,
         "rule": policy["rule_id"],
         "verb": action["verb"],
-        "tool": action["tool_name"],
+        "tool": tool,
         "workflow": action["workflow"],
         "account": action["account"],
         "seq": seq,
@@ -342,6 +343,8 @@ def approval_event(
         opening = state.opening if state is not None else _opening(runtime, session)
         if opening is None or opening.get("kind") != "suspended":
             return
+        if opening.get("action_hash") != record.get("action_hash"):
+            return
         content = opening["receipt"]["content"]
         kind = record["kind"]
         if kind == "fired":
@@ -357,14 +360,19 @@ def approval_event(
 
 
 def _opening(runtime: Any, session: str) -> Mapping[str, Any] | None:
+    """The session's latest opening record that the current operator key signed (a line
+    anyone could have written into the store describes nothing)."""
+    from heso.approvals.decisions import signer_of
     from heso.approvals.store import OPENING_KINDS, Store
 
-    openings = [
-        line.record
-        for line in Store(runtime.config.data_dir).lines(session)
-        if line.record.get("kind") in OPENING_KINDS
-    ]
-    return openings[-1] if openings else None
+    for line in reversed(Store(runtime.config.data_dir).lines(session)):
+        if line.record.get("kind") not in OPENING_KINDS:
+            continue
+        signed = signer_of(line.part)
+        if isinstance(signed, tuple) and signed[0] == "operator":
+            if signed[1].to_str() == runtime.identity:
+                return line.record
+    return None
 
 
 def _lifecycle_span(
@@ -423,12 +431,12 @@ def _log_event(
         "outcome": kind,
         "rule": content["policy"]["rule_id"],
         "verb": action["verb"],
-        "tool": action["tool_name"],
+        "tool": tool_label(action["tool_name"]),
         "session": session,
         "approval": record.get("decision") or record.get("status"),
         "trust_level": record.get("trust_level"),
     }
-    log.log(level, message, action["verb"], action["tool_name"], *args, short, extra=extra)
+    log.log(level, message, action["verb"], extra["tool"], *args, short, extra=extra)
 
 
 # -- spans --------------------------------------------------------------------------------------
@@ -451,6 +459,17 @@ def operation(verb: str, tool_name: str) -> tuple[str, str | None]:
     return "chat", None
 
 
+def tool_label(tool_name: str) -> str:
+    """The tool name as telemetry shows it: a URL (an ``http_request`` or ``delete`` through
+    ``heso.wrap``) by its origin only, since a path can hold a secret (a webhook's token) and
+    is a value, exported only with the fields."""
+    if "://" not in tool_name:
+        return tool_name
+    scheme, _, rest = tool_name.partition("://")
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    return f"{scheme}://{host}"
+
+
 def _attributes(
     content: Mapping[str, Any],
     outcome: str | None,
@@ -460,7 +479,7 @@ def _attributes(
     gen_ai: bool = True,
 ) -> dict[str, Any]:
     action, policy = content["action"], content["policy"]
-    verb, tool = action["verb"], action["tool_name"]
+    verb, tool = action["verb"], tool_label(action["tool_name"])
     attrs: dict[str, Any] = {}
     if gen_ai:
         op, provider = operation(verb, tool)
@@ -523,7 +542,7 @@ def _span(
     op = attrs.get("gen_ai.operation.name")
     if name is None:
         if op == EXECUTE_TOOL:
-            name = f"{op} {content['action']['tool_name']}"
+            name = f"{op} {attrs['gen_ai.tool.name']}"
         else:
             model = attrs.get("gen_ai.request.model")
             name = f"{op} {model}" if model else str(op)
@@ -577,6 +596,7 @@ __all__ = [
     "scrub_url",
     "settings",
     "suspension_traceparent",
+    "tool_label",
     "tracer",
     "traces_url",
 ]

@@ -132,3 +132,33 @@ def test_untraced_suspensions_record_no_traceparent(approvals, otel_traces):
     fired, completed = otel_traces.spans()
     assert list(fired.links) == [] and list(completed.links) == []
     assert fired.attributes["heso.action_hash"] == action_hash
+
+
+def test_a_forged_opening_line_changes_no_span(approvals, otel_traces):
+    """A local writer appends an unsigned ``suspended`` record pointing at a trace of its own
+    choosing: the later spans still link to the real suspension, with its rule."""
+    from heso import config
+    from heso.approvals.store import Store
+
+    approvals.init(telemetry=otel_traces.provider)
+    action_hash = _suspend()
+    session = f"action-{action_hash}"
+    (suspension,) = otel_traces.spans()
+    store = Store(approvals.project.data_dir)
+    real = approvals.lifecycle(session)[0]
+    forged = dict(real, traceparent=f"00-{'ab' * 16}-{'cd' * 8}-01", rule_id="forged")
+    identity = config.current().identity
+    part = {
+        "record": forged,
+        "signer": {"key_id": "operator", "public_key": identity, "signature": "00" * 64},
+    }
+    with store.locked(session):
+        store.append(session, part)
+    assert approvals.approve(action_hash, "alice")[0] == 0
+    with reentry.admit("tool_call", "refund", dict(REFUND)):
+        pass
+    later = otel_traces.spans()[1:]
+    assert [s.name for s in later] == ["execute_tool refund", "heso.approval.completed"]
+    for span in later:
+        assert _linked_to(span, suspension)
+        assert span.attributes["heso.rule_id"] == "refunds-need-oncall"

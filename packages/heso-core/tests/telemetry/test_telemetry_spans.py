@@ -333,3 +333,29 @@ def test_off_imports_no_opentelemetry_and_on_uses_the_global_provider(project):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"imported": [], "silent": 0, "spans": ["execute_tool lookup"]}
+
+
+def test_a_url_is_named_by_its_origin_unless_fields_are_on(project, otel_traces, caplog):
+    """A URL's path can hold a secret (a webhook token): spans and records name the origin."""
+    token = "T00000000/B00000000/" + "x" * 24
+    url = f"https://hooks.example.com/services/{token}"
+    project.init(telemetry=otel_traces.provider)
+    caplog.set_level(logging.INFO, logger="heso")
+    heso.capture.capture("http_request", url, {"method": "POST", "url": url})
+    with pytest.raises(heso.BlockedError):
+        heso.capture.gate("delete", f"https://user:pw@api.example.com/v1/items/{token}", {})
+    post, delete = otel_traces.spans()
+    assert post.name == "execute_tool https://hooks.example.com"
+    assert post.attributes["gen_ai.tool.name"] == "https://hooks.example.com"
+    assert delete.attributes["heso.tool_name"] == "https://api.example.com"
+    for span in (post, delete):
+        assert token not in json.dumps(dict(span.attributes)) and token not in span.name
+    for record in caplog.records:
+        assert token not in record.getMessage() and token not in str(record.__dict__)
+    assert project.receipts()[0]["content"]["action"]["tool_name"] == url  # the proof keeps it
+    # Field export shows what the receipt shows: the url field, unless it is redacted.
+    otel_traces.clear()
+    project.init(telemetry={"tracer_provider": otel_traces.provider, "fields": True})
+    heso.capture.capture("http_request", url, {"url": url}, redact_fields=["url"])
+    (redacted,) = otel_traces.spans()
+    assert token not in json.dumps(dict(redacted.attributes))
