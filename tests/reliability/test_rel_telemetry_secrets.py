@@ -22,12 +22,13 @@ import pytest
 
 from .test_rel_secrets import (
     APPROVER_PASSPHRASE,
+    FIELDS,
     PASSPHRASE,
     POLICY,
     SECRETS,
     _forms,
     _leaks,
-    _seed_forms,
+    secret_needles,
 )
 
 COLLECTOR_PASSWORD = "collector-pw-" + SECRETS["password"][-8:]
@@ -81,13 +82,7 @@ def test_no_span_export_or_log_record_holds_a_secret(
     @heso.destructive
     def delete_account(user: str, api_key: str, password: str) -> None: ...
 
-    fields = {
-        "api_key": SECRETS["api_key"],
-        "password": SECRETS["password"],
-        "headers": {"authorization": SECRETS["authorization"], "x": "y"},
-        "card": SECRETS["card"],
-        "pin": SECRETS["pin"],
-    }
+    fields = FIELDS
     assert save_settings(**fields) == "saved"
     with heso.step(redact=["api_key"]):
         action = heso.Action(verb=heso.Verb.TOOL_CALL, tool_name="lookup", fields=fields)
@@ -134,16 +129,8 @@ def test_no_span_export_or_log_record_holds_a_secret(
 
     operator = load_operator_key(root / "heso-local-data")
     approver = read_key_file(tmp_path / "approver-home" / "alice.key", APPROVER_PASSPHRASE.encode())
-    needles = {name: _forms(str(value).encode()) for name, value in SECRETS.items()}
-    needles["operator passphrase"] = _forms(PASSPHRASE.encode())
-    needles["approver passphrase"] = _forms(APPROVER_PASSPHRASE.encode())
+    needles = secret_needles(operator, approver)
     needles["collector password"] = _forms(COLLECTOR_PASSWORD.encode())
-    needles["operator private key"] = _seed_forms(
-        operator.private_bytes_unsafe(), operator.public_key().raw
-    )
-    needles["approver private key"] = _seed_forms(
-        approver.private_bytes_unsafe(), approver.public_key().raw
-    )
 
     for span in spans:
         assert _leaks(span.to_json().encode(), needles) == [], span.name
