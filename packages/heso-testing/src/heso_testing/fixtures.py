@@ -29,7 +29,7 @@ def fake_provider() -> Iterator[FakeProviderServer]:
 @pytest.fixture
 def otlp_receiver() -> Iterator[OtlpReceiver]:
     """A running OTLP/HTTP trace receiver on 127.0.0.1 (``otlp_receiver.traces_url``), fresh
-    for each test; ``otlp_receiver.spans()`` decodes what arrived (needs ``heso-testing[otel]``).
+    for each test; ``otlp_receiver.spans()`` decodes what arrived (needs ``opentelemetry-proto``).
     The test fails if an export could not be decoded."""
     with OtlpReceiver() as receiver:
         yield receiver

@@ -5,8 +5,8 @@ Point a real OTLP/HTTP exporter at ``receiver.traces_url`` (heso's ``[heso.telem
 "otlp"``, or ``OTLPSpanExporter(endpoint=...)``) and read what arrived, as the collector would
 see it: ``receiver.spans()`` flattens each span with its resource and scope, attributes decoded
 to Python values. ``receiver.bodies`` keeps the raw request bodies, for byte-level searches.
-:class:`InMemoryTraces` is a real SDK tracer provider whose finished spans stay in memory. Both
-need ``heso-testing[otel]`` (and the SDK).
+:class:`InMemoryTraces` is a real SDK tracer provider whose finished spans stay in memory. They
+need ``opentelemetry-proto`` and ``opentelemetry-sdk`` (``heso-core[otel]``), imported on use.
 """
 
 from __future__ import annotations
