@@ -359,3 +359,18 @@ def test_a_url_is_named_by_its_origin_unless_fields_are_on(project, otel_traces,
     heso.capture.capture("http_request", url, {"url": url}, redact_fields=["url"])
     (redacted,) = otel_traces.spans()
     assert token not in json.dumps(dict(redacted.attributes))
+
+
+def test_without_the_otel_extra_init_names_the_pip_command(project, monkeypatch):
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None)
+    with pytest.raises(
+        HesoConfigError, match=r'OTLP/HTTP exporter \(pip install "heso-core\[otel\]"\)'
+    ):
+        project.init(telemetry={"exporter": "otlp"})
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    with pytest.raises(
+        HesoConfigError, match=r'OpenTelemetry API \(pip install "heso-core\[otel\]"\)'
+    ):
+        project.init(telemetry=True)
+    assert telemetry.tracer is None
