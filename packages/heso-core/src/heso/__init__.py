@@ -80,6 +80,7 @@ _SUBMODULES = frozenset(
         "receipt",
         "redaction",
         "steps",
+        "telemetry",
         "verdict",
     }
 )

@@ -7,6 +7,7 @@ table of ``heso.toml`` > default. Calling :func:`init` again replaces the config
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import threading
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from heso import telemetry as _telemetry
 from heso.chain import DURABILITY_MODES, Chain
 from heso.errors import HesoConfigError
 from heso.keys import OPERATOR_KEY_FILE, PublicKey, SigningKey, load_operator_key
@@ -36,6 +38,7 @@ _SETTINGS_KEYS = (
     "durability",
     "redact",
     "operator_keys",
+    "telemetry",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -55,6 +58,7 @@ class Config:
     durability: str = "buffered"
     redact: Mapping[str, RedactStrategy] = field(default_factory=dict)
     operator_keys: tuple[str, ...] = ()
+    telemetry: _telemetry.Telemetry = _telemetry.OFF
 
     @property
     def data_dir(self) -> Path:
@@ -163,6 +167,7 @@ def _settings(source: TomlSource) -> dict[str, Any]:
         "durability": (str,),
         "redact": (list, dict),
         "operator_keys": (list,),
+        "telemetry": (dict,),
     }
     for key, value in table.items():
         ok = isinstance(value, types[key]) and not (key == "timeout" and isinstance(value, bool))
@@ -186,6 +191,8 @@ def _settings(source: TomlSource) -> dict[str, Any]:
             raise source.error(
                 f"[heso].operator_keys[{i}]: {exc}", (SETTINGS_TABLE, "operator_keys"), value=True
             ) from None
+    if "telemetry" in table:
+        _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
     if "redact" in table:
         try:
             normalize_redact_spec(table["redact"])
@@ -205,6 +212,7 @@ def resolve(
     clock_override: datetime | str | None = None,
     timeout: float | None = None,
     blocking: bool | None = None,
+    telemetry: Any = None,
 ) -> tuple[Config, TomlSource]:
     """Resolve a :class:`Config` without loading keys or opening the chain."""
     root = require_root(project_root)
@@ -239,8 +247,23 @@ def resolve(
         durability=durability,
         redact=normalize_redact_spec(table.get("redact")),
         operator_keys=tuple(table.get("operator_keys", ())),
+        telemetry=_telemetry_settings(telemetry, table, source),
     )
     return config, source
+
+
+def _telemetry_settings(arg: Any, table: Mapping[str, Any], source: TomlSource) -> Any:
+    """``telemetry=`` > ``HESO_TELEMETRY`` (on/off over the table's other settings) >
+    ``[heso.telemetry]`` > off."""
+    if arg is not None:
+        return _telemetry.settings(arg)
+    conf = _telemetry.OFF
+    if "telemetry" in table:
+        conf = _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
+    switch = _env("HESO_TELEMETRY")
+    if switch is not None:
+        conf = dataclasses.replace(conf, enabled=_parse_bool(switch, "HESO_TELEMETRY"))
+    return conf
 
 
 def init(
@@ -252,11 +275,14 @@ def init(
     clock_override: datetime | str | None = None,
     timeout: float | None = None,
     blocking: bool | None = None,
+    telemetry: Any = None,
 ) -> Config:
     """Configure heso for this process: find ``heso.toml``, load the policy, key and chain.
 
-    Fails fast with ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid
-    or the operator key cannot be unlocked. Calling it again replaces the configuration.
+    ``telemetry`` (``True``, a table like ``[heso.telemetry]``, or a tracer provider) turns
+    on OpenTelemetry spans for every decision (``docs/telemetry.md``). Fails fast with
+    ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid or the operator
+    key cannot be unlocked. Calling it again replaces the configuration.
     """
     global _runtime
     config, source = resolve(
@@ -267,10 +293,12 @@ def init(
         clock_override=clock_override,
         timeout=timeout,
         blocking=blocking,
+        telemetry=telemetry,
     )
     policy = policy_from_source(source)
     key = load_operator_key(config.data_dir)
     _require_pinned(config, key, source)
+    _telemetry.configure(config.telemetry)
     chain = Chain(
         config.data_dir, key=key, durability=config.durability, lock_timeout=config.timeout
     )
@@ -319,9 +347,11 @@ def _register_exit_seal() -> None:
 
 
 def shutdown() -> None:
-    """Seal the chain and forget the configuration (gates raise until the next init)."""
+    """Seal the chain, flush telemetry and forget the configuration (gates raise until the
+    next init)."""
     global _runtime
     with _init_lock:
         old, _runtime = _runtime, None
     if old is not None:
         old.chain.close()
+    _telemetry.configure(None)

@@ -26,6 +26,7 @@ HEAVY = (
     "httpx",
     "httpx2",
     "pydantic",
+    "opentelemetry",  # only once telemetry is configured
 )
 
 
