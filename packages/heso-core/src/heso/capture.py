@@ -22,7 +22,6 @@ from heso import approvals
 from heso import config as _config
 from heso.action import Action, Verb
 from heso.canonical import to_json_value
-from heso.chain import Entry
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -31,6 +30,7 @@ from heso.errors import (
     HesoError,
     SuspendedError,
 )
+from heso.ledger.format import Entry
 from heso.policy import DEFAULT_RULE_ID, Decision, DecisionKind, floor_rule_id
 from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
@@ -331,7 +331,7 @@ def capture(
             stage = "storing redaction salts"
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
-        entry = rt.chain.append(receipt)
+        entry = rt.ledger.append(receipt)
         if kind is OutcomeKind.SUSPENDED:
             stage = "opening the approval"
             approvals.on_suspended(rt, receipt, decision)

@@ -17,8 +17,8 @@ import blake3
 import nacl.bindings
 
 from heso.canonical import canonical_bytes, loads_strict
-from heso.chain import verify_chain
 from heso.keys import PublicKey, SigningKey
+from heso.ledger import verify_chain
 from heso.receipt import (
     build_content,
     compute_action_hash,

@@ -26,7 +26,7 @@ from heso.approvals import sla as _sla
 from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
-from heso.approvals.store import Store, check_session, new_session_id
+from heso.approvals.store import ApprovalStore, check_session, new_session_id
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
@@ -235,7 +235,12 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 
 
 def _first_call(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan | None:
     from heso.capture import OutcomeKind, capture
 
@@ -284,7 +289,12 @@ def _first_call(
 
 
 def _resume(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan:
     st = _session.state(runtime, store, session, now)
     assert st is not None
@@ -445,7 +455,7 @@ def decision(session: str, *, now: datetime | str | None = None) -> str | None:
 def _update(
     session: str,
     now: datetime | str | None,
-    step: Callable[[Any, Store, str, datetime], SessionState | None],
+    step: Callable[[Any, ApprovalStore, str, datetime], SessionState | None],
 ) -> SessionState | None:
     """Run ``step`` on ``session`` at ``now``, under its lock; the resulting state."""
     runtime = _config.current()
@@ -459,7 +469,7 @@ def _update(
 
 
 def _record_timeouts(
-    runtime: Any, store: Store, session: str, now: datetime
+    runtime: Any, store: ApprovalStore, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
     if st is not None and st.due and runtime.identity == st.operator:

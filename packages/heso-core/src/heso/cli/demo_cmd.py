@@ -52,15 +52,15 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import heso
-    from heso import chain
+    from heso import stores
     from heso.capture import capture
-    from heso.cli.verify_cmd import pinned_operator_keys
-    from heso.project import POLICY_FILE, data_dir
+    from heso.project import POLICY_FILE
     from heso.receipt import verify_receipt
     from heso.toml_source import TomlSource
+    from heso.trust import pinned_operator_keys
 
     root, scaffolded = _project(args)
-    heso.init(project_root=root)
+    config = heso.init(project_root=root)
     try:
         outcomes = [
             (label, capture("tool_call", tool, fields, workflow=WORKFLOW, redact_fields=redact))
@@ -68,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
         ]
     finally:
         heso.shutdown()
-    ddir = data_dir(root)
+    ledger = stores.open_ledger(config.store_spec)
     trusted = pinned_operator_keys(TomlSource.read(root / POLICY_FILE))
     rows = []
     for label, outcome in outcomes:
         assert outcome.action_hash is not None
-        stored = chain.get_receipt(ddir, outcome.action_hash)
+        stored = ledger.receipt(outcome.action_hash)
         verdict = verify_receipt(stored, trusted_operators=trusted)
         shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
         rows.append((shown, outcome, verdict))
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  {label:<9} {outcome.action_hash[:PREFIX]}…  ->  {verdict}")
     lines += [
         "",
-        f"  receipts written to {ddir / chain.CHAIN_FILE}",
+        f"  receipts written to {ledger.location}",
         "  verify either yourself, offline:",
         f"      {commands[0]}",
         f"  and see the signed JSON (api_key is only a commitment): {commands[1]}",
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             "ok": ok,
             "project": str(root),
             "scaffolded": scaffolded,
-            "store": str(ddir / chain.CHAIN_FILE),
+            "store": ledger.location,
             "receipts": [
                 {
                     "label": label,
