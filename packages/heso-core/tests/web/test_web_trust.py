@@ -622,7 +622,7 @@ def test_l1_receipts_and_chains_get_the_same_verdicts_under_a_heso_toml(
         if "receipt" in case:
             py = trust.verify_receipt_bytes(bytes.fromhex(case["receipt"])).to_dict()
         else:
-            py = trust.verify_chain(case["dir"]).to_dict()
+            py = trust.verify_chain(FileLedger(case["dir"])).to_dict()
         codes.add(py["verdict"])
         if not _same(py, js):
             differ.append((case["toml"][:40], py["summary"], js["summary"]))
