@@ -4,6 +4,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -565,3 +566,56 @@ def test_a_writer_inherited_through_fork_reopens_its_files_in_the_child(tmp_path
     c.close()
     verdict = verify_chain(tmp_path)
     assert verdict.ok and verdict.details["entries"] == 3, str(verdict)
+
+
+def test_close_syncs_the_lines_before_the_head_that_covers_them(tmp_path, key, monkeypatch):
+    """In fsync durability the head is written only once every line it covers is on disk: a
+    power cut in between leaves an older head, never one past the durable end of the chain
+    (here another writer's buffered lines are still in the page cache when this one closes)."""
+    writer = FileLedger(tmp_path, key=key, durability="fsync", seal_every=10**9, seal_interval=1e9)
+    writer.append(_receipt(key, 0))  # the first append seals
+    writer.append(_receipt(key, 1))  # this one does not
+    other = FileLedger(tmp_path, key=key, seal_every=10**9, seal_interval=1e9)
+    other.append(_receipt(key, 2))  # buffered: written, not synced
+    chain = tmp_path / fmt.CHAIN_FILE
+    synced = {"size": 0}
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        real_fsync(fd)
+        if os.fstat(fd).st_ino == chain.stat().st_ino:
+            synced["size"] = os.fstat(fd).st_size
+
+    def replace(src, dst):
+        if os.path.basename(dst) == fmt.HEAD_FILE:
+            covered = json.loads(Path(src).read_bytes())["content"]["size"]
+            assert synced["size"] >= covered, "the head was written before the lines it covers"
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    writer.close()
+    monkeypatch.undo()
+    verdict = verify_chain(tmp_path, require_sealed=True)
+    assert verdict.ok and verdict.details["sealed"] == 3, verdict
+
+
+def test_temp_files_of_a_killed_head_writer_are_removed_on_open(tmp_path, key):
+    """A writer killed between writing the head's temp file and renaming it leaves the temp
+    file behind; the next writer removes it (under the lock, so never a live writer's)."""
+    _fill(tmp_path, key, 2)
+    stale = [
+        tmp_path / f".{fmt.HEAD_FILE}.4242.139872.tmp",  # an older writer's naming
+        tmp_path / f".{fmt.HEAD_FILE}.0123456789abcdef.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b'{"alg": "torn')
+    unrelated = tmp_path / ".receipts.jsonl.keep.tmp"
+    unrelated.write_bytes(b"not ours")
+    c = FileLedger(tmp_path, key=key)
+    c.append(_receipt(key, 2))
+    c.close()
+    assert not any(path.exists() for path in stale)
+    assert unrelated.read_bytes() == b"not ours"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(f".{fmt.HEAD_FILE}.")]
+    assert verify_chain(tmp_path).ok

@@ -15,7 +15,6 @@ import fcntl
 import os
 import secrets
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -123,26 +122,21 @@ def _link_new(source: Path, target: Path) -> None:
         os.replace(source, target)
 
 
-def remove_stale_temps(path: str | os.PathLike[str], *, older_than: float = 60.0) -> int:
+def remove_stale_temps(path: str | os.PathLike[str]) -> int:
     """Delete temp files :func:`atomic_write` left beside ``path`` (a writer was killed between
-    creating and renaming one) that are older than ``older_than`` seconds; returns how many.
-    A younger one may belong to a writer still at work."""
+    creating and renaming one); returns how many. Call it holding the lock every writer of
+    ``path`` holds, so no temp file can belong to a writer still at work."""
     path = Path(path)
     prefix = f".{path.name}."
     removed = 0
-    now = time.time()
     try:
         names = os.listdir(path.parent)
     except OSError:
         return 0
     for name in names:
-        if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
-            continue
-        temp = path.parent / name
-        with contextlib.suppress(OSError):
-            info = os.lstat(temp)
-            if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= older_than:
-                os.unlink(temp)
+        if name.startswith(prefix) and name.endswith(TEMP_SUFFIX):
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
                 removed += 1
     return removed
 
