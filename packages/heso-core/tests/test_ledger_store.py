@@ -8,7 +8,6 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from heso.errors import AmbiguousPrefixError, ChainError, ReceiptNotFoundError
 from heso.keys import SigningKey
 from heso.ledger import FileLedger, LedgerStore, verify_entries, verify_ledger
 from heso.ledger import format as fmt
-from heso.receipt import build_content, mint
+from heso_testing.receipts import signed_receipt as _receipt
 
 Opener = Callable[[SigningKey | None], LedgerStore]
 
@@ -46,30 +45,6 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
 @pytest.fixture(scope="module")
 def key() -> SigningKey:
     return SigningKey.generate()
-
-
-def _receipt(key: SigningKey, i: int, tool: str = "send_email") -> dict[str, Any]:
-    return mint(
-        build_content(
-            captured_at="2026-01-02T03:04:05Z",
-            agent_identity=key.public_key().to_str(),
-            action={
-                "verb": "tool_call",
-                "tool_name": tool,
-                "workflow": "default",
-                "account": "default",
-                "fields": {"i": i},
-            },
-            policy={
-                "rule_id": "r",
-                "rule_display": "r",
-                "matched_conditions": [],
-                "decision_path": "rule:r",
-                "decision": "allow",
-            },
-        ),
-        key,
-    )
 
 
 def test_appends_are_numbered_linked_and_read_back(open_store: Opener, key: SigningKey) -> None:

@@ -23,10 +23,10 @@ from heso.ledger import format as fmt
 from heso.receipt import (
     build_content,
     compute_action_hash,
-    mint,
     operator_message,
     verify_receipt_bytes,
 )
+from heso_testing.receipts import signed_receipt
 
 from .conftest import VECTORS
 
@@ -254,7 +254,7 @@ def test_page_agrees_with_python_on_sealed_audits(verifier: Any, tmp_path: Path)
     key = SigningKey.generate()
     writer = FileLedger(tmp_path, key=key)
     for i in range(5):
-        writer.append(mint(_content(key, i), key))
+        writer.append(signed_receipt(key, i))
     writer.close()
     lines = (tmp_path / fmt.CHAIN_FILE).read_bytes().split(b"\n")[:-1]
     cases = []
@@ -272,27 +272,6 @@ def test_page_agrees_with_python_on_sealed_audits(verifier: Any, tmp_path: Path)
         assert same(py, js) and js["summary"] == py["summary"], (case, py, js)
         seen.add((py["verdict"], py.get("entry")))
     assert seen == {("Unsealed", 2), ("Unsealed", 1), ("Valid", None)}
-
-
-def _content(key: SigningKey, i: int) -> dict[str, Any]:
-    return build_content(
-        captured_at="2026-01-02T03:04:05Z",
-        agent_identity=key.public_key().to_str(),
-        action={
-            "verb": "tool_call",
-            "tool_name": "t",
-            "workflow": "default",
-            "account": "default",
-            "fields": {"i": i},
-        },
-        policy={
-            "rule_id": "r",
-            "rule_display": "r",
-            "matched_conditions": [],
-            "decision_path": "r",
-            "decision": "allow",
-        },
-    )
 
 
 # --------------------------------------------------------------------------- primitives

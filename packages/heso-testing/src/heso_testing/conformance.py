@@ -385,7 +385,7 @@ class ConformanceContext:
         attr, method = {
             "policy": ("policy", "evaluate"),
             "signing": ("key", "sign"),
-            "chain": ("chain", "append"),
+            "chain": ("ledger", "append"),
         }[component]
         self.monkeypatch.setattr(rt, attr, _Broken(getattr(rt, attr), method))
         self._broken.append(component)

@@ -156,7 +156,7 @@ class FileLedger:
             raise ChainError(f"the ledger in {self.data_dir} was opened to read, not to append")
         self._fd = self._lock_fd = self._idx_fd = None
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            durable.make_private_dir(self.data_dir)
             self._fd = os.open(
                 self.data_dir / CHAIN_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600
             )
