@@ -24,11 +24,14 @@ import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import blake3
 
 from heso import durable
+from heso.approvals.registry import Registry, load_project_registry
+from heso.approvals.sla import clock
+from heso.approvals.state import pending
 from heso.approvals.store import (
     GENESIS,
     OPENING_KINDS,
@@ -41,9 +44,6 @@ from heso.approvals.store import (
 )
 from heso.canonical import loads_strict
 from heso.errors import CanonicalizationError, LifecycleError
-
-if TYPE_CHECKING:
-    from heso.approvals.registry import Registry
 
 APPROVALS_DIR = "approvals"
 LIFECYCLE_FILE = "lifecycle.jsonl"
@@ -205,10 +205,6 @@ class FileApprovalStore:
     def open_hashes(
         self, registry: Registry | None = None, now: datetime | None = None
     ) -> list[tuple[str, str]]:
-        from heso.approvals.registry import load_project_registry
-        from heso.approvals.sla import clock
-        from heso.approvals.state import pending
-
         if registry is None:
             registry = load_project_registry(self.root.parent.parent)
         return pending(self, registry, now or clock())
