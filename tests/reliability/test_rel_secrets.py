@@ -163,11 +163,11 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     figures: Any,
 ) -> None:
     import heso
-    from heso import chain as ch
     from heso.approvals.identity import new_approver
     from heso.cli import main
     from heso.errors import HesoError
     from heso.keys import load_operator_key, read_key_file
+    from heso.ledger import FileLedger, verify_chain
     from heso.project import init_project
 
     caplog.set_level(logging.DEBUG)
@@ -225,7 +225,7 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     assert any(r.name.startswith("heso") for r in caplog.records)
     heso.shutdown()
     # The CLI's views of it all.
-    for receipt in ch.iter_entries(data_dir):
+    for receipt in FileLedger(data_dir).entries():
         prefix = json.loads(receipt[1])["receipt"]["content"]["action_hash"][:16]
         _run(main, capsys, outputs, "show", prefix, "--project", str(root))
         _run(main, capsys, outputs, "verify", prefix, "--json", "--project", str(root))
@@ -268,12 +268,12 @@ def test_no_file_log_output_or_exception_holds_a_secret(
         held = _frames_hold(exc, [PASSPHRASE, APPROVER_PASSPHRASE, "wrong-" + PASSPHRASE])
         assert held == [], held
     # The signed receipts prove the redacted values without holding them.
-    l1 = [json.loads(line)["receipt"] for _, line in ch.iter_entries(data_dir)]
+    l1 = [json.loads(line)["receipt"] for _, line in FileLedger(data_dir).entries()]
     assert any("multi_approval" in r for r in l1)
     from heso.approvals.registry import load_project_registry
 
     keys = load_project_registry(root).approver_keys()
-    assert ch.verify_chain(data_dir, approver_keys=keys).details["l1_receipts"] == 1
+    assert verify_chain(data_dir, approver_keys=keys).details["l1_receipts"] == 1
     figures.add("secrets.files_scanned", scanned)
     figures.add("secrets.log_records_scanned", len(caplog.records))
     figures.add("secrets.exceptions_scanned", len(errors))

@@ -23,7 +23,6 @@ from heso import config as _config
 from heso import telemetry as _telemetry
 from heso.action import Action, Verb
 from heso.canonical import to_json_value
-from heso.chain import Entry
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -32,6 +31,7 @@ from heso.errors import (
     HesoError,
     SuspendedError,
 )
+from heso.ledger.format import Entry
 from heso.policy import DEFAULT_RULE_ID, Decision, DecisionKind, floor_rule_id
 from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
@@ -341,7 +341,7 @@ def capture(
             stage = "storing redaction salts"
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
-        entry = rt.chain.append(receipt)
+        entry = rt.ledger.append(receipt)
         if _telemetry.tracer is not None or kind is not _ALLOWED or _decisions.isEnabledFor(_INFO):
             _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns)
         if kind is OutcomeKind.SUSPENDED:

@@ -363,9 +363,9 @@ def _opening(runtime: Any, session: str) -> Mapping[str, Any] | None:
     """The session's latest opening record that the current operator key signed (a line
     anyone could have written into the store describes nothing)."""
     from heso.approvals.decisions import signer_of
-    from heso.approvals.store import OPENING_KINDS, Store
+    from heso.approvals.store import OPENING_KINDS
 
-    for line in reversed(Store(runtime.config.data_dir).lines(session)):
+    for line in reversed(runtime.approvals.lines(session)):
         if line.record.get("kind") not in OPENING_KINDS:
             continue
         signed = signer_of(line.part)

@@ -27,7 +27,7 @@ from heso.approvals import sla as _sla
 from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
-from heso.approvals.store import Store, check_session, new_session_id
+from heso.approvals.store import ApprovalStore, check_session, new_session_id
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
@@ -241,7 +241,12 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 
 
 def _first_call(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan | None:
     from heso.capture import OutcomeKind, capture
 
@@ -290,7 +295,12 @@ def _first_call(
 
 
 def _resume(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan:
     st = _session.state(runtime, store, session, now)
     assert st is not None
@@ -451,7 +461,7 @@ def decision(session: str, *, now: datetime | str | None = None) -> str | None:
 def _update(
     session: str,
     now: datetime | str | None,
-    step: Callable[[Any, Store, str, datetime], SessionState | None],
+    step: Callable[[Any, ApprovalStore, str, datetime], SessionState | None],
 ) -> SessionState | None:
     """Run ``step`` on ``session`` at ``now``, under its lock; the resulting state."""
     runtime = _config.current()
@@ -465,7 +475,7 @@ def _update(
 
 
 def _record_timeouts(
-    runtime: Any, store: Store, session: str, now: datetime
+    runtime: Any, store: ApprovalStore, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
     if st is not None and st.due and runtime.identity == st.operator:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from heso import chain as _chain
 from heso import telemetry
 from heso.approvals import evidence, sla
 from heso.approvals.decisions import (
@@ -27,9 +26,10 @@ from heso.approvals.decisions import (
 from heso.approvals.finalize import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
-from heso.approvals.store import Line, Store
-from heso.chain import Entry
+from heso.approvals.store import ApprovalStore, Line
+from heso.canonical import loads_strict
 from heso.errors import ApprovalError, OperatorKeyMismatchError
+from heso.ledger.format import Entry, encode_entry, entry_hash
 from heso.receipt import build_content, mint
 from heso.toml_source import TomlSource
 
@@ -62,21 +62,22 @@ def registry_of(runtime: Any) -> Registry:
     return registry
 
 
-def store_of(runtime: Any) -> Store:
-    return Store(runtime.config.data_dir)
+def store_of(runtime: Any) -> ApprovalStore:
+    store: ApprovalStore = runtime.approvals
+    return store
 
 
 def chain_link(runtime: Any, action_hash: str, entry: Entry | None = None) -> dict[str, Any] | None:
     """``{"seq", "entry_hash"}`` of the chain entry holding ``action_hash`` (the latest)."""
     if entry is not None:
         return {"seq": entry.seq, "entry_hash": entry.entry_hash}
-    data_dir = runtime.config.data_dir
-    hits = _chain.find(data_dir, action_hash)
+    ledger = runtime.ledger
+    hits = ledger.find(action_hash)
     if not hits:
         return None
-    found = _chain.read_entry_at(data_dir, hits[-1][1])
-    line = _chain.encode_entry(found["seq"], found["prev"], found["receipt"])
-    return {"seq": found["seq"], "entry_hash": _chain.entry_hash(line)}
+    found = loads_strict(ledger.line(hits[-1][1]))
+    line = encode_entry(found["seq"], found["prev"], found["receipt"])
+    return {"seq": found["seq"], "entry_hash": entry_hash(line)}
 
 
 def opening_record(
@@ -130,7 +131,9 @@ def opening_record(
     return {k: val for k, val in rec.items() if val is not None}
 
 
-def open_session(runtime: Any, store: Store, session: str, record: Mapping[str, Any]) -> Line:
+def open_session(
+    runtime: Any, store: ApprovalStore, session: str, record: Mapping[str, Any]
+) -> Line:
     """Write a session's opening record (hold the lock) and index its action."""
     action_hash = record["action_hash"]
     if record["kind"] == "suspended":
@@ -184,14 +187,14 @@ def open_pending(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> str
     return session
 
 
-def state(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
+def state(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState | None:
     """``session`` folded at ``now``."""
     return fold(session, store.lines(session), registry_of(runtime), now)
 
 
 def settle(
     runtime: Any,
-    store: Store,
+    store: ApprovalStore,
     session: str,
     now: datetime,
     *,
@@ -223,7 +226,7 @@ def settle(
     return st
 
 
-def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionState:
+def _refold(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState:
     st = state(runtime, store, session, now)
     assert st is not None
     return st
@@ -231,7 +234,7 @@ def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionS
 
 def finalize_locked(
     runtime: Any,
-    store: Store,
+    store: ApprovalStore,
     st: SessionState,
     now: datetime,
     parts: Sequence[Mapping[str, Any]],
@@ -241,7 +244,7 @@ def finalize_locked(
     """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
     refuse_stale_key(runtime, store, st, now)
     l1 = _assemble(runtime, st, parts, single=single)
-    entry = runtime.chain.append(l1)
+    entry = runtime.ledger.append(l1)
     multi = l1["multi_approval"]
     record = {
         "kind": "finalized",
@@ -256,7 +259,7 @@ def finalize_locked(
     return l1
 
 
-def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime) -> None:
+def refuse_stale_key(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """If the operator key rotated since ``st`` was suspended: suspend the action again under
     the current key and raise ``OperatorKeyMismatchError`` (hold the lock)."""
     if runtime.identity == st.operator:
@@ -271,7 +274,7 @@ def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime
     )
 
 
-def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> str:
+def resuspend(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> str:
     """Suspend ``st``'s action again under the current operator key (hold the lock); earlier
     approvals do not carry over. Returns the new action_hash."""
     old = st.receipt["content"]
@@ -282,7 +285,7 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
         policy=old["policy"],
     )
     receipt = mint(content, runtime.key)
-    entry = runtime.chain.append(receipt)
+    entry = runtime.ledger.append(receipt)
     opening = st.opening
     record = opening_record(
         "suspended",
@@ -319,7 +322,9 @@ class Firing:
     calls, which are not approvals and chain nothing more)."""
 
 
-def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> Firing | None:
+def claim_firing(
+    runtime: Any, store: ApprovalStore, st: SessionState, now: datetime
+) -> Firing | None:
     """Win the one firing of the approved session ``st`` (hold the lock), or ``None`` when a
     caller in any thread or process already won it.
 
@@ -339,7 +344,7 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
     if tracked:
         if runtime.identity != st.operator:
             return None  # settle() suspends it again under the current key
-        earlier = evidence.firings(runtime.config.data_dir, st)
+        earlier = evidence.firings(runtime.ledger, st)
         if earlier:
             log.warning(
                 "heso refused to fire %s again: the audit chain records its firing (entry %s) "
@@ -366,8 +371,8 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
         "pid": os.getpid(),
     }
     if receipt is not None:
-        entry = runtime.chain.append(receipt)
-        runtime.chain.seal()
+        entry = runtime.ledger.append(receipt)
+        runtime.ledger.seal()
         link = chain_link(runtime, st.action_hash, entry)
         record["chain"] = link
         if l1:
@@ -416,15 +421,15 @@ def firing_receipt(runtime: Any, st: SessionState) -> dict[str, Any] | None:
     link = (st.fired or {}).get("chain")
     if not isinstance(link, Mapping):
         return None
-    for _, offset in _chain.find(runtime.config.data_dir, st.action_hash):
-        entry = _chain.read_entry_at(runtime.config.data_dir, offset)
+    for _, seq in runtime.ledger.find(st.action_hash):
+        entry = loads_strict(runtime.ledger.line(seq))
         if entry["seq"] == link.get("seq"):
             receipt: dict[str, Any] = entry["receipt"]
             return receipt
     return None
 
 
-def retire(store: Store, st: SessionState, now: datetime) -> None:
+def retire(store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """Take the firing claim of a denied or expired session whose refusal a re-issued call
     received (hold the lock): it could never fire anyway, and the same call made once more is
     a new action (:func:`heso.approvals.reentry.find` passes over claimed sessions)."""
@@ -464,7 +469,7 @@ def record_completed(
     telemetry.approval_event(runtime, session, record)
 
 
-def session_of(store: Store, action_hash: str) -> str:
+def session_of(store: ApprovalStore, action_hash: str) -> str:
     """The session that suspended ``action_hash`` (a full hash or a unique prefix)."""
     return store.resolve(action_hash)[1]
 
@@ -501,7 +506,8 @@ def finalize(
                     f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
                 )
         if st.finalized is not None:
-            return _chain.get_receipt(runtime.config.data_dir, action_hash)
+            receipt: dict[str, Any] = runtime.ledger.receipt(action_hash)
+            return receipt
         if not st.is_open and st.status != APPROVED:
             raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
         refuse_stale_key(runtime, store, st, now)
