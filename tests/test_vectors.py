@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from heso.chain import verify_chain
 from heso.keys import PublicKey
+from heso.ledger import verify_chain
 from heso.receipt import verify_receipt_bytes
 
 VECTORS = Path(__file__).resolve().parent.parent / "docs" / "vectors"

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from heso import chain as ch
 from heso.keys import SigningKey
+from heso.ledger import FileLedger, file_store
+from heso.ledger import format as fmt
+from heso.ledger import index as idx
 from heso.receipt import (
     approval_message,
     build_content,
@@ -379,23 +381,23 @@ def fresh() -> int:
     # Chains: a valid one, then one mutation per directory.
     chain_cases: list[dict[str, Any]] = []
     valid_dir = OUT / "chains" / "valid"
-    c = ch.Chain(valid_dir, key=op)
+    c = FileLedger(valid_dir, key=op)
     for i in range(6):
         c.append(mint(content(op, {"i": i}), op))
     c.close()
-    (valid_dir / ch.INDEX_FILE).unlink()
-    (valid_dir / ch.LOCK_FILE).unlink()
+    (valid_dir / idx.INDEX_FILE).unlink()
+    (valid_dir / file_store.LOCK_FILE).unlink()
     chain_cases.append({"dir": "chains/valid", "verdict": "Valid", "entries": 6})
-    lines = (valid_dir / ch.CHAIN_FILE).read_bytes().splitlines(keepends=True)
+    lines = (valid_dir / fmt.CHAIN_FILE).read_bytes().splitlines(keepends=True)
 
     def mutant(
         name: str, new_lines: list[bytes], verdict: str, entry: int | None, head: bool = True
     ) -> None:
         d = OUT / "chains" / name
         d.mkdir(parents=True)
-        (d / ch.CHAIN_FILE).write_bytes(b"".join(new_lines))
+        (d / fmt.CHAIN_FILE).write_bytes(b"".join(new_lines))
         if head:
-            shutil.copy(valid_dir / ch.HEAD_FILE, d / ch.HEAD_FILE)
+            shutil.copy(valid_dir / fmt.HEAD_FILE, d / fmt.HEAD_FILE)
         case: dict[str, Any] = {"dir": f"chains/{name}", "verdict": verdict}
         if entry is not None:
             case["entry"] = entry

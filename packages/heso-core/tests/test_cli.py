@@ -189,16 +189,16 @@ def test_verify_uses_the_operator_keys_pinned_in_heso_toml(minted, capsys):
 def test_verify_chain_sealed_requires_a_head_over_every_entry(minted, capsys):
     project, _ = minted
     root = str(project.root)
-    from heso import chain
+    from heso.ledger import FileLedger
 
     key = heso.keys.load_operator_key(project.data_dir)
-    writer = chain.Chain(project.data_dir, key=key, seal_every=10**9, seal_interval=10**9)
+    writer = FileLedger(project.data_dir, key=key, seal_every=10**9, seal_interval=10**9)
     assert writer.length == 17  # opens the chain; the next append is not sealed
     writer.append(capture_receipt(key))
     assert run(capsys, "verify", "--chain", "--project", root)[0] == 0
     code, out, _ = run(capsys, "verify", "--chain", "--sealed", "--project", root, "--json")
     data = json.loads(out)
-    assert code == 1 and data["verdict"] == "HeadMismatch" and data["entry"] == 17
+    assert code == 1 and data["verdict"] == "Unsealed" and data["entry"] == 17
     writer.close()
     assert run(capsys, "verify", "--chain", "--sealed", "--project", root)[0] == 0
 

@@ -258,7 +258,7 @@ def test_registered_groups_pin_membership_and_threshold(key):
 )
 def test_minted_bytes_are_exactly_the_canonical_form(key, fields):
     from heso.canonical import canonical_bytes
-    from heso.chain import encode_entry
+    from heso.ledger.format import encode_entry
 
     r = mint(_content(key, **fields) if fields else _content(key), key)
     assert r.canonical == canonical_bytes(dict(r))

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 import heso
-from heso import chain as ch
 from heso.approvals.registry import load_registry
 from heso.capture import capture
 from heso.cli import main
 from heso.keys import SigningKey, load_operator_key
+from heso.ledger import FileLedger
+from heso.ledger import format as fmt
+from heso.ledger import index as idx
 from heso.receipt import approval_message, build_content, co_sign, mint, verify_receipt
 from heso.redaction import SALT_BYTES, commitment_of
 from heso.toml_source import TomlSource
@@ -96,7 +98,7 @@ def _project_with(heso_project: Any, *receipts_of: Any) -> list[str]:
     by the project's own operator key: the chain itself is intact."""
     heso_project.write_policy('[policy]\ndefault = "allow"\n' + APPROVERS)
     op = load_operator_key(heso_project.data_dir)
-    writer = ch.Chain(heso_project.data_dir, key=op)
+    writer = FileLedger(heso_project.data_dir, key=op)
     hashes = []
     for make in receipts_of:
         receipt = make(op)
@@ -176,7 +178,7 @@ def test_reveal_refuses_a_forged_commitment(committed: Any, capsys: Any) -> None
         {"ok": True, "action_hash": h, "field": "api_key"},
     )
     salt = bytes(range(SALT_BYTES))
-    path = project.data_dir / ch.CHAIN_FILE
+    path = project.data_dir / fmt.CHAIN_FILE
     line = path.read_bytes()
     genuine = json.loads(line.splitlines()[-1])["receipt"]["content"]["action"]["fields"]
     forged = commitment_of("attacker-chosen", salt)
@@ -205,9 +207,9 @@ def test_reveal_refuses_a_store_re_signed_under_another_key(committed: Any, caps
     forged_content = {k: v for k, v in receipt["content"].items() if k != "action_hash"}
     forged_content["agent_identity"] = other.public_key().to_str()
     forged_content["action"] = {**receipt["content"]["action"], "fields": fields}
-    for name in (ch.CHAIN_FILE, ch.HEAD_FILE, ch.INDEX_FILE):
+    for name in (fmt.CHAIN_FILE, fmt.HEAD_FILE, idx.INDEX_FILE):
         (project.data_dir / name).unlink(missing_ok=True)
-    writer = ch.Chain(project.data_dir, key=other)
+    writer = FileLedger(project.data_dir, key=other)
     forged_hash = mint(forged_content, other)["content"]["action_hash"]
     writer.append(mint(forged_content, other))
     writer.close()
@@ -220,7 +222,7 @@ def test_reveal_refuses_a_receipt_out_of_its_chain_position(committed: Any, caps
     """A genuine line copied to the end of the chain: the receipt verifies on its own, but the
     chain it is read from does not (the copy is where the lookup finds it)."""
     project, h = committed
-    path = project.data_dir / ch.CHAIN_FILE
+    path = project.data_dir / fmt.CHAIN_FILE
     data = path.read_bytes()
     path.write_bytes(data + data.splitlines(keepends=True)[-1])
     code, out = _reveal(capsys, project, h, "--value", "sk-live-123")

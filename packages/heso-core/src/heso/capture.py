@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from heso import config as _config
+from heso import telemetry as _telemetry
 from heso.action import Action, Verb
 from heso.action_scope import action_hash_scope, current_action_hash
 from heso.canonical import to_json_value
-from heso.chain import Entry
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -31,6 +31,7 @@ from heso.errors import (
     HesoError,
     SuspendedError,
 )
+from heso.ledger.format import Entry
 from heso.policy import DEFAULT_RULE_ID, Decision, DecisionKind, floor_rule_id
 from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from heso.approvals.reentry import FireTicket
 
 log = logging.getLogger("heso.capture")
+_decisions = _telemetry.log
+_INFO = logging.INFO
 
 _DEFAULT = "default"
 GATED_FLOOR_RULE_ID = floor_rule_id("gated")
@@ -65,6 +68,7 @@ class OutcomeKind(str, enum.Enum):
 _VERB_TEXT = {v: v.value for v in Verb}
 
 _RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
+_ALLOWED = OutcomeKind.ALLOWED
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -176,11 +180,12 @@ _second: tuple[int, str] = (-1, "")
 """The last whole second :func:`_now` formatted, and its text."""
 
 
-def _now() -> str:
-    """The current UTC time as :func:`heso.receipt.format_timestamp` writes it (``Z``,
-    microseconds only when non-zero). The date and time of day are formatted once per second."""
+def _now(now_ns: int | None = None) -> str:
+    """``now_ns`` (default: the current time) in UTC as :func:`heso.receipt.format_timestamp`
+    writes it (``Z``, microseconds only when non-zero). The date and time of day are formatted
+    once per second."""
     global _second
-    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    sec, ns = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
     cached = _second
     if cached[0] == sec:
         text = cached[1]
@@ -270,6 +275,7 @@ def capture(
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
+    start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
     if type(verb) is not Verb:
@@ -356,14 +362,20 @@ def capture(
         else:
             block = action_block(action, shown)
         receipt = mint_content(
-            cfg.clock_override or _now(), rt.identity, block, decision.policy_block(), rt.key
+            cfg.clock_override or _now(start_ns),
+            rt.identity,
+            block,
+            decision.policy_block(),
+            rt.key,
         )  # = mint(build_content(...)), one step
         action_hash = receipt["content"]["action_hash"]
         if commitments:
             stage = "storing redaction salts"
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
-        entry = rt.chain.append(receipt)
+        entry = rt.ledger.append(receipt)
+        if _telemetry.tracer is not None or kind is not _ALLOWED or _decisions.isEnabledFor(_INFO):
+            _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns, approval_session)
         if kind is OutcomeKind.SUSPENDED and approval_session is None:
             stage = "opening the approval"
             from heso.approvals import pending

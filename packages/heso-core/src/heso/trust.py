@@ -1,7 +1,8 @@
 """Trust inputs: the operator keys and approvers a verifier accepts, read from a project.
 
 ``heso verify``, ``heso reveal`` and ``heso console`` read them here and verify with them
-through the one verifier (:func:`heso.receipt.verify_receipt`, :func:`heso.chain.verify_chain`).
+through the one verifier (:func:`heso.receipt.verify_receipt`,
+:func:`heso.ledger.verify.verify_ledger`).
 The offline page reads a pasted ``heso.toml`` by the same rules (``heso-verify.js``:
 ``trustFromToml``), and the console hands its browser :meth:`Trust.to_dict`.
 
@@ -19,16 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from heso import chain as ch
 from heso import receipt as rc
 from heso.approvals.registry import Registry, load_registry
 from heso.errors import HesoConfigError
 from heso.keys import PublicKey
+from heso.ledger.verify import verify_ledger
 from heso.project import POLICY_FILE
 from heso.toml_source import TomlSource
 from heso.verdict import Verdict
+
+if TYPE_CHECKING:
+    from heso.ledger.store import Checkable
 
 MAX_DEPTH = 64
 """The deepest nesting of tables and arrays a ``heso.toml`` read for trust inputs may have: a
@@ -71,12 +75,12 @@ class Trust:
         )
 
     def verify_chain(
-        self, data_dir: str | Path, *, workers: int | None = None, require_sealed: bool = False
+        self, ledger: Checkable, *, workers: int | None = None, require_sealed: bool = False
     ) -> Verdict:
-        """A project's whole chain (see :func:`heso.chain.verify_chain`)."""
+        """A whole ledger (see :func:`heso.ledger.verify.verify_ledger`)."""
         return self._noted(
-            ch.verify_chain(
-                data_dir,
+            verify_ledger(
+                ledger,
                 trusted_operators=self.operators,
                 workers=workers,
                 require_sealed=require_sealed,

@@ -32,6 +32,7 @@ CHAIN_TRUNCATED = "ChainTruncated"
 HEAD_MISMATCH = "HeadMismatch"
 HEAD_INVALID = "HeadInvalid"
 HEAD_MISSING = "HeadMissing"
+UNSEALED = "Unsealed"
 TORN_TAIL = "TornTail"
 OPERATOR_MISMATCH = "OperatorMismatch"
 NOT_FOUND = "NotFound"
@@ -60,6 +61,7 @@ CHAIN_CODES = RECEIPT_CODES | {
     HEAD_MISMATCH,
     HEAD_INVALID,
     HEAD_MISSING,
+    UNSEALED,
     TORN_TAIL,
     OPERATOR_MISMATCH,
 }

@@ -9,8 +9,8 @@ import stat
 import pytest
 
 import heso
-from heso import chain
 from heso.cli import main
+from heso.ledger import FileLedger
 
 from .conftest import PASSPHRASE
 
@@ -97,7 +97,7 @@ def test_a_third_party_verifies_the_l1_receipt_offline(approvals, tmp_path, monk
     (row,) = approvals.pending()
     approvals.approve(row["action_hash"], "alice")
     refund("o-1", _heso_session="s-3p")
-    l1 = chain.get_receipt(approvals.project.data_dir, row["action_hash"])
+    l1 = FileLedger(approvals.project.data_dir).receipt(row["action_hash"])
     outside = tmp_path / "auditor"
     outside.mkdir()
     (outside / "receipt.json").write_text(json.dumps(l1))

@@ -12,7 +12,7 @@ import textwrap
 import blake3
 
 import heso
-from heso.approvals.store import Store
+from heso.approvals.file_store import FileApprovalStore
 from heso.canonical import canonical_bytes
 from heso.errors import ApprovalError
 
@@ -31,7 +31,7 @@ def _unlock(calls: list[str]):
 def _confirmed_guesses(approvals, session: str) -> list[str]:
     """The PINs whose keyed digest, under the secret stored beside the session, appears
     anywhere in ``approvals/`` (the attack of issue 15, item 10)."""
-    directory = Store(approvals.project.data_dir).session_dir(session)
+    directory = FileApprovalStore(approvals.project.data_dir).session_dir(session)
     stored = b"".join(
         p.read_bytes() for p in sorted(approvals.project.data_dir.rglob("*")) if p.is_file()
     )

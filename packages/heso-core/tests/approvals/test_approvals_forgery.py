@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso import chain
 from heso import verdict as v
 from heso.approvals.decisions import approver_decision, sign_record
+from heso.approvals.file_store import FileApprovalStore
 from heso.approvals.identity import load_approver
-from heso.approvals.store import Store
 from heso.errors import LifecycleError, OperatorKeyMismatchError, VerificationError
 from heso.keys import SigningKey, resolve_passphrase, write_key_file
+from heso.ledger import FileLedger
 from heso.receipt import co_sign, verify_receipt
 
 from .conftest import T0
@@ -71,9 +71,9 @@ def test_key_rotation_between_suspend_and_finalize_resuspends(approvals):
     assert err.value.action_hash == old_hash and new_hash != old_hash
     # Never minted under a stale key: no L1 for the old action, and the re-suspension is
     # signed by the new key.
-    old = chain.get_receipt(approvals.project.data_dir, old_hash)
+    old = FileLedger(approvals.project.data_dir).receipt(old_hash)
     assert len(old["signatures"]) == 1
-    resuspended = chain.get_receipt(approvals.project.data_dir, new_hash)
+    resuspended = FileLedger(approvals.project.data_dir).receipt(new_hash)
     assert resuspended["content"]["agent_identity"] == str(new_key.public_key())
     assert resuspended["content"]["action"] == old["content"]["action"]
     assert [r["action_hash"] for r in approvals.pending()] == [new_hash]
@@ -85,7 +85,7 @@ def test_key_rotation_between_suspend_and_finalize_resuspends(approvals):
 
     approvals.approve(new_hash, "alice")
     assert refund("o-1", 10, _heso_session="s-rot") == "done"
-    l1 = chain.get_receipt(approvals.project.data_dir, new_hash)
+    l1 = FileLedger(approvals.project.data_dir).receipt(new_hash)
     registry = approvals.registry()
     verdict = verify_receipt(
         l1, trusted_operators={new_key.public_key()}, approver_keys=registry.approver_keys()
@@ -122,7 +122,7 @@ def test_an_approval_signed_by_an_unregistered_key_never_counts(approvals):
     h = row["action_hash"]
     mallory = SigningKey.generate()
     forged = _alice_part(h, key=mallory)  # claims to be alice, signed by another key
-    store = Store(approvals.project.data_dir)
+    store = FileApprovalStore(approvals.project.data_dir)
     with store.locked("s-forge"):
         store.append("s-forge", forged)
     assert refund("o-3", 30, _heso_session="s-forge") is heso.SUSPENDED
@@ -136,7 +136,7 @@ def test_an_approval_signed_by_an_unregistered_key_never_counts(approvals):
     # An L1 receipt carrying that signature does not verify either.
     registry = approvals.registry()
     l1 = co_sign(
-        chain.get_receipt(approvals.project.data_dir, h),
+        FileLedger(approvals.project.data_dir).receipt(h),
         [("alice", mallory.public_key(), bytes.fromhex(forged["record"]["approval_signature"]))],
         group="oncall",
         threshold=1,
@@ -153,7 +153,7 @@ def test_an_approval_of_another_action_never_counts(approvals):
     other, this = rows["s-other"], rows["s-this"]
     # Alice's genuine co-signature over the other action, in a record for this one.
     forged = _alice_part(this, signed_hash=other)
-    store = Store(approvals.project.data_dir)
+    store = FileApprovalStore(approvals.project.data_dir)
     with store.locked("s-this"):
         store.append("s-this", forged)
     assert refund("o-5", 50, _heso_session="s-this") is heso.SUSPENDED
@@ -169,7 +169,7 @@ def test_an_approval_of_another_action_never_counts(approvals):
     assert refund("o-5", 50, _heso_session="s-this") is heso.SUSPENDED
     assert calls == []
     l1 = co_sign(
-        chain.get_receipt(approvals.project.data_dir, this),
+        FileLedger(approvals.project.data_dir).receipt(this),
         [
             (
                 "alice",
@@ -212,7 +212,7 @@ def test_a_tampered_lifecycle_fails_closed(approvals):
     refund("o-7", 70, _heso_session="s-tamper")
     (row,) = approvals.pending()
     approvals.deny(row["action_hash"], "alice")
-    path = Store(approvals.project.data_dir).session_dir("s-tamper") / "lifecycle.jsonl"
+    path = FileApprovalStore(approvals.project.data_dir).session_dir("s-tamper") / "lifecycle.jsonl"
     first, denial = path.read_bytes().splitlines(keepends=True)
     # Rewriting history (here: a later deadline) breaks the links and the operator signature.
     path.write_bytes(first.replace(b'"deadline":"2026-03-03', b'"deadline":"2027-03-03') + denial)

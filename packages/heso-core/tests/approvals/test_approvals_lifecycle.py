@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 import heso
-from heso import chain
 from heso import verdict as v
 from heso.errors import ApprovalError, VerificationError
+from heso.ledger import FileLedger
 from heso.receipt import verify_receipt
 
 
@@ -69,7 +69,7 @@ def test_approve_then_resume_fires_once_with_an_l1_receipt(approvals):
     assert refund("o-1", 30, _heso_session="s-approve") is heso.SUSPENDED
     assert len(calls) == 1
 
-    l1 = chain.get_receipt(approvals.project.data_dir, h)
+    l1 = FileLedger(approvals.project.data_dir).receipt(h)
     assert l1["multi_approval"] == {"group": "oncall", "threshold": 1}
     assert [s["key_id"] for s in l1["signatures"]] == ["operator", "approver:alice"]
     assert str(_verify(approvals, l1)) == "Valid (L1)"
@@ -127,7 +127,7 @@ def test_quorum_met_fires_with_every_cosignature(approvals):
 
     assert wire("ACME", 50_000, _heso_session="s-q") == "sent 50000 to ACME"
     assert len(calls) == 1
-    l1 = chain.get_receipt(approvals.project.data_dir, h)
+    l1 = FileLedger(approvals.project.data_dir).receipt(h)
     assert l1["multi_approval"] == {"group": "finance", "threshold": 2}
     assert sorted(s["key_id"] for s in l1["signatures"]) == [
         "approver:alice",
@@ -188,9 +188,9 @@ def test_finalize_refuses_a_denied_leg(approvals):
     approvals.deny(h, "alice")
     record = approvals.lifecycle("s-leg")[-1]
     assert record["decision"] == "denied"
-    from heso.approvals.store import Store
+    from heso.approvals.file_store import FileApprovalStore
 
-    part = Store(approvals.project.data_dir).lines("s-leg")[-1].part
+    part = FileApprovalStore(approvals.project.data_dir).lines("s-leg")[-1].part
     with pytest.raises(ApprovalError, match="every leg must be 'approved'"):
         heso.finalize_l1(h, approvals.show(h)["suspended_content"], [part])
 
@@ -282,11 +282,13 @@ def test_suspended_error_surfaces_open_the_same_pending_approval(approvals):
     assert heso.decision(f"action-{h}") == "approved"
     assert heso.resume(f"action-{h}") == "approved"
     # Its L1 receipt is chained when it fires; the operator may finalize it before that.
-    assert str(_verify(approvals, chain.get_receipt(approvals.project.data_dir, h))) == "Valid (L0)"
+    assert (
+        str(_verify(approvals, FileLedger(approvals.project.data_dir).receipt(h))) == "Valid (L0)"
+    )
     shown = approvals.show(h)
     l1 = heso.finalize_l1(h, shown["suspended_content"], shown["relayed_parts"])
     assert str(_verify(approvals, l1)) == "Valid (L1)"
-    assert chain.get_receipt(approvals.project.data_dir, h) == l1
+    assert FileLedger(approvals.project.data_dir).receipt(h) == l1
 
 
 def test_identical_suspensions_from_a_pinned_clock_share_one_pending_approval(approvals):

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import heso
-from heso import chain
 from heso.capture import gate
 from heso.errors import BlockedError, SuspendedError
+from heso.ledger import FileLedger
 
 from .conftest import POLICY as BASE_POLICY
 
@@ -117,7 +117,7 @@ def test_the_same_call_made_again_after_approval_fires_once(project, surface):
     assert project.approve(h, "alice")[0] == 0
     assert call("o-1") == "refunded o-1"
     assert ran == [h]
-    l1 = chain.get_receipt(project.project.data_dir, h)
+    l1 = FileLedger(project.project.data_dir).receipt(h)
     assert len(l1["signatures"]) == 2 and l1["multi_approval"]["group"] == "oncall"
     assert project.kinds(f"action-{h}")[-2:] == ["fired", "completed"]
 
@@ -236,7 +236,7 @@ def test_gated_parks_even_what_policy_allows(project):
     (row,) = project.pending()
     assert row["rule_id"] == "heso:floor:gated"
     assert [g["group"] for g in row["groups"]] == ["oncall"]  # [policy] default_approvers
-    receipt = chain.get_receipt(project.project.data_dir, row["action_hash"])
+    receipt = FileLedger(project.project.data_dir).receipt(row["action_hash"])
     assert receipt["content"]["policy"]["decision"] == "require_approval"
     assert "floor:gated=require_approval" in receipt["content"]["policy"]["decision_path"]
     project.approve(row["action_hash"], "alice")

@@ -14,14 +14,14 @@ import shutil
 import pytest
 
 import heso
-from heso import chain
 from heso import verdict as v
 from heso.approvals import reentry
 from heso.approvals.admission import admit
-from heso.approvals.store import Store
+from heso.approvals.file_store import FileApprovalStore
 from heso.canonical import loads_strict
 from heso.cli import main
 from heso.errors import BlockedError, SuspendedError
+from heso.ledger import FileLedger
 
 AFTER_DEADLINE = "2026-03-02T11:00:00Z"
 SOON = "2026-03-02T09:10:00Z"
@@ -39,7 +39,7 @@ def _refund(calls: list[str], **options):
 
 def _append_raw(approvals, session: str, record: dict, signer: dict) -> None:
     """Append a well-linked lifecycle line holding ``record`` as ``signer`` says (no key)."""
-    store = Store(approvals.project.data_dir)
+    store = FileApprovalStore(approvals.project.data_dir)
     with store.locked(session):
         store.append(session, {"record": record, "signer": signer})
 
@@ -144,7 +144,7 @@ def test_deleting_marker_files_hides_no_pending_action(approvals):
 def _trim_after_firing(approvals, session: str, keep_kinds: int) -> None:
     """Delete the session's claim and cut its lifecycle back to its first ``keep_kinds``
     records, as an attacker with write access would."""
-    directory = Store(approvals.project.data_dir).session_dir(session)
+    directory = FileApprovalStore(approvals.project.data_dir).session_dir(session)
     (directory / "fired").unlink()
     path = directory / "lifecycle.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)
@@ -203,7 +203,7 @@ def test_the_firing_is_sealed_in_the_chain_before_the_body_runs(approvals, tmp_p
     @heso.gated
     def refund(order: str, amount: int) -> str:
         head = json.loads((data_dir / "chain.head.json").read_text())
-        entries = list(chain.iter_entries(data_dir))
+        entries = list(FileLedger(data_dir).entries())
         last = loads_strict(entries[-1][1])["receipt"]["content"]["action_hash"]
         seen.append((head["content"]["length"], len(entries), last))
         return "done"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso import chain
 from heso.errors import HesoConfigError
+from heso.ledger import FileLedger
 
 T0 = "2026-03-02T09:00:00Z"
 T0_30M = "2026-03-02T09:30:00Z"
@@ -97,7 +97,7 @@ def test_auto_approve_fires_with_the_l0_receipt(approvals):
     assert refund("o-4", 4, _heso_session="s-auto") == "done"
     fired = approvals.lifecycle("s-auto")[-2]
     assert (fired["kind"], fired["trust_level"], fired["approved_by"]) == ("fired", "L0", "timeout")
-    receipt = chain.get_receipt(approvals.project.data_dir, row["action_hash"])
+    receipt = FileLedger(approvals.project.data_dir).receipt(row["action_hash"])
     assert "multi_approval" not in receipt  # no human signed: no L1
 
 

@@ -157,25 +157,27 @@ class Scene:
         (self.root / "heso.toml").write_text(POLICY + "\n" + approvers_toml(groups))
 
     def session_of(self, action_hash: str) -> str:
-        from heso.approvals.store import Store
+        from heso.approvals.file_store import FileApprovalStore
 
-        return Store(self.data_dir).resolve(action_hash)[1]
+        return FileApprovalStore(self.data_dir).resolve(action_hash)[1]
 
     def resign(self) -> str:
         """Re-mint every receipt of the chain under a fresh key, with a fresh head (every hash,
         signature and link checks out; only a pinned key tells), and pin the original operator
         key in ``heso.toml``. Returns the original key."""
-        from heso import chain as ch
         from heso.canonical import loads_strict
         from heso.keys import SigningKey, read_public_key
+        from heso.ledger import FileLedger
+        from heso.ledger import format as fmt
+        from heso.ledger import index as idx
         from heso.receipt import mint
 
         original = read_public_key(self.data_dir / "operator.key").to_str()
         other = SigningKey.generate()
-        lines = (self.data_dir / ch.CHAIN_FILE).read_bytes().splitlines()
-        for name in (ch.CHAIN_FILE, ch.HEAD_FILE, ch.INDEX_FILE):
+        lines = (self.data_dir / fmt.CHAIN_FILE).read_bytes().splitlines()
+        for name in (fmt.CHAIN_FILE, fmt.HEAD_FILE, idx.INDEX_FILE):
             (self.data_dir / name).unlink(missing_ok=True)
-        writer = ch.Chain(self.data_dir, key=other)
+        writer = FileLedger(self.data_dir, key=other)
         for line in lines:
             content = dict(loads_strict(line)["receipt"]["content"])
             del content["action_hash"]
@@ -190,9 +192,9 @@ class Scene:
         """The operator's side: the suspended call made again, which fires it once approved
         (its L1 receipt is chained then); the gate's ``Outcome``."""
         import heso
-        from heso.chain import get_receipt
+        from heso.ledger import FileLedger
 
-        action = get_receipt(self.data_dir, action_hash)["content"]["action"]
+        action = FileLedger(self.data_dir).receipt(action_hash)["content"]["action"]
         heso.init(project_root=self.root, clock_override=T0)
         try:
             outcome = heso.process(

@@ -10,12 +10,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from heso.approvals.decisions import approver_decision
-from heso.approvals.store import Store
+from heso.approvals.file_store import FileApprovalStore
 from heso.canonical import loads_strict
-from heso.chain import verify_chain
 from heso.cli import main
 from heso.console.app import create_app
 from heso.keys import SigningKey
+from heso.ledger import verify_chain
 from heso.receipt import verify_receipt
 
 from .conftest import T0, Scene
@@ -313,7 +313,7 @@ def test_a_decision_signed_elsewhere_is_recorded_like_heso_approve(
         "status": "approved",
         "record": part,
     }
-    lines = Store(scene.data_dir).lines(out["session"])
+    lines = FileApprovalStore(scene.data_dir).lines(out["session"])
     assert lines[-1].part == part
     assert client.get("/api/approvals").json()[0]["tool_name"] == "wire_transfer"
 
@@ -400,4 +400,4 @@ def test_forged_edited_stale_or_repeated_decisions_are_refused(
     good = part_for(scene, "alice", refund, "oncall", 1)
     assert post_part(client, refund, good, headers).status_code == 200
     assert "already approved" in refused(part_for(scene, "alice", refund, "oncall", 1, reason="x"))
-    assert len(Store(scene.data_dir).lines(scene.session_of(refund))) == 2
+    assert len(FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))) == 2

@@ -9,8 +9,8 @@ from typing import Any
 
 import heso
 from heso.approvals.decisions import approver_decision, check_approver_decision
+from heso.approvals.file_store import FileApprovalStore
 from heso.approvals.registry import load_project_registry
-from heso.approvals.store import Store
 from heso.canonical import loads_strict
 from heso.cli import main
 from heso.keys import PublicKey
@@ -192,7 +192,7 @@ def test_approve_with_a_browser_held_key_and_heso_verify_says_l1(
     assert page.locator("section.approval").count() == 1
     assert page.inner_text("#pending-count") == "1"
 
-    record = Store(scene.data_dir).lines(scene.session_of(refund))[-1].part
+    record = FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))[-1].part
     assert record["signer"] == {
         "key_id": "approver:dana",
         "public_key": public,
@@ -268,7 +268,7 @@ def test_the_browser_signs_exactly_what_heso_approve_signs(
         at=T0,
         reason="customer called",
     )
-    recorded = Store(scene.data_dir).lines(scene.session_of(refund))[-1].part
+    recorded = FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))[-1].part
     assert recorded == cli_part
 
     suspended = loads_strict(chain_lines(scene)[6])["receipt"]

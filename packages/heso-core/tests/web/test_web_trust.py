@@ -585,7 +585,8 @@ def test_l1_receipts_and_chains_get_the_same_verdicts_under_a_heso_toml(
 ) -> None:
     """Genuine, relabelled, regrouped and byte-mutated L1 receipts, alone and in operator-signed
     chains, verified under pinned and unpinned heso.toml files by both verifiers."""
-    from heso import chain as ch
+    from heso.ledger import FileLedger
+    from heso.ledger import format as fmt
 
     from .test_web_verifier import _mutate_receipt
 
@@ -601,14 +602,14 @@ def test_l1_receipts_and_chains_get_the_same_verdicts_under_a_heso_toml(
     chains: list[Path] = []
     for i, receipt in enumerate(receipts):
         d = tmp_path / f"chain{i}"
-        writer = ch.Chain(d, key=OPERATOR)
+        writer = FileLedger(d, key=OPERATOR)
         for r in (receipts[0], receipts[1], receipt, receipts[2]):
             writer.append(json.loads(json.dumps(r)))
         writer.close()
         chains.append(d)
     for d in chains:
-        head = (d / ch.HEAD_FILE).read_bytes().hex()
-        chain = (d / ch.CHAIN_FILE).read_bytes().hex()
+        head = (d / fmt.HEAD_FILE).read_bytes().hex()
+        chain = (d / fmt.CHAIN_FILE).read_bytes().hex()
         cases += [
             {"toml": text, "chain": chain, "head": head, "dir": str(d)} for text in TRUST_TEXTS
         ]
@@ -621,7 +622,7 @@ def test_l1_receipts_and_chains_get_the_same_verdicts_under_a_heso_toml(
         if "receipt" in case:
             py = trust.verify_receipt_bytes(bytes.fromhex(case["receipt"])).to_dict()
         else:
-            py = trust.verify_chain(case["dir"]).to_dict()
+            py = trust.verify_chain(FileLedger(case["dir"])).to_dict()
         codes.add(py["verdict"])
         if not _same(py, js):
             differ.append((case["toml"][:40], py["summary"], js["summary"]))

@@ -447,9 +447,9 @@ class ConformanceContext:
         """Seal the chain and verify it (approver co-signatures against ``heso.toml``)."""
         from heso import config
         from heso.approvals.registry import load_project_registry
-        from heso.chain import verify_chain
+        from heso.ledger import verify_chain
 
-        config.current().chain.seal()
+        config.current().ledger.seal()
         approvers = load_project_registry(self.project.root).approver_keys()
         return verify_chain(self.data_dir, approver_keys=approvers)
 
@@ -468,15 +468,15 @@ class ConformanceContext:
 
     def pending(self) -> dict[str, str]:
         """``action_hash -> session`` of every action awaiting a decision."""
-        from heso.approvals.store import Store
+        from heso.approvals.file_store import FileApprovalStore
 
-        return dict(Store(self.data_dir).open_hashes())
+        return dict(FileApprovalStore(self.data_dir).open_hashes())
 
     def session_of(self, action_hash: str) -> str | None:
         """The approval session that suspended ``action_hash``, if any."""
-        from heso.approvals.store import Store
+        from heso.approvals.file_store import FileApprovalStore
 
-        return dict(Store(self.data_dir).all_hashes()).get(action_hash)
+        return dict(FileApprovalStore(self.data_dir).all_hashes()).get(action_hash)
 
     def approve(self, action_hash: str) -> dict[str, Any]:
         """Sign an approval with the approver's own key (``heso approve``)."""
@@ -507,7 +507,7 @@ class ConformanceContext:
         attr, method = {
             "policy": ("policy", "evaluate"),
             "signing": ("key", "sign"),
-            "chain": ("chain", "append"),
+            "chain": ("ledger", "append"),
         }[component]
         self.monkeypatch.setattr(rt, attr, _Broken(getattr(rt, attr), method))
         self._broken.append(component)

@@ -17,45 +17,45 @@ without firing (``finalize_l1``/``finalize_quorum``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from heso import chain as _chain
 from heso.approvals.state import SessionState
 from heso.canonical import loads_strict
+from heso.ledger.format import encode_entry, entry_hash
+from heso.ledger.store import LedgerReader
 
 
-def firings(data_dir: str | Path, st: SessionState) -> list[dict[str, Any]]:
+def firings(ledger: LedgerReader, st: SessionState) -> list[dict[str, Any]]:
     """``{"seq", "entry_hash"}`` of every chain entry recording a firing of ``st``'s action."""
     links = [rec.get("chain") for rec in (st.opening, *st.finalizations)]
     exempt = {link.get("entry_hash") for link in links if isinstance(link, Mapping)}
     suspension = st.opening.get("chain")
-    start = _offset_of(data_dir, st.action_hash, suspension)
+    start = _start_of(ledger, st.action_hash, suspension)
     out = []
-    for _, line in _chain.scan(data_dir, st.action_hash, start):
-        entry_hash = _chain.entry_hash(line)
-        if entry_hash not in exempt:
-            out.append({"seq": loads_strict(line)["seq"], "entry_hash": entry_hash})
+    for seq, line in ledger.scan(st.action_hash, start):
+        h = entry_hash(line)
+        if h not in exempt:
+            out.append({"seq": seq, "entry_hash": h})
     if not isinstance(suspension, Mapping) and out:
         out.pop(0)  # a suspension recorded without its link: its own entry comes first
     return out
 
 
-def _offset_of(data_dir: str | Path, action_hash: str, link: Any) -> int:
-    """The byte offset of the suspension entry ``link`` names, found through the index and
-    checked against the entry itself; 0 (scan the whole chain) when it cannot be trusted."""
+def _start_of(ledger: LedgerReader, action_hash: str, link: Any) -> int:
+    """The position of the suspension entry ``link`` names, found through the store's lookup
+    and checked against the entry itself; 0 (scan the whole chain) when it cannot be trusted."""
     if not isinstance(link, Mapping):
         return 0
     try:
-        hits = _chain.find(data_dir, action_hash)
+        hits = ledger.find(action_hash)
     except (OSError, ValueError):
         return 0
-    for _, offset in hits:
+    for _, seq in hits:
         try:
-            entry = _chain.read_entry_at(data_dir, offset)
-            line = _chain.encode_entry(entry["seq"], entry["prev"], entry["receipt"])
+            entry = loads_strict(ledger.line(seq))
+            line = encode_entry(entry["seq"], entry["prev"], entry["receipt"])
         except Exception:
             continue
-        if _chain.entry_hash(line) == link.get("entry_hash"):
-            return offset
+        if entry_hash(line) == link.get("entry_hash"):
+            return seq
     return 0

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from heso import chain as _chain
 from heso import config as _config
 from heso.approvals import sla
 from heso.approvals.decisions import operator_record
@@ -22,7 +21,7 @@ from heso.approvals.l1 import assemble_l1
 from heso.approvals.session import chain_link, refuse_stale_key, registry_of, state, store_of
 from heso.approvals.state import SessionState
 from heso.approvals.status import ApprovalStatus
-from heso.approvals.store import Store
+from heso.approvals.store import ApprovalStore
 from heso.config import Runtime
 from heso.errors import ApprovalError
 
@@ -79,7 +78,8 @@ def _finalize(
                     f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
                 )
         if st.finalized is not None:
-            return _chain.get_receipt(runtime.config.data_dir, action_hash)
+            receipt: dict[str, Any] = runtime.ledger.receipt(action_hash)
+            return receipt
         if not st.is_open and st.status != ApprovalStatus.APPROVED:
             raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
         refuse_stale_key(runtime, store, st, now)
@@ -105,7 +105,7 @@ def _finalize(
 
 def _record(
     runtime: Runtime,
-    store: Store,
+    store: ApprovalStore,
     st: SessionState,
     now: datetime,
     parts: Sequence[Mapping[str, Any]],
@@ -123,7 +123,7 @@ def _record(
         groups=st.groups,
         single=single,
     )
-    entry = runtime.chain.append(l1)
+    entry = runtime.ledger.append(l1)
     multi = l1["multi_approval"]
     record = {
         "kind": "finalized",

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from heso import config as _config
+from heso import telemetry
 from heso.action import Verb
 from heso.action_scope import action_hash_scope
 from heso.approvals import binding as _binding
@@ -27,7 +28,7 @@ from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import SessionState
 from heso.approvals.status import TERMINAL, ApprovalStatus
-from heso.approvals.store import Store, check_session, new_session_id
+from heso.approvals.store import ApprovalStore, check_session, new_session_id
 from heso.arguments import signature_binder
 from heso.capture import OutcomeKind, capture
 from heso.errors import ApprovalError, HesoConfigError, HesoError, Paused
@@ -184,7 +185,12 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 
 
 def _first_call(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan | None:
     secret = store.create_session(session)
     try:
@@ -231,7 +237,12 @@ def _first_call(
 
 
 def _resume(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan:
     st = _session.state(runtime, store, session, now)
     assert st is not None
@@ -390,7 +401,7 @@ def decision(session: str, *, now: datetime | str | None = None) -> str | None:
 def _update(
     session: str,
     now: datetime | str | None,
-    step: Callable[[Any, Store, str, datetime], SessionState | None],
+    step: Callable[[Any, ApprovalStore, str, datetime], SessionState | None],
 ) -> SessionState | None:
     """Run ``step`` on ``session`` at ``now``, under its lock; the resulting state."""
     runtime = _config.current()
@@ -404,12 +415,13 @@ def _update(
 
 
 def _record_timeouts(
-    runtime: Any, store: Store, session: str, now: datetime
+    runtime: Any, store: ApprovalStore, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
     if st is not None and st.due and runtime.identity == st.operator:
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
+            telemetry.approval_event(runtime, session, timeout, state=st)
     return st
 
 

@@ -41,9 +41,8 @@ from heso.approvals import sla
 from heso.approvals.binding import has_destroyed
 from heso.approvals.state import OPENING_KINDS, SessionState, fold
 from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
-from heso.approvals.store import Store
+from heso.approvals.store import ApprovalStore
 from heso.canonical import canonical_bytes, to_json_value
-from heso.chain import Entry
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -52,6 +51,7 @@ from heso.errors import (
     LifecycleError,
     SuspendedError,
 )
+from heso.ledger.format import Entry
 from heso.policy import DecisionKind
 from heso.receipt import action_block
 from heso.redaction import RedactStrategy, RevealEntry, redact
@@ -129,7 +129,7 @@ def find(
 
 def search(
     runtime: Any,
-    store: Store,
+    store: ApprovalStore,
     action: Action,
     now: datetime,
     *,
@@ -199,7 +199,7 @@ def _action(
     )
 
 
-def _hinted_session(store: Store, hint: str | None) -> str | None:
+def _hinted_session(store: ApprovalStore, hint: str | None) -> str | None:
     """The re-enterable session ``hint`` names; a ``@heso.gated`` session never (its calls
     are bound to the approved arguments by the decorator, not by re-entry)."""
     if not hint:
@@ -227,12 +227,14 @@ def _suspends(runtime: Any, action: Action) -> bool:
         ) from exc
 
 
-def _candidates(store: Store) -> list[str]:
+def _candidates(store: ApprovalStore) -> list[str]:
     prefix = _session.AUTO_SESSION_PREFIX
     return [s for s in store.sessions() if s.startswith(prefix)]
 
 
-def _match(runtime: Any, store: Store, session: str, action: Action, now: datetime) -> Found | None:
+def _match(
+    runtime: Any, store: ApprovalStore, session: str, action: Action, now: datetime
+) -> Found | None:
     """``session``'s state when its current action is ``action`` (cheap checks first; the
     lifecycle's signatures are verified only for a match)."""
     lines = store.lines(session)
@@ -321,7 +323,7 @@ class FireTicket:
             self.complete(exc is None, error=exc)
 
 
-def claim(runtime: Any, store: Store, st: SessionState, now: datetime) -> FireTicket | None:
+def claim(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> FireTicket | None:
     """Win the one firing of the approved session ``st`` (hold its lock): the session records
     ``fired``. ``None`` when ``st`` is not approved or another caller, in any thread or
     process, won it."""

@@ -13,25 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from heso import chain as _chain
+from heso import telemetry
 from heso.approvals import evidence, sla
 from heso.approvals.decisions import BY_OPERATOR, DECISION, operator_record
 from heso.approvals.l1 import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
-from heso.approvals.status import DECISION_KINDS, ApprovalStatus
-from heso.approvals.store import Line, Store
-from heso.chain import Entry
+from heso.approvals.status import DECISION_KINDS, TRACKED, ApprovalStatus
+from heso.approvals.store import ApprovalStore, Line
+from heso.canonical import loads_strict
 from heso.errors import ApprovalError, OperatorKeyMismatchError
+from heso.ledger.format import Entry, encode_entry, entry_hash
 from heso.receipt import build_content, mint
 from heso.toml_source import TomlSource
 
 log = logging.getLogger("heso.approvals")
 
 AUTO_SESSION_PREFIX = "action-"
-TRACKED = ("approvers", "operator", "timeout")
-"""Who approved an action whose firing is recorded in the audit chain (a human decision or a
-timeout); policy-allowed and observe-only calls are not approvals, and chain nothing more."""
 
 _registries: dict[tuple[str, Any], Registry] = {}
 
@@ -55,21 +53,22 @@ def registry_of(runtime: Any) -> Registry:
     return registry
 
 
-def store_of(runtime: Any) -> Store:
-    return Store(runtime.config.data_dir)
+def store_of(runtime: Any) -> ApprovalStore:
+    store: ApprovalStore = runtime.approvals
+    return store
 
 
 def chain_link(runtime: Any, action_hash: str, entry: Entry | None = None) -> dict[str, Any] | None:
     """``{"seq", "entry_hash"}`` of the chain entry holding ``action_hash`` (the latest)."""
     if entry is not None:
         return {"seq": entry.seq, "entry_hash": entry.entry_hash}
-    data_dir = runtime.config.data_dir
-    hits = _chain.find(data_dir, action_hash)
+    ledger = runtime.ledger
+    hits = ledger.find(action_hash)
     if not hits:
         return None
-    found = _chain.read_entry_at(data_dir, hits[-1][1])
-    line = _chain.encode_entry(found["seq"], found["prev"], found["receipt"])
-    return {"seq": found["seq"], "entry_hash": _chain.entry_hash(line)}
+    found = loads_strict(ledger.line(hits[-1][1]))
+    line = encode_entry(found["seq"], found["prev"], found["receipt"])
+    return {"seq": found["seq"], "entry_hash": entry_hash(line)}
 
 
 def opening_record(
@@ -89,8 +88,10 @@ def opening_record(
     groups: Sequence[str] | None = None,
     rule_id: str | None = None,
     supersedes: str | None = None,
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
-    """The first record of a session (``suspended``, ``allowed`` or ``blocked``)."""
+    """The first record of a session (``suspended``, ``allowed`` or ``blocked``); a traced
+    suspension carries its span's ``traceparent`` (:mod:`heso.telemetry`)."""
     rec: dict[str, Any] = {
         "kind": kind,
         "session": session,
@@ -107,6 +108,7 @@ def opening_record(
         rec["sla_seconds"] = int(delta.total_seconds())
         rec["deadline"] = sla.stamp(at + delta)
         rec["on_timeout"] = on_timeout
+        rec["traceparent"] = traceparent or telemetry.suspension_traceparent(rec["action_hash"])
     if expires_at is not None:
         rec["expires_at"] = sla.stamp(expires_at)
     if binding is not None:
@@ -120,7 +122,9 @@ def opening_record(
     return {k: val for k, val in rec.items() if val is not None}
 
 
-def open_session(runtime: Any, store: Store, session: str, record: Mapping[str, Any]) -> Line:
+def open_session(
+    runtime: Any, store: ApprovalStore, session: str, record: Mapping[str, Any]
+) -> Line:
     """Write a session's opening record (hold the lock) and index its action."""
     action_hash = record["action_hash"]
     if record["kind"] == "suspended":
@@ -149,14 +153,14 @@ def _warn_undefined(runtime: Any, record: Mapping[str, Any]) -> None:
         )
 
 
-def state(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
+def state(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState | None:
     """``session`` folded at ``now``."""
     return fold(session, store.lines(session), registry_of(runtime), now)
 
 
 def settle(
     runtime: Any,
-    store: Store,
+    store: ApprovalStore,
     session: str,
     now: datetime,
     *,
@@ -181,19 +185,20 @@ def settle(
     if st.due and runtime.identity == st.operator:  # another key's records would not count
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
+            telemetry.approval_event(runtime, session, timeout, state=st)
         st = _refold(runtime, store, session, now)
     if st.status == ApprovalStatus.APPROVED and st.approved_by in TRACKED:
         refuse_stale_key(runtime, store, st, now)
     return st
 
 
-def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionState:
+def _refold(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState:
     st = state(runtime, store, session, now)
     assert st is not None
     return st
 
 
-def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime) -> None:
+def refuse_stale_key(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """If the operator key rotated since ``st`` was suspended: suspend the action again under
     the current key and raise ``OperatorKeyMismatchError`` (hold the lock)."""
     if runtime.identity == st.operator:
@@ -208,7 +213,7 @@ def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime
     )
 
 
-def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> str:
+def resuspend(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> str:
     """Suspend ``st``'s action again under the current operator key (hold the lock); earlier
     approvals do not carry over. Returns the new action_hash."""
     old = st.receipt["content"]
@@ -219,7 +224,7 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
         policy=old["policy"],
     )
     receipt = mint(content, runtime.key)
-    entry = runtime.chain.append(receipt)
+    entry = runtime.ledger.append(receipt)
     opening = st.opening
     record = opening_record(
         "suspended",
@@ -235,6 +240,7 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
         groups=opening.get("groups", st.groups),
         rule_id=opening.get("rule_id"),
         supersedes=st.action_hash,
+        traceparent=opening.get("traceparent"),
     )
     new_hash: str = record["action_hash"]
     store.index(new_hash, st.session)
@@ -255,7 +261,9 @@ class Firing:
     calls, which are not approvals and chain nothing more)."""
 
 
-def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> Firing | None:
+def claim_firing(
+    runtime: Any, store: ApprovalStore, st: SessionState, now: datetime
+) -> Firing | None:
     """Win the one firing of the approved session ``st`` (hold the lock), or ``None`` when a
     caller in any thread or process already won it.
 
@@ -275,7 +283,7 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
     if tracked:
         if runtime.identity != st.operator:
             return None  # settle() suspends it again under the current key
-        earlier = evidence.firings(runtime.config.data_dir, st)
+        earlier = evidence.firings(runtime.ledger, st)
         if earlier:
             log.warning(
                 "heso refused to fire %s again: the audit chain records its firing (entry %s) "
@@ -302,8 +310,8 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
         "pid": os.getpid(),
     }
     if receipt is not None:
-        entry = runtime.chain.append(receipt)
-        runtime.chain.seal()
+        entry = runtime.ledger.append(receipt)
+        runtime.ledger.seal()
         link = chain_link(runtime, st.action_hash, entry)
         record["chain"] = link
         if l1:
@@ -320,6 +328,7 @@ def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) ->
             }
             store.append(st.session, operator_record(finalized, runtime.key))
     store.append(st.session, operator_record(record, runtime.key))
+    telemetry.approval_event(runtime, st.session, record, state=st, entry=entry)
     return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
 
 
@@ -351,15 +360,15 @@ def firing_receipt(runtime: Any, st: SessionState) -> dict[str, Any] | None:
     link = (st.fired or {}).get("chain")
     if not isinstance(link, Mapping):
         return None
-    for _, offset in _chain.find(runtime.config.data_dir, st.action_hash):
-        entry = _chain.read_entry_at(runtime.config.data_dir, offset)
+    for _, seq in runtime.ledger.find(st.action_hash):
+        entry = loads_strict(runtime.ledger.line(seq))
         if entry["seq"] == link.get("seq"):
             receipt: dict[str, Any] = entry["receipt"]
             return receipt
     return None
 
 
-def retire(store: Store, st: SessionState, now: datetime) -> None:
+def retire(store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """Take the firing claim of a denied or expired session whose refusal a re-issued call
     received (hold the lock): it could never fire anyway, and the same call made once more is
     a new action (:func:`heso.approvals.reentry.find` passes over claimed sessions)."""
@@ -396,6 +405,7 @@ def record_completed(
         record["error"] = error if isinstance(error, str) else type(error).__name__
     with store.locked(session):
         store.append(session, operator_record(record, runtime.key))
+    telemetry.approval_event(runtime, session, record)
 
 
 def decide(
@@ -431,6 +441,7 @@ def decide(
             record["groups"] = escalation_groups(st.groups, registry_of(runtime))
             record["deadline"] = sla.stamp(at + (st.sla or sla.DEFAULT_SLA))
         store.append(session, operator_record(record, runtime.key))
+        telemetry.approval_event(runtime, session, record, state=st)
         st = settle(runtime, store, session, at)
         assert st is not None
         return st.decision

@@ -25,7 +25,7 @@ from heso.approvals.decisions import (
 )
 from heso.approvals.registry import Registry
 from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
-from heso.approvals.store import OPENING_KINDS, Line, Store
+from heso.approvals.store import OPENING_KINDS, ApprovalStore, Line
 from heso.errors import LifecycleError
 from heso.keys import PublicKey
 from heso.receipt import OPERATOR_KEY_ID, compute_action_hash, verify_receipt
@@ -339,7 +339,7 @@ def _operator_decision(
 
 
 def survey(
-    store: Store, registry: Registry, now: datetime
+    store: ApprovalStore, registry: Registry, now: datetime
 ) -> Iterator[tuple[str, str, SessionState | LifecycleError]]:
     """Every action ever suspended in ``store`` with its session's state at ``now`` (or the
     ``LifecycleError`` that makes the session unreadable): ``(action_hash, session, state)``.
@@ -355,6 +355,16 @@ def survey(
         st = states[session]
         if st is not None:
             yield action_hash, session, st
+
+
+def pending(store: ApprovalStore, registry: Registry, now: datetime) -> list[tuple[str, str]]:
+    """``(action_hash, session)`` of every action awaiting a decision at ``now``: the session's
+    current action, open (see :func:`survey`)."""
+    return [
+        (h, session)
+        for h, session, st in survey(store, registry, now)
+        if not isinstance(st, LifecycleError) and st.action_hash == h and st.is_open
+    ]
 
 
 def escalation_groups(groups: Sequence[str], registry: Registry) -> list[str]:

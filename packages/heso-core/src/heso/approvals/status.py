@@ -44,7 +44,10 @@ DECISION_KINDS = (
     ApprovalStatus.ESCALATED,
 )
 """What a decision record (an approver's, the operator's, a timeout's) may decide."""
+TRACKED = ("approvers", "operator", "timeout")
+"""Who approved an action whose firing is recorded in the audit chain (a human decision or a
+timeout); policy-allowed and observe-only calls are not approvals, and chain nothing more."""
 
 _DECISIONS = {ApprovalStatus.PENDING: "suspended", ApprovalStatus.FIRED: "approved"}
 
-__all__ = ["DECISION_KINDS", "OPEN", "TERMINAL", "ApprovalStatus"]
+__all__ = ["DECISION_KINDS", "OPEN", "TERMINAL", "TRACKED", "ApprovalStatus"]

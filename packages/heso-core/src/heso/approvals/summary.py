@@ -8,7 +8,7 @@ from typing import Any
 from heso.approvals import sla
 from heso.approvals.registry import Registry
 from heso.approvals.state import SessionState, survey
-from heso.approvals.store import Store
+from heso.approvals.store import ApprovalStore
 from heso.errors import LifecycleError
 
 
@@ -62,7 +62,7 @@ def summary(st: SessionState, registry: Registry, now: datetime) -> dict[str, An
 
 
 def summaries(
-    store: Store, registry: Registry, now: datetime, *, include_all: bool = False
+    store: ApprovalStore, registry: Registry, now: datetime, *, include_all: bool = False
 ) -> list[dict[str, Any]]:
     """Every open action's :func:`summary` (``include_all``: every one ever suspended); a
     lifecycle that does not verify is a ``"corrupt"`` row naming why."""

@@ -70,11 +70,11 @@ def _usage(p: argparse.ArgumentParser) -> int:
 def _context(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from heso.approvals import sla
     from heso.approvals.registry import load_project_registry
-    from heso.approvals.store import Store
-    from heso.project import data_dir, require_root
+    from heso.cli._stores import approvals_of
+    from heso.project import require_root
 
     root = require_root(args.project)
-    return load_project_registry(root), Store(data_dir(root)), sla.clock()
+    return load_project_registry(root), approvals_of(args), sla.clock()
 
 
 def _progress_text(summary: dict[str, Any]) -> str:

@@ -52,13 +52,12 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import heso
-    from heso import chain
+    from heso import stores
     from heso.capture import capture
-    from heso.project import data_dir
     from heso.trust import project_trust
 
     root, scaffolded = _project(args)
-    heso.init(project_root=root)
+    config = heso.init(project_root=root)
     try:
         outcomes = [
             (label, capture("tool_call", tool, fields, workflow=WORKFLOW, redact_fields=redact))
@@ -66,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
         ]
     finally:
         heso.shutdown()
-    ddir = data_dir(root)
+    ledger = stores.open_ledger(config.store_spec)
     trust = project_trust(root)
     rows = []
     for label, outcome in outcomes:
         assert outcome.action_hash is not None
-        stored = chain.get_receipt(ddir, outcome.action_hash)
+        stored = ledger.receipt(outcome.action_hash)
         verdict = trust.verify_receipt(stored)
         shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
         rows.append((shown, outcome, verdict))
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  {label:<9} {outcome.action_hash[:PREFIX]}…  ->  {verdict}")
     lines += [
         "",
-        f"  receipts written to {ddir / chain.CHAIN_FILE}",
+        f"  receipts written to {ledger.location}",
         "  verify either yourself, offline:",
         f"      {commands[0]}",
         f"  and see the signed JSON (api_key is only a commitment): {commands[1]}",
@@ -99,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             "ok": ok,
             "project": str(root),
             "scaffolded": scaffolded,
-            "store": str(ddir / chain.CHAIN_FILE),
+            "store": ledger.location,
             "receipts": [
                 {
                     "label": label,

@@ -34,11 +34,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain
     from heso.cli._progress import progress
+    from heso.cli._stores import ledger_of
     from heso.console.data import RowFilter, row_of
     from heso.errors import HesoConfigError
-    from heso.project import data_dir, require_root
 
     if args.limit is not None and args.limit < 1:
         raise HesoConfigError("--limit must be at least 1", key="--limit")
@@ -56,26 +55,26 @@ def run(args: argparse.Namespace) -> int:
         keep = RowFilter.from_params(params)
     except ValueError as exc:
         raise HesoConfigError(f"--since/--until: {exc}") from None
-    ddir = data_dir(require_root(args.project))
+    ledger = ledger_of(args)
     total = 0
     picked: deque[Any] = deque(maxlen=args.limit)
-    with progress(f"reading the receipts in {ddir}"):
-        for seq, (offset, line) in enumerate(chain.iter_entries(ddir)):
+    with progress(f"reading the receipts in {ledger.location}"):
+        for seq, line in ledger.entries():
             total += 1
-            row = row_of(seq, offset, line)
+            row = row_of(seq, line)
             if keep.matches(row):
                 picked.append(row)
     rows = [r.to_dict() for r in picked]
     data = {"total": total, "shown": len(rows), "rows": rows}
-    emit(args, _table(rows, total, ddir), data)
+    emit(args, _table(rows, total, ledger.location), data)
     return 0
 
 
-def _table(rows: list[dict[str, Any]], total: int, ddir: Any) -> str:
+def _table(rows: list[dict[str, Any]], total: int, location: str) -> str:
     from heso.display import escape
 
     if not total:
-        return f"the store is empty: no receipts yet ({ddir})"
+        return f"the store is empty: no receipts yet ({location})"
     if not rows:
         return f"no receipt matches (of {total})"
     head = (

@@ -43,16 +43,17 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain, fieldpath
+    from heso import fieldpath
+    from heso.cli._stores import ledger_of
     from heso.errors import HesoConfigError
     from heso.project import data_dir, require_root
     from heso.redaction import RevealStore, is_marker, verify_reveal
 
-    ddir = data_dir(require_root(args.project))
-    receipt = chain.get_receipt(ddir, args.prefix)
+    ledger = ledger_of(args)
+    receipt = ledger.receipt(args.prefix)
     action_hash = receipt["content"]["action_hash"]
     trust = cli_trust(args)
-    refused = _refusal(trust.verify_receipt(receipt), trust.verify_chain(ddir))
+    refused = _refusal(trust.verify_receipt(receipt), trust.verify_chain(ledger))
     if refused is not None:
         what = f"not revealed: receipt {action_hash[:12]} cannot be trusted: {refused}"
         emit(args, what, {"ok": False, **refused.to_dict(), "action_hash": action_hash})
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise HesoConfigError("--salt must be hex") from None
     else:
-        salts = [e.salt for e in RevealStore(ddir / "reveal").lookup(action_hash, path)]
+        reveal = RevealStore(data_dir(require_root(args.project)) / "reveal")
+        salts = [e.salt for e in reveal.lookup(action_hash, path)]
         if not salts:
             raise HesoConfigError(
                 f"no salt for {path!r} of {action_hash[:12]} in this project's reveal store",

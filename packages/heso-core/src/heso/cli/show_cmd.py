@@ -17,9 +17,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain
-    from heso.project import data_dir, require_root
+    from heso.cli._stores import ledger_of
 
-    receipt = chain.get_receipt(data_dir(require_root(args.project)), args.prefix)
+    receipt = ledger_of(args).receipt(args.prefix)
     write_json(receipt, indent=None if args.json else 2)
     return 0

@@ -57,9 +57,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain
+    from heso.cli._stores import ledger_of
     from heso.errors import HesoConfigError
-    from heso.project import data_dir, require_root
+    from heso.ledger import format as fmt
 
     trust = cli_trust(args)
     if args.sealed and not args.chain:
@@ -69,15 +69,13 @@ def run(args: argparse.Namespace) -> int:
             raise HesoConfigError("give either a target or --chain, not both")
         from heso.cli._progress import progress
 
-        ddir = data_dir(require_root(args.project))
-        log = ddir / chain.CHAIN_FILE
-        size = log.stat().st_size if log.exists() else 0
-        with progress(f"verifying the chain in {ddir} ({size / 1e6:,.1f} MB)"):
-            verdict = trust.verify_chain(ddir, workers=args.workers, require_sealed=args.sealed)
+        ledger = ledger_of(args)
+        with progress(f"verifying the chain in {ledger.location}"):
+            verdict = trust.verify_chain(ledger, workers=args.workers, require_sealed=args.sealed)
         human = escape(str(verdict))
         if verdict.ok and not verdict.details["entries"]:
             verdict.details["empty"] = True
-            human = f"Valid: the store is empty, there are no receipts yet ({ddir})"
+            human = f"Valid: the store is empty, there are no receipts yet ({ledger.location})"
         elif verdict.ok:
             d = verdict.details
             human += f"\n{d['entries']} entries, {d['sealed']} sealed by the signed head"
@@ -97,19 +95,18 @@ def run(args: argparse.Namespace) -> int:
     if path.suffix == ".json" or path.is_file():
         try:
             with open(path, "rb") as f:
-                data = f.read(chain.MAX_ENTRY_BYTES + 1)
+                data = f.read(fmt.MAX_ENTRY_BYTES + 1)
         except OSError as exc:
             raise HesoConfigError(f"cannot read {path}: {exc.strerror}") from exc
-        if len(data) > chain.MAX_ENTRY_BYTES:
+        if len(data) > fmt.MAX_ENTRY_BYTES:
             from heso import verdict as v
 
-            verdict = v.fail(v.MALFORMED_JSON, f"larger than {chain.MAX_ENTRY_BYTES} bytes")
+            verdict = v.fail(v.MALFORMED_JSON, f"larger than {fmt.MAX_ENTRY_BYTES} bytes")
             verdict.details["operator_pinned_by"] = trust.pinned_by
         else:
             verdict = trust.verify_receipt_bytes(data)
     else:
-        ddir = data_dir(require_root(args.project))
-        verdict = trust.verify_receipt(chain.get_receipt(ddir, args.target))
+        verdict = trust.verify_receipt(ledger_of(args).receipt(args.target))
     emit(args, escape(str(verdict)), verdict.to_dict())
     warn_unpinned(args, verdict.ok and not trust.operators)
     return 0 if verdict.ok else 1

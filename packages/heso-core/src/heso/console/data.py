@@ -1,4 +1,4 @@
-"""What ``heso console`` shows, read from a project's files: receipts, the chain, approvals.
+"""What ``heso console`` shows, read from a project's stores: receipts, the chain, approvals.
 
 Everything here is read-only except :meth:`ProjectView.decide`, which records an approver's
 decision signed in the browser (:mod:`heso.approvals.external`). Verification is the Python
@@ -17,10 +17,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from heso import chain as ch
+from heso import stores
 from heso.canonical import loads_strict
-from heso.errors import CanonicalizationError
+from heso.errors import CanonicalizationError, ChainError
+from heso.ledger.format import Head, entry_hash
 from heso.project import POLICY_FILE, data_dir
+from heso.toml_source import TomlSource
 
 FILTERS = ("verb", "tool", "decision", "workflow", "account")
 MAX_LIMIT = 1000
@@ -63,7 +65,6 @@ class Row:
     """One chain entry as the receipts list shows it."""
 
     seq: int
-    offset: int
     entry_hash: str
     action_hash: str
     captured_at: str
@@ -128,9 +129,9 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def row_of(seq: int, offset: int, line: bytes) -> Row:
-    """The row of the chain entry ``line`` (number ``seq``, at byte ``offset``)."""
-    entry_hash = ch.entry_hash(line)
+def row_of(seq: int, line: bytes) -> Row:
+    """The row of the chain entry ``line`` (number ``seq``)."""
+    hashed = entry_hash(line)
     try:
         entry = loads_strict(line)
         receipt = entry["receipt"]
@@ -140,7 +141,7 @@ def row_of(seq: int, offset: int, line: bytes) -> Row:
         approvers = sum(1 for s in sigs if isinstance(s, Mapping) and s.get("key_id") != "operator")
         fields = json.dumps(action.get("fields"), ensure_ascii=False, sort_keys=True)
     except (CanonicalizationError, ValueError, KeyError, TypeError, AttributeError):
-        return Row(seq, offset, entry_hash, "", "", None, "?", "?", "unreadable", "", "", "", 0, "")
+        return Row(seq, hashed, "", "", None, "?", "?", "unreadable", "", "", "", 0, "")
     values = (
         _text(content.get("action_hash")),
         _text(content.get("captured_at")),
@@ -154,8 +155,7 @@ def row_of(seq: int, offset: int, line: bytes) -> Row:
     search = " ".join((*values, _text(action.get("agent")), fields)).lower()
     return Row(
         seq,
-        offset,
-        entry_hash,
+        hashed,
         values[0],
         values[1],
         parse_stamp(values[1]),
@@ -171,20 +171,16 @@ class ProjectView:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.data_dir = data_dir(self.root)
+        spec = stores.setting(TomlSource.read(self.root / POLICY_FILE), self.root)
+        self.ledger = stores.open_ledger(spec)
+        self.approvals_store = stores.open_approvals(spec)
         self._lock = threading.Lock()
         self._rows: list[Row] = []
-        self._rows_stamp: tuple[int, int] | None = None
+        self._rows_stamp: Any = None
         self._chain: dict[str, Any] | None = None
         self._chain_stamp: tuple[Any, ...] | None = None
 
     # -- files ---------------------------------------------------------------------------
-
-    def _stamp(self, name: str) -> tuple[int, int]:
-        try:
-            info = (self.data_dir / name).stat()
-        except FileNotFoundError:
-            return (-1, -1)
-        return (info.st_size, info.st_mtime_ns)
 
     def trust(self) -> Any:
         """The project's trust inputs (``heso.toml``), read afresh."""
@@ -208,12 +204,9 @@ class ProjectView:
     def rows(self) -> list[Row]:
         """Every entry of the chain, oldest first (complete lines only)."""
         with self._lock:
-            stamp = self._stamp(ch.CHAIN_FILE)
+            stamp = self.ledger.stamp()
             if stamp != self._rows_stamp:
-                self._rows = [
-                    row_of(seq, offset, line)
-                    for seq, (offset, line) in enumerate(ch.iter_entries(self.data_dir))
-                ]
+                self._rows = [row_of(seq, line) for seq, line in self.ledger.entries()]
                 self._rows_stamp = stamp
             return self._rows
 
@@ -246,13 +239,10 @@ class ProjectView:
         if not 0 <= seq < len(rows):
             raise LookupError(f"no chain entry {seq}")
         row = rows[seq]
-        with open(self.data_dir / ch.CHAIN_FILE, "rb") as f:
-            f.seek(row.offset)
-            line = f.readline().rstrip(b"\n")
         try:
-            entry = loads_strict(line)
+            entry = loads_strict(self.ledger.line(seq))
             receipt = entry["receipt"]
-        except (CanonicalizationError, ValueError, KeyError, TypeError) as exc:
+        except (ChainError, CanonicalizationError, ValueError, KeyError, TypeError) as exc:
             return {"row": row.to_dict(), "error": f"entry {seq} is not readable: {exc}"}
         verdict = self.trust().verify_receipt(receipt)
         status = self.chain()
@@ -266,22 +256,17 @@ class ProjectView:
         }
 
     def _approval_of(self, action_hash: str) -> bool:
-        return bool(action_hash) and (self.data_dir / "approvals" / "index" / action_hash).exists()
+        return bool(action_hash) and self.approvals_store.session_of(action_hash) is not None
 
     # -- the chain -----------------------------------------------------------------------
 
     def chain(self) -> dict[str, Any]:
         """``heso verify --chain``'s verdict and every entry's status for the picture."""
         with self._lock:
-            stamp = (
-                self._stamp(ch.CHAIN_FILE),
-                self._stamp(ch.HEAD_FILE),
-                self._stamp(ch.TORN_FILE),
-                self._policy_stamp(),
-            )
+            stamp = (self.ledger.stamp(), self._policy_stamp())
             if stamp == self._chain_stamp and self._chain is not None:
                 return self._chain
-        verdict = self.trust().verify_chain(self.data_dir)
+        verdict = self.trust().verify_chain(self.ledger)
         rows = self.rows()
         entries = []
         for row in rows:
@@ -292,7 +277,7 @@ class ProjectView:
             if status == "ok" and row.approvers:
                 item["trust_level"] = "L1"
             entries.append(item)
-        head = ch.read_head(self.data_dir)
+        head = self.ledger.signed_head()
         result = {
             "verdict": verdict.to_dict(),
             "entries": entries,
@@ -302,7 +287,7 @@ class ProjectView:
                     "sealed_at": head.sealed_at,
                     "operator": head.operator.to_str(),
                 }
-                if isinstance(head, ch.Head)
+                if isinstance(head, Head)
                 else None
             ),
         }
@@ -323,10 +308,9 @@ class ProjectView:
         """Actions awaiting a decision (``include_all``: every one ever suspended), derived
         from the signed lifecycles."""
         from heso.approvals import sla
-        from heso.approvals.store import Store
         from heso.approvals.summary import summaries
 
-        out = summaries(Store(self.data_dir), self.registry(), sla.clock(), include_all=include_all)
+        out = summaries(self.approvals_store, self.registry(), sla.clock(), include_all=include_all)
         out.sort(key=lambda a: a.get("deadline") or "~")
         return out
 
@@ -334,12 +318,11 @@ class ProjectView:
         """One action: its summary, and what a browser key may sign for it now."""
         from heso.approvals import sla
         from heso.approvals.state import fold
-        from heso.approvals.store import Store
         from heso.approvals.summary import summary
         from heso.keys import PublicKey
 
         registry = self.registry()
-        store = Store(self.data_dir)
+        store = self.approvals_store
         found, session = store.resolve(action_hash)
         now = sla.clock()
         st = fold(session, store.lines(session), registry, now)
@@ -373,7 +356,7 @@ class ProjectView:
         """Record an approver's decision signed in the browser."""
         from heso.approvals.external import record_external_decision
 
-        return record_external_decision(self.data_dir, self.registry(), part)
+        return record_external_decision(self.approvals_store, self.registry(), part)
 
 
 def _entry_status(verdict: Any, seq: int) -> str:

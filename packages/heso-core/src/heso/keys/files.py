@@ -1,14 +1,13 @@
 """Key files on disk: bounded reads of the key-file format (:mod:`heso.keys.keyfile`) and
-private writes (mode 0600 in a 0700 directory, atomic, fsynced with their directory)."""
+private writes through :mod:`heso.durable` (mode 0600, atomic, fsynced with their directory)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from pathlib import Path
 from typing import Final
 
+from heso import durable
 from heso.errors import HesoConfigError, KeyDecryptionError
 from heso.keys.keyfile import (
     GENERIC_DECRYPT_HINT,
@@ -97,62 +96,19 @@ def _make_private_dir(directory: Path) -> None:
 
 
 def write_private(path: Path, data: bytes, *, exclusive: bool) -> None:
-    """Write ``data`` to ``path`` via a 0600 temp file in the same directory, then rename.
+    """Write ``data`` to ``path`` durably and privately (:func:`heso.durable.write_private`).
 
     ``exclusive``: raise :class:`FileExistsError` instead of replacing an existing file.
     Other OS errors become :class:`HesoConfigError`.
     """
     try:
-        write_private_or_oserror(path, data, exclusive=exclusive)
+        durable.write_private(path, data, exclusive=exclusive)
     except FileExistsError:
         if exclusive:
             raise
         raise HesoConfigError("cannot write: a temporary file is in the way", path=path) from None
     except OSError as exc:
         raise HesoConfigError(f"cannot write: {exc.strerror or exc}", path=path) from None
-
-
-def write_private_or_oserror(path: Path, data: bytes, *, exclusive: bool) -> None:
-    _make_private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temp, flags | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        if exclusive:
-            _link_new(temp, path)
-        else:
-            os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-    _fsync_dir(path.parent)
-
-
-def _link_new(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise
-    except OSError:
-        # No hard links on this filesystem: fall back to a check-then-rename.
-        if os.path.lexists(target):
-            raise FileExistsError(target) from None
-        os.replace(source, target)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def approver_key_dir() -> Path:
@@ -174,5 +130,4 @@ __all__ = [
     "read_public_key",
     "write_key_file",
     "write_private",
-    "write_private_or_oserror",
 ]

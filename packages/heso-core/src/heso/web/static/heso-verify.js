@@ -1,7 +1,7 @@
 /*
  * heso-verify.js: offline verification of heso action receipts and receipts.jsonl chains.
  *
- * A port of the Python verifier (heso.receipt, heso.chain) following the contract in
+ * A port of the Python verifier (heso.receipt, heso.ledger) following the contract in
  * docs/spec/{receipt,chain,canonical,verdicts}.md: strict JSON parsing, RFC 8785 canonical
  * bytes, BLAKE3 (implemented below), Ed25519 with WebCrypto plus libsodium's extra checks
  * (canonical S, canonical key, no small-order key or R). It makes no network request.
@@ -908,7 +908,7 @@
     return { lines, torn: bytes.subarray(start) };
   }
 
-  /** The signed head (heso.chain.read_head): an object, null when absent, or a verdict. */
+  /** The signed head (heso.ledger.format.parse_head): an object, null when absent, or a verdict. */
   async function readHead(bytes) {
     if (bytes === null || bytes === undefined) return null;
     if (bytes.length > MAX_HEAD_BYTES) {
@@ -957,7 +957,7 @@
     }
   }
 
-  /** One chain line (heso.chain._check_entry); returns {verdict, seq, receipt, l1}. */
+  /** One chain line (heso.ledger.verify.Checker); returns {verdict, seq, receipt, l1}. */
   async function checkEntry(line, i, prevHash, prevSeq, trusted, opts) {
     if (line.length > MAX_ENTRY_BYTES) {
       return { verdict: fail("MalformedEntry", `the line is longer than ${MAX_ENTRY_BYTES} bytes`) };
@@ -1031,9 +1031,10 @@
   }
 
   /**
-   * heso.chain.verify_chain over the bytes of receipts.jsonl, chain.head.json (or null) and
+   * heso.ledger.verify_chain over the bytes of receipts.jsonl, chain.head.json (or null) and
    * receipts.torn (or null). Options: trustedOperators, approverKeys, approverGroups (see
- * verifyReceipt).
+   * verifyReceipt), requireSealed (`heso verify --chain --sealed`: entries after the signed
+   * head are Unsealed).
    * The verdict's `entries` lists every complete line: {seq, hash, prev, action_hash, status}
    * with status "ok", "broken" (the first failure) or "unchecked" (after it).
    */
@@ -1113,6 +1114,14 @@
       ));
     }
     const sealed = head ? head.length : 0;
+    if (opts.requireSealed && total > sealed) {
+      return done(fail(
+        "Unsealed",
+        `${total - sealed} entries follow the signed head, which covers ${sealed}; a store ` +
+          "at rest must be sealed (entries appended after the seal cannot be told from " +
+          "forged ones, and cutting them off would go unnoticed)",
+      ).at(sealed));
+    }
     const tornRecords = files.torn
       ? new TextDecoder().decode(files.torn).split("\n").filter((l) => l.trim()).length
       : 0;
