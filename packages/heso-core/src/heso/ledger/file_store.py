@@ -50,7 +50,6 @@ from heso.ledger.format import (
     encode_entry,
     entry_hash,
     head_bytes,
-    make_entry,
     parse_head,
     sign_head,
 )
@@ -385,7 +384,7 @@ class FileLedger:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
         if self.durability == "fsync":
             self._sync_through(end)
-        return make_entry(seq, h, offset)
+        return Entry(seq, h, offset)
 
     def _append_durable(self, receipt: Mapping[str, Any]) -> Entry:
         """``fsync`` durability through a commit queue. The first waiting thread leads: it
@@ -465,7 +464,7 @@ class FileLedger:
                     p.error = exc
                     continue
                 h = blake3.blake3(line).hexdigest()
-                p.entry = make_entry(seq, h, offset)
+                p.entry = Entry(seq, h, offset)
                 lines.append(line)
                 records.append(record)
                 seq, offset, prev = seq + 1, offset + len(line) + 1, h
