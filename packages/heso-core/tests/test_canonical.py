@@ -1134,3 +1134,9 @@ def test_without_orjson_the_strict_serializer_gives_the_same_bytes(
     _strict_only(monkeypatch)
     assert canonical_bytes(doc) == fast == jcs(doc)
     assert loads_canonical(fast) is None
+
+
+@pytest.mark.parametrize("key", [1, 1.5, None, True], ids=repr)
+def test_non_string_keys_are_refused_even_in_plain_values(key: Any) -> None:
+    with pytest.raises(CanonicalizationError, match="JSON object keys must be strings"):
+        canonical_bytes({"a": [{key: "x"}]})

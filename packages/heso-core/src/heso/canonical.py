@@ -395,10 +395,7 @@ def canonical_bytes(value: Any) -> bytes:
     ``value`` is a JSON value: the output of :func:`to_json_value` or :func:`loads_strict`, or
     built from ``dict`` (``str`` keys), ``list``/``tuple``, ``str``, ``int`` within
     ±(2**53-1), finite ``float``, ``bool`` and ``None``. Raises
-    :class:`CanonicalizationError` for anything else, naming the path. Two kinds of
-    non-JSON input are not detected when the value is otherwise plain: non-``str`` dict keys
-    of type ``int``/``float``/``bool``/``None`` and ``int``s beyond ±(2**53-1) (the former
-    are printed as strings, the latter exactly); :func:`to_json_value` never produces them.
+    :class:`CanonicalizationError` for anything else, naming the path.
 
     Objects and arrays take ``orjson``'s sorted output when :func:`_plain` proves it is the
     RFC 8785 form (the same guards as :func:`loads_canonical`); the rest, and every error, go
