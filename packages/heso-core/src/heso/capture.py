@@ -19,6 +19,7 @@ from typing import Any
 
 from heso import approvals
 from heso import config as _config
+from heso import telemetry as _telemetry
 from heso.action import Action, Verb
 from heso.canonical import to_json_value
 from heso.errors import (
@@ -36,6 +37,8 @@ from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
 from heso.steps import current_step
 
 log = logging.getLogger("heso.capture")
+_decisions = _telemetry.log
+_INFO = logging.INFO
 
 _DEFAULT = "default"
 GATED_FLOOR_RULE_ID = floor_rule_id("gated")
@@ -60,6 +63,7 @@ class OutcomeKind(str, enum.Enum):
 
 
 _RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
+_ALLOWED = OutcomeKind.ALLOWED
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -155,11 +159,12 @@ _second: tuple[int, str] = (-1, "")
 """The last whole second :func:`_now` formatted, and its text."""
 
 
-def _now() -> str:
-    """The current UTC time as :func:`heso.receipt.format_timestamp` writes it (``Z``,
-    microseconds only when non-zero). The date and time of day are formatted once per second."""
+def _now(now_ns: int | None = None) -> str:
+    """``now_ns`` (default: the current time) in UTC as :func:`heso.receipt.format_timestamp`
+    writes it (``Z``, microseconds only when non-zero). The date and time of day are formatted
+    once per second."""
     global _second
-    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    sec, ns = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
     cached = _second
     if cached[0] == sec:
         text = cached[1]
@@ -196,6 +201,7 @@ def capture(
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
+    start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
     if type(verb) is not Verb:
@@ -249,7 +255,7 @@ def capture(
             shown, commitments = values, None
         stage = "signing the receipt"
         receipt = mint_content(
-            cfg.clock_override or _now(),
+            cfg.clock_override or _now(start_ns),
             rt.identity,
             action_block(action, shown),
             decision.policy_block(),
@@ -261,6 +267,8 @@ def capture(
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
         entry = rt.ledger.append(receipt)
+        if _telemetry.tracer is not None or kind is not _ALLOWED or _decisions.isEnabledFor(_INFO):
+            _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns)
         if kind is OutcomeKind.SUSPENDED:
             stage = "opening the approval"
             approvals.on_suspended(rt, receipt, decision)
