@@ -158,14 +158,16 @@ def policy_text(rules: int = 100) -> str:
     return text + GATE_RULE
 
 
-def make_project(root: Path | None = None, *, rules: int = 100) -> Path:
-    """Scaffold a heso project (fast KDF, dev passphrase) with a ``rules``-rule policy."""
+def make_project(root: Path | None = None, *, rules: int | None = 100) -> Path:
+    """Scaffold a heso project (fast KDF, dev passphrase) with a ``rules``-rule policy
+    (``None``: the starter policy ``heso init`` writes)."""
     os.environ.setdefault("HESO_KDF_PROFILE", "interactive")
     from heso.project import init_project
 
     root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="heso-bench-"))
     init_project(root)
-    (root / "heso.toml").write_text(policy_text(rules), encoding="utf-8")
+    if rules is not None:
+        (root / "heso.toml").write_text(policy_text(rules), encoding="utf-8")
     return root
 
 

@@ -15,8 +15,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED = {
-    "gate": ["floor", "floor_raw", "gate_buffered", "gate_fsync", "ratio_gate_buffered_to_floor"],
-    "concurrency": ["threads8_fsync", "processes4_fsync", "fsync_latency_ms"],
+    "gate": [
+        "floor",
+        "floor_pynacl",
+        "gate_buffered",
+        "gate_starter",
+        "gate_fsync",
+        "ratio_gate_buffered_to_floor",
+        "ratio_gate_starter_to_floor",
+    ],
+    "concurrency": [
+        "threads8_fsync",
+        "processes4_fsync",
+        "threads8_buffered",
+        "threads1_buffered",
+        "ratio_threads8_to_1_buffered",
+        "fsync_latency_ms",
+    ],
     "policy": ["rules_1", "rules_100", "rules_10000"],
     "verify": [
         "raw_verify_per_s_1core",

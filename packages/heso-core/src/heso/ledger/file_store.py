@@ -50,7 +50,6 @@ from heso.ledger.format import (
     encode_entry,
     entry_hash,
     head_bytes,
-    make_entry,
     parse_head,
     sign_head,
 )
@@ -79,7 +78,7 @@ os.register_at_fork(after_in_child=_forked)
 
 
 class _Pending:
-    """One receipt in the ``fsync`` commit queue, and what became of it."""
+    """One receipt in the commit queue, and what became of it."""
 
     __slots__ = ("done", "entry", "error", "receipt")
 
@@ -339,11 +338,12 @@ class FileLedger:
 
     def append(self, receipt: Mapping[str, Any]) -> Entry:
         """Link ``receipt`` into the chain and write it; returns once durable per the mode."""
-        if self.durability == "fsync":
-            return self._append_durable(receipt)
-        # The hot path of every gated action: the common case is inlined (one flock, one fstat,
-        # one write per file); anything unusual goes through the helpers.
-        with self._lock:
+        if self.durability == "fsync" or not self._lock.acquire(blocking=False):
+            return self._append_queued(receipt)
+        # The hot path of every gated action when no other thread is appending: the common case
+        # is inlined (one flock, one fstat, one write per file); anything unusual goes through
+        # the helpers.
+        try:
             if self._gen != _forks or self._fd is None:
                 self._ensure_open()
             fd, lock_fd = self._fd, self._lock_fd
@@ -371,7 +371,6 @@ class FileLedger:
                     except OSError as exc:
                         self._index_stale = True
                         log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
-                end = self._size
                 self._unsealed += 1
                 now = time.monotonic()
                 if (
@@ -383,16 +382,19 @@ class FileLedger:
                     self._last_seal = now
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
-        if self.durability == "fsync":
-            self._sync_through(end)
-        return make_entry(seq, h, offset)
+        finally:
+            self._lock.release()
+        return Entry(seq, h, offset)
 
-    def _append_durable(self, receipt: Mapping[str, Any]) -> Entry:
-        """``fsync`` durability through a commit queue. The first waiting thread leads: it
-        writes every queued line in one ``write`` (one lock round-trip, one index write) and
-        covers them with one ``fsync``; the others sleep until their entry is durable. N
-        threads gating at once share one ``fsync`` instead of paying N, and the interpreter
-        lock changes hands twice per action instead of at every system call."""
+    def _append_queued(self, receipt: Mapping[str, Any]) -> Entry:
+        """Append through the commit queue: always in ``fsync`` durability, and in ``buffered``
+        when another thread holds the chain. The first waiting thread leads: it writes every
+        queued line in one ``write`` (one lock round-trip, one index write) and, in ``fsync``
+        durability, covers them with one ``fsync``; the others sleep until their entry is
+        written (durable). N threads gating at once share one ``fsync`` instead of paying N,
+        and the interpreter lock changes hands twice per action instead of at every system
+        call: a thread holding the chain never waits for the interpreter lock while the others
+        run. Signing and hashing the receipt happened before, outside every lock."""
         me = _Pending(receipt)
         cond = self._queue_cond
         with cond:
@@ -424,7 +426,7 @@ class FileLedger:
         try:
             with self._lock:
                 end = self._write_batch(batch)
-            if end is not None:
+            if end is not None and self.durability == "fsync":
                 self._sync_through(end)
         except BaseException as exc:  # nothing of the batch is acknowledged
             for p in batch:
@@ -465,7 +467,7 @@ class FileLedger:
                     p.error = exc
                     continue
                 h = blake3.blake3(line).hexdigest()
-                p.entry = make_entry(seq, h, offset)
+                p.entry = Entry(seq, h, offset)
                 lines.append(line)
                 records.append(record)
                 seq, offset, prev = seq + 1, offset + len(line) + 1, h
