@@ -3,7 +3,9 @@
 Rules are indexed by verb and scope, so an action only meets the rules that could match it:
 an exact-scope rule is found by dict lookup, a ``prefix*`` glob by its literal prefix, and only
 globs that start with a wildcard are tested one by one. The candidates for a (verb, tool name)
-pair and the :class:`Decision` objects are computed once and reused.
+pair and the :class:`Decision` objects are computed once and reused. When many candidates
+remain (overlapping wildcard scopes), a :class:`heso.policy.plan.Plan` rules most of them out
+by field value at once, and only the rest are tried in order.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from heso.policy.model import (
     floor_rule_id,
 )
 from heso.policy.operators import compile_glob, has_wildcard
+from heso.policy.plan import Plan
 
 _MAX_TARGETS = 16384
 _MAX_VARIANTS = 4096
+_PLAN_MIN = 12
+"""Candidates from which a (verb, tool name) pair gets a plan, once it is evaluated again."""
+_PLAN_BUDGET = 200_000
+"""Candidates over all cached plans; past it, the caches start again (memory stays bounded)."""
 _APPROVAL = DecisionKind.REQUIRE_APPROVAL
 
 
@@ -102,13 +109,29 @@ class _Index:
                 for pattern in rule.scopes:
                     bucket.add(rank, pattern)
 
-    def candidates(self, verb: Verb, name: str) -> tuple[Rule, ...]:
+    def candidates(self, verb: Verb, name: str) -> tuple[int, ...]:
+        """The ranks of the rules whose verb and scope cover (verb, name), in order."""
         ranks: set[int] = set()
         for key in (verb, None):
             bucket = self.buckets.get(key)
             if bucket is not None:
                 bucket.collect(name, ranks)
-        return tuple(self.ordered[r] for r in sorted(ranks))
+        return tuple(sorted(ranks))
+
+
+class _Target:
+    """What a (verb, tool name) pair resolves to: its lane, its candidate rules and, once it
+    is evaluated again with many candidates, their plan."""
+
+    __slots__ = ("candidates", "is_http", "lane", "plan", "ranks", "seen")
+
+    def __init__(self, lane: _Lane, ranks: tuple[int, ...], rules: Sequence[Rule], http: bool):
+        self.lane = lane
+        self.ranks = ranks
+        self.candidates = tuple(rules[r] for r in ranks)
+        self.is_http = http
+        self.plan: Plan | None = None
+        self.seen = False
 
 
 class _Lane:
@@ -145,7 +168,9 @@ class Policy:
         self.ordered_rules: tuple[Rule, ...] = tuple(sorted(self.rules, key=lambda r: r.sort_key))
         """Every rule in evaluation order (disabled ones included)."""
         self._index = _Index([r for r in self.ordered_rules if r.enabled])
-        self._targets: dict[Any, tuple[_Lane, tuple[Rule, ...], bool]] = {}
+        self._targets: dict[Any, _Target] = {}
+        self._plans: dict[tuple[int, ...], Plan] = {}
+        self._planned = 0
         self._lanes: dict[tuple[Lane, str], _Lane] = {}
         self._unknown: dict[tuple[str, str], Decision] = {}
 
@@ -171,15 +196,15 @@ class Policy:
 
     def candidates(self, verb: Verb | str, tool_name: str) -> tuple[Rule, ...]:
         """The enabled rules whose verb and scope cover (verb, tool name), in evaluation order."""
-        return self._target(verb, tool_name)[1]
+        return self._target(verb, tool_name).candidates
 
     def classify(self, action: Action) -> tuple[str, str]:
         """(lane, source) of an action: source is ``verb``, ``name``, ``method`` or
         ``catalog:<id>``, the strongest reason for the lane (an unknown catalog id is ignored)."""
-        lane, _, is_http = self._target(action.verb, action.tool_name)
-        refined = self._refine(lane, action, is_http)
+        target = self._target(action.verb, action.tool_name)
+        refined = self._refine(target.lane, action, target.is_http)
         if isinstance(refined, str):
-            refined = self._refine(lane, _without_catalog(action), is_http)
+            refined = self._refine(target.lane, _without_catalog(action), target.is_http)
             assert not isinstance(refined, str)
         return refined.lane.value, refined.source
 
@@ -188,52 +213,83 @@ class Policy:
         target = self._targets.get((action.verb, action.tool_name))
         if target is None:
             target = self._target(action.verb, action.tool_name)
-        lane, candidates, is_http = target
-        if is_http or action.domain is not None or action.action_id is not None:
-            refined = self._refine(lane, action, is_http)
+        lane = target.lane
+        if target.is_http or action.domain is not None or action.action_id is not None:
+            refined = self._refine(lane, action, target.is_http)
             if isinstance(refined, str):
-                return self._unknown_catalog(lane, action, is_http, refined)
+                return self._unknown_catalog(lane, action, target.is_http, refined)
             lane = refined
         fields = action.fields
-        for rule in candidates:
-            if rule.subject.matches_name is not None and not rule.subject.matches(action):
-                continue
-            if rule.any_conditions:
-                result = rule.evaluate(fields)
-                if result or (result is None and rule.decision is not DecisionKind.ALLOW):
-                    return self._variant(lane, rule, fields)
-                continue
-            if rule.conditions:
-                result = rule.evaluate(fields)
-                if result is None:
-                    if rule.decision is DecisionKind.ALLOW:
-                        continue
-                    return self._variant(lane, rule, fields)
-                if not result:
-                    continue
-            decision = lane.decisions.get(rule.position)
-            if decision is None:
-                decision = lane.decisions[rule.position] = self._build(
-                    lane, rule, [c.as_record() for c in rule.conditions], ()
-                )
-            return decision
+        plan = target.plan
+        if plan is None and len(target.ranks) >= _PLAN_MIN:
+            if target.seen:
+                plan = target.plan = self._plan(target.ranks)
+            target.seen = True
+        if plan is not None:
+            decision = plan.first(action, fields, lambda rule: self._attempt(lane, rule, action))
+            if decision is not None:
+                return decision
+        else:
+            for rule in target.candidates:
+                decision = self._attempt(lane, rule, action)
+                if decision is not None:
+                    return decision
         if lane.default is None:
             lane.default = self._build(lane, None, [], ())
         return lane.default
 
     # -- internals ------------------------------------------------------------------------
 
-    def _target(self, verb: Verb | str, tool_name: str) -> tuple[_Lane, tuple[Rule, ...], bool]:
+    def _attempt(self, lane: _Lane, rule: Rule, action: Action) -> Decision | None:
+        """The decision if ``rule`` matches ``action`` (its verb and scope already do)."""
+        if rule.subject.matches_name is not None and not rule.subject.matches(action):
+            return None
+        fields = action.fields
+        if rule.any_conditions:
+            result = rule.evaluate(fields)
+            if result or (result is None and rule.decision is not DecisionKind.ALLOW):
+                return self._variant(lane, rule, fields)
+            return None
+        if rule.conditions:
+            result = rule.evaluate(fields)
+            if result is None:
+                if rule.decision is DecisionKind.ALLOW:
+                    return None
+                return self._variant(lane, rule, fields)
+            if not result:
+                return None
+        decision = lane.decisions.get(rule.position)
+        if decision is None:
+            decision = lane.decisions[rule.position] = self._build(
+                lane, rule, [c.as_record() for c in rule.conditions], ()
+            )
+        return decision
+
+    def _target(self, verb: Verb | str, tool_name: str) -> _Target:
         target = self._targets.get((verb, tool_name))
         if target is None:
             v = Verb(verb)
             lane, source = structural_lane(v, tool_name)
-            candidates = self._index.candidates(v, tool_name)
-            target = (self._lane(lane, source), candidates, v is Verb.HTTP_REQUEST)
+            ranks = self._index.candidates(v, tool_name)
+            target = _Target(
+                self._lane(lane, source), ranks, self._index.ordered, v is Verb.HTTP_REQUEST
+            )
             if len(self._targets) >= _MAX_TARGETS:
                 self._targets.clear()
             self._targets[(verb, tool_name)] = target
         return target
+
+    def _plan(self, ranks: tuple[int, ...]) -> Plan:
+        """The plan for these candidates, shared by every target that has them."""
+        plan = self._plans.get(ranks)
+        if plan is None:
+            if self._planned + len(ranks) > _PLAN_BUDGET:
+                self._plans.clear()
+                self._targets.clear()  # they hold plans too
+                self._planned = 0
+            plan = self._plans[ranks] = Plan([self._index.ordered[r] for r in ranks])
+            self._planned += len(ranks)
+        return plan
 
     def _lane(self, lane: Lane, source: str) -> _Lane:
         found = self._lanes.get((lane, source))

@@ -1,0 +1,277 @@
+"""Deciding among many candidate rules without trying each one.
+
+When hundreds of rules cover an action's verb and tool name (``send_*``, ``*_email``, ``*``),
+trying them one by one in order costs a little per rule. A :class:`Plan` for those candidates
+groups their conditions by field, and by operator into *sieves* (see
+:mod:`heso.policy.operators`), and their subjects by kind. A *check* reads one field (or the
+action's workflow, account and agent) once and rules out, at once, every candidate that a
+condition on it certainly fails. The candidates the checks leave are then tried in order by
+the engine exactly as any rule is, so the first rule in evaluation order that matches decides,
+and the decision is the one a plain scan reaches.
+
+Checks only ever rule out a rule one of whose ``conditions`` is ``False``, all of whose ``any``
+alternatives are ``False``, or whose subject does not match; an indeterminate condition never
+rules a rule out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from heso import fieldpath
+from heso.action import Action
+from heso.policy.model import Condition, Rule
+from heso.policy.operators import OPERATORS, Affixes, compile_glob, has_wildcard
+
+T = TypeVar("T")
+_MISSING = fieldpath.MISSING
+_CACHE_SIZE = 256
+"""Values a field's sieving result is remembered for: strings, integers, short string lists."""
+_CACHE_TEXT = 256
+"""The longest string a result is remembered for."""
+_CACHE_ITEMS = 8
+"""The longest list of strings a result is remembered for."""
+
+
+class Plan:
+    """Checks over an ordered tuple of candidate rules; immutable once built (but for the
+    results it remembers), so threads may share it.
+
+    Each candidate has a bit: first those with an ``any`` group (``m`` of them), then the
+    others, each run in evaluation order. The ``j``-th alternatives of the ``any`` groups have
+    bits of their own, ``n + (j - 1) * m`` up (``n`` candidates). A check's result has the bits
+    of the candidates it rules out and of the alternatives it finds ``False``; a candidate is out
+    when its bit is, or the bits of all its alternatives are.
+    """
+
+    __slots__ = ("either", "fields", "full", "pads", "rank", "rules", "shifts", "subjects")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        n = len(self.rules)
+        self.full = (1 << n) - 1
+        with_any = [i for i, r in enumerate(self.rules) if r.any_conditions]
+        m = len(with_any)
+        self.rank = tuple(with_any + [i for i, r in enumerate(self.rules) if not r.any_conditions])
+        """The candidate each bit stands for."""
+        self.either = (1 << m) - 1
+        depth = max((len(r.any_conditions) for r in self.rules), default=0)
+        self.shifts = tuple(n + j * m for j in range(depth))
+        self.pads = 0  # a rule without a j-th alternative counts as having it ruled out
+        fields: dict[Any, _FieldCheck] = {}
+        subjects = _SubjectCheck()
+        for position, i in enumerate(self.rank):
+            rule = self.rules[i]
+            if rule.subject.matches_name is not None:
+                subjects.add(rule.subject.kind, rule.subject.names, 1 << position)
+            seen: set[tuple[Any, str]] = set()
+            bits = [(1 << position, c) for c in rule.conditions]
+            for j, shift in enumerate(self.shifts if rule.any_conditions else ()):
+                if j < len(rule.any_conditions):
+                    bits.append((1 << (position + shift), rule.any_conditions[j]))
+                else:
+                    self.pads |= 1 << (position + shift)
+            for bit, condition in bits:
+                field = fields.get(condition.segments)
+                if field is None:
+                    field = fields[condition.segments] = _FieldCheck(condition)
+                # A sieve takes one value per bit: a second condition with the same field and
+                # operator in ``conditions`` is left to the rule's own test.
+                twice = bit <= self.full and (condition.segments, condition.op) in seen
+                seen.add((condition.segments, condition.op))
+                field.add(condition, bit, sieved=not twice)
+        ordered = sorted(fields.values(), key=lambda f: f.cost)
+        self.fields = tuple(f.build() for f in ordered)
+        self.subjects = subjects.build()
+
+    def first(self, action: Action, fields: Any, attempt: Callable[[Rule], T | None]) -> T | None:
+        """``attempt(rule)`` for each candidate the checks leave, in order, until one returns
+        something; ``None`` when none does."""
+        out = self.subjects(action) if self.subjects is not None else 0
+        plain = type(fields) is dict
+        for key, read, fails_if_missing, sieves, cache in self.fields:
+            x = fields.get(key) if plain and key is not None else read(fields)
+            if x is None or x is _MISSING:
+                out |= fails_if_missing
+                continue
+            t = type(x)
+            if t is str:
+                remember: Any = x if len(x) <= _CACHE_TEXT else None
+            elif t is int:
+                remember = x
+            elif t is list and len(x) <= _CACHE_ITEMS and all(type(i) is str for i in x):
+                remember = tuple(x)  # sieved as a tuple of the same strings would be
+            else:
+                remember = None
+            if remember is not None:
+                found = cache.get(remember)
+                if found is not None:
+                    out |= found
+                    continue
+            found = 0
+            for sieve in sieves:
+                found |= sieve(x)
+            if remember is not None:
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()
+                cache[remember] = found
+            out |= found
+        alive = self.full
+        alive ^= alive & out
+        either = self.either
+        if not either:
+            return _in_order(alive, self.rank, self.rules, attempt, ())
+        with_any = alive & either
+        if with_any:
+            # Out too: the candidates with an ``any`` group all of whose alternatives are.
+            out |= self.pads
+            dead = with_any
+            for shift in self.shifts:
+                dead &= out >> shift
+            with_any ^= dead
+        first_ones = []
+        while with_any:
+            low = with_any & -with_any
+            first_ones.append(self.rank[low.bit_length() - 1])
+            with_any ^= low
+        return _in_order(alive ^ (alive & either), self.rank, self.rules, attempt, first_ones)
+
+
+def _in_order(
+    alive: int,
+    rank: tuple[int, ...],
+    rules: tuple[Rule, ...],
+    attempt: Callable[[Rule], T | None],
+    others: Sequence[int],
+) -> T | None:
+    """``attempt`` on the candidates of ``alive``'s bits (in order already) merged with the
+    candidates ``others`` (in order), until one answers."""
+    k = 0
+    while alive:
+        low = alive & -alive
+        i = rank[low.bit_length() - 1]
+        while k < len(others) and others[k] < i:
+            found = attempt(rules[others[k]])
+            if found is not None:
+                return found
+            k += 1
+        found = attempt(rules[i])
+        if found is not None:
+            return found
+        alive ^= low
+    for i in others[k:]:
+        found = attempt(rules[i])
+        if found is not None:
+            return found
+    return None
+
+
+class _FieldCheck:
+    """The candidates' conditions on one field, sieved by operator."""
+
+    def __init__(self, condition: Condition) -> None:
+        segments = condition.segments
+        self.key = segments[0] if len(segments) == 1 and type(segments[0]) is str else None
+        self.read = condition.read
+        self.cost = 0
+        self.fails_if_missing = 0
+        self.entries: dict[str, list[tuple[Any, int]]] = {}
+
+    def add(self, condition: Condition, bit: int, *, sieved: bool) -> None:
+        spec = OPERATORS[condition.op]
+        self.cost = max(self.cost, spec.cost)
+        if not spec.on_missing:
+            self.fails_if_missing |= bit
+        if sieved:
+            self.entries.setdefault(condition.op, []).append((condition.value, bit))
+
+    def build(self) -> tuple[Any, ...]:
+        """(key of a one-step path, the path's reader, the bits when the field is missing, the
+        sieves, remembered results)."""
+        ops = sorted(self.entries, key=lambda op: OPERATORS[op].cost)
+        sieves = tuple(OPERATORS[op].sieve(op, self.entries[op]) for op in ops)
+        cache: dict[Any, int] = {}
+        return (self.key, self.read, self.fails_if_missing, sieves, cache)
+
+
+class _SubjectCheck:
+    """The candidates' subjects: by kind (workflow, account or agent), names as globs."""
+
+    def __init__(self) -> None:
+        self.every = 0
+        self.kinds: dict[str, _Names] = {}
+
+    def add(self, kind: str, names: Sequence[str], bit: int) -> None:
+        self.every |= bit
+        group = self.kinds.get(kind)
+        if group is None:
+            group = self.kinds[kind] = _Names()
+        group.add(names, bit)
+
+    def build(self) -> Callable[[Action], int] | None:
+        """The check of the action's workflow, account and agent (``None``: no subjects)."""
+        if not self.every:
+            return None
+        kinds = tuple((kind, names.build()) for kind, names in self.kinds.items())
+        cache: dict[tuple[Any, ...], int] = {}
+
+        def check(action: Action) -> int:
+            who = tuple(getattr(action, kind) for kind, _ in kinds)
+            remember = all(type(w) is str or w is None for w in who)
+            found = cache.get(who) if remember else None
+            if found is None:
+                found = 0
+                for (_, ruled_out), w in zip(kinds, who, strict=True):
+                    found |= ruled_out(w)
+                if remember and sum(len(w or "") for w in who) <= _CACHE_TEXT:
+                    if len(cache) >= _CACHE_SIZE:
+                        cache.clear()
+                    cache[who] = found
+            return found
+
+        return check
+
+
+class _Names:
+    """Subject names (globs) of one kind: the rules a name rules out."""
+
+    def __init__(self) -> None:
+        self.every = 0
+        self.always = 0
+        self.exact: dict[str, int] = {}
+        self.prefixes = Affixes()
+        self.others: dict[str, int] = {}
+
+    def add(self, names: Sequence[str], bit: int) -> None:
+        self.every |= bit
+        for name in names:
+            head = name[:-1]
+            if name == "*":
+                self.always |= bit
+            elif not has_wildcard(name):
+                self.exact[name] = self.exact.get(name, 0) | bit
+            elif name.endswith("*") and not has_wildcard(head):
+                self.prefixes.add(head, bit)
+            else:
+                self.others[name] = self.others.get(name, 0) | bit
+
+    def build(self) -> Callable[[Any], int]:
+        every, always, exact, prefixes = self.every, self.always, self.exact, self.prefixes
+        others = tuple((compile_glob(name), bit) for name, bit in self.others.items())
+
+        def ruled_out(value: Any) -> int:
+            if value is None:
+                return every
+            if type(value) is not str:
+                return 0  # left to the rules' own tests
+            held = always | exact.get(value, 0) | prefixes.holding(value)
+            for match, bit in others:
+                if match(value):
+                    held |= bit
+            return every & ~held
+
+        return ruled_out
+
+
+__all__ = ["Plan"]
