@@ -306,15 +306,18 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     p = results.get("policy", {})
     if p and "error" not in p:
         out.append("policy (Policy.evaluate, warm)")
-        for n in (1, 100, 10_000):
-            r = p.get(f"rules_{n}", {})
-            out.append(_stat_row(f"{n:,} rules: p50 of each run", r.get("run_p50_us"), "µs", 2))
+        for key, label in (
+            *((f"rules_{n}", f"{n:,} rules") for n in (1, 100, 10_000)),
+            *((f"overlap_{n}", f"{n:,} overlapping") for n in (100, 10_000)),
+        ):
+            r = p.get(key, {})
+            out.append(_stat_row(f"{label}: p50 of each run", r.get("run_p50_us"), "µs", 2))
             out.append(
                 _line(
-                    f"{n:,} rules: p50 / p99 / cold p50 (all calls)",
+                    f"{label}: p50 / p99 / cold p50 / load",
                     f"{_fmt(r.get('p50_us'), 2)} / {_fmt(r.get('p99_us'), 2)} / "
-                    f"{_fmt(r.get('cold_p50_us'), 2)}",
-                    "µs",
+                    f"{_fmt(r.get('cold_p50_us'), 2)} µs / {_fmt(r.get('load_ms'), 0)} ms",
+                    "",
                 )
             )
     v = results.get("verify", {})

@@ -231,6 +231,11 @@ def reference(policy: Policy, action: Action) -> tuple[str, list[dict[str, Any]]
     return f"default={policy.default.value}", []
 
 
+def plan_of(policy: Policy, verb: Verb, tool: str) -> Plan | None:
+    many = policy._targets[(verb, tool)][3]
+    return None if many is None else many.plan
+
+
 def evaluate(policy: Policy, action: Action, *, plan: bool) -> Decision:
     """The engine's decision, through a plan (built on the second evaluation) or by a scan."""
     with mock.patch.object(engine_module, "_PLAN_MIN", 1 if plan else 10**9):
@@ -252,8 +257,8 @@ def test_the_plan_decides_as_a_plain_scan_and_the_reference(text: str, acts: lis
         expected_step, expected_matched = reference(planned, action)
         by_scan = evaluate(scanned, action, plan=False)
         by_plan = evaluate(planned, action, plan=True)
-        target = planned._targets[(action.verb, action.tool_name)]
-        assert target.plan is not None or not target.ranks
+        many = planned._targets[(action.verb, action.tool_name)][3]
+        assert many is None or many.plan is not None
         assert by_plan == by_scan
         assert by_plan.decision_path.split(" > ")[1] == expected_step
         assert by_plan.matched_conditions == expected_matched
@@ -325,37 +330,48 @@ def test_candidates_are_not_tried_one_by_one_when_a_field_rules_them_out() -> No
     )
     policy = parse_policy('[policy]\ndefault = "allow"\n' + rules)
     action = Action(Verb.TOOL_CALL, "send_email", {"to": "u250@x.com"})
-    tried: list[str] = []
-    attempt = policy._attempt
-    with mock.patch.object(
-        policy, "_attempt", lambda lane, rule, a: tried.append(rule.id) or attempt(lane, rule, a)
-    ):
-        for _ in range(2):
-            tried.clear()
-            decision = policy.evaluate(action)
-    assert decision.rule_id == "r250"
-    assert tried == ["r250"]  # the plan left only the rule that matches
+    for _ in range(2):
+        assert policy.evaluate(action).rule_id == "r250"
+    plan = plan_of(policy, Verb.TOOL_CALL, "send_email")
+    assert plan is not None
+    assert [r.id for r in plan.survivors(action, action.fields)] == ["r250"]
 
 
 def test_a_plan_is_shared_by_targets_with_the_same_candidates_and_memory_is_bounded() -> None:
     rules = "\n".join(
         f'[[rule]]\nid = "r{i}"\nverb = "{"*" if i % 2 else "tool_call"}"\nscope = "*"\n'
-        f'decision = "block"\nconditions = [{{ field = "n", op = "gt", value = {i} }}]\n'
-        for i in range(40)
+        f'decision = "block"\nconditions = [{{ field = "n", op = "eq", value = {i} }}]\n'
+        for i in range(60)
     )
     policy = parse_policy('[policy]\ndefault = "allow"\n' + rules)
     for name in ["a", "b", "c"]:
         for _ in range(2):
-            assert policy.evaluate(Action(Verb.TOOL_CALL, name, {"n": 5})).rule_id == "r0"
-    assert len({id(t.plan) for t in policy._targets.values()}) == 1
-    assert len(policy._plans) == 1 and policy._planned == 40
-    with mock.patch.object(engine_module, "_PLAN_BUDGET", 50):
+            assert policy.evaluate(Action(Verb.TOOL_CALL, name, {"n": 59})).rule_id == "r59"
+    assert len({id(plan_of(policy, *key)) for key in policy._targets}) == 1
+    assert len(policy._plans) == 1 and policy._planned == 60
+    with mock.patch.object(engine_module, "_PLAN_BUDGET", 70):
         for _ in range(2):
-            assert policy.evaluate(Action(Verb.PAYMENT, "a", {"n": 5})).rule_id == "r1"
-    assert len(policy._plans) == 1 and policy._planned == 20  # the first plan was dropped
+            assert policy.evaluate(Action(Verb.PAYMENT, "a", {"n": 59})).rule_id == "r59"
+    assert len(policy._plans) == 1 and policy._planned == 30  # the first plan was dropped
     assert not policy._targets  # they held plans too
     for _ in range(2):
-        assert policy.evaluate(Action(Verb.TOOL_CALL, "a", {"n": 0})).kind is DecisionKind.ALLOW
+        assert policy.evaluate(Action(Verb.TOOL_CALL, "a", {"n": 60})).kind is DecisionKind.ALLOW
+
+
+def test_a_plan_only_once_trying_candidates_one_by_one_went_deep() -> None:
+    rules = "\n".join(
+        f'[[rule]]\nid = "r{i}"\nverb = "*"\nscope = "*"\ndecision = "block"\n'
+        f'conditions = [{{ field = "n", op = "eq", value = {i} }}]\n'
+        for i in range(30)
+    )
+    policy = parse_policy('[policy]\ndefault = "allow"\n' + rules)
+    for _ in range(3):
+        assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"n": 2})).rule_id == "r2"
+    assert plan_of(policy, Verb.TOOL_CALL, "t") is None  # an early match: the scan is cheap
+    assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"n": 99})).kind is DecisionKind.ALLOW
+    assert plan_of(policy, Verb.TOOL_CALL, "t") is None
+    assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"n": 2})).rule_id == "r2"
+    assert plan_of(policy, Verb.TOOL_CALL, "t") is not None
 
 
 @pytest.mark.parametrize(
@@ -378,11 +394,12 @@ def test_decimal_and_float_values_keep_the_operator_semantics(rule: str) -> None
         assert planned == evaluate(parse_policy(text), action, plan=False)
 
 
-def test_plans_only_for_many_candidates() -> None:
+def test_few_candidates_are_tried_one_by_one() -> None:
     text = '[policy]\ndefault = "allow"\n[[rule]]\nid = "a"\nverb = "*"\nscope = "*"\n'
     text += 'decision = "block"\n'
     policy = parse_policy(text)
     for _ in range(3):
         policy.evaluate(Action(Verb.TOOL_CALL, "t", {}))
-    assert policy._targets[(Verb.TOOL_CALL, "t")].plan is None
-    assert Plan(policy.rules).first(Action(Verb.TOOL_CALL, "t", {}), {}, lambda r: r.id) == "a"
+    assert policy._targets[(Verb.TOOL_CALL, "t")][3] is None
+    survivors = Plan(policy.rules).survivors(Action(Verb.TOOL_CALL, "t", {}), {})
+    assert [r.id for r in survivors] == ["a"]

@@ -11,7 +11,7 @@ by field value at once, and only the rest are tried in order.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from heso.action import Action, Verb
@@ -32,8 +32,9 @@ from heso.policy.plan import Plan
 
 _MAX_TARGETS = 16384
 _MAX_VARIANTS = 4096
-_PLAN_MIN = 12
-"""Candidates from which a (verb, tool name) pair gets a plan, once it is evaluated again."""
+_PLAN_MIN = 24
+"""Candidates tried one by one in one evaluation from which a (verb, tool name) pair gets a
+plan for the next."""
 _PLAN_BUDGET = 200_000
 """Candidates over all cached plans; past it, the caches start again (memory stays bounded)."""
 _APPROVAL = DecisionKind.REQUIRE_APPROVAL
@@ -119,19 +120,17 @@ class _Index:
         return tuple(sorted(ranks))
 
 
-class _Target:
-    """What a (verb, tool name) pair resolves to: its lane, its candidate rules and, once it
-    is evaluated again with many candidates, their plan."""
+class _Many:
+    """Many candidates for a (verb, tool name) pair: once trying them one by one went deep,
+    their plan."""
 
-    __slots__ = ("candidates", "is_http", "lane", "plan", "ranks", "seen")
+    __slots__ = ("deep", "plan", "ranks", "rules")
 
-    def __init__(self, lane: _Lane, ranks: tuple[int, ...], rules: Sequence[Rule], http: bool):
-        self.lane = lane
+    def __init__(self, ranks: tuple[int, ...], rules: tuple[Rule, ...]) -> None:
         self.ranks = ranks
-        self.candidates = tuple(rules[r] for r in ranks)
-        self.is_http = http
+        self.rules = rules
+        self.deep = False
         self.plan: Plan | None = None
-        self.seen = False
 
 
 class _Lane:
@@ -146,6 +145,11 @@ class _Lane:
         self.prefix = f"lane:{lane.value}({source})"
         self.decisions: dict[Any, Decision] = {}
         self.default: Decision | None = None
+
+
+_Target = tuple[_Lane, tuple[Rule, ...], bool, _Many | None]
+"""What a (verb, tool name) pair resolves to: its lane, its candidates, whether it is an HTTP
+request, and for many candidates their :class:`_Many`."""
 
 
 class Policy:
@@ -196,15 +200,15 @@ class Policy:
 
     def candidates(self, verb: Verb | str, tool_name: str) -> tuple[Rule, ...]:
         """The enabled rules whose verb and scope cover (verb, tool name), in evaluation order."""
-        return self._target(verb, tool_name).candidates
+        return self._target(verb, tool_name)[1]
 
     def classify(self, action: Action) -> tuple[str, str]:
         """(lane, source) of an action: source is ``verb``, ``name``, ``method`` or
         ``catalog:<id>``, the strongest reason for the lane (an unknown catalog id is ignored)."""
-        target = self._target(action.verb, action.tool_name)
-        refined = self._refine(target.lane, action, target.is_http)
+        lane, _, is_http, _ = self._target(action.verb, action.tool_name)
+        refined = self._refine(lane, action, is_http)
         if isinstance(refined, str):
-            refined = self._refine(target.lane, _without_catalog(action), target.is_http)
+            refined = self._refine(lane, _without_catalog(action), is_http)
             assert not isinstance(refined, str)
         return refined.lane.value, refined.source
 
@@ -213,57 +217,57 @@ class Policy:
         target = self._targets.get((action.verb, action.tool_name))
         if target is None:
             target = self._target(action.verb, action.tool_name)
-        lane = target.lane
-        if target.is_http or action.domain is not None or action.action_id is not None:
-            refined = self._refine(lane, action, target.is_http)
+        lane, candidates, is_http, many = target
+        if is_http or action.domain is not None or action.action_id is not None:
+            refined = self._refine(lane, action, is_http)
             if isinstance(refined, str):
-                return self._unknown_catalog(lane, action, target.is_http, refined)
+                return self._unknown_catalog(lane, action, is_http, refined)
             lane = refined
         fields = action.fields
-        plan = target.plan
-        if plan is None and len(target.ranks) >= _PLAN_MIN:
-            if target.seen:
-                plan = target.plan = self._plan(target.ranks)
-            target.seen = True
-        if plan is not None:
-            decision = plan.first(action, fields, lambda rule: self._attempt(lane, rule, action))
-            if decision is not None:
-                return decision
-        else:
-            for rule in target.candidates:
-                decision = self._attempt(lane, rule, action)
-                if decision is not None:
-                    return decision
+        for rule in candidates if many is None else self._many(many, action):
+            if rule.subject.matches_name is not None and not rule.subject.matches(action):
+                continue
+            if rule.any_conditions:
+                result = rule.evaluate(fields)
+                if result or (result is None and rule.decision is not DecisionKind.ALLOW):
+                    return self._variant(lane, rule, fields)
+                continue
+            if rule.conditions:
+                result = rule.evaluate(fields)
+                if result is None:
+                    if rule.decision is DecisionKind.ALLOW:
+                        continue
+                    return self._variant(lane, rule, fields)
+                if not result:
+                    continue
+            decision = lane.decisions.get(rule.position)
+            if decision is None:
+                decision = lane.decisions[rule.position] = self._build(
+                    lane, rule, [c.as_record() for c in rule.conditions], ()
+                )
+            return decision
         if lane.default is None:
             lane.default = self._build(lane, None, [], ())
         return lane.default
 
     # -- internals ------------------------------------------------------------------------
 
-    def _attempt(self, lane: _Lane, rule: Rule, action: Action) -> Decision | None:
-        """The decision if ``rule`` matches ``action`` (its verb and scope already do)."""
-        if rule.subject.matches_name is not None and not rule.subject.matches(action):
-            return None
-        fields = action.fields
-        if rule.any_conditions:
-            result = rule.evaluate(fields)
-            if result or (result is None and rule.decision is not DecisionKind.ALLOW):
-                return self._variant(lane, rule, fields)
-            return None
-        if rule.conditions:
-            result = rule.evaluate(fields)
-            if result is None:
-                if rule.decision is DecisionKind.ALLOW:
-                    return None
-                return self._variant(lane, rule, fields)
-            if not result:
-                return None
-        decision = lane.decisions.get(rule.position)
-        if decision is None:
-            decision = lane.decisions[rule.position] = self._build(
-                lane, rule, [c.as_record() for c in rule.conditions], ()
-            )
-        return decision
+    def _many(self, many: _Many, action: Action) -> Iterable[Rule]:
+        """Many candidates, in order: those the plan leaves once trying them one by one went
+        deep (past :data:`_PLAN_MIN`), else all of them."""
+        plan = many.plan
+        if plan is None and many.deep:
+            plan = many.plan = self._plan(many.ranks)
+        if plan is not None:
+            return plan.survivors(action, action.fields)
+        return self._one_by_one(many)
+
+    @staticmethod
+    def _one_by_one(many: _Many) -> Iterator[Rule]:
+        for tried, rule in enumerate(many.rules, 1):
+            if tried == _PLAN_MIN:
+                many.deep = True
+            yield rule
 
     def _target(self, verb: Verb | str, tool_name: str) -> _Target:
         target = self._targets.get((verb, tool_name))
@@ -271,9 +275,9 @@ class Policy:
             v = Verb(verb)
             lane, source = structural_lane(v, tool_name)
             ranks = self._index.candidates(v, tool_name)
-            target = _Target(
-                self._lane(lane, source), ranks, self._index.ordered, v is Verb.HTTP_REQUEST
-            )
+            candidates = tuple(self._index.ordered[r] for r in ranks)
+            many = _Many(ranks, candidates) if len(ranks) >= _PLAN_MIN else None
+            target = (self._lane(lane, source), candidates, v is Verb.HTTP_REQUEST, many)
             if len(self._targets) >= _MAX_TARGETS:
                 self._targets.clear()
             self._targets[(verb, tool_name)] = target

@@ -161,19 +161,30 @@ class _MemberTable:
 
 class Affixes:
     """Literal prefixes (or suffixes) with a mask each: :meth:`holding` is the mask of those a
-    string starts (or ends) with, one dict lookup per distinct length."""
+    string starts (or ends) with, one dict lookup per distinct length, none when no affix
+    starts (or ends) with the string's first (or last) character."""
 
-    __slots__ = ("by_length", "suffix")
+    __slots__ = ("by_length", "empty", "ends", "suffix")
 
     def __init__(self, suffix: bool = False) -> None:
         self.suffix = suffix
         self.by_length: dict[int, dict[str, int]] = {}
+        self.ends: set[str] = set()
+        """The affixes' first characters (last, for suffixes)."""
+        self.empty = 0
+        """The mask of the empty affix, which every string holds."""
 
     def add(self, text: str, mask: int) -> None:
         table = self.by_length.setdefault(len(text), {})
         table[text] = table.get(text, 0) | mask
+        if text:
+            self.ends.add(text[-1] if self.suffix else text[0])
+        else:
+            self.empty |= mask
 
     def holding(self, x: str) -> int:
+        if (x[-1:] if self.suffix else x[:1]) not in self.ends:
+            return self.empty
         found = 0
         size = len(x)
         for length, table in self.by_length.items():

@@ -17,14 +17,13 @@ rules a rule out.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from heso import fieldpath
 from heso.action import Action
 from heso.policy.model import Condition, Rule
 from heso.policy.operators import OPERATORS, Affixes, compile_glob, has_wildcard
 
-T = TypeVar("T")
 _MISSING = fieldpath.MISSING
 _CACHE_SIZE = 256
 """Values a field's sieving result is remembered for: strings, integers, short string lists."""
@@ -60,11 +59,14 @@ class Plan:
         self.shifts = tuple(n + j * m for j in range(depth))
         self.pads = 0  # a rule without a j-th alternative counts as having it ruled out
         fields: dict[Any, _FieldCheck] = {}
-        subjects = _SubjectCheck()
+        subjects: dict[str, _Names] = {}
         for position, i in enumerate(self.rank):
             rule = self.rules[i]
             if rule.subject.matches_name is not None:
-                subjects.add(rule.subject.kind, rule.subject.names, 1 << position)
+                names = subjects.get(rule.subject.kind)
+                if names is None:
+                    names = subjects[rule.subject.kind] = _Names()
+                names.add(rule.subject.names, 1 << position)
             seen: set[tuple[Any, str]] = set()
             bits = [(1 << position, c) for c in rule.conditions]
             for j, shift in enumerate(self.shifts if rule.any_conditions else ()):
@@ -83,32 +85,50 @@ class Plan:
                 field.add(condition, bit, sieved=not twice)
         ordered = sorted(fields.values(), key=lambda f: f.cost)
         self.fields = tuple(f.build() for f in ordered)
-        self.subjects = subjects.build()
+        self.subjects = tuple((kind, names.build(), {}) for kind, names in subjects.items())
 
-    def first(self, action: Action, fields: Any, attempt: Callable[[Rule], T | None]) -> T | None:
-        """``attempt(rule)`` for each candidate the checks leave, in order, until one returns
-        something; ``None`` when none does."""
-        out = self.subjects(action) if self.subjects is not None else 0
+    def survivors(self, action: Action, fields: Any) -> list[Rule]:
+        """The candidates the checks leave for ``action``, in evaluation order."""
+        out = 0
+        for kind, ruled_out, cache in self.subjects:
+            who = getattr(action, kind)
+            if who is None or type(who) is str:
+                found = cache.get(who)
+                if found is None:
+                    found = ruled_out(who)
+                    if who is None or len(who) <= _CACHE_TEXT:
+                        if len(cache) >= _CACHE_SIZE:
+                            cache.clear()
+                        cache[who] = found
+            else:
+                found = ruled_out(who)  # left to the rules' own tests
+            out |= found
         plain = type(fields) is dict
-        for key, read, fails_if_missing, sieves, cache in self.fields:
+        for key, read, fails_if_missing, sieves, cache, reach in self.fields:
             x = fields.get(key) if plain and key is not None else read(fields)
             if x is None or x is _MISSING:
                 out |= fails_if_missing
                 continue
             t = type(x)
+            remember: Any = None
             if t is str:
-                remember: Any = x if len(x) <= _CACHE_TEXT else None
+                if len(x) <= _CACHE_TEXT:
+                    remember = x
             elif t is int:
                 remember = x
-            elif t is list and len(x) <= _CACHE_ITEMS and all(type(i) is str for i in x):
+            elif t is list and len(x) <= _CACHE_ITEMS:
                 remember = tuple(x)  # sieved as a tuple of the same strings would be
-            else:
-                remember = None
+                for item in x:
+                    if type(item) is not str:
+                        remember = None
+                        break
             if remember is not None:
                 found = cache.get(remember)
                 if found is not None:
                     out |= found
                     continue
+            if not reach & ~out:
+                continue  # every bit this field could set is set already
             found = 0
             for sieve in sieves:
                 found |= sieve(x)
@@ -117,11 +137,8 @@ class Plan:
                     cache.clear()
                 cache[remember] = found
             out |= found
-        alive = self.full
-        alive ^= alive & out
+        alive = self.full & ~out
         either = self.either
-        if not either:
-            return _in_order(alive, self.rank, self.rules, attempt, ())
         with_any = alive & either
         if with_any:
             # Out too: the candidates with an ``any`` group all of whose alternatives are.
@@ -129,53 +146,27 @@ class Plan:
             dead = with_any
             for shift in self.shifts:
                 dead &= out >> shift
-            with_any ^= dead
-        first_ones = []
-        while with_any:
-            low = with_any & -with_any
-            first_ones.append(self.rank[low.bit_length() - 1])
-            with_any ^= low
-        return _in_order(alive ^ (alive & either), self.rank, self.rules, attempt, first_ones)
-
-
-def _in_order(
-    alive: int,
-    rank: tuple[int, ...],
-    rules: tuple[Rule, ...],
-    attempt: Callable[[Rule], T | None],
-    others: Sequence[int],
-) -> T | None:
-    """``attempt`` on the candidates of ``alive``'s bits (in order already) merged with the
-    candidates ``others`` (in order), until one answers."""
-    k = 0
-    while alive:
-        low = alive & -alive
-        i = rank[low.bit_length() - 1]
-        while k < len(others) and others[k] < i:
-            found = attempt(rules[others[k]])
-            if found is not None:
-                return found
-            k += 1
-        found = attempt(rules[i])
-        if found is not None:
-            return found
-        alive ^= low
-    for i in others[k:]:
-        found = attempt(rules[i])
-        if found is not None:
-            return found
-    return None
+            alive ^= dead
+        rank, rules = self.rank, self.rules
+        found_at = []
+        while alive:
+            low = alive & -alive
+            found_at.append(rank[low.bit_length() - 1])
+            alive ^= low
+        if with_any:
+            found_at.sort()  # those with an ``any`` group have the low bits
+        return [rules[i] for i in found_at]
 
 
 class _FieldCheck:
     """The candidates' conditions on one field, sieved by operator."""
 
     def __init__(self, condition: Condition) -> None:
-        segments = condition.segments
-        self.key = segments[0] if len(segments) == 1 and type(segments[0]) is str else None
+        self.key = condition.key
         self.read = condition.read
         self.cost = 0
         self.fails_if_missing = 0
+        self.reach = 0
         self.entries: dict[str, list[tuple[Any, int]]] = {}
 
     def add(self, condition: Condition, bit: int, *, sieved: bool) -> None:
@@ -184,53 +175,16 @@ class _FieldCheck:
         if not spec.on_missing:
             self.fails_if_missing |= bit
         if sieved:
+            self.reach |= bit
             self.entries.setdefault(condition.op, []).append((condition.value, bit))
 
     def build(self) -> tuple[Any, ...]:
         """(key of a one-step path, the path's reader, the bits when the field is missing, the
-        sieves, remembered results)."""
+        sieves, remembered results, every bit the sieves may set)."""
         ops = sorted(self.entries, key=lambda op: OPERATORS[op].cost)
         sieves = tuple(OPERATORS[op].sieve(op, self.entries[op]) for op in ops)
         cache: dict[Any, int] = {}
-        return (self.key, self.read, self.fails_if_missing, sieves, cache)
-
-
-class _SubjectCheck:
-    """The candidates' subjects: by kind (workflow, account or agent), names as globs."""
-
-    def __init__(self) -> None:
-        self.every = 0
-        self.kinds: dict[str, _Names] = {}
-
-    def add(self, kind: str, names: Sequence[str], bit: int) -> None:
-        self.every |= bit
-        group = self.kinds.get(kind)
-        if group is None:
-            group = self.kinds[kind] = _Names()
-        group.add(names, bit)
-
-    def build(self) -> Callable[[Action], int] | None:
-        """The check of the action's workflow, account and agent (``None``: no subjects)."""
-        if not self.every:
-            return None
-        kinds = tuple((kind, names.build()) for kind, names in self.kinds.items())
-        cache: dict[tuple[Any, ...], int] = {}
-
-        def check(action: Action) -> int:
-            who = tuple(getattr(action, kind) for kind, _ in kinds)
-            remember = all(type(w) is str or w is None for w in who)
-            found = cache.get(who) if remember else None
-            if found is None:
-                found = 0
-                for (_, ruled_out), w in zip(kinds, who, strict=True):
-                    found |= ruled_out(w)
-                if remember and sum(len(w or "") for w in who) <= _CACHE_TEXT:
-                    if len(cache) >= _CACHE_SIZE:
-                        cache.clear()
-                    cache[who] = found
-            return found
-
-        return check
+        return (self.key, self.read, self.fails_if_missing, sieves, cache, self.reach)
 
 
 class _Names:
