@@ -22,6 +22,7 @@ from heso import fieldpath
 from heso.action import Action, Verb
 from heso.policy import Decision, DecisionKind, Policy, parse_policy
 from heso.policy import engine as engine_module
+from heso.policy import plan as plan_module
 from heso.policy.operators import OPERATORS
 from heso.policy.plan import Plan
 
@@ -263,6 +264,43 @@ def test_the_plan_decides_as_a_plain_scan_and_the_reference(text: str, acts: lis
         assert by_plan.decision_path.split(" > ")[1] == expected_step
         assert by_plan.matched_conditions == expected_matched
         assert by_plan.policy_block() == by_scan.policy_block()
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(policies(), st.lists(actions(), min_size=4, max_size=12))
+def test_remembered_results_never_change_a_decision(text: str, acts: list[Action]) -> None:
+    """With room for two results per check and row, the remembered results are dropped and
+    checks leave the row all the time: every decision is still the scan's."""
+    scanned, planned = parse_policy(text), parse_policy(text)
+    with mock.patch.object(plan_module, "_CACHE_SIZE", 2):
+        for action in acts + acts[::-1]:
+            assert evaluate(planned, action, plan=True) == evaluate(scanned, action, plan=False)
+
+
+def test_a_check_that_meets_many_values_leaves_the_row() -> None:
+    rules = "\n".join(
+        f'[[rule]]\nid = "r{i}"\nverb = "*"\nscope = "*"\ndecision = "block"\n'
+        f'conditions = [{{ field = "to", op = "eq", value = "u{i}@x.com" }}, '
+        f'{{ field = "subject", op = "regex", value = "^urgent-{i}$" }}]\n'
+        for i in range(30)
+    )
+    policy = parse_policy('[policy]\ndefault = "allow"\n' + rules)
+    for k in range(plan_module._CACHE_SIZE + 40):
+        action = Action(Verb.TOOL_CALL, "t", {"to": "u7@x.com", "subject": f"s{k}"})
+        assert policy.evaluate(action).kind is ALLOW
+    plan = plan_of(policy, Verb.TOOL_CALL, "t")
+    assert plan is not None
+    steady, others, rows = plan.steady
+    assert [plan.reads[i][1] for i in others] == ["subject"]
+    assert [plan.reads[i][1] for i in steady] == ["to"]
+    assert list(rows) == [("u7@x.com",)]  # one row: the subject is no part of it
+    hit = Action(Verb.TOOL_CALL, "t", {"to": "u7@x.com", "subject": "urgent-7"})
+    assert policy.evaluate(hit).rule_id == "r7"
+    assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"to": ["u7@x.com"]})).kind is ALLOW
 
 
 # -- sieves -----------------------------------------------------------------------------------

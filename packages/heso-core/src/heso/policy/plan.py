@@ -16,7 +16,7 @@ rules a rule out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from heso import fieldpath
@@ -42,9 +42,25 @@ class Plan:
     bits of their own, ``n + (j - 1) * m`` up (``n`` candidates). A check's result has the bits
     of the candidates it rules out and of the alternatives it finds ``False``; a candidate is out
     when its bit is, or the bits of all its alternatives are.
+
+    Results are remembered per check and value, and for a whole row of values: the values of
+    the *steady* checks (those that have not yet met more than :data:`_CACHE_SIZE` distinct
+    values) name, together, the union of their results, so an action whose steady values were
+    all seen before costs one lookup for them; only the other checks are worked out.
     """
 
-    __slots__ = ("either", "fields", "full", "pads", "rank", "rules", "shifts", "subjects")
+    __slots__ = (
+        "checks",
+        "either",
+        "full",
+        "pads",
+        "rank",
+        "reads",
+        "rules",
+        "shifts",
+        "steady",
+        "tails",
+    )
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
@@ -84,59 +100,127 @@ class Plan:
                 seen.add((condition.segments, condition.op))
                 field.add(condition, bit, sieved=not twice)
         ordered = sorted(fields.values(), key=lambda f: f.cost)
-        self.fields = tuple(f.build() for f in ordered)
-        self.subjects = tuple((kind, names.build(), {}) for kind, names in subjects.items())
+        built = [
+            *(names.build(kind) for kind, names in subjects.items()),
+            *(f.build() for f in ordered),
+        ]
+        self.reads = tuple(check[:3] for check in built)
+        """What each check reads: (action attribute or ``None``, key of a one-step field path,
+        the path's reader)."""
+        self.checks = tuple(check[3:] for check in built)
+        """What each check does with it: (the bits when the value is missing, the sieves,
+        remembered results, every bit the sieves may set)."""
+        self.steady: tuple[tuple[int, ...], tuple[int, ...], dict[tuple[Any, ...], int]] = (
+            tuple(range(len(built))),
+            (),
+            {},
+        )
+        """The steady checks' positions, the others', and the union of the steady checks'
+        results by their values (one object, replaced whole when a check stops being
+        steady)."""
+        self.tails: dict[int, list[Rule]] = {}
+        """The candidates left, by the bits ruled out."""
 
     def survivors(self, action: Action, fields: Any) -> list[Rule]:
         """The candidates the checks leave for ``action``, in evaluation order."""
-        out = 0
-        for kind, ruled_out, cache in self.subjects:
-            who = getattr(action, kind)
-            if who is None or type(who) is str:
-                found = cache.get(who)
-                if found is None:
-                    found = ruled_out(who)
-                    if who is None or len(who) <= _CACHE_TEXT:
-                        if len(cache) >= _CACHE_SIZE:
-                            cache.clear()
-                        cache[who] = found
-            else:
-                found = ruled_out(who)  # left to the rules' own tests
-            out |= found
         plain = type(fields) is dict
-        for key, read, fails_if_missing, sieves, cache, reach in self.fields:
-            x = fields.get(key) if plain and key is not None else read(fields)
-            if x is None or x is _MISSING:
-                out |= fails_if_missing
-                continue
+        reads = self.reads
+        steady, others, rows = self.steady
+        row: list[Any] = []
+        for i in steady:
+            source, key, read = reads[i]
+            if source is not None:
+                x = getattr(action, source)
+            elif plain and key is not None:
+                x = fields.get(key)
+            else:
+                x = read(fields)
+                if x is _MISSING:
+                    x = None
             t = type(x)
-            remember: Any = None
             if t is str:
-                if len(x) <= _CACHE_TEXT:
-                    remember = x
-            elif t is int:
-                remember = x
-            elif t is list and len(x) <= _CACHE_ITEMS:
-                remember = tuple(x)  # sieved as a tuple of the same strings would be
+                if len(x) > _CACHE_TEXT:
+                    break
+            elif t is list:
+                if len(x) > _CACHE_ITEMS:
+                    break
                 for item in x:
                     if type(item) is not str:
-                        remember = None
                         break
-            if remember is not None:
-                found = cache.get(remember)
-                if found is not None:
-                    out |= found
-                    continue
-            if not reach & ~out:
-                continue  # every bit this field could set is set already
-            found = 0
-            for sieve in sieves:
-                found |= sieve(x)
-            if remember is not None:
-                if len(cache) >= _CACHE_SIZE:
-                    cache.clear()
-                cache[remember] = found
-            out |= found
+                else:
+                    x = tuple(x)  # remembered as the tuple of the same strings
+                if type(x) is list:
+                    break
+            elif t is not int and x is not None:
+                break
+            row.append(x)
+        else:
+            key = tuple(row)
+            out = rows.get(key)
+            if out is None:
+                out = 0
+                for i in steady:
+                    out = self._check(i, self._value(i, action, fields), out)
+                if len(rows) >= _CACHE_SIZE:
+                    rows.clear()
+                rows[key] = out
+            for i in others:
+                out = self._check(i, self._value(i, action, fields), out)
+            return self._tail(out)
+        out = 0
+        for i in range(len(reads)):
+            out = self._check(i, self._value(i, action, fields), out)
+        return self._tail(out)
+
+    def _value(self, i: int, action: Action, fields: Any) -> Any:
+        """What check ``i`` reads (``None``: missing)."""
+        source, _, read = self.reads[i]
+        if source is not None:
+            return getattr(action, source)
+        x = read(fields)
+        return None if x is _MISSING else x
+
+    def _check(self, i: int, x: Any, out: int) -> int:
+        """``out`` with the bits check ``i`` sets for value ``x``."""
+        if_missing, sieves, cache, reach = self.checks[i]
+        if x is None:
+            return out | if_missing
+        t = type(x)
+        remember: Any = None
+        if t is str:
+            if len(x) <= _CACHE_TEXT:
+                remember = x
+        elif t is int:
+            remember = x
+        elif t is list and len(x) <= _CACHE_ITEMS:
+            remember = tuple(x)  # sieved as a tuple of the same strings would be
+            if not all(type(item) is str for item in x):
+                remember = None
+        if remember is not None:
+            found = cache.get(remember)
+            if found is not None:
+                return out | found
+        if not reach & ~out:
+            return out  # every bit this check could set is set already
+        found = 0
+        for sieve in sieves:
+            found |= sieve(x)
+        if remember is not None:
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+                steady, others, _ = self.steady
+                if i in steady:  # many distinct values: no longer part of a row
+                    self.steady = (tuple(j for j in steady if j != i), (*others, i), {})
+            cache[remember] = found
+        return out | found
+
+    def _tail(self, out: int) -> list[Rule]:
+        """The candidates the bits of ``out`` leave, in evaluation order."""
+        tails = self.tails
+        found = tails.get(out)
+        if found is not None:
+            return found
+        key = out
         alive = self.full & ~out
         either = self.either
         with_any = alive & either
@@ -155,7 +239,16 @@ class Plan:
             alive ^= low
         if with_any:
             found_at.sort()  # those with an ``any`` group have the low bits
-        return [rules[i] for i in found_at]
+        found = [rules[i] for i in found_at]
+        if len(tails) >= _CACHE_SIZE:
+            tails.clear()
+        tails[key] = found
+        return found
+
+
+_Check = tuple[Any, ...]
+"""(action attribute or ``None``, key of a one-step field path, the path's reader, the bits
+when the value is missing, the sieves, remembered results, every bit the sieves may set)."""
 
 
 class _FieldCheck:
@@ -179,12 +272,10 @@ class _FieldCheck:
             self.entries.setdefault(condition.op, []).append((condition.value, bit))
 
     def build(self) -> tuple[Any, ...]:
-        """(key of a one-step path, the path's reader, the bits when the field is missing, the
-        sieves, remembered results, every bit the sieves may set)."""
+        """The field's check (see :data:`_Check`)."""
         ops = sorted(self.entries, key=lambda op: OPERATORS[op].cost)
         sieves = tuple(OPERATORS[op].sieve(op, self.entries[op]) for op in ops)
-        cache: dict[Any, int] = {}
-        return (self.key, self.read, self.fails_if_missing, sieves, cache, self.reach)
+        return (None, self.key, self.read, self.fails_if_missing, sieves, {}, self.reach)
 
 
 class _Names:
@@ -210,13 +301,12 @@ class _Names:
             else:
                 self.others[name] = self.others.get(name, 0) | bit
 
-    def build(self) -> Callable[[Any], int]:
+    def build(self, kind: str) -> _Check:
+        """The check of the action's ``kind`` (see :data:`_Check`)."""
         every, always, exact, prefixes = self.every, self.always, self.exact, self.prefixes
         others = tuple((compile_glob(name), bit) for name, bit in self.others.items())
 
         def ruled_out(value: Any) -> int:
-            if value is None:
-                return every
             if type(value) is not str:
                 return 0  # left to the rules' own tests
             held = always | exact.get(value, 0) | prefixes.holding(value)
@@ -225,7 +315,7 @@ class _Names:
                     held |= bit
             return every & ~held
 
-        return ruled_out
+        return (kind, None, None, every, (ruled_out,), {}, every)
 
 
 __all__ = ["Plan"]
