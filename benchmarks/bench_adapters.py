@@ -1,5 +1,6 @@
 """What each framework adapter adds per tool call: the same offline agent run (a fake model that
-calls one tool once, then answers) with and without heso, through the real framework.
+calls one tool once, then answers) with and without heso, through the real framework; and what
+``heso.wrap`` adds to one model call of the real openai/anthropic client.
 
 Runs alternate (without, with, without, ...) so load hits both alike. ``added_ms`` is the
 difference of the medians; ``share`` is that over the median run with heso. ``in_core_ms`` is
@@ -193,7 +194,70 @@ class _McpSessions:
         return (lambda: call(False)), (lambda: call(True))
 
 
+def wrap_seam(provider: str) -> Pair:
+    """One model call of the real client, raw and through ``heso.wrap``. The reply comes from an
+    in-process transport (a canned response), so the figure is heso's part, not network noise."""
+    messages = [{"role": "user", "content": "Summarize ticket #4521 " * 10}]
+    if provider == "openai":
+        import httpx
+        import openai
+
+        reply = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "done"},
+                }
+            ],
+        }
+
+        def client() -> Any:
+            transport = httpx.MockTransport(lambda request: httpx.Response(200, json=reply))
+            return openai.OpenAI(api_key="sk-local", http_client=httpx.Client(transport=transport))
+
+        def call(c: Any) -> Any:
+            return c.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    else:
+        import anthropic
+        import anthropic._base_client
+
+        http: Any = getattr(anthropic._base_client, "httpx2", None) or importlib.import_module(
+            "httpx"
+        )
+        message = {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-x",
+            "content": [{"type": "text", "text": "done"}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }
+
+        def client() -> Any:
+            transport = http.MockTransport(lambda request: http.Response(200, json=message))
+            return anthropic.Anthropic(
+                api_key="sk-local", http_client=http.Client(transport=transport)
+            )
+
+        def call(c: Any) -> Any:
+            return c.messages.create(model="claude-x", max_tokens=64, messages=messages)
+
+    import heso
+
+    raw, wrapped = client(), heso.wrap(client())
+    return (lambda: call(raw)), (lambda: call(wrapped))
+
+
 SEAMS: dict[str, tuple[str, Callable[[], Pair]]] = {
+    "openai_wrap": ("openai", lambda: wrap_seam("openai")),
+    "anthropic_wrap": ("anthropic", lambda: wrap_seam("anthropic")),
     "langchain_callback": ("langchain", lambda: langchain_seam("callback")),
     "langchain_middleware": ("langchain", lambda: langchain_seam("middleware")),
     "pydantic_ai": ("pydantic_ai", pydantic_ai_seam),

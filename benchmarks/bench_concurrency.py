@@ -164,7 +164,7 @@ def run(quick: bool) -> dict[str, Any]:
         if durability == "fsync":
             runs = [processes_run(root, durability, 4, per_thread * 2) for _ in range(repeats)]
             out["processes4_fsync"] = _figure(runs, 4)
-        verdict = heso.chain.verify_chain(root / "heso-local-data")
+        verdict = heso.ledger.verify_chain(root / "heso-local-data")
         out[f"chain_valid_{durability}"] = verdict.ok
         out[f"chain_entries_{durability}"] = (verdict.details or {}).get("entries")
     after = fsync_latency(probe, 20 if quick else 200)

@@ -142,7 +142,7 @@ def run(quick: bool) -> dict[str, Any]:
             "policy_evaluate": lambda i: rt.policy.evaluate(action),
             "policy_evaluate_10k": lambda i: policy_10k.evaluate(action),
             "mint": lambda i: mint(sample, rt.key),
-            "chain_append": lambda i: rt.chain.append(receipt),
+            "chain_append": lambda i: rt.ledger.append(receipt),
             "capture": lambda i: heso.capture.capture("tool_call", "send_email", fields),
         },
         max(2, rounds // 4),
@@ -164,7 +164,7 @@ def run(quick: bool) -> dict[str, Any]:
     out["gate_fsync"] = {"per_call_us": per_call(samples), "run_mean_us": summary(runs)}
     out["ratio_gate_fsync_to_floor"] = out["gate_fsync"]["per_call_us"]["p50"] / f50
     heso.shutdown()
-    verdict = heso.chain.verify_chain(root / "heso-local-data")
+    verdict = heso.ledger.verify_chain(root / "heso-local-data")
     out["chain_valid_after"] = verdict.ok
     return out
 

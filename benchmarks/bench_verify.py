@@ -3,7 +3,7 @@
 
 * **raw verify**: PyNaCl ``VerifyKey.verify`` of operator messages (what each receipt needs at
   least), one core; and the same split over every core.
-* **chain verify**: ``heso.chain.verify_chain`` of the 100,000-receipt store (realistic receipts)
+* **chain verify**: ``heso.ledger.verify_chain`` of the 100,000-receipt store (realistic receipts)
   with one worker and with one worker per core (every line parsed, structure-checked, hashed,
   linked, verified), alternating with the raw runs.
 * **prefix**: the wall time of the CLI process ``heso verify <12 hex> --json`` (interpreter
@@ -64,8 +64,8 @@ def receipt_content(key: Any, i: int) -> dict[str, Any]:
 
 def build_store(project: Path, size: int) -> float:
     """A project whose chain holds ``size`` receipts; built once, reused. Returns build secs."""
-    from heso import chain as ch
     from heso.keys import SigningKey
+    from heso.ledger import FileLedger
     from heso.receipt import mint
 
     data = project / "heso-local-data"
@@ -77,7 +77,7 @@ def build_store(project: Path, size: int) -> float:
         f.unlink()
     (project / "heso.toml").write_text('[policy]\ndefault = "allow"\n', encoding="utf-8")
     key = SigningKey.generate()
-    c = ch.Chain(data, key=key, seal_every=1 << 30, seal_interval=1e9)
+    c = FileLedger(data, key=key, seal_every=1 << 30, seal_interval=1e9)
     t = time.perf_counter()
     for i in range(size):
         c.append(mint(receipt_content(key, i), key))
@@ -172,7 +172,7 @@ def run_measured(cmd: list[str]) -> dict[str, Any]:
 
 
 def last_hash(data: Path) -> str:
-    from heso import index as idx
+    from heso.ledger import index as idx
 
     rec = idx.last_record(data / "receipts.idx")
     assert rec is not None
@@ -180,7 +180,7 @@ def last_hash(data: Path) -> str:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    from heso import chain as ch
+    from heso.ledger import verify_chain
 
     cores = os.cpu_count() or 1
     store_n, repeats = (5_000, 2) if quick else (1_000_000, 5)
@@ -211,7 +211,7 @@ def run(quick: bool) -> dict[str, Any]:
         series["raw_verify_per_s_all_cores"].append(raw_verify_all_cores(raw_n, cores))
         for label, workers in (("1core", 1), ("all_cores", cores)):
             t = time.perf_counter()
-            verdict = ch.verify_chain(chain_dir, workers=workers)
+            verdict = verify_chain(chain_dir, workers=workers)
             series[f"chain_verify_per_s_{label}"].append(chain_n / (time.perf_counter() - t))
             if not verdict.ok:
                 raise RuntimeError(f"chain does not verify: {verdict}")

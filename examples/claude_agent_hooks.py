@@ -32,7 +32,7 @@ from typing import Any
 from claude_agent_sdk import ClaudeAgentOptions, create_sdk_mcp_server, tool
 
 import heso
-from heso.chain import iter_entries
+from heso.ledger import FileLedger
 from heso_testing.claude_fake_api import FakeClaudeAPI, ToolUse
 
 POLICY = """\
@@ -172,7 +172,7 @@ async def main() -> int:
 def receipts(project: Path) -> list[tuple[str, str]]:
     """``(tool name, decision)`` of every receipt in the project's chain."""
     found = []
-    for _, line in iter_entries(project / "heso-local-data"):
+    for _, line in FileLedger(project / "heso-local-data").entries():
         content = json.loads(line)["receipt"]["content"]
         found.append((content["action"]["tool_name"], content["policy"]["decision"]))
     return found

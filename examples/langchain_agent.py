@@ -20,7 +20,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, ToolMessage
 
 import heso
-from heso.chain import verify_chain
+from heso.ledger import verify_chain
 from heso.project import init_project
 from heso_langchain import HesoMiddleware
 

@@ -28,7 +28,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 
 import heso
-from heso.chain import get_receipt
+from heso.ledger import FileLedger
 from heso.project import init_project
 
 POLICY = """\
@@ -124,7 +124,7 @@ def main() -> int:
         done = graph.invoke(Command(resume="approve"), thread)
         print(f"== resumed: {done['messages'][-2].content!r}; the tool ran {len(ISSUED)} time(s)")
 
-        receipt = get_receipt(root / "heso-local-data", request["action_hash"])
+        receipt = FileLedger(root / "heso-local-data").receipt(request["action_hash"])
         signers = [s["key_id"] for s in receipt["signatures"]]
         print(f"== receipt {short}: signed by {', '.join(signers)}")
         heso.shutdown()

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import heso
-from heso.chain import verify_chain
+from heso.ledger import verify_chain
 from heso.project import find_root, init_project
 
 

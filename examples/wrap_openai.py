@@ -16,7 +16,7 @@ from pathlib import Path
 import openai
 
 import heso
-from heso.chain import verify_chain
+from heso.ledger import verify_chain
 from heso.project import find_root, init_project
 from heso_testing.providers import FakeProviderServer
 

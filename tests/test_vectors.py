@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from heso.chain import verify_chain
 from heso.keys import PublicKey
+from heso.ledger import verify_chain
 from heso.receipt import verify_receipt_bytes
 
 VECTORS = Path(__file__).resolve().parent.parent / "docs" / "vectors"
@@ -25,6 +25,7 @@ def test_the_vector_set_covers_every_required_kind():
         "MalformedJson",
         "MalformedReceipt",
         "UnknownApprover",
+        "WrongApprover",
         "ApprovalMismatch",
         "QuorumNotMet",
     } <= verdicts
@@ -66,3 +67,20 @@ def test_chain_vector(case):
         assert verdict.entry == case["entry"]
     if "entries" in case:
         assert verdict.details["entries"] == case["entries"]
+
+
+def test_the_derived_vectors_are_what_make_vectors_derives():
+    """Vectors edited from signed ones (no private key needed) are reproducible byte for byte
+    from the committed signed vectors, which ``tools/make_vectors.py`` leaves untouched."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_vectors", VECTORS.parent.parent / "tools" / "make_vectors.py"
+    )
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cases = {c["file"]: c for c in MANIFEST["receipts"]}
+    for name, make, verdict, _, _ in tool.DERIVED:
+        assert (VECTORS / "receipts" / name).read_bytes() == make(), name
+        assert cases[f"receipts/{name}"]["verdict"] == verdict

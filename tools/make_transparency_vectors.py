@@ -22,8 +22,8 @@ from typing import Any
 
 from make_vectors import content  # the receipt content of the chain vectors
 
-from heso import chain as ch
 from heso.keys import SigningKey
+from heso.ledger import format as fmt
 from heso.receipt import mint
 from heso.transparency.checkpoint import default_origin, issue_checkpoint
 from heso.transparency.cosignature import CosignatureSigner
@@ -63,9 +63,9 @@ def main() -> int:
     # The chain: seven entries, exactly as receipts.jsonl holds them.
     lines, prev = [], "0" * 64
     for seq in range(7):
-        line = ch.encode_entry(seq, prev, receipt(operator, seq))
+        line = fmt.encode_entry(seq, prev, receipt(operator, seq))
         lines.append(line)
-        prev = ch.entry_hash(line)
+        prev = fmt.entry_hash(line)
     write("receipts.jsonl", b"".join(line + b"\n" for line in lines))
 
     # The tree: every stored hash, in stored order (hash i is bytes 32i..32i+32 of a file store).

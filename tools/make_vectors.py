@@ -1,20 +1,28 @@
-"""Regenerate the conformance vectors in ``docs/vectors/`` (receipts and chains).
+"""The conformance vectors in ``docs/vectors/`` (receipts and chains) and their manifest.
 
-Keys are generated fresh and thrown away: only public keys and signatures land on disk.
-Run: ``python tools/make_vectors.py``; then ``pytest tests/test_vectors.py``.
+``python tools/make_vectors.py`` (re)writes the *derived* vectors: receipts made from the
+committed ones by edits that need no private key (an approver's label changed, say), so the
+signed vectors keep their bytes and the derived ones are reproducible. ``--fresh`` regenerates
+everything with fresh keys, thrown away after (only public keys and signatures land on disk);
+every vector's bytes change then, so do that only when the format changes. Then run
+``pytest tests/test_vectors.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from heso import chain as ch
 from heso.keys import SigningKey
+from heso.ledger import FileLedger, file_store
+from heso.ledger import format as fmt
+from heso.ledger import index as idx
 from heso.receipt import (
     approval_message,
     build_content,
@@ -55,7 +63,93 @@ def content(
     )
 
 
+def _dump(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2).encode()
+
+
+def _relabel(source: str, labels: dict[int, str]) -> Callable[[], bytes]:
+    """The receipt ``source`` with signature ``i`` labelled ``labels[i]`` (key_id is not
+    signed, so anyone can do this to a genuine L1 receipt)."""
+
+    def make() -> bytes:
+        receipt = json.loads((OUT / "receipts" / source).read_text())
+        for i, key_id in labels.items():
+            receipt["signatures"][i]["key_id"] = key_id
+        return _dump(receipt)
+
+    return make
+
+
+DERIVED: list[tuple[str, Callable[[], bytes], str, str, str]] = [
+    # (file, how it is made, verdict, the signed vector whose options it takes, note)
+    (
+        "l1_relabelled_approver.json",
+        _relabel("valid_l1.json", {1: "approver:bob"}),
+        "WrongApprover",
+        "valid_l1.json",
+        "alice's co-signature labelled approver:bob, another registered approver",
+    ),
+    (
+        "l1_unregistered_label.json",
+        _relabel("valid_l1.json", {1: "approver:ceo"}),
+        "WrongApprover",
+        "valid_l1.json",
+        "alice's co-signature labelled approver:ceo, a name no key is registered under",
+    ),
+    (
+        "l1_quorum_relabelled.json",
+        _relabel("valid_l1_quorum.json", {2: "approver:alice"}),
+        "WrongApprover",
+        "valid_l1_quorum.json",
+        "bob's leg of a 2-of-2 quorum labelled approver:alice",
+    ),
+]
+
+
+def derive(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write the derived vectors; returns ``cases`` with their entries (re)placed at the end."""
+    names = {f"receipts/{name}" for name, *_ in DERIVED}
+    kept = [c for c in cases if c["file"] not in names]
+    by_file = {c["file"]: c for c in kept}
+    for name, make, verdict, source, note in DERIVED:
+        (OUT / "receipts" / name).write_bytes(make())
+        options = {
+            k: val
+            for k, val in by_file[f"receipts/{source}"].items()
+            if k in ("trusted_operators", "approver_keys")
+        }
+        kept.append({"file": f"receipts/{name}", "verdict": verdict, "note": note, **options})
+    return kept
+
+
+def write_manifest(cases: list[dict[str, Any]], chain_cases: list[dict[str, Any]]) -> None:
+    manifest = {
+        "description": "heso conformance vectors: each file with the verdict a verifier must "
+        "reach. Options: trusted_operators pins operator keys; approver_keys maps registered "
+        "approver public keys to names.",
+        "receipts": cases,
+        "chains": chain_cases,
+    }
+    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--fresh", action="store_true", help="regenerate every vector with fresh keys"
+    )
+    if not parser.parse_args().fresh:
+        manifest = json.loads((OUT / "manifest.json").read_text())
+        write_manifest(derive(manifest["receipts"]), manifest["chains"])
+        print(f"wrote {len(DERIVED)} derived receipt vectors to {OUT}")
+        return 0
+    shutil.rmtree(OUT / "receipts", ignore_errors=True)
+    shutil.rmtree(OUT / "chains", ignore_errors=True)
+    (OUT / "receipts").mkdir(parents=True, exist_ok=True)
+    return fresh()
+
+
+def fresh() -> int:
     op, other = SigningKey.generate(), SigningKey.generate()
     alice, bob, mallory = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
     registry = {alice.public_key().to_str(): "alice", bob.public_key().to_str(): "bob"}
@@ -65,11 +159,7 @@ def main() -> int:
     def add(
         name: str, data: Any, verdict: str, level: str | None = None, note: str = "", **opts: Any
     ) -> None:
-        raw = (
-            data
-            if isinstance(data, bytes)
-            else json.dumps(data, ensure_ascii=False, indent=2).encode()
-        )
+        raw = data if isinstance(data, bytes) else _dump(data)
         (OUT / "receipts" / name).write_bytes(raw)
         case = {"file": f"receipts/{name}", "verdict": verdict, "note": note}
         if level:
@@ -291,23 +381,23 @@ def main() -> int:
     # Chains: a valid one, then one mutation per directory.
     chain_cases: list[dict[str, Any]] = []
     valid_dir = OUT / "chains" / "valid"
-    c = ch.Chain(valid_dir, key=op)
+    c = FileLedger(valid_dir, key=op)
     for i in range(6):
         c.append(mint(content(op, {"i": i}), op))
     c.close()
-    (valid_dir / ch.INDEX_FILE).unlink()
-    (valid_dir / ch.LOCK_FILE).unlink()
+    (valid_dir / idx.INDEX_FILE).unlink()
+    (valid_dir / file_store.LOCK_FILE).unlink()
     chain_cases.append({"dir": "chains/valid", "verdict": "Valid", "entries": 6})
-    lines = (valid_dir / ch.CHAIN_FILE).read_bytes().splitlines(keepends=True)
+    lines = (valid_dir / fmt.CHAIN_FILE).read_bytes().splitlines(keepends=True)
 
     def mutant(
         name: str, new_lines: list[bytes], verdict: str, entry: int | None, head: bool = True
     ) -> None:
         d = OUT / "chains" / name
         d.mkdir(parents=True)
-        (d / ch.CHAIN_FILE).write_bytes(b"".join(new_lines))
+        (d / fmt.CHAIN_FILE).write_bytes(b"".join(new_lines))
         if head:
-            shutil.copy(valid_dir / ch.HEAD_FILE, d / ch.HEAD_FILE)
+            shutil.copy(valid_dir / fmt.HEAD_FILE, d / fmt.HEAD_FILE)
         case: dict[str, Any] = {"dir": f"chains/{name}", "verdict": verdict}
         if entry is not None:
             case["entry"] = entry
@@ -322,21 +412,11 @@ def main() -> int:
     mutant("torn_tail", [*lines, lines[0][:40]], "TornTail", 6)
     mutant("no_head", lines, "HeadMissing", None, head=False)
 
-    manifest = {
-        "description": "heso conformance vectors: each file with the verdict a verifier must "
-        "reach. Options: trusted_operators pins operator keys; approver_keys maps registered "
-        "approver public keys to names.",
-        "receipts": cases,
-        "chains": chain_cases,
-    }
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    cases = derive(cases)
+    write_manifest(cases, chain_cases)
     print(f"wrote {len(cases)} receipt vectors and {len(chain_cases)} chain vectors to {OUT}")
     return 0
 
 
 if __name__ == "__main__":
-    if OUT.exists():
-        shutil.rmtree(OUT / "receipts", ignore_errors=True)
-        shutil.rmtree(OUT / "chains", ignore_errors=True)
-    (OUT / "receipts").mkdir(parents=True, exist_ok=True)
     sys.exit(main())

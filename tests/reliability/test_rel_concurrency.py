@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from heso import chain as ch
-from heso import index as idx
+from heso.ledger import FileLedger, verify_chain
+from heso.ledger import index as idx
 
 PROCESSES = 4
 THREADS = 8
@@ -124,12 +124,12 @@ def test_processes_threads_and_tasks_share_one_consistent_chain(
         *(f"p{p}-a{k}" for p in range(PROCESSES) for k in range(TASKS)),
     }
     data_dir = root / "heso-local-data"
-    verdict = ch.verify_chain(data_dir, require_sealed=True)
+    verdict = verify_chain(data_dir, require_sealed=True)
     assert verdict.ok, verdict
     assert verdict.details["entries"] == len(expected)
     in_chain = Counter()
     hashes = []
-    for _, line in ch.iter_entries(data_dir):
+    for _, line in FileLedger(data_dir).entries():
         receipt = json.loads(line)["receipt"]
         in_chain[receipt["content"]["action"]["fields"]["uid"]] += 1
         hashes.append(receipt["content"]["action_hash"])
@@ -140,9 +140,9 @@ def test_processes_threads_and_tasks_share_one_consistent_chain(
         ran[uid] += 1
         assert action_hash in hashes
     assert set(ran) == expected and set(ran.values()) == {1}  # every body once
-    assert idx.count(data_dir / ch.INDEX_FILE) == len(expected)  # the index is complete
+    assert idx.count(data_dir / idx.INDEX_FILE) == len(expected)  # the index is complete
     for h in random.sample(hashes, 50):
-        assert ch.get_receipt(data_dir, h[:16])["content"]["action_hash"] == h
+        assert FileLedger(data_dir).receipt(h[:16])["content"]["action_hash"] == h
     figures.add(f"concurrency.{durability}.entries", len(expected))
     figures.set_max("concurrency.writer_processes", PROCESSES)
     figures.set_max("concurrency.threads_per_process", THREADS)
@@ -267,7 +267,7 @@ def test_a_crowd_resuming_approved_sessions_fires_each_body_exactly_once(
     assert others == {"heso.SUSPENDED"}, others
     assert Counter(fired.read_text().split()) == Counter(sessions)  # each body ran once
     registry = load_project_registry(root)
-    verdict = ch.verify_chain(
+    verdict = verify_chain(
         root / "heso-local-data", approver_keys=registry.approver_keys(), require_sealed=True
     )
     assert verdict.ok and verdict.details["l1_receipts"] == len(sessions), verdict

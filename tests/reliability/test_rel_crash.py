@@ -34,9 +34,10 @@ from typing import Any
 
 import pytest
 
-from heso import chain as ch
 from heso import verdict as v
 from heso.keys import load_operator_key
+from heso.ledger import FileLedger, verify_chain
+from heso.ledger import format as fmt
 from heso.redaction import RevealStore
 
 TRIALS = 60
@@ -92,7 +93,7 @@ def _gate_forever(root: str, effects: str, seed: int, ready: Any) -> None:
 def _chain_state(data_dir: Path) -> tuple[list[str], bool]:
     """The action_hash of every complete line, and whether a torn tail follows them."""
     try:
-        data = (data_dir / ch.CHAIN_FILE).read_bytes()
+        data = (data_dir / fmt.CHAIN_FILE).read_bytes()
     except FileNotFoundError:
         return [], False
     lines = data.split(b"\n")
@@ -149,7 +150,7 @@ def test_sigkilled_writers_leave_a_verifiable_chain_and_no_side_effect_without_e
         assert child.exitcode == -signal.SIGKILL, "the child failed before it was killed"
 
         hashes, torn = _chain_state(data_dir)
-        verdict = ch.verify_chain(data_dir)
+        verdict = verify_chain(data_dir)
         if torn:
             torn_seen += 1
             assert verdict.code == v.TORN_TAIL and verdict.entry == len(hashes), verdict
@@ -159,11 +160,11 @@ def test_sigkilled_writers_leave_a_verifiable_chain_and_no_side_effect_without_e
         for marker in _markers(effects):
             assert marker in in_chain or any(h.startswith(marker) for h in in_chain), marker
         if torn:  # the next writer recovers it; here: a writer that appends nothing
-            writer = ch.Chain(data_dir, key=_key(data_dir))
+            writer = FileLedger(data_dir, key=_key(data_dir))
             assert writer.length == len(hashes)
             writer.close()
             torn_before += 1
-            after = ch.verify_chain(data_dir)
+            after = verify_chain(data_dir)
             assert after.ok and after.details["torn_tails_recovered"] == torn_before, after
         survived += 1
 
@@ -192,7 +193,7 @@ def _killed_mid_write(root: str, effects: str) -> None:
         _append(effects, f"{heso.current_action_hash()}\n")
 
     send_report("a@example.com", "sk-1", "4111", "small")  # opens the chain
-    chain_fd = config.current().chain._fd
+    chain_fd = config.current().ledger._fd
     real = os.write
 
     def write(fd: int, data: Any) -> int:
@@ -229,20 +230,20 @@ def test_a_line_torn_by_sigkill_is_reported_then_recovered_by_the_next_writer(
     child.start()
     child.join(timeout=60)
     assert child.exitcode == -signal.SIGKILL
-    before = (data_dir / ch.CHAIN_FILE).read_bytes()
+    before = (data_dir / fmt.CHAIN_FILE).read_bytes()
     first_line_end = before.index(b"\n") + 1
     hashes, torn = _chain_state(data_dir)
     assert torn and len(hashes) == 1 and _markers(effects) == hashes  # the 2nd body never ran
-    verdict = ch.verify_chain(data_dir)
+    verdict = verify_chain(data_dir)
     assert verdict.code == v.TORN_TAIL and verdict.entry == 1, verdict
     assert "receipts.torn" in verdict.reason
     child = ctx.Process(target=_one_action, args=(str(root), str(effects)))
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 0
-    after = ch.verify_chain(data_dir, require_sealed=True)
+    after = verify_chain(data_dir, require_sealed=True)
     assert after.ok and after.details["entries"] == 2 and after.details["torn_tails_recovered"] == 1
-    (record,) = [json.loads(x) for x in (data_dir / ch.TORN_FILE).read_text().splitlines()]
+    (record,) = [json.loads(x) for x in (data_dir / fmt.TORN_FILE).read_text().splitlines()]
     assert record["offset"] == first_line_end
     assert base64.b64decode(record["bytes_b64"]) == before[first_line_end:]
     assert record["length"] == len(before) - first_line_end > 100_000
@@ -265,10 +266,10 @@ def _check_evidence(root: Path) -> tuple[int, int]:
     data_dir = root / "heso-local-data"
     hashes, torn = _chain_state(data_dir)
     assert not torn
-    assert ch.verify_chain(data_dir).ok
+    assert verify_chain(data_dir).ok
     markers = [m for m in _markers(root / "side-effects.log") if len(m) == 64]
     for marker in random.sample(markers, min(len(markers), 100)):
-        assert ch.get_receipt(data_dir, marker[:16])["content"]["action_hash"] == marker
+        assert FileLedger(data_dir).receipt(marker[:16])["content"]["action_hash"] == marker
     salts: dict[str, list[str]] = {}
     for line in (data_dir / "reveal" / "salts.jsonl").read_bytes().split(b"\n"):
         with contextlib.suppress(ValueError):
@@ -383,16 +384,16 @@ def test_a_full_disk_fails_closed_and_loses_nothing(
                 filler.unlink(missing_ok=True)
             hashes, torn = _chain_state(data_dir)
             assert not torn, "a failed write left a partial line"
-            verdict = ch.verify_chain(data_dir)
+            verdict = verify_chain(data_dir)
             assert verdict.ok, verdict
             assert set(body_ran) <= set(hashes)
         assert refused and len(body_ran) < 40  # the disk really filled up, repeatedly
         _gate(body_ran, 10, 99)  # with space again, the gate works
         heso.shutdown()
         for h in body_ran:
-            assert ch.get_receipt(data_dir, h[:20])["content"]["action_hash"] == h
+            assert FileLedger(data_dir).receipt(h[:20])["content"]["action_hash"] == h
             assert [e.path for e in RevealStore(data_dir / "reveal").lookup(h)] == ["api_key"]
-        assert ch.verify_chain(data_dir, require_sealed=True).ok
+        assert verify_chain(data_dir, require_sealed=True).ok
     figures.add("crash.disk_full_refusals", refused)
     figures.add("crash.disk_full_via_" + ("tmpfs" if mounted else "os.write_budget"), 1)
 
@@ -451,7 +452,7 @@ def test_a_read_only_data_directory_fails_closed(
             elif how == "chmod":
                 for path in [data_dir, *data_dir.rglob("*")]:
                     path.chmod(0o700 if path.is_dir() else 0o600)
-        assert ch.verify_chain(data_dir).ok
+        assert verify_chain(data_dir).ok
     figures.add(f"crash.read_only_via_{how}", 1)
 
 
@@ -566,5 +567,5 @@ def test_a_damaged_key_file_is_a_clear_error_and_nothing_runs(
         text=True,
         check=False,
     )
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr

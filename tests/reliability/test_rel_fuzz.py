@@ -27,12 +27,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heso import chain as ch
 from heso import verdict as v
 from heso.action import Action, Verb
 from heso.canonical import canonical_bytes, loads_strict, to_json_value
 from heso.errors import CanonicalizationError, HesoConfigError
 from heso.keys import SigningKey
+from heso.ledger import FileLedger, verify_chain
+from heso.ledger import format as fmt
 from heso.receipt import build_content, mint, verify_receipt, verify_receipt_bytes
 
 CASES = 3000
@@ -183,12 +184,12 @@ def test_the_receipt_verifier_gives_a_verdict_for_any_input(figures: Any, soak: 
 def test_the_chain_verifier_gives_a_verdict_for_any_store(
     tmp_path: Path, figures: Any, soak: bool
 ) -> None:
-    writer = ch.Chain(tmp_path, key=KEY)
+    writer = FileLedger(tmp_path, key=KEY)
     for k in range(3):
         writer.append(mint_receipt(k))
     writer.close()
-    chain = (tmp_path / ch.CHAIN_FILE).read_bytes()
-    head = (tmp_path / ch.HEAD_FILE).read_bytes()
+    chain = (tmp_path / fmt.CHAIN_FILE).read_bytes()
+    head = (tmp_path / fmt.HEAD_FILE).read_bytes()
     lines = chain.split(b"\n")[:-1]
     count = 0
 
@@ -211,13 +212,13 @@ def test_the_chain_verifier_gives_a_verdict_for_any_store(
                 candidate = list(lines)
                 candidate.insert(where, line.replace(b"\n", b" "))
                 _put(tmp_path, b"".join(x + b"\n" for x in candidate), head)
-                verdict = ch.verify_chain(tmp_path)
+                verdict = verify_chain(tmp_path)
                 assert not verdict.ok and verdict.code in v.CHAIN_CODES, verdict
                 count += 1
         # Any bytes as the whole chain, any bytes as the head, any torn-tail record.
         _put(tmp_path, raw, head if head_raw is None else head_raw)
-        _overwrite(tmp_path / ch.TORN_FILE, torn)
-        verdict = ch.verify_chain(tmp_path)
+        _overwrite(tmp_path / fmt.TORN_FILE, torn)
+        verdict = verify_chain(tmp_path)
         assert not verdict.ok and verdict.code in v.CHAIN_CODES, verdict
         count += 1
 
@@ -248,11 +249,11 @@ def mint_receipt(k: int) -> Any:
 
 
 def _put(data_dir: Path, chain: bytes, head: bytes | None) -> None:
-    _overwrite(data_dir / ch.CHAIN_FILE, chain)
+    _overwrite(data_dir / fmt.CHAIN_FILE, chain)
     if head is None:
-        (data_dir / ch.HEAD_FILE).unlink(missing_ok=True)
+        (data_dir / fmt.HEAD_FILE).unlink(missing_ok=True)
     else:
-        _overwrite(data_dir / ch.HEAD_FILE, head)
+        _overwrite(data_dir / fmt.HEAD_FILE, head)
 
 
 def _overwrite(path: Path, data: bytes) -> None:
@@ -274,22 +275,22 @@ def _overwrite(path: Path, data: bytes) -> None:
     ],
 )
 def test_a_huge_line_is_refused_in_bounded_memory(tmp_path: Path, line: bytes) -> None:
-    writer = ch.Chain(tmp_path, key=KEY)
+    writer = FileLedger(tmp_path, key=KEY)
     writer.append(mint_receipt(0))
     writer.close()
-    with open(tmp_path / ch.CHAIN_FILE, "ab") as f:
+    with open(tmp_path / fmt.CHAIN_FILE, "ab") as f:
         f.write(line + b"\n")
     tracemalloc.start()
     try:
-        verdict = ch.verify_chain(tmp_path)
-        found = ch.find(tmp_path, "ab")
+        verdict = verify_chain(tmp_path)
+        found = FileLedger(tmp_path).find("ab")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert verdict.code == v.MALFORMED_ENTRY and verdict.entry == 1, verdict
     assert "longer than" in verdict.reason
     assert isinstance(found, list)
-    assert peak < 2 * ch.MAX_ENTRY_BYTES + (8 << 20), peak  # one line's worth, not the line
+    assert peak < 2 * fmt.MAX_ENTRY_BYTES + (8 << 20), peak  # one line's worth, not the line
 
 
 def test_the_cli_never_prints_a_traceback_on_hostile_stores(tmp_path: Path) -> None:
@@ -302,7 +303,7 @@ def test_the_cli_never_prints_a_traceback_on_hostile_stores(tmp_path: Path) -> N
         "utf8": (b'{"prev":"\xed\xa0\x80"}\n', None),
         "head": (b"", b"\xff\xfe" + b"{" * 100_000),
         "dup": (b'{"prev":"a","prev":"b","receipt":{},"seq":0}\n', None),
-        "huge-head": (b"", b" " * (ch.MAX_HEAD_BYTES + 10)),
+        "huge-head": (b"", b" " * (fmt.MAX_HEAD_BYTES + 10)),
     }
     for name, (chain, head) in cases.items():
         _put(data_dir, chain, head)
@@ -485,9 +486,9 @@ def _check_policy_text(text: str) -> str:
     """Load ``text`` as heso.toml: ``HesoConfigError`` or a policy whose every allow is
     written in the text (by the default or by an enabled allow rule)."""
     from heso.approvals.registry import load_registry
-    from heso.cli.verify_cmd import pinned_operator_keys
     from heso.policy.loader import policy_from_source
     from heso.toml_source import TomlSource
+    from heso.trust import pinned_operator_keys
 
     try:
         source = TomlSource(text)
@@ -600,7 +601,7 @@ def test_hostile_field_values_give_a_defined_result_and_the_body_never_runs_on_r
 
     run()
     heso.shutdown()
-    assert ch.verify_chain(tmp_path / "p" / "heso-local-data").ok
+    assert verify_chain(tmp_path / "p" / "heso-local-data").ok
     figures.add("fuzz.canonicalization_cases", tally["signed"] + tally["refused"])
     assert tally["signed"] > 50 and tally["refused"] > 50
 

@@ -38,6 +38,15 @@ SECRETS = {
     "card": "4111-" + secrets.token_hex(6),
     "pin": 900_000_000 + secrets.randbelow(99_999_999),
 }
+FIELDS = {
+    "api_key": SECRETS["api_key"],
+    "password": SECRETS["password"],
+    "headers": {"authorization": SECRETS["authorization"], "x": "y"},
+    "card": SECRETS["card"],
+    "pin": SECRETS["pin"],
+}
+"""Arguments holding every secret, each redacted somewhere (``[heso] redact``, a decorator, a
+call or a step)."""
 POLICY = """
 [policy]
 default = "allow"
@@ -80,6 +89,20 @@ def _forms(value: bytes) -> set[bytes]:
 def _seed_forms(seed: bytes, public: bytes) -> set[bytes]:
     """A private key: its 32-byte seed and libsodium's 64-byte secret key (seed || public)."""
     return _forms(seed) | _forms(seed + public)
+
+
+def secret_needles(operator: Any, approver: Any) -> dict[str, set[bytes]]:
+    """Every form of every secret: the values, both passphrases and both private keys."""
+    needles = {name: _forms(str(value).encode()) for name, value in SECRETS.items()}
+    needles["operator passphrase"] = _forms(PASSPHRASE.encode())
+    needles["approver passphrase"] = _forms(APPROVER_PASSPHRASE.encode())
+    needles["operator private key"] = _seed_forms(
+        operator.private_bytes_unsafe(), operator.public_key().raw
+    )
+    needles["approver private key"] = _seed_forms(
+        approver.private_bytes_unsafe(), approver.public_key().raw
+    )
+    return needles
 
 
 def _files(*roots: Path) -> Iterator[Path]:
@@ -140,11 +163,11 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     figures: Any,
 ) -> None:
     import heso
-    from heso import chain as ch
     from heso.approvals.identity import new_approver
     from heso.cli import main
     from heso.errors import HesoError
     from heso.keys import load_operator_key, read_key_file
+    from heso.ledger import FileLedger, verify_chain
     from heso.project import init_project
 
     caplog.set_level(logging.DEBUG)
@@ -172,13 +195,7 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     @heso.destructive
     def delete_account(user: str, api_key: str, password: str) -> None: ...
 
-    fields = {
-        "api_key": SECRETS["api_key"],
-        "password": SECRETS["password"],
-        "headers": {"authorization": SECRETS["authorization"], "x": "y"},
-        "card": SECRETS["card"],
-        "pin": SECRETS["pin"],
-    }
+    fields = FIELDS
     assert save_settings(**fields) == "saved"
     with heso.step(redact=["api_key"]):
         action = heso.Action(verb=heso.Verb.TOOL_CALL, tool_name="lookup", fields=fields)
@@ -208,7 +225,7 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     assert any(r.name.startswith("heso") for r in caplog.records)
     heso.shutdown()
     # The CLI's views of it all.
-    for receipt in ch.iter_entries(data_dir):
+    for receipt in FileLedger(data_dir).entries():
         prefix = json.loads(receipt[1])["receipt"]["content"]["action_hash"][:16]
         _run(main, capsys, outputs, "show", prefix, "--project", str(root))
         _run(main, capsys, outputs, "verify", prefix, "--json", "--project", str(root))
@@ -233,15 +250,7 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     # What there is to find.
     operator = load_operator_key(data_dir)
     approver = read_key_file(approver_home / "alice.key", APPROVER_PASSPHRASE.encode())
-    needles = {name: _forms(str(value).encode()) for name, value in SECRETS.items()}
-    needles["operator passphrase"] = _forms(PASSPHRASE.encode())
-    needles["approver passphrase"] = _forms(APPROVER_PASSPHRASE.encode())
-    needles["operator private key"] = _seed_forms(
-        operator.private_bytes_unsafe(), operator.public_key().raw
-    )
-    needles["approver private key"] = _seed_forms(
-        approver.private_bytes_unsafe(), approver.public_key().raw
-    )
+    needles = secret_needles(operator, approver)
 
     scanned = 0
     for path in _files(root, approver_home):
@@ -259,12 +268,12 @@ def test_no_file_log_output_or_exception_holds_a_secret(
         held = _frames_hold(exc, [PASSPHRASE, APPROVER_PASSPHRASE, "wrong-" + PASSPHRASE])
         assert held == [], held
     # The signed receipts prove the redacted values without holding them.
-    l1 = [json.loads(line)["receipt"] for _, line in ch.iter_entries(data_dir)]
+    l1 = [json.loads(line)["receipt"] for _, line in FileLedger(data_dir).entries()]
     assert any("multi_approval" in r for r in l1)
     from heso.approvals.registry import load_project_registry
 
     keys = load_project_registry(root).approver_keys()
-    assert ch.verify_chain(data_dir, approver_keys=keys).details["l1_receipts"] == 1
+    assert verify_chain(data_dir, approver_keys=keys).details["l1_receipts"] == 1
     figures.add("secrets.files_scanned", scanned)
     figures.add("secrets.log_records_scanned", len(caplog.records))
     figures.add("secrets.exceptions_scanned", len(errors))

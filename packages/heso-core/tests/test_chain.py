@@ -4,14 +4,17 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from heso import chain as ch
 from heso import verdict as v
 from heso.errors import AmbiguousPrefixError, ChainError, ReceiptNotFoundError
 from heso.keys import SigningKey
-from heso.receipt import build_content, mint
+from heso.ledger import FileLedger, file_store, verify_chain
+from heso.ledger import format as fmt
+from heso.ledger import index as idx
+from heso_testing.receipts import signed_receipt as _receipt
 
 
 @pytest.fixture(scope="module")
@@ -19,63 +22,41 @@ def key():
     return SigningKey.generate()
 
 
-def _receipt(key, i, tool="send_email"):
-    content = build_content(
-        captured_at="2026-01-02T03:04:05Z",
-        agent_identity=key.public_key().to_str(),
-        action={
-            "verb": "tool_call",
-            "tool_name": tool,
-            "workflow": "default",
-            "account": "default",
-            "fields": {"i": i},
-        },
-        policy={
-            "rule_id": "r",
-            "rule_display": "r",
-            "matched_conditions": [],
-            "decision_path": "rule:r",
-            "decision": "allow",
-        },
-    )
-    return mint(content, key)
-
-
 def _fill(tmp_path, key, n, **kwargs):
-    c = ch.Chain(tmp_path, key=key, **kwargs)
+    c = FileLedger(tmp_path, key=key, **kwargs)
     entries = [c.append(_receipt(key, i)) for i in range(n)]
     c.close()
     return entries
 
 
 def _lines(tmp_path):
-    return (tmp_path / ch.CHAIN_FILE).read_bytes().splitlines(keepends=True)
+    return (tmp_path / fmt.CHAIN_FILE).read_bytes().splitlines(keepends=True)
 
 
 def _write_lines(tmp_path, lines):
-    (tmp_path / ch.CHAIN_FILE).write_bytes(b"".join(lines))
+    (tmp_path / fmt.CHAIN_FILE).write_bytes(b"".join(lines))
 
 
 def test_appends_link_and_verify(tmp_path, key):
     entries = _fill(tmp_path, key, 20)
     assert [e.seq for e in entries] == list(range(20))
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.ok, str(verdict)
     assert verdict.details["entries"] == 20 and verdict.details["sealed"] == 20
     first = json.loads(_lines(tmp_path)[0])
-    assert first["prev"] == ch.GENESIS and first["seq"] == 0
+    assert first["prev"] == fmt.GENESIS and first["seq"] == 0
     second = json.loads(_lines(tmp_path)[1])
-    assert second["prev"] == ch.entry_hash(_lines(tmp_path)[0].rstrip(b"\n"))
+    assert second["prev"] == fmt.entry_hash(_lines(tmp_path)[0].rstrip(b"\n"))
 
 
 def test_files_are_private(tmp_path, key):
     _fill(tmp_path, key, 1)
-    for name in (ch.CHAIN_FILE, ch.INDEX_FILE, ch.HEAD_FILE, ch.LOCK_FILE):
+    for name in (fmt.CHAIN_FILE, idx.INDEX_FILE, fmt.HEAD_FILE, file_store.LOCK_FILE):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
 
 
 def test_empty_chain_is_valid(tmp_path):
-    assert ch.verify_chain(tmp_path).ok
+    assert verify_chain(tmp_path).ok
 
 
 def test_altered_entry_is_named(tmp_path, key):
@@ -83,7 +64,7 @@ def test_altered_entry_is_named(tmp_path, key):
     lines = _lines(tmp_path)
     lines[4] = lines[4].replace(b'"i":4', b'"i":5')
     _write_lines(tmp_path, lines)
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert (verdict.code, verdict.entry) == (v.HASH_MISMATCH, 4)
 
 
@@ -105,17 +86,17 @@ def test_structural_tampering_is_detected_at_the_first_broken_entry(
     lines = _lines(tmp_path)
     mutate(lines)
     _write_lines(tmp_path, lines)
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert (verdict.code, verdict.entry) == (code, entry), str(verdict)
 
 
 def _relink(lines):
     """What an insider without the key can do: fix every seq and prev after editing."""
-    out, prev = [], ch.GENESIS
+    out, prev = [], fmt.GENESIS
     for i, raw in enumerate(lines):
         entry = json.loads(raw)
-        line = ch.encode_entry(i, prev, entry["receipt"])
-        prev = ch.entry_hash(line)
+        line = fmt.encode_entry(i, prev, entry["receipt"])
+        prev = fmt.entry_hash(line)
         out.append(line + b"\n")
     return out
 
@@ -125,91 +106,93 @@ def test_relinked_deletion_is_caught_by_the_signed_head(tmp_path, key):
     lines = _lines(tmp_path)
     del lines[2]
     _write_lines(tmp_path, _relink(lines))
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.code == v.CHAIN_TRUNCATED
 
 
 def test_relinked_substitution_is_caught_by_the_signed_head(tmp_path, key):
     _fill(tmp_path, key, 10)
     lines = _lines(tmp_path)
-    lines[2] = ch.encode_entry(2, "x", _receipt(key, 99)) + b"\n"
+    lines[2] = fmt.encode_entry(2, "x", _receipt(key, 99)) + b"\n"
     _write_lines(tmp_path, _relink(lines))
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.code == v.HEAD_MISMATCH
 
 
 def test_truncated_tail_is_detected(tmp_path, key):
     _fill(tmp_path, key, 10)
     _write_lines(tmp_path, _lines(tmp_path)[:7])
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.code == v.CHAIN_TRUNCATED and "10" in verdict.reason
 
 
 def test_missing_or_forged_head(tmp_path, key):
     _fill(tmp_path, key, 3)
-    head_path = tmp_path / ch.HEAD_FILE
+    head_path = tmp_path / fmt.HEAD_FILE
     doc = json.loads(head_path.read_text())
     doc["content"]["length"] = 2
     head_path.write_text(json.dumps(doc))
-    assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID
+    assert verify_chain(tmp_path).code == v.HEAD_INVALID
     head_path.unlink()
-    assert ch.verify_chain(tmp_path).code == v.HEAD_MISSING
+    assert verify_chain(tmp_path).code == v.HEAD_MISSING
 
 
 def test_receipt_from_another_operator_is_rejected(tmp_path, key):
     _fill(tmp_path, key, 5)
     other = SigningKey.generate()
     lines = _lines(tmp_path)
-    lines[3] = ch.encode_entry(3, json.loads(lines[3])["prev"], _receipt(other, 3)) + b"\n"
+    lines[3] = fmt.encode_entry(3, json.loads(lines[3])["prev"], _receipt(other, 3)) + b"\n"
     _write_lines(tmp_path, lines)
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert (verdict.code, verdict.entry) == (v.OPERATOR_MISMATCH, 3)
 
 
 def test_pinned_trust_anchor_rejects_a_wholesale_re_signed_store(tmp_path, key):
     attacker = SigningKey.generate()
     _fill(tmp_path, attacker, 4)
-    assert ch.verify_chain(tmp_path).ok
-    verdict = ch.verify_chain(tmp_path, trusted_operators={key.public_key()})
+    assert verify_chain(tmp_path).ok
+    verdict = verify_chain(tmp_path, trusted_operators={key.public_key()})
     assert verdict.code == v.HEAD_INVALID and "untrusted" in verdict.reason
 
 
 def test_torn_tail_is_reported_then_recovered_without_losing_acknowledged_entries(tmp_path, key):
     _fill(tmp_path, key, 5)
-    with open(tmp_path / ch.CHAIN_FILE, "ab") as f:
+    with open(tmp_path / fmt.CHAIN_FILE, "ab") as f:
         f.write(b'{"prev":"abc","receipt":{"al')
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert (verdict.code, verdict.entry) == (v.TORN_TAIL, 5)
-    c = ch.Chain(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 5))
     assert c.recovered and c.recovered[0]["length"] == len(b'{"prev":"abc","receipt":{"al')
     c.close()
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.ok, str(verdict)
     assert verdict.details["entries"] == 6
     assert verdict.details["torn_tails_recovered"] == 1
-    assert (tmp_path / ch.TORN_FILE).exists()
+    assert (tmp_path / fmt.TORN_FILE).exists()
 
 
 def test_writer_refuses_to_extend_a_truncated_chain(tmp_path, key):
     _fill(tmp_path, key, 5)
     _write_lines(tmp_path, _lines(tmp_path)[:3])
     with pytest.raises(ChainError, match="truncated"):
-        ch.Chain(tmp_path, key=key).append(_receipt(key, 9))
+        FileLedger(tmp_path, key=key).append(_receipt(key, 9))
 
 
 def test_prefix_lookup(tmp_path, key):
     entries = _fill(tmp_path, key, 30)
     hashes = [json.loads(line)["receipt"]["content"]["action_hash"] for line in _lines(tmp_path)]
-    r = ch.get_receipt(tmp_path, hashes[7][:10])
+    r = FileLedger(tmp_path).receipt(hashes[7][:10])
     assert r["content"]["action_hash"] == hashes[7]
-    assert ch.get_receipt(tmp_path, hashes[7].upper()[:12])["content"]["action_hash"] == hashes[7]
+    assert (
+        FileLedger(tmp_path).receipt(hashes[7].upper()[:12])["content"]["action_hash"] == hashes[7]
+    )
     with pytest.raises(AmbiguousPrefixError):
-        ch.get_receipt(tmp_path, _common_prefix(hashes))
+        FileLedger(tmp_path).receipt(_common_prefix(hashes))
     with pytest.raises(ReceiptNotFoundError):
-        ch.get_receipt(tmp_path, "f" * 64)
+        FileLedger(tmp_path).receipt("f" * 64)
     with pytest.raises(ReceiptNotFoundError):
-        ch.get_receipt(tmp_path, "not-hex")
+        FileLedger(tmp_path).receipt("not-hex")
     assert len(entries) == 30
 
 
@@ -223,19 +206,19 @@ def _common_prefix(hashes):
 def test_lookup_survives_a_missing_or_lagging_index(tmp_path, key):
     _fill(tmp_path, key, 6)
     target = json.loads(_lines(tmp_path)[5])["receipt"]["content"]["action_hash"]
-    idx_path = tmp_path / ch.INDEX_FILE
+    idx_path = tmp_path / idx.INDEX_FILE
     idx_path.write_bytes(idx_path.read_bytes()[: 3 * 83])
-    assert ch.get_receipt(tmp_path, target[:12])["content"]["action_hash"] == target
+    assert FileLedger(tmp_path).receipt(target[:12])["content"]["action_hash"] == target
     idx_path.unlink()
-    assert ch.get_receipt(tmp_path, target[:12])["content"]["action_hash"] == target
-    c = ch.Chain(tmp_path, key=key)
+    assert FileLedger(tmp_path).receipt(target[:12])["content"]["action_hash"] == target
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 6))
     c.close()
     assert idx_path.stat().st_size == 7 * 83
 
 
 def test_threads_share_one_consistent_chain(tmp_path, key):
-    c = ch.Chain(tmp_path, key=key, durability="fsync")
+    c = FileLedger(tmp_path, key=key, durability="fsync")
     receipts = [_receipt(key, i) for i in range(200)]
 
     def worker(chunk):
@@ -248,13 +231,13 @@ def test_threads_share_one_consistent_chain(tmp_path, key):
     for t in threads:
         t.join()
     c.close()
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.ok and verdict.details["entries"] == 200
 
 
 def _process_writer(path, n, tag, seed):
     k = SigningKey.from_private_bytes(seed)
-    c = ch.Chain(path, key=k)
+    c = FileLedger(path, key=k)
     for i in range(n):
         c.append(_receipt(k, i, tool=f"tool_{tag}"))
     c.close()
@@ -269,7 +252,7 @@ def test_processes_share_one_consistent_chain(tmp_path, key):
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.ok, str(verdict)
     assert verdict.details["entries"] == 240
     tools = [
@@ -280,7 +263,7 @@ def test_processes_share_one_consistent_chain(tmp_path, key):
 
 def _endless_writer(path, seed, ready):
     k = SigningKey.from_private_bytes(seed)
-    c = ch.Chain(path, key=k, seal_every=7)
+    c = FileLedger(path, key=k, seal_every=7)
     i = 0
     while True:
         c.append(_receipt(k, i))
@@ -301,25 +284,25 @@ def test_a_writer_killed_mid_stream_leaves_a_verifiable_chain(tmp_path):
         time.sleep(0.05)
         os.kill(p.pid, signal.SIGKILL)
         p.join()
-        c = ch.Chain(tmp_path, key=k)
+        c = FileLedger(tmp_path, key=k)
         c.append(_receipt(k, -1))
         c.close()
-        verdict = ch.verify_chain(tmp_path)
+        verdict = verify_chain(tmp_path)
         assert verdict.ok, str(verdict)
 
 
 def test_parallel_verification_matches_single_process(tmp_path, key):
     _fill(tmp_path, key, 120)
-    single = ch.verify_chain(tmp_path, workers=1)
-    multi = ch.verify_chain(tmp_path, workers=3)
+    single = verify_chain(tmp_path, workers=1)
+    multi = verify_chain(tmp_path, workers=3)
     assert single.ok and multi.ok
     assert single.details == multi.details
     lines = _lines(tmp_path)
     lines[90] = lines[90].replace(b'"i":90', b'"i":91')
     _write_lines(tmp_path, lines)
     assert (
-        ch.verify_chain(tmp_path, workers=3).code,
-        ch.verify_chain(tmp_path, workers=3).entry,
+        verify_chain(tmp_path, workers=3).code,
+        verify_chain(tmp_path, workers=3).entry,
     ) == (
         v.HASH_MISMATCH,
         90,
@@ -327,12 +310,12 @@ def test_parallel_verification_matches_single_process(tmp_path, key):
     lines = _lines(tmp_path)
     del lines[60]
     _write_lines(tmp_path, lines)
-    verdict = ch.verify_chain(tmp_path, workers=3)
+    verdict = verify_chain(tmp_path, workers=3)
     assert verdict.entry == 60 and verdict.code == v.SEQUENCE_MISMATCH
 
 
 def test_disk_write_failure_is_a_chain_error_and_leaves_no_partial_line(tmp_path, key, monkeypatch):
-    c = ch.Chain(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 0))
     real_write = os.write
     chain_fd = c._fd
@@ -349,7 +332,7 @@ def test_disk_write_failure_is_a_chain_error_and_leaves_no_partial_line(tmp_path
     monkeypatch.setattr(os, "write", real_write)
     c.append(_receipt(key, 2))
     c.close()
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.ok and verdict.details["entries"] == 2
 
 
@@ -359,21 +342,21 @@ def test_disk_write_failure_is_a_chain_error_and_leaves_no_partial_line(tmp_path
 def test_a_deeply_nested_line_is_malformed_json_not_a_crash(tmp_path, key):
     _fill(tmp_path, key, 2)
     _write_lines(tmp_path, [*_lines(tmp_path), b"[" * 100_000 + b"\n"])
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.code == v.MALFORMED_JSON and verdict.entry == 2
     assert "nested deeper than" in verdict.reason
 
 
 def test_a_damaged_torn_record_file_does_not_break_verification(tmp_path, key):
     _fill(tmp_path, key, 2)
-    (tmp_path / ch.TORN_FILE).write_bytes(b"not json\n\xff\xfe{")
-    verdict = ch.verify_chain(tmp_path)
+    (tmp_path / fmt.TORN_FILE).write_bytes(b"not json\n\xff\xfe{")
+    verdict = verify_chain(tmp_path)
     assert verdict.ok and verdict.details["torn_tails_recovered"] == 2
 
 
 def test_a_line_that_is_not_canonical_is_refused_even_past_the_seal(tmp_path, key):
     _fill(tmp_path, key, 2)
-    c = ch.Chain(tmp_path, key=key, seal_every=10**9, seal_interval=10**9)
+    c = FileLedger(tmp_path, key=key, seal_every=10**9, seal_interval=10**9)
     c.append(_receipt(key, 2))  # unsealed: only its own bytes can betray a change
     lines = _lines(tmp_path)
     entry = json.loads(lines[2])
@@ -386,7 +369,7 @@ def test_a_line_that_is_not_canonical_is_refused_even_past_the_seal(tmp_path, ke
     ):
         assert changed != lines[2]
         _write_lines(tmp_path, [*lines[:2], changed])
-        verdict = ch.verify_chain(tmp_path)
+        verdict = verify_chain(tmp_path)
         assert verdict.code == v.MALFORMED_ENTRY and verdict.entry == 2, verdict
         assert "canonical" in verdict.reason
 
@@ -394,8 +377,8 @@ def test_a_line_that_is_not_canonical_is_refused_even_past_the_seal(tmp_path, ke
 def test_a_line_over_the_limit_is_refused_by_the_writer_and_the_verifier(
     tmp_path, key, monkeypatch
 ):
-    monkeypatch.setattr(ch, "MAX_ENTRY_BYTES", 4096)
-    c = ch.Chain(tmp_path, key=key)
+    monkeypatch.setattr(fmt, "MAX_ENTRY_BYTES", 4096)
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 0))
     big = _receipt(key, 1)
     big["content"]["action"]["fields"]["blob"] = "x" * 5000
@@ -404,59 +387,59 @@ def test_a_line_over_the_limit_is_refused_by_the_writer_and_the_verifier(
         c.append(big)
     c.close()
     _write_lines(tmp_path, [*_lines(tmp_path), b'{"prev":"' + b"a" * 10_000 + b'"}\n'])
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert (
         verdict.code == v.MALFORMED_ENTRY and verdict.entry == 1 and "longer than" in verdict.reason
     )
-    assert ch.find(tmp_path, "ab") == []
+    assert FileLedger(tmp_path).find("ab") == []
 
 
 def test_a_refused_writer_keeps_refusing(tmp_path, key):
     """A second append must not extend (and re-seal) a chain the first one refused."""
     _fill(tmp_path, key, 5)
     _write_lines(tmp_path, _lines(tmp_path)[:2])
-    writer = ch.Chain(tmp_path, key=key)
+    writer = FileLedger(tmp_path, key=key)
     for _ in range(3):
         with pytest.raises(ChainError, match="truncated"):
             writer.append(_receipt(key, 9))
-    assert ch.verify_chain(tmp_path).code == v.CHAIN_TRUNCATED
+    assert verify_chain(tmp_path).code == v.CHAIN_TRUNCATED
 
 
 def test_a_deleted_head_is_not_laundered_by_the_next_append(tmp_path, key):
     _fill(tmp_path, key, 5)
     _write_lines(tmp_path, _lines(tmp_path)[:2])
-    (tmp_path / ch.HEAD_FILE).unlink()
+    (tmp_path / fmt.HEAD_FILE).unlink()
     with pytest.raises(ChainError, match=r"chain\.head\.json is missing"):
-        ch.Chain(tmp_path, key=key).append(_receipt(key, 9))
-    assert ch.verify_chain(tmp_path).code == v.HEAD_MISSING
+        FileLedger(tmp_path, key=key).append(_receipt(key, 9))
+    assert verify_chain(tmp_path).code == v.HEAD_MISSING
 
 
 def test_a_new_chain_is_sealed_before_its_first_line(tmp_path, key):
     """A crash between the first line and its seal leaves a verifiable chain, not HeadMissing."""
-    c = ch.Chain(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key)
     assert c.length == 0
-    assert json.loads((tmp_path / ch.HEAD_FILE).read_text())["content"]["length"] == 0
-    os.close(os.open(tmp_path / ch.CHAIN_FILE, os.O_RDONLY))
-    line = ch.encode_entry(0, ch.GENESIS, _receipt(key, 0)) + b"\n"
-    (tmp_path / ch.CHAIN_FILE).write_bytes(line)  # as if killed right after the write
-    verdict = ch.verify_chain(tmp_path)
+    assert json.loads((tmp_path / fmt.HEAD_FILE).read_text())["content"]["length"] == 0
+    os.close(os.open(tmp_path / fmt.CHAIN_FILE, os.O_RDONLY))
+    line = fmt.encode_entry(0, fmt.GENESIS, _receipt(key, 0)) + b"\n"
+    (tmp_path / fmt.CHAIN_FILE).write_bytes(line)  # as if killed right after the write
+    verdict = verify_chain(tmp_path)
     assert verdict.ok and verdict.details["unsealed"] == 1
-    other = ch.Chain(tmp_path, key=key)  # and another writer carries on
+    other = FileLedger(tmp_path, key=key)  # and another writer carries on
     other.append(_receipt(key, 1))
     other.close()
-    assert ch.verify_chain(tmp_path, require_sealed=True).ok
+    assert verify_chain(tmp_path, require_sealed=True).ok
 
 
 def test_a_writer_refuses_a_chain_file_deleted_under_it(tmp_path, key):
-    c = ch.Chain(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 0))
-    (tmp_path / ch.CHAIN_FILE).unlink()
+    (tmp_path / fmt.CHAIN_FILE).unlink()
     with pytest.raises(ChainError, match="was deleted while heso had it open"):
         c.append(_receipt(key, 1))
 
 
 def test_a_failed_index_write_never_fails_the_append_nor_leaves_a_hole(tmp_path, key, monkeypatch):
-    c = ch.Chain(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 0))
     real = os.write
 
@@ -471,17 +454,17 @@ def test_a_failed_index_write_never_fails_the_append_nor_leaves_a_hole(tmp_path,
     monkeypatch.setattr(os, "write", real)
     entries.append(c.append(_receipt(key, 3)))
     c.close()
-    from heso import index as idx
+    from heso.ledger import index as idx
 
-    assert idx.count(tmp_path / ch.INDEX_FILE) == 4
-    assert (tmp_path / ch.INDEX_FILE).stat().st_size % idx.RECORD_SIZE == 0
+    assert idx.count(tmp_path / idx.INDEX_FILE) == 4
+    assert (tmp_path / idx.INDEX_FILE).stat().st_size % idx.RECORD_SIZE == 0
     for entry in entries:
         h = json.loads(_lines(tmp_path)[entry.seq])["receipt"]["content"]["action_hash"]
-        assert ch.get_receipt(tmp_path, h[:12])["content"]["action_hash"] == h
+        assert FileLedger(tmp_path).receipt(h[:12])["content"]["action_hash"] == h
 
 
 def test_a_short_write_reports_the_real_error(tmp_path, key, monkeypatch):
-    c = ch.Chain(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key)
     c.append(_receipt(key, 0))
     real, calls = os.write, []
 
@@ -497,45 +480,45 @@ def test_a_short_write_reports_the_real_error(tmp_path, key, monkeypatch):
     with pytest.raises(ChainError, match="No space left on device"):
         c.append(_receipt(key, 1))
     monkeypatch.setattr(os, "write", real)
-    assert ch.verify_chain(tmp_path).ok  # the partial line was cut off
+    assert verify_chain(tmp_path).ok  # the partial line was cut off
 
 
 def test_a_damaged_index_never_returns_another_receipt(tmp_path, key):
     entries = _fill(tmp_path, key, 6)
     hashes = [json.loads(x)["receipt"]["content"]["action_hash"] for x in _lines(tmp_path)]
-    records = [ch.idx.record(h, e.offset) for h, e in zip(hashes, entries, strict=True)]
-    records[2] = ch.idx.record(hashes[2], entries[4].offset)  # points at another entry
+    records = [idx.record(h, e.offset) for h, e in zip(hashes, entries, strict=True)]
+    records[2] = idx.record(hashes[2], entries[4].offset)  # points at another entry
     records.append(b"#" + b"z" * 81 + b"\n")  # and ends in garbage
-    (tmp_path / ch.INDEX_FILE).write_bytes(b"".join(records))
+    (tmp_path / idx.INDEX_FILE).write_bytes(b"".join(records))
     for h in hashes:
-        assert ch.get_receipt(tmp_path, h[:12])["content"]["action_hash"] == h
+        assert FileLedger(tmp_path).receipt(h[:12])["content"]["action_hash"] == h
 
 
 def test_the_head_signature_must_be_lowercase_hex(tmp_path, key):
     _fill(tmp_path, key, 2)
-    head_path = tmp_path / ch.HEAD_FILE
+    head_path = tmp_path / fmt.HEAD_FILE
     doc = json.loads(head_path.read_text())
     doc["signature"] = doc["signature"].upper()  # the same signature bytes
     head_path.write_text(json.dumps(doc, sort_keys=True) + "\n")
-    assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID
+    assert verify_chain(tmp_path).code == v.HEAD_INVALID
 
 
 def test_require_sealed_fails_on_entries_after_the_head(tmp_path, key):
     _fill(tmp_path, key, 3)
-    c = ch.Chain(tmp_path, key=key, seal_every=10**9, seal_interval=10**9)
+    c = FileLedger(tmp_path, key=key, seal_every=10**9, seal_interval=10**9)
     c.append(_receipt(key, 3))
-    plain = ch.verify_chain(tmp_path)
+    plain = verify_chain(tmp_path)
     assert plain.ok and plain.details["unsealed"] == 1 and plain.details["sealed"] == 3
-    sealed = ch.verify_chain(tmp_path, require_sealed=True)
-    assert sealed.code == v.HEAD_MISMATCH and sealed.entry == 3
+    sealed = verify_chain(tmp_path, require_sealed=True)
+    assert sealed.code == v.UNSEALED and sealed.entry == 3
     c.close()
-    assert ch.verify_chain(tmp_path, require_sealed=True).ok
+    assert verify_chain(tmp_path, require_sealed=True).ok
 
 
 def test_a_head_larger_than_the_limit_is_invalid(tmp_path, key):
     _fill(tmp_path, key, 1)
-    (tmp_path / ch.HEAD_FILE).write_bytes(b" " * (ch.MAX_HEAD_BYTES + 1))
-    assert ch.verify_chain(tmp_path).code == v.HEAD_INVALID
+    (tmp_path / fmt.HEAD_FILE).write_bytes(b" " * (fmt.MAX_HEAD_BYTES + 1))
+    assert verify_chain(tmp_path).code == v.HEAD_INVALID
 
 
 @pytest.mark.parametrize("durability", ["buffered", "fsync"])
@@ -543,7 +526,7 @@ def test_a_writer_inherited_through_fork_reopens_its_files_in_the_child(tmp_path
     """Parent and child must not share open file descriptions: an flock on a shared one does
     not exclude the other process. The inherited writer notices the fork and opens its own."""
     k = SigningKey.generate()
-    c = ch.Chain(tmp_path, key=k, durability=durability)
+    c = FileLedger(tmp_path, key=k, durability=durability)
     c.append(_receipt(k, 0))
     parent_fd = c._fd
     pid = os.fork()
@@ -559,5 +542,58 @@ def test_a_writer_inherited_through_fork_reopens_its_files_in_the_child(tmp_path
     assert c._fd == parent_fd  # the parent keeps its own descriptors
     assert c.append(_receipt(k, 2)).seq == 2  # and catches up with the child's entry
     c.close()
-    verdict = ch.verify_chain(tmp_path)
+    verdict = verify_chain(tmp_path)
     assert verdict.ok and verdict.details["entries"] == 3, str(verdict)
+
+
+def test_close_syncs_the_lines_before_the_head_that_covers_them(tmp_path, key, monkeypatch):
+    """In fsync durability the head is written only once every line it covers is on disk: a
+    power cut in between leaves an older head, never one past the durable end of the chain
+    (here another writer's buffered lines are still in the page cache when this one closes)."""
+    writer = FileLedger(tmp_path, key=key, durability="fsync", seal_every=10**9, seal_interval=1e9)
+    writer.append(_receipt(key, 0))  # the first append seals
+    writer.append(_receipt(key, 1))  # this one does not
+    other = FileLedger(tmp_path, key=key, seal_every=10**9, seal_interval=1e9)
+    other.append(_receipt(key, 2))  # buffered: written, not synced
+    chain = tmp_path / fmt.CHAIN_FILE
+    synced = {"size": 0}
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        real_fsync(fd)
+        if os.fstat(fd).st_ino == chain.stat().st_ino:
+            synced["size"] = os.fstat(fd).st_size
+
+    def replace(src, dst):
+        if os.path.basename(dst) == fmt.HEAD_FILE:
+            covered = json.loads(Path(src).read_bytes())["content"]["size"]
+            assert synced["size"] >= covered, "the head was written before the lines it covers"
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    writer.close()
+    monkeypatch.undo()
+    verdict = verify_chain(tmp_path, require_sealed=True)
+    assert verdict.ok and verdict.details["sealed"] == 3, verdict
+
+
+def test_temp_files_of_a_killed_head_writer_are_removed_on_open(tmp_path, key):
+    """A writer killed between writing the head's temp file and renaming it leaves the temp
+    file behind; the next writer removes it (under the lock, so never a live writer's)."""
+    _fill(tmp_path, key, 2)
+    stale = [
+        tmp_path / f".{fmt.HEAD_FILE}.4242.139872.tmp",  # an older writer's naming
+        tmp_path / f".{fmt.HEAD_FILE}.0123456789abcdef.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b'{"alg": "torn')
+    unrelated = tmp_path / ".receipts.jsonl.keep.tmp"
+    unrelated.write_bytes(b"not ours")
+    c = FileLedger(tmp_path, key=key)
+    c.append(_receipt(key, 2))
+    c.close()
+    assert not any(path.exists() for path in stale)
+    assert unrelated.read_bytes() == b"not ours"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(f".{fmt.HEAD_FILE}.")]
+    assert verify_chain(tmp_path).ok

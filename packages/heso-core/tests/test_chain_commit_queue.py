@@ -7,9 +7,10 @@ import threading
 
 import pytest
 
-from heso import chain as ch
 from heso.errors import ChainError
 from heso.keys import SigningKey
+from heso.ledger import FileLedger, verify_chain
+from heso.ledger import format as fmt
 from heso.receipt import build_content, mint
 
 
@@ -51,7 +52,7 @@ def test_threads_share_fsyncs_and_each_gets_its_entry(tmp_path, key, monkeypatch
         real(fd)
 
     monkeypatch.setattr(os, "fsync", counting)
-    c = ch.Chain(tmp_path, key=key, durability="fsync")
+    c = FileLedger(tmp_path, key=key, durability="fsync")
     threads, per = 8, 40
     results: dict[int, list] = {}
     barrier = threading.Barrier(threads)
@@ -68,31 +69,31 @@ def test_threads_share_fsyncs_and_each_gets_its_entry(tmp_path, key, monkeypatch
     c.close()
     pairs = [p for w in range(threads) for p in results[w]]
     assert sorted(e.seq for e, _ in pairs) == list(range(threads * per))
-    lines = (tmp_path / ch.CHAIN_FILE).read_bytes()
+    lines = (tmp_path / fmt.CHAIN_FILE).read_bytes()
     for entry, receipt in pairs:
         line = lines[entry.offset : lines.index(b"\n", entry.offset)]
-        assert ch.entry_hash(line) == entry.entry_hash
+        assert fmt.entry_hash(line) == entry.entry_hash
         assert receipt.canonical in line
-    assert ch.verify_chain(tmp_path).ok
+    assert verify_chain(tmp_path).ok
     assert len(fsyncs) < threads * per  # appends waiting together shared their fsync
-    assert [h for h, _ in ch.find(tmp_path, pairs[-1][1]["content"]["action_hash"][:16])]
+    assert [h for h, _ in FileLedger(tmp_path).find(pairs[-1][1]["content"]["action_hash"][:16])]
 
 
 def test_a_receipt_that_cannot_be_written_fails_alone(tmp_path, key, monkeypatch):
-    c = ch.Chain(tmp_path, key=key, durability="fsync")
+    c = FileLedger(tmp_path, key=key, durability="fsync")
     c.append(_receipt(key, 0))
-    monkeypatch.setattr(ch, "MAX_ENTRY_BYTES", 4096)
+    monkeypatch.setattr(fmt, "MAX_ENTRY_BYTES", 4096)
     with pytest.raises(ChainError, match="refusing to append"):
         c.append(_receipt(key, 1, size=10_000))
     entry = c.append(_receipt(key, 2))
     c.close()
     assert entry.seq == 1
-    assert ch.verify_chain(tmp_path).ok
+    assert verify_chain(tmp_path).ok
 
 
 def _child_appends(path, seed):
     child_key = SigningKey.from_private_bytes(seed)
-    c = ch.Chain(path, key=child_key, durability="fsync")
+    c = FileLedger(path, key=child_key, durability="fsync")
     c.append(_receipt(child_key, 100))
     c.close()
 
@@ -100,7 +101,7 @@ def _child_appends(path, seed):
 def test_a_forked_child_appends_through_its_own_queue(tmp_path, key):
     seed = os.urandom(32)
     k = SigningKey.from_private_bytes(seed)
-    c = ch.Chain(tmp_path, key=k, durability="fsync")
+    c = FileLedger(tmp_path, key=k, durability="fsync")
     c.append(_receipt(k, 0))
     ctx = multiprocessing.get_context("fork")
     p = ctx.Process(target=_child_appends, args=(str(tmp_path), seed))
@@ -109,4 +110,4 @@ def test_a_forked_child_appends_through_its_own_queue(tmp_path, key):
     assert p.exitcode == 0
     assert c.append(_receipt(k, 1)).seq == 2
     c.close()
-    assert ch.verify_chain(tmp_path).details["entries"] == 3
+    assert verify_chain(tmp_path).details["entries"] == 3

@@ -52,7 +52,7 @@ def test_init_scaffolds_and_is_idempotent(tmp_path, heso_env, capsys):
 
 def test_init_require_passphrase_without_one_is_a_one_line_error(tmp_path, heso_env, capsys):
     code, _out, err = run(capsys, "init", str(tmp_path), "--require-passphrase")
-    assert code == 1
+    assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
     assert "HESO_KEY_PASSPHRASE" in err
 
@@ -70,11 +70,11 @@ def test_verify_by_prefix(minted, capsys):
 def test_unknown_and_ambiguous_prefixes_are_clear_errors(minted, capsys):
     project, hashes = minted
     code, _, err = run(capsys, "verify", "ffffffffffffffff", "--project", str(project.root))
-    assert code == 1 and "no receipt" in err and "Traceback" not in err
+    assert code == 2 and "no receipt" in err and "Traceback" not in err
     # 17 hashes over 16 hex digits: two always share a first digit.
     shared = next(c for c in "0123456789abcdef" if sum(h[0] == c for h in hashes) > 1)
     code, _, err = run(capsys, "verify", shared, "--project", str(project.root))
-    assert code == 1 and "matches" in err and "more hex digits" in err
+    assert code == 2 and "matches" in err and "more hex digits" in err
 
 
 def test_verify_a_receipt_file_and_its_tampered_copy(minted, tmp_path, capsys):
@@ -113,20 +113,22 @@ def test_verify_chain_names_the_first_broken_entry(minted, capsys):
 def test_verify_without_a_project_is_a_clear_error(tmp_path, heso_env, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "verify", "abcd")
-    assert code == 1 and "heso.toml" in err and "heso init" in err
+    assert code == 2 and "heso.toml" in err and "heso init" in err
 
 
 def test_demo_mints_and_verifies_offline(tmp_path, heso_env):
     env = {**os.environ, "HESO_KDF_PROFILE": "interactive"}
+    (tmp_path / "demo").mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "heso", "demo", "--dir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "heso", "demo"],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
+        cwd=tmp_path / "demo",
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("Valid (L0)") >= 3
+    assert proc.stdout.count("Valid (L0)") == 2
     assert "heso verify" in proc.stdout
     data = (tmp_path / "demo" / "heso-local-data" / "receipts.jsonl").read_text()
     assert "sk-demo-0451" not in data
@@ -153,7 +155,7 @@ def test_reveal_proves_a_redacted_value(heso_project, capsys):
     )
     assert code == 1 and out.startswith("Mismatch")
     code, _, err = run(capsys, "reveal", h[:12], "--field", "to", "--value", "x", "--project", root)
-    assert code == 1 and "not redacted" in err
+    assert code == 2 and "not redacted" in err
     for path in heso_project.data_dir.rglob("*"):
         if path.is_file():
             assert b"sk-live-123" not in path.read_bytes(), path
@@ -181,22 +183,22 @@ def test_verify_uses_the_operator_keys_pinned_in_heso_toml(minted, capsys):
     assert code == 0 and "pinned by heso.toml" in out and err == ""
     project.write_policy('[heso]\noperator_keys = ["ed25519:nope"]\n')
     code, _, err = run(capsys, "verify", "--chain", "--project", root)
-    assert code == 1 and "operator_keys[0]" in err and "heso.toml:2" in err
+    assert code == 2 and "operator_keys[0]" in err and "heso.toml:2" in err
 
 
 def test_verify_chain_sealed_requires_a_head_over_every_entry(minted, capsys):
     project, _ = minted
     root = str(project.root)
-    from heso import chain
+    from heso.ledger import FileLedger
 
     key = heso.keys.load_operator_key(project.data_dir)
-    writer = chain.Chain(project.data_dir, key=key, seal_every=10**9, seal_interval=10**9)
+    writer = FileLedger(project.data_dir, key=key, seal_every=10**9, seal_interval=10**9)
     assert writer.length == 17  # opens the chain; the next append is not sealed
     writer.append(capture_receipt(key))
     assert run(capsys, "verify", "--chain", "--project", root)[0] == 0
     code, out, _ = run(capsys, "verify", "--chain", "--sealed", "--project", root, "--json")
     data = json.loads(out)
-    assert code == 1 and data["verdict"] == "HeadMismatch" and data["entry"] == 17
+    assert code == 1 and data["verdict"] == "Unsealed" and data["entry"] == 17
     writer.close()
     assert run(capsys, "verify", "--chain", "--sealed", "--project", root)[0] == 0
 

@@ -208,7 +208,7 @@ def test_quorum_counts_distinct_registered_approvers(key):
     registry = {alice.public_key(): "alice", bob.public_key(): "bob"}
     r = mint(_content(key), key)
     _approve(r, alice, threshold=2)
-    _approve(r, alice, name="alice-again", threshold=2)
+    _approve(r, alice, threshold=2)
     assert verify_receipt(r, approver_keys=registry).code == v.QUORUM_NOT_MET
     _approve(r, bob, name="bob", threshold=2)
     assert str(verify_receipt(r, approver_keys=registry)) == "Valid (L1)"
@@ -258,7 +258,7 @@ def test_registered_groups_pin_membership_and_threshold(key):
 )
 def test_minted_bytes_are_exactly_the_canonical_form(key, fields):
     from heso.canonical import canonical_bytes
-    from heso.chain import encode_entry
+    from heso.ledger.format import encode_entry
 
     r = mint(_content(key, **fields) if fields else _content(key), key)
     assert r.canonical == canonical_bytes(dict(r))

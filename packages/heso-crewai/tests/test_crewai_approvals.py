@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import heso_crewai
-from heso.approvals.store import Store
+from heso.approvals.file_store import FileApprovalStore
 from heso.errors import SuspendedError
 from heso_testing.conformance import (
     APPROVAL_DISPLAY,
@@ -34,7 +34,7 @@ def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Conformance
 
 
 def kinds(ctx: ConformanceContext, action_hash: str) -> list[str]:
-    lines = Store(ctx.data_dir).lines(f"action-{action_hash}")
+    lines = FileApprovalStore(ctx.data_dir).lines(f"action-{action_hash}")
     return [line.record["kind"] for line in lines]
 
 

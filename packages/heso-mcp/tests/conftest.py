@@ -93,9 +93,9 @@ class Gated:
 
     def pending(self) -> dict[str, str]:
         """``action_hash -> session`` of every action awaiting a decision."""
-        from heso.approvals.store import Store
+        from heso.approvals.file_store import FileApprovalStore
 
-        return dict(Store(self.project.data_dir).open_hashes())
+        return dict(FileApprovalStore(self.project.data_dir).open_hashes())
 
     def decide(self, verb: str, action_hash: str) -> None:
         """``heso approve|deny <hash> --as alice``, signed with alice's own key."""
@@ -109,9 +109,9 @@ class Gated:
         """The chain verifies, approvers' co-signatures checked against ``heso.toml``."""
         from heso import config
         from heso.approvals.registry import load_project_registry
-        from heso.chain import verify_chain
+        from heso.ledger import verify_chain
 
-        config.current().chain.seal()
+        config.current().ledger.seal()
         keys = load_project_registry(self.project.root).approver_keys()
         verdict = verify_chain(self.project.data_dir, approver_keys=keys)
         assert verdict.ok, verdict

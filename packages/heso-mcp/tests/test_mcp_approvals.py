@@ -9,7 +9,7 @@ import pytest
 from mcp.server.fastmcp import FastMCP
 
 import heso
-from heso.approvals.store import Store
+from heso.approvals.file_store import FileApprovalStore
 from heso.errors import BlockedError, SuspendedError
 from heso_mcp import HesoFastMCP
 from heso_testing.conformance import APPROVAL_DISPLAY, APPROVAL_RULE, APPROVER, find_exception
@@ -82,7 +82,7 @@ async def test_approved_call_fires_once_when_called_again(gated_project: Gated, 
     l1 = [r for r in gated_project.receipts("escalate_ticket") if len(r["signatures"]) > 1]
     assert [r["content"]["action_hash"] for r in l1] == [action_hash]
     assert gated_project.pending() == {}
-    lifecycle = Store(gated_project.project.data_dir).lines(f"action-{action_hash}")
+    lifecycle = FileApprovalStore(gated_project.project.data_dir).lines(f"action-{action_hash}")
     assert [line.record["kind"] for line in lifecycle][-3:] == ["finalized", "fired", "completed"]
     # The client gate sent only the approved call; the server gate refused the others itself.
     assert len(desk.requests) == (3 if desk.side == "server" else 1)

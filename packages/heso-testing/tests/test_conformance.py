@@ -1,15 +1,15 @@
-"""The conformance suite run against two framework-free adapters (the core's own gate, and
-``@heso.gated`` as a native pause), and its guard against dropped cases."""
+"""The conformance suite run against two framework-free adapters (the core's own gate, and a
+native pause resumed by making the call again), and its guard against dropped cases."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, ClassVar
 
 import pytest
 
 import heso
-from heso.capture import gate
+from heso.adapters import call_fields
+from heso.capture import gate, gated
 from heso_testing.conformance import (
     AdapterConformance,
     ConformanceTools,
@@ -25,80 +25,68 @@ def _refused(mode: str, refusal: heso.GateRefusal) -> RunResult:
 
 
 class TestCoreGateConformance(AdapterConformance):
-    """The smallest adapter: the "framework" calls the tool the model asked for, gated by
-    ``heso.capture.gate``."""
+    """The smallest adapter: the "framework" calls the tool the model asked for with Python's
+    own binding (no validation: the body receives the model's values, defaults filled in),
+    gated by ``heso.capture.gate`` with those bound arguments."""
 
     def run(
         self, tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], *, mode: str
     ) -> RunResult:
+        fn = tools.get(tool_name)
         try:
-            gate("tool_call", tool_name, arguments)
+            gate("tool_call", tool_name, call_fields(fn, (), arguments))
         except heso.GateRefusal as refusal:
             return _refused(mode, refusal)
-        return RunResult(tool_output=tools.get(tool_name)(**arguments))
+        return RunResult(tool_output=fn(**arguments))
 
     async def arun(
         self, tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], *, mode: str
     ) -> RunResult:
+        fn = tools.get(tool_name, asynchronous=True)
         try:
-            gate("tool_call", tool_name, arguments)
+            gate("tool_call", tool_name, call_fields(fn, (), arguments))
         except heso.GateRefusal as refusal:
             return _refused(mode, refusal)
-        return RunResult(tool_output=await tools.get(tool_name, asynchronous=True)(**arguments))
+        return RunResult(tool_output=await fn(**arguments))
 
 
-class TestGatedPauseConformance(AdapterConformance):
-    """A natively pausing adapter: ``@heso.gated`` parks the call in a session, which the
-    resume continues."""
+class TestCallAgainPauseConformance(AdapterConformance):
+    """A natively pausing adapter built on the core's "call again to resume": a call that
+    policy suspends pauses the run, and the resume makes the same call again
+    (``heso.capture.gated``), which runs it once approved and refuses it once denied."""
 
     supports_native_pause = True
 
     def run(
         self, tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], *, mode: str
     ) -> RunResult:
-        return self._call(tools.get(tool_name), arguments, mode, _new_session())
+        return self._call(tools.get(tool_name), tool_name, arguments, mode)
 
     async def arun(
         self, tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], *, mode: str
     ) -> RunResult:
-        fn, session = tools.get(tool_name, asynchronous=True), _new_session()
-        value = await heso.gated(fn)(**arguments, _heso_session=session)
-        return _settled(value, fn, arguments, mode, session)
+        fn = tools.get(tool_name, asynchronous=True)
+        try:
+            with gated("tool_call", tool_name, call_fields(fn, (), arguments)):
+                output = await fn(**arguments)
+        except heso.SuspendedError:
+            return RunResult(paused=True, state=(tools.get(tool_name), tool_name, arguments, mode))
+        except heso.GateRefusal as refusal:
+            return _refused(mode, refusal)
+        return RunResult(tool_output=output)
 
     def resume(self, result: RunResult, *, approved: bool) -> RunResult:
         return self._call(*result.state)
 
-    def _call(self, fn: Any, arguments: dict[str, Any], mode: str, session: str) -> RunResult:
-        value = heso.gated(fn)(**arguments, _heso_session=session)
-        return _settled(value, fn, arguments, mode, session)
-
-
-_sessions = itertools.count()
-
-
-def _new_session() -> str:
-    return f"conformance-{next(_sessions)}"
-
-
-def _settled(value: Any, fn: Any, arguments: dict[str, Any], mode: str, session: str) -> RunResult:
-    """What a ``@heso.gated`` call's return value means to the run."""
-    if value is heso.SUSPENDED:
-        return RunResult(paused=True, state=(fn, arguments, mode, session))
-    if value is heso.DENIED:
-        return _refused(mode, _denial(session))
-    return RunResult(tool_output=value)
-
-
-def _denial(session: str) -> heso.BlockedError:
-    """``@heso.gated`` returns DENIED for a block or a denial; name the rule as the core does."""
-    from heso.approvals.store import Store
-
-    opening = Store(heso.config.current().config.data_dir).lines(session)[0].record
-    display = opening["receipt"]["content"]["policy"]["rule_display"]
-    why = "blocked by policy" if opening["kind"] == "blocked" else "denied by the approvers"
-    return heso.BlockedError(
-        f"heso refused {session}: {why}: {display}", rule_id=opening["rule_id"], reason=display
-    )
+    def _call(self, fn: Any, tool_name: str, arguments: dict[str, Any], mode: str) -> RunResult:
+        try:
+            with gated("tool_call", tool_name, call_fields(fn, (), arguments)):
+                output = fn(**arguments)
+        except heso.SuspendedError:
+            return RunResult(paused=True, state=(fn, tool_name, arguments, mode))
+        except heso.GateRefusal as refusal:
+            return _refused(mode, refusal)
+        return RunResult(tool_output=output)
 
 
 def test_find_exception_searches_causes_contexts_and_groups():

@@ -394,6 +394,34 @@ def test_models_list_and_retrieve(fake_provider: FakeProviderServer, oai: openai
     assert fake_provider.count(method="GET") == 3
 
 
+def test_openai_files_models_stores_batches_and_stored_responses(
+    fake_provider: FakeProviderServer, oai: openai.OpenAI
+) -> None:
+    uploaded = oai.files.create(file=("notes.txt", b"line one\n"), purpose="assistants")
+    strict(uploaded)
+    assert (uploaded.filename, uploaded.bytes, uploaded.purpose) == ("notes.txt", 9, "assistants")
+    assert oai.files.content(uploaded.id).content == f"contents of {uploaded.id}".encode()
+    assert oai.files.retrieve("file-1").id == "file-1"
+    assert oai.files.delete("file-1").deleted
+    assert oai.models.delete("ft:custom").deleted
+    assert oai.vector_stores.delete("vs_1").deleted
+    assert oai.batches.cancel("batch_1").status == "cancelling"
+    assert oai.responses.retrieve("resp_9").output_text == "stored resp_9"
+    assert fake_provider.count("/v1/files/file-1", method="DELETE") == 1
+    assert fake_provider.count(method="DELETE") == 3
+
+
+def test_anthropic_beta_files(fake_provider: FakeProviderServer, ant: anthropic.Anthropic) -> None:
+    uploaded = ant.beta.files.upload(file=("a.txt", b"abc", "text/plain"))
+    strict(uploaded)
+    assert (uploaded.filename, uploaded.size_bytes) == ("a.txt", 3)
+    assert ant.beta.files.download("file_1").read() == b"contents of file_1"
+    assert ant.beta.files.retrieve_metadata("file_1").id == "file_1"
+    assert list(ant.beta.files.list()) == []
+    assert ant.beta.files.delete("file_1").type == "file_deleted"
+    assert {r.provider for r in fake_provider.requests} == {"anthropic"}
+
+
 # -- Anthropic messages --------------------------------------------------------------------
 
 

@@ -9,7 +9,18 @@ from typing import Any
 
 
 class Verb(str, enum.Enum):
-    """The coarse kind of an action. Policies match on it; each has a risk lane."""
+    """The coarse kind of an action. Policies match on it; each has a risk lane.
+
+    Members are spelled as their values (``Verb.payment``); the upper-case names
+    (``Verb.PAYMENT``) are aliases of the same members.
+    """
+
+    llm_call = "llm_call"
+    tool_call = "tool_call"
+    http_request = "http_request"
+    delete = "delete"
+    payment = "payment"
+    data_export = "data_export"
 
     LLM_CALL = "llm_call"
     TOOL_CALL = "tool_call"

@@ -20,9 +20,9 @@ from typing import Any
 
 from heso import approvals
 from heso import config as _config
+from heso import telemetry as _telemetry
 from heso.action import Action, Verb
 from heso.canonical import to_json_value
-from heso.chain import Entry
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -31,14 +31,19 @@ from heso.errors import (
     HesoError,
     SuspendedError,
 )
-from heso.policy import Decision, DecisionKind
+from heso.ledger.format import Entry
+from heso.policy import DEFAULT_RULE_ID, Decision, DecisionKind, floor_rule_id
 from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
 from heso.steps import current_step
 
 log = logging.getLogger("heso.capture")
+_decisions = _telemetry.log
+_INFO = logging.INFO
 
 _DEFAULT = "default"
+GATED_FLOOR_RULE_ID = floor_rule_id("gated")
+"""``rule_id`` of a ``@heso.gated`` call that policy allowed: a person still approves it."""
 _action_hash: ContextVar[str | None] = ContextVar("heso_action_hash", default=None)
 
 
@@ -48,6 +53,9 @@ class OutcomeKind(str, enum.Enum):
     ALLOWED = "allowed"
     BLOCKED = "blocked"
     SUSPENDED = "suspended"
+    APPROVED = "approved"
+    """Policy requires approval, and this very call was suspended before and approved since:
+    it runs now as that action's one firing (``Outcome.ticket``), with its L1 receipt."""
     FAILED = "failed"
     """The gate itself failed in observe-only mode; nothing was recorded."""
 
@@ -56,6 +64,9 @@ class OutcomeKind(str, enum.Enum):
 
 
 _VERB_TEXT = {v: v.value for v in Verb}
+
+_RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
+_ALLOWED = OutcomeKind.ALLOWED
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -75,6 +86,9 @@ class Outcome:
     decision: Decision | None = None
     entry: Entry | None = None
     error: BaseException | None = None
+    ticket: Any = None
+    """For ``APPROVED``: the claimed firing (:class:`heso.approvals.reentry.FireTicket`);
+    ``with outcome.ticket:`` runs the body and records how it ended."""
 
     @property
     def allowed(self) -> bool:
@@ -83,8 +97,8 @@ class Outcome:
 
     @property
     def runs(self) -> bool:
-        """Whether the body may run: allowed, or observe-only mode."""
-        return self.allowed or not self.blocking
+        """Whether the body may run: allowed, approved, or observe-only mode."""
+        return self.kind in _RUNS or not self.blocking
 
     @property
     def rule_id(self) -> str | None:
@@ -148,11 +162,12 @@ _second: tuple[int, str] = (-1, "")
 """The last whole second :func:`_now` formatted, and its text."""
 
 
-def _now() -> str:
-    """The current UTC time as :func:`heso.receipt.format_timestamp` writes it (``Z``,
-    microseconds only when non-zero). The date and time of day are formatted once per second."""
+def _now(now_ns: int | None = None) -> str:
+    """``now_ns`` (default: the current time) in UTC as :func:`heso.receipt.format_timestamp`
+    writes it (``Z``, microseconds only when non-zero). The date and time of day are formatted
+    once per second."""
     global _second
-    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    sec, ns = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
     cached = _second
     if cached[0] == sec:
         text = cached[1]
@@ -201,12 +216,13 @@ def _outcome(
         decision=decision,
         entry=entry,
         error=None,
+        ticket=None,
     )
     return out
 
 
 if not _plain_frozen(
-    Outcome, ("kind", "blocking", "action_hash", "receipt", "decision", "entry", "error")
+    Outcome, ("kind", "blocking", "action_hash", "receipt", "decision", "entry", "error", "ticket")
 ):  # pragma: no cover - the class changed: use its own constructor
     _outcome = Outcome  # type: ignore[assignment]
 
@@ -222,15 +238,22 @@ def capture(
     redact_fields: Any = None,
     domain: str | None = None,
     action_id: str | None = None,
+    approval_floor: bool = False,
+    reenter: bool = False,
 ) -> Outcome:
-    """Decide, sign and chain one action; never raises for a refusal.
+    """Decide, sign and chain one action; never raises for a refusal (but see ``reenter``).
 
     ``workflow``/``account`` default to the innermost :func:`heso.step`, then the config.
     ``redact_fields`` (field paths, or paths to strategies) adds to ``[heso] redact`` and the
-    enclosing step's.
+    enclosing step's. ``approval_floor`` raises an ``allow`` to ``require_approval``
+    (``@heso.gated``: a human decides every call). ``reenter`` (what :func:`gate` passes):
+    when policy requires approval and blocking is on, a call that was suspended before is
+    re-entered instead of suspended anew (:func:`heso.approvals.reentry.reenter`): approved,
+    it returns ``APPROVED`` with the claimed firing; else it raises the refusal.
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
+    start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
     if type(verb) is not Verb:
@@ -282,7 +305,14 @@ def capture(
     stage = "evaluating the policy"
     try:
         decision = rt.policy.evaluate(action)
+        if approval_floor and decision.kind is DecisionKind.ALLOW:
+            decision = _approval_floor(decision, rt.policy.settings)
         kind = _KIND_OF[decision.kind]
+        if kind is OutcomeKind.SUSPENDED and reenter and cfg.blocking:
+            stage = "looking up an earlier suspension"
+            resumed = approvals.reenter(rt, action, decision)
+            if resumed is not None:
+                return resumed
         if spec:
             stage = "redacting fields"
             shown, commitments = _redact(values, spec)
@@ -300,18 +330,24 @@ def capture(
         else:
             block = action_block(action, shown)
         receipt = mint_content(
-            cfg.clock_override or _now(), rt.identity, block, decision.policy_block(), rt.key
+            cfg.clock_override or _now(start_ns),
+            rt.identity,
+            block,
+            decision.policy_block(),
+            rt.key,
         )  # = mint(build_content(...)), one step
         action_hash = receipt["content"]["action_hash"]
         if commitments:
             stage = "storing redaction salts"
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
-        entry = rt.chain.append(receipt)
+        entry = rt.ledger.append(receipt)
+        if _telemetry.tracer is not None or kind is not _ALLOWED or _decisions.isEnabledFor(_INFO):
+            _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns)
         if kind is OutcomeKind.SUSPENDED:
             stage = "opening the approval"
             approvals.on_suspended(rt, receipt, decision)
-    except (HesoConfigError, BridgeError):
+    except (HesoConfigError, BridgeError, GateRefusal):
         raise
     except Exception as exc:
         raise BridgeError(
@@ -319,6 +355,23 @@ def capture(
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return _outcome(kind, cfg.blocking, action_hash, receipt, decision, entry)
+
+
+def _approval_floor(decision: Decision, settings: Any) -> Decision:
+    """``decision`` (an ``allow``) raised to ``require_approval`` by ``@heso.gated``'s floor;
+    the approvers and SLA are the policy's defaults."""
+    because = "default allow" if decision.rule_id == DEFAULT_RULE_ID else f"rule {decision.rule_id}"
+    return Decision(
+        kind=DecisionKind.REQUIRE_APPROVAL,
+        rule_id=GATED_FLOOR_RULE_ID,
+        rule_display=f"@heso.gated floor: a person approves every call ({because} allowed it)",
+        matched_conditions=decision.matched_conditions,
+        decision_path=f"{decision.decision_path} > floor:gated=require_approval",
+        approvers=tuple(settings.default_approvers),
+        sla_minutes=settings.default_sla_minutes,
+        lane=decision.lane,
+        rule_decision=decision.rule_decision or decision.kind,
+    )
 
 
 def _redact(values: dict[str, Any], spec: Any) -> tuple[dict[str, Any], list[Any]]:
@@ -342,8 +395,8 @@ def gate(
     (``HesoConfigError``, e.g. no :func:`heso.init`) always raise.
     """
     try:
-        outcome = capture(verb, tool_name, fields, **options)
-    except HesoConfigError:
+        outcome = capture(verb, tool_name, fields, reenter=True, **options)
+    except (HesoConfigError, GateRefusal):
         raise
     except HesoError as exc:
         return _observe_failure(exc)
@@ -362,9 +415,15 @@ def _gate_call(
     """:func:`gate` for the decorators' per-call path (their options passed as they are)."""
     try:
         outcome = capture(
-            verb, tool_name, fields, redact_fields=redact_fields, domain=domain, action_id=action_id
+            verb,
+            tool_name,
+            fields,
+            redact_fields=redact_fields,
+            domain=domain,
+            action_id=action_id,
+            reenter=True,
         )
-    except HesoConfigError:
+    except (HesoConfigError, GateRefusal):
         raise
     except HesoError as exc:
         return _observe_failure(exc)
@@ -402,12 +461,13 @@ class action_hash_scope:
 
 class gated:
     """Gate on entry (as :func:`gate`), then run the ``with`` body with
-    :func:`current_action_hash` set; ``as`` gives the :class:`Outcome`.
+    :func:`current_action_hash` set; ``as`` gives the :class:`Outcome`. An approved earlier
+    suspension of the call runs as its one firing, which records how the body ended.
 
     ``with heso.capture.gated("tool_call", "send_email", {"to": to}): send(to)``
     """
 
-    __slots__ = ("_args", "_options", "_token")
+    __slots__ = ("_args", "_options", "_ticket", "_token")
 
     def __init__(
         self,
@@ -419,13 +479,21 @@ class gated:
         self._args = (verb, tool_name, fields)
         self._options = options
         self._token: Token[str | None] | None = None
+        self._ticket: Any = None
 
     def __enter__(self) -> Outcome:
         outcome = gate(*self._args, **self._options)
-        self._token = _action_hash.set(outcome.action_hash)
+        if outcome.ticket is not None:
+            self._ticket = outcome.ticket
+            self._ticket.__enter__()
+        else:
+            self._token = _action_hash.set(outcome.action_hash)
         return outcome
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            ticket.__exit__(*exc)
         if self._token is not None:
             _action_hash.reset(self._token)
             self._token = None

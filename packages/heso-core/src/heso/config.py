@@ -1,4 +1,4 @@
-"""``heso.init()``: resolve the configuration and load the policy, key and chain once.
+"""``heso.init()``: resolve the configuration and load the policy, key and stores once.
 
 Each value resolves as: explicit argument > ``HESO_*`` environment variable > the ``[heso]``
 table of ``heso.toml`` > default. Calling :func:`init` again replaces the configuration.
@@ -7,6 +7,8 @@ table of ``heso.toml`` > default. Calling :func:`init` again replaces the config
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -15,15 +17,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from heso.chain import DURABILITY_MODES, Chain
+from heso import stores
+from heso import telemetry as _telemetry
+from heso.approvals.store import ApprovalStore
 from heso.errors import HesoConfigError
 from heso.keys import OPERATOR_KEY_FILE, PublicKey, SigningKey, load_operator_key
+from heso.ledger.store import DURABILITY_MODES, LedgerStore
 from heso.policy import Policy
 from heso.policy.loader import policy_from_source
 from heso.project import POLICY_FILE, data_dir, require_root
 from heso.receipt import format_timestamp
 from heso.redaction import RedactStrategy, RevealStore, normalize_redact_spec
 from heso.toml_source import TomlSource, did_you_mean
+
+log = logging.getLogger("heso")
 
 SETTINGS_TABLE = "heso"
 _SETTINGS_KEYS = (
@@ -36,6 +43,8 @@ _SETTINGS_KEYS = (
     "durability",
     "redact",
     "operator_keys",
+    "telemetry",
+    "store",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -55,11 +64,20 @@ class Config:
     durability: str = "buffered"
     redact: Mapping[str, RedactStrategy] = field(default_factory=dict)
     operator_keys: tuple[str, ...] = ()
+    telemetry: _telemetry.Telemetry = _telemetry.OFF
+    store: stores.StoreSpec | None = None
+    """Where evidence is kept (:func:`heso.stores.setting`); ``None``: the file store in
+    :attr:`data_dir`."""
 
     @property
     def data_dir(self) -> Path:
         """``heso-local-data/`` of this project."""
         return data_dir(self.project_root)
+
+    @property
+    def store_spec(self) -> stores.StoreSpec:
+        """:attr:`store`, or the file store in :attr:`data_dir`."""
+        return self.store or stores.StoreSpec(stores.FILE, self.data_dir)
 
     @property
     def policy_path(self) -> Path:
@@ -75,7 +93,8 @@ class Runtime:
     policy: Policy
     key: SigningKey
     identity: str
-    chain: Chain
+    ledger: LedgerStore
+    approvals: ApprovalStore
     reveal: RevealStore
     source: TomlSource
 
@@ -163,6 +182,8 @@ def _settings(source: TomlSource) -> dict[str, Any]:
         "durability": (str,),
         "redact": (list, dict),
         "operator_keys": (list,),
+        "telemetry": (dict,),
+        "store": (str,),
     }
     for key, value in table.items():
         ok = isinstance(value, types[key]) and not (key == "timeout" and isinstance(value, bool))
@@ -179,6 +200,13 @@ def _settings(source: TomlSource) -> dict[str, Any]:
             (SETTINGS_TABLE, "durability"),
             value=True,
         )
+    if "store" in table:
+        try:
+            stores.parse_store(
+                table["store"], f"[heso] store in {source.path}", Path(source.path).parent
+            )
+        except ValueError as exc:
+            raise source.error(str(exc), (SETTINGS_TABLE, "store"), value=True) from None
     for i, text in enumerate(table.get("operator_keys", [])):
         try:
             PublicKey.from_str(text)
@@ -186,6 +214,8 @@ def _settings(source: TomlSource) -> dict[str, Any]:
             raise source.error(
                 f"[heso].operator_keys[{i}]: {exc}", (SETTINGS_TABLE, "operator_keys"), value=True
             ) from None
+    if "telemetry" in table:
+        _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
     if "redact" in table:
         try:
             normalize_redact_spec(table["redact"])
@@ -205,8 +235,9 @@ def resolve(
     clock_override: datetime | str | None = None,
     timeout: float | None = None,
     blocking: bool | None = None,
+    telemetry: Any = None,
 ) -> tuple[Config, TomlSource]:
-    """Resolve a :class:`Config` without loading keys or opening the chain."""
+    """Resolve a :class:`Config` without loading keys or opening a store."""
     root = require_root(project_root)
     source = TomlSource.read(root / POLICY_FILE)
     table = _settings(source)
@@ -239,8 +270,24 @@ def resolve(
         durability=durability,
         redact=normalize_redact_spec(table.get("redact")),
         operator_keys=tuple(table.get("operator_keys", ())),
+        telemetry=_telemetry_settings(telemetry, table, source),
+        store=stores.setting(source, root),
     )
     return config, source
+
+
+def _telemetry_settings(arg: Any, table: Mapping[str, Any], source: TomlSource) -> Any:
+    """``telemetry=`` > ``HESO_TELEMETRY`` (on/off over the table's other settings) >
+    ``[heso.telemetry]`` > off."""
+    if arg is not None:
+        return _telemetry.settings(arg)
+    conf = _telemetry.OFF
+    if "telemetry" in table:
+        conf = _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
+    switch = _env("HESO_TELEMETRY")
+    if switch is not None:
+        conf = dataclasses.replace(conf, enabled=_parse_bool(switch, "HESO_TELEMETRY"))
+    return conf
 
 
 def init(
@@ -252,11 +299,15 @@ def init(
     clock_override: datetime | str | None = None,
     timeout: float | None = None,
     blocking: bool | None = None,
+    telemetry: Any = None,
 ) -> Config:
-    """Configure heso for this process: find ``heso.toml``, load the policy, key and chain.
+    """Configure heso for this process: find ``heso.toml``, load the policy and key, open the
+    stores (:mod:`heso.stores`).
 
-    Fails fast with ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid
-    or the operator key cannot be unlocked. Calling it again replaces the configuration.
+    ``telemetry`` (``True``, a table like ``[heso.telemetry]``, or a tracer provider) turns
+    on OpenTelemetry spans for every decision (``docs/telemetry.md``). Fails fast with
+    ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid or the operator
+    key cannot be unlocked. Calling it again replaces the configuration.
     """
     global _runtime
     config, source = resolve(
@@ -267,26 +318,32 @@ def init(
         clock_override=clock_override,
         timeout=timeout,
         blocking=blocking,
+        telemetry=telemetry,
     )
     policy = policy_from_source(source)
+    approvals = stores.open_approvals(config.store_spec)
     key = load_operator_key(config.data_dir)
     _require_pinned(config, key, source)
-    chain = Chain(
-        config.data_dir, key=key, durability=config.durability, lock_timeout=config.timeout
-    )
+    _telemetry.configure(config.telemetry)
     runtime = Runtime(
         config=config,
         policy=policy,
         key=key,
         identity=key.public_key().to_str(),
-        chain=chain,
+        ledger=stores.open_ledger(
+            config.store_spec,
+            key=key,
+            durability=config.durability,
+            lock_timeout=config.timeout,
+        ),
+        approvals=approvals,
         reveal=RevealStore(config.data_dir / "reveal", fsync=config.durability == "fsync"),
         source=source,
     )
     with _init_lock:
         old, _runtime = _runtime, runtime
     if old is not None:
-        old.chain.close()
+        old.ledger.close()
     _register_exit_seal()
     return config
 
@@ -314,14 +371,32 @@ _exit_registered = False
 def _register_exit_seal() -> None:
     global _exit_registered
     if not _exit_registered:
-        atexit.register(lambda: _runtime.chain.close() if _runtime is not None else None)
+        atexit.register(_seal_at_exit)
         _exit_registered = True
 
 
+def _seal_at_exit() -> None:
+    """Seal the ledger as the interpreter exits; a failure is logged (there is no caller left
+    to raise to, and a traceback at exit helps nobody)."""
+    rt = _runtime
+    if rt is None:
+        return
+    try:
+        rt.ledger.close()
+    except Exception as exc:
+        log.warning(
+            "heso could not seal the audit chain at exit (%s): entries since the last seal "
+            "are reported as unsealed by `heso verify --chain`",
+            exc,
+        )
+
+
 def shutdown() -> None:
-    """Seal the chain and forget the configuration (gates raise until the next init)."""
+    """Seal the ledger, flush telemetry and forget the configuration (gates raise until the
+    next init)."""
     global _runtime
     with _init_lock:
         old, _runtime = _runtime, None
     if old is not None:
-        old.chain.close()
+        old.ledger.close()
+    _telemetry.configure(None)

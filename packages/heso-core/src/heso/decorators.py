@@ -3,9 +3,10 @@
 The call's bound arguments (by parameter name, defaults applied; ``self``/``cls`` left out,
 ``*args``/``**kwargs`` under their own names) become the action's fields. The body runs only
 when policy allows it (or in observe-only mode), inside :func:`heso.capture.gated`, so
-:func:`heso.current_action_hash` names its receipt. Sync and async functions, generators,
-methods, ``classmethod``/``staticmethod`` objects all work, and the wrapper keeps the
-function's name, docstring, signature and type hints.
+:func:`heso.current_action_hash` names its receipt. A call that policy suspended
+(``SuspendedError``) runs when it is made again after approval, once, as that action's firing.
+Sync and async functions, generators, methods, ``classmethod``/``staticmethod`` objects all
+work, and the wrapper keeps the function's name, docstring, signature and type hints.
 """
 
 from __future__ import annotations
@@ -111,11 +112,7 @@ def _wrap(
         raise ValueError(f"a tool name must be a non-empty string, not {tool_name!r}")
     sig = inspect.signature(func)
     params = list(sig.parameters.values())
-    receiver = (
-        params[0].name
-        if params and params[0].kind in _POSITIONAL and params[0].name in _RECEIVERS
-        else None
-    )
+    receiver = _receiver(params)
     _check_redact(spec, params, receiver, tool_name)
     info = GateInfo(verb, tool_name, domain, action_id, spec or None)
     options: dict[str, Any] = {
@@ -135,6 +132,9 @@ def _wrap(
             outcome = _gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
+            if outcome.ticket is not None:  # an approved earlier suspension: its one firing
+                with outcome.ticket:
+                    return await func(*args, **kwargs)
             token = _action_hash.set(outcome.action_hash)
             try:
                 return await func(*args, **kwargs)
@@ -149,6 +149,7 @@ def _wrap(
             scope = action_hash_scope(outcome.action_hash)
             sent: Any = None
             thrown: BaseException | None = None
+            failed: BaseException | None = None
             try:
                 while True:
                     with scope:
@@ -165,9 +166,13 @@ def _wrap(
                         raise
                     except BaseException as exc:  # delivered into the body, like `yield from`
                         thrown = exc
+            except Exception as exc:
+                failed = exc
+                raise
             finally:
                 with scope:
                     await agen.aclose()
+                _complete(outcome, failed)
 
     elif inspect.isgeneratorfunction(func):
 
@@ -177,6 +182,7 @@ def _wrap(
             scope = action_hash_scope(outcome.action_hash)
             sent: Any = None
             thrown: BaseException | None = None
+            failed: BaseException | None = None
             try:
                 while True:
                     with scope:
@@ -191,9 +197,13 @@ def _wrap(
                         raise
                     except BaseException as exc:  # delivered into the body, like `yield from`
                         thrown = exc
+            except Exception as exc:
+                failed = exc
+                raise
             finally:
                 with scope:
                     gen.close()
+                _complete(outcome, failed)
 
     else:
 
@@ -202,6 +212,9 @@ def _wrap(
             outcome = _gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
+            if outcome.ticket is not None:  # an approved earlier suspension: its one firing
+                with outcome.ticket:
+                    return func(*args, **kwargs)
             token = _action_hash.set(outcome.action_hash)
             try:
                 return func(*args, **kwargs)
@@ -212,6 +225,30 @@ def _wrap(
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__heso_gate__ = info  # type: ignore[attr-defined]
     return wrapper
+
+
+def _complete(outcome: Any, failed: BaseException | None) -> None:
+    """Record how a generator body that ran as an approval's firing ended."""
+    if outcome.ticket is not None:
+        outcome.ticket.complete(failed is None, error=failed)
+
+
+def _receiver(params: list[inspect.Parameter]) -> str | None:
+    """The name of a ``self``/``cls`` first parameter, left out of the fields."""
+    first = params[0] if params else None
+    if first is not None and first.kind in _POSITIONAL and first.name in _RECEIVERS:
+        return first.name
+    return None
+
+
+def call_binder(
+    func: Callable[..., Any],
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """``(args, kwargs) -> fields`` for calls of ``func``: the fields ``@heso.tool`` records
+    for the same call (bound by parameter name, defaults applied, ``self``/``cls`` left out).
+    """
+    sig = inspect.signature(func)
+    return _binder(sig, _receiver(list(sig.parameters.values())))
 
 
 def _binder(

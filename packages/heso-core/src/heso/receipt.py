@@ -22,7 +22,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import blake3
 
@@ -48,7 +48,9 @@ TRUST_LEVELS = ("L0", "L1")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _HEX128 = re.compile(r"[0-9a-f]{128}\Z")
-_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z\Z")
+_RFC3339_UTC = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z\Z"
+)  # ASCII digits only: \d would also take every Unicode digit (and the page's JS would not)
 _CONTENT_KEYS = frozenset(
     {
         "action_version",
@@ -179,6 +181,13 @@ class ApproverGroup(Protocol):
 
     @property
     def keys(self) -> Collection[PublicKey]: ...
+
+
+class RegisteredGroup(NamedTuple):
+    """An :class:`ApproverGroup` as plain data (it pickles, for chain verification workers)."""
+
+    threshold: int
+    keys: frozenset[PublicKey]
 
 
 def signature_entry(key_id: str, public_key: PublicKey, signature: bytes) -> dict[str, str]:
@@ -586,10 +595,19 @@ def _verify_approvals(
                 f"{_shown(group)} with threshold {threshold}",
                 action_hash=action_hash,
             )
-        if approver_keys is None or key not in approver_keys:
+        name = approver_keys.get(key) if approver_keys is not None else None
+        if name is None:
             return v.fail(
                 v.UNKNOWN_APPROVER,
                 f"{_clip(sig['key_id'])} ({key.to_str()}) is not a registered approver",
+                action_hash=action_hash,
+            )
+        if sig["key_id"] != APPROVER_KEY_PREFIX + name:
+            # key_id is not signed: bound here to the registered owner of the key.
+            return v.fail(
+                v.WRONG_APPROVER,
+                f"{_clip(sig['key_id'])} is signed by {key.to_str()}, which is registered as "
+                f"{_shown(name)}",
                 action_hash=action_hash,
             )
         if registered is not None and key not in registered.keys:

@@ -8,7 +8,6 @@ later prove it matches; the salt stays in the local :class:`RevealStore`, never 
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hmac
 import os
@@ -21,14 +20,9 @@ from typing import Any
 
 import blake3
 
-from heso import fieldpath
+from heso import durable, fieldpath
 from heso.canonical import canonical_bytes, loads_strict, to_json_value
 from heso.errors import CanonicalizationError, HesoConfigError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: O_APPEND single writes only
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "COMMITMENT_PREFIX",
@@ -295,10 +289,11 @@ class RevealStore:
     """Append-only salts of commitments, one JSON line each, in ``<path>/salts.jsonl``.
 
     ``path`` is the store's directory (``heso-local-data/reveal``), created with mode 0700;
-    the file has mode 0600. Each :meth:`add` is one ``write`` of whole lines on an
-    ``O_APPEND`` descriptor under an exclusive ``flock``, so concurrent threads and processes
-    never interleave lines. With ``fsync`` (the default) a salt is on disk before ``add``
-    returns. The store never holds a cleartext value.
+    the file has mode 0600. Each :meth:`add` is one ``write`` of whole lines under the file's
+    lock (:func:`heso.durable.locked_append`), so concurrent threads and processes never
+    interleave lines; a line torn by a killed writer is ended first, so the new lines start
+    fresh. With ``fsync`` (the default) a salt is on disk before ``add`` returns. The store
+    never holds a cleartext value.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
@@ -323,30 +318,8 @@ class RevealStore:
         if not lines:
             return
         self._ensure_dir()
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
-        flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self.file, flags, 0o600)
-        try:
-            if hasattr(os, "fchmod") and stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
-                os.fchmod(fd, 0o600)
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            before = os.fstat(fd).st_size
-            if before and os.pread(fd, 1, before - 1) != b"\n":
-                lines = b"\n" + lines  # a line torn by a killed writer: start a fresh one
-            view = memoryview(lines)
-            try:
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self.fsync:
-                    os.fsync(fd)
-            except OSError:
-                # Disk full or an I/O error: leave no partial line for the next entry to join.
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, before)
-                raise
-        finally:
-            os.close(fd)  # also releases the flock
+        with durable.locked_append(self.file, sync=self.fsync, torn="newline") as salts:
+            salts.write(lines)
 
     def lookup(self, action_hash: str, path: str | None = None) -> list[RevealEntry]:
         """The entries of ``action_hash`` (and of field ``path``, in any spelling), oldest

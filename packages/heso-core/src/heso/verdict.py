@@ -20,6 +20,7 @@ INVALID_SIGNATURE = "InvalidSignature"
 WRONG_KEY = "WrongKey"
 UNTRUSTED_KEY = "UntrustedKey"
 UNKNOWN_APPROVER = "UnknownApprover"
+WRONG_APPROVER = "WrongApprover"
 APPROVAL_MISMATCH = "ApprovalMismatch"
 QUORUM_NOT_MET = "QuorumNotMet"
 
@@ -31,6 +32,7 @@ CHAIN_TRUNCATED = "ChainTruncated"
 HEAD_MISMATCH = "HeadMismatch"
 HEAD_INVALID = "HeadInvalid"
 HEAD_MISSING = "HeadMissing"
+UNSEALED = "Unsealed"
 TORN_TAIL = "TornTail"
 OPERATOR_MISMATCH = "OperatorMismatch"
 NOT_FOUND = "NotFound"
@@ -46,6 +48,7 @@ RECEIPT_CODES = frozenset(
         WRONG_KEY,
         UNTRUSTED_KEY,
         UNKNOWN_APPROVER,
+        WRONG_APPROVER,
         APPROVAL_MISMATCH,
         QUORUM_NOT_MET,
     }
@@ -58,6 +61,7 @@ CHAIN_CODES = RECEIPT_CODES | {
     HEAD_MISMATCH,
     HEAD_INVALID,
     HEAD_MISSING,
+    UNSEALED,
     TORN_TAIL,
     OPERATOR_MISMATCH,
 }

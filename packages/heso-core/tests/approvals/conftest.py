@@ -88,9 +88,9 @@ class Approvals:
         return load_project_registry(self.root)
 
     def lifecycle(self, session: str) -> list[dict[str, Any]]:
-        from heso.approvals.store import Store
+        from heso.approvals.file_store import FileApprovalStore
 
-        return [line.record for line in Store(self.project.data_dir).lines(session)]
+        return [line.record for line in FileApprovalStore(self.project.data_dir).lines(session)]
 
     def kinds(self, session: str) -> list[str]:
         return [

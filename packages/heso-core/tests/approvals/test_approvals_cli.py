@@ -9,8 +9,8 @@ import stat
 import pytest
 
 import heso
-from heso import chain
 from heso.cli import main
+from heso.ledger import FileLedger
 
 from .conftest import PASSPHRASE
 
@@ -21,7 +21,7 @@ def test_approver_new_creates_an_encrypted_key_and_prints_what_to_register(
     monkeypatch.setenv("HESO_KDF_PROFILE", "interactive")
     monkeypatch.setenv("HESO_APPROVER_HOME", str(tmp_path / "device"))
     monkeypatch.delenv("HESO_APPROVER_PASSPHRASE", raising=False)
-    assert main(["approver", "new", "erin"]) == 1
+    assert main(["approver", "new", "erin"]) == 2
     assert "HESO_APPROVER_PASSPHRASE is not set" in capsys.readouterr().err
 
     monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", PASSPHRASE)
@@ -34,11 +34,11 @@ def test_approver_new_creates_an_encrypted_key_and_prints_what_to_register(
     assert f'members = {{ erin = "{doc["public_key"]}" }}' in out
     assert PASSPHRASE not in out and PASSPHRASE not in path.read_text()
 
-    assert main(["approver", "new", "erin"]) == 1
+    assert main(["approver", "new", "erin"]) == 2
     assert "already has a key" in capsys.readouterr().err
     assert main(["approver", "show", "erin", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["public_key"] == doc["public_key"]
-    assert main(["approver", "new", "../evil"]) == 1
+    assert main(["approver", "new", "../evil"]) == 2
     assert "invalid approver name" in capsys.readouterr().err
 
 
@@ -83,9 +83,9 @@ def test_usage_without_a_subcommand(capsys):
 
 def test_unknown_prefix_is_a_clear_error(approvals):
     code, err = approvals.cli("approve", "abcdef", "--as", "alice")
-    assert code == 1 and "no suspended action matches 'abcdef'" in err["message"]
+    assert code == 2 and "no suspended action matches 'abcdef'" in err["message"]
     code, err = approvals.cli("approvals", "show", "xyz")
-    assert code == 1 and "not an action_hash prefix" in err["message"]
+    assert code == 2 and "not an action_hash prefix" in err["message"]
 
 
 def test_a_third_party_verifies_the_l1_receipt_offline(approvals, tmp_path, monkeypatch):
@@ -97,7 +97,7 @@ def test_a_third_party_verifies_the_l1_receipt_offline(approvals, tmp_path, monk
     (row,) = approvals.pending()
     approvals.approve(row["action_hash"], "alice")
     refund("o-1", _heso_session="s-3p")
-    l1 = chain.get_receipt(approvals.project.data_dir, row["action_hash"])
+    l1 = FileLedger(approvals.project.data_dir).receipt(row["action_hash"])
     outside = tmp_path / "auditor"
     outside.mkdir()
     (outside / "receipt.json").write_text(json.dumps(l1))

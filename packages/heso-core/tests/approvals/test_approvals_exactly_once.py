@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import heso
-from heso import chain
+from heso.ledger import verify_chain
 
 WORKERS = 8
 
@@ -76,7 +76,7 @@ def test_eight_processes_fire_the_body_exactly_once(approvals, tmp_path):
     # One L1 receipt, appended once, and the chain is intact.
     l1s = [r for r in approvals.project.receipts() if "multi_approval" in r]
     assert len(l1s) == 1 and l1s[0]["content"]["action_hash"] == row["action_hash"]
-    verdict = chain.verify_chain(
+    verdict = verify_chain(
         approvals.project.data_dir, approver_keys=approvals.registry().approver_keys()
     )
     assert verdict.ok and verdict.details["l1_receipts"] == 1

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso import chain
 from heso import verdict as v
 from heso.approvals.decisions import approver_decision, sign_record
 from heso.approvals.errors import LifecycleError
+from heso.approvals.file_store import FileApprovalStore
 from heso.approvals.identity import load_approver
-from heso.approvals.store import Store
 from heso.errors import OperatorKeyMismatchError, VerificationError
 from heso.keys import SigningKey, resolve_passphrase, write_key_file
+from heso.ledger import FileLedger
 from heso.receipt import co_sign, verify_receipt
 
 from .conftest import T0
@@ -72,9 +72,9 @@ def test_key_rotation_between_suspend_and_finalize_resuspends(approvals):
     assert err.value.action_hash == old_hash and new_hash != old_hash
     # Never minted under a stale key: no L1 for the old action, and the re-suspension is
     # signed by the new key.
-    old = chain.get_receipt(approvals.project.data_dir, old_hash)
+    old = FileLedger(approvals.project.data_dir).receipt(old_hash)
     assert len(old["signatures"]) == 1
-    resuspended = chain.get_receipt(approvals.project.data_dir, new_hash)
+    resuspended = FileLedger(approvals.project.data_dir).receipt(new_hash)
     assert resuspended["content"]["agent_identity"] == str(new_key.public_key())
     assert resuspended["content"]["action"] == old["content"]["action"]
     assert [r["action_hash"] for r in approvals.pending()] == [new_hash]
@@ -82,11 +82,11 @@ def test_key_rotation_between_suspend_and_finalize_resuspends(approvals):
     assert refund("o-1", 10, _heso_session="s-rot") is heso.SUSPENDED
     assert calls == []
     code, err2 = approvals.approve(old_hash, "alice")
-    assert code == 1 and "superseded" in err2["message"]
+    assert code == 2 and "superseded" in err2["message"]
 
     approvals.approve(new_hash, "alice")
     assert refund("o-1", 10, _heso_session="s-rot") == "done"
-    l1 = chain.get_receipt(approvals.project.data_dir, new_hash)
+    l1 = FileLedger(approvals.project.data_dir).receipt(new_hash)
     registry = approvals.registry()
     verdict = verify_receipt(
         l1, trusted_operators={new_key.public_key()}, approver_keys=registry.approver_keys()
@@ -123,7 +123,7 @@ def test_an_approval_signed_by_an_unregistered_key_never_counts(approvals):
     h = row["action_hash"]
     mallory = SigningKey.generate()
     forged = _alice_part(h, key=mallory)  # claims to be alice, signed by another key
-    store = Store(approvals.project.data_dir)
+    store = FileApprovalStore(approvals.project.data_dir)
     with store.locked("s-forge"):
         store.append("s-forge", forged)
     assert refund("o-3", 30, _heso_session="s-forge") is heso.SUSPENDED
@@ -137,7 +137,7 @@ def test_an_approval_signed_by_an_unregistered_key_never_counts(approvals):
     # An L1 receipt carrying that signature does not verify either.
     registry = approvals.registry()
     l1 = co_sign(
-        chain.get_receipt(approvals.project.data_dir, h),
+        FileLedger(approvals.project.data_dir).receipt(h),
         [("alice", mallory.public_key(), bytes.fromhex(forged["record"]["approval_signature"]))],
         group="oncall",
         threshold=1,
@@ -154,7 +154,7 @@ def test_an_approval_of_another_action_never_counts(approvals):
     other, this = rows["s-other"], rows["s-this"]
     # Alice's genuine co-signature over the other action, in a record for this one.
     forged = _alice_part(this, signed_hash=other)
-    store = Store(approvals.project.data_dir)
+    store = FileApprovalStore(approvals.project.data_dir)
     with store.locked("s-this"):
         store.append("s-this", forged)
     assert refund("o-5", 50, _heso_session="s-this") is heso.SUSPENDED
@@ -170,7 +170,7 @@ def test_an_approval_of_another_action_never_counts(approvals):
     assert refund("o-5", 50, _heso_session="s-this") is heso.SUSPENDED
     assert calls == []
     l1 = co_sign(
-        chain.get_receipt(approvals.project.data_dir, this),
+        FileLedger(approvals.project.data_dir).receipt(this),
         [
             (
                 "alice",
@@ -193,17 +193,17 @@ def test_the_cli_refuses_unregistered_or_mismatched_approvers(approvals, monkeyp
     (row,) = approvals.pending()
     new_approver("mallory")
     code, err = approvals.approve(row["action_hash"], "mallory")
-    assert code == 1 and "not a registered member" in err["message"]
+    assert code == 2 and "not a registered member" in err["message"]
     # Alice's key file replaced by another key: her name alone proves nothing.
     from heso.approvals.identity import key_path
 
     key_path("alice").rename(key_path("alice").with_suffix(".bak"))
     new_approver("alice")
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and "is not the one registered for 'alice'" in err["message"]
+    assert code == 2 and "is not the one registered for 'alice'" in err["message"]
     monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", "wrong")
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and err["error"] == "KeyDecryptionError"
+    assert code == 2 and err["error"] == "KeyDecryptionError"
     assert approvals.show(row["action_hash"])["approvals"] == []
 
 
@@ -213,7 +213,7 @@ def test_a_tampered_lifecycle_fails_closed(approvals):
     refund("o-7", 70, _heso_session="s-tamper")
     (row,) = approvals.pending()
     approvals.deny(row["action_hash"], "alice")
-    path = Store(approvals.project.data_dir).session_dir("s-tamper") / "lifecycle.jsonl"
+    path = FileApprovalStore(approvals.project.data_dir).session_dir("s-tamper") / "lifecycle.jsonl"
     first, denial = path.read_bytes().splitlines(keepends=True)
     # Rewriting history (here: a later deadline) breaks the links and the operator signature.
     path.write_bytes(first.replace(b'"deadline":"2026-03-03', b'"deadline":"2027-03-03') + denial)
@@ -222,3 +222,28 @@ def test_a_tampered_lifecycle_fails_closed(approvals):
     assert calls == []
     code, rows = approvals.cli("approvals", "list", "--all")
     assert code == 0 and rows[0]["status"] == "corrupt"
+
+
+def test_after_a_rotation_no_record_is_signed_by_a_key_the_session_does_not_trust(approvals):
+    refund = _refund([])
+    refund("o-8", 80, _heso_session="s-rot3")
+    (row,) = approvals.pending()
+    _rotate_operator_key(approvals)
+    # An operator decision would be signed by the new key: the action is suspended again first.
+    with pytest.raises(OperatorKeyMismatchError) as err:
+        heso.append_decision("s-rot3", "denied")
+    new_hash = err.value.new_action_hash
+    assert err.value.action_hash == row["action_hash"] and new_hash != row["action_hash"]
+    assert heso.append_decision("s-rot3", "denied") == "denied"
+    assert approvals.show(new_hash)["rejected"] == []
+
+    # A timeout of an action suspended under the old key is computed, never recorded anew.
+    refund("o-9", 90, _heso_session="s-rot4")
+    (row,) = [r for r in approvals.pending() if r["session"] == "s-rot4"]
+    _rotate_operator_key(approvals)
+    approvals.init("2026-03-04T09:00:00Z")  # past the one-day SLA (deny)
+    for _ in range(2):
+        assert heso.decision("s-rot4") == "expired"
+        assert refund("o-9", 90, _heso_session="s-rot4") is heso.DENIED
+    assert approvals.kinds("s-rot4") == ["suspended"]
+    assert approvals.show(row["action_hash"])["rejected"] == []

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 import heso
-from heso import chain
 from heso.approvals import reentry
 from heso.errors import BlockedError, SuspendedError
+from heso.ledger import FileLedger
 
 from .test_approvals_forgery import _rotate_operator_key
 
@@ -59,7 +59,7 @@ def test_an_approved_call_made_again_fires_once_with_its_l1_receipt(approvals):
     fired, completed = approvals.lifecycle(session)[-2:]
     assert (fired["approved_by"], fired["trust_level"]) == ("approvers", "L1")
     assert completed["status"] == "ok"
-    l1 = chain.get_receipt(approvals.project.data_dir, action_hash)
+    l1 = FileLedger(approvals.project.data_dir).receipt(action_hash)
     assert len(l1["signatures"]) == 2
     assert heso.decision(session) == "completed"
 

@@ -177,7 +177,7 @@ def test_suspending_for_an_undefined_group_warns_and_approving_explains(
 
     capsys.readouterr()
     h = heso_project.receipts()[-1]["content"]["action_hash"]
-    assert main(["approve", h[:12], "--as", "alice", "--project", str(heso_project.root)]) == 1
+    assert main(["approve", h[:12], "--as", "alice", "--project", str(heso_project.root)]) == 2
     assert "approver group 'oncall' is not defined" in capsys.readouterr().err
 
 

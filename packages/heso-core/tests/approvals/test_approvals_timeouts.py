@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso import chain
 from heso.errors import HesoConfigError
+from heso.ledger import FileLedger
 
 T0 = "2026-03-02T09:00:00Z"
 T0_30M = "2026-03-02T09:30:00Z"
@@ -35,7 +35,7 @@ def test_deny_at_the_deadline(approvals):
     assert approvals.pending() == []  # every reader computes the timeout
     # An approver can no longer approve once the deadline passed.
     code, err = approvals.approve(row["action_hash"], "alice")
-    assert code == 1 and "already expired" in err["message"]
+    assert code == 2 and "already expired" in err["message"]
     assert refund("o-1", 1, _heso_session="s") is heso.DENIED
     assert heso.decision("s") == "expired"
     assert calls == []
@@ -59,7 +59,7 @@ def test_escalate_hands_the_action_to_the_escalation_group(approvals):
     h = row["action_hash"]
     # Dave (managers) may not decide before the escalation.
     code, err = approvals.approve(h, "dave")
-    assert code == 1 and "not a registered member" in err["message"]
+    assert code == 2 and "not a registered member" in err["message"]
 
     approvals.init(T0_90M)
     assert heso.decision("s-esc") == "escalated"
@@ -97,7 +97,7 @@ def test_auto_approve_fires_with_the_l0_receipt(approvals):
     assert refund("o-4", 4, _heso_session="s-auto") == "done"
     fired = approvals.lifecycle("s-auto")[-2]
     assert (fired["kind"], fired["trust_level"], fired["approved_by"]) == ("fired", "L0", "timeout")
-    receipt = chain.get_receipt(approvals.project.data_dir, row["action_hash"])
+    receipt = FileLedger(approvals.project.data_dir).receipt(row["action_hash"])
     assert "multi_approval" not in receipt  # no human signed: no L1
 
 

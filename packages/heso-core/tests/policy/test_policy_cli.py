@@ -144,7 +144,7 @@ def test_check_without_any_policy(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "policy", "check")
-    assert code == 1
+    assert code == 2
     assert err.startswith("error: no heso.toml in")
 
 
@@ -256,14 +256,14 @@ def test_explain_errors(
     project: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     code, _, err = run(capsys, "policy", "explain", *args)
-    assert code == 1
+    assert code == 2
     assert err.startswith("error: ") and message in err
 
 
 def test_explain_on_a_bad_policy_fails(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "heso.toml").write_text(BAD, encoding="utf-8")
     code, _, err = run(capsys, "policy", "explain", "--verb", "llm_call", "--tool", "m")
-    assert code == 1
+    assert code == 2
     assert 'unknown decision "alow"' in err and "+1 more problem" in err
 
 

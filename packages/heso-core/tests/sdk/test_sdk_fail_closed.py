@@ -21,7 +21,7 @@ def _components():
     return {
         "policy": (rt.policy, "evaluate", "evaluating the policy"),
         "signing": (type(rt.key), "sign", "signing the receipt"),
-        "chain": (rt.chain, "append", "writing the audit chain"),
+        "chain": (rt.ledger, "append", "writing the audit chain"),
     }
 
 
@@ -60,7 +60,7 @@ async def test_async_body_never_runs_when_the_core_fails(sdk_project, monkeypatc
 def test_chain_errors_surface_as_bridge_errors(sdk_project, monkeypatch):
     from heso.errors import ChainError
 
-    _break(monkeypatch, heso.config.current().chain, "append", ChainError("chain is locked"))
+    _break(monkeypatch, heso.config.current().ledger, "append", ChainError("chain is locked"))
     with pytest.raises(heso.BridgeError, match="chain is locked") as err:
         gate("tool_call", "t", {})
     assert isinstance(err.value.__cause__, ChainError)
@@ -80,7 +80,7 @@ def test_a_failing_approval_hook_refuses_the_call(sdk_project, monkeypatch):
 
 
 def test_wrapped_client_never_reaches_the_provider(sdk_project, oai, fake_provider, monkeypatch):
-    _break(monkeypatch, heso.config.current().chain, "append")
+    _break(monkeypatch, heso.config.current().ledger, "append")
     with pytest.raises(heso.BridgeError):
         oai.chat.completions.create(model="gpt-4o-mini", messages=[])
     with pytest.raises(heso.BridgeError):

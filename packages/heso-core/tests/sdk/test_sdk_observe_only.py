@@ -7,7 +7,7 @@ import pytest
 
 import heso
 from heso.capture import OutcomeKind, capture, gate
-from heso.chain import verify_chain
+from heso.ledger import verify_chain
 
 
 def _decisions(project):
@@ -67,7 +67,7 @@ def test_a_failing_core_is_logged_and_the_body_still_runs(observe_project, monke
     def broken(receipt):
         raise OSError("disk full")
 
-    monkeypatch.setattr(rt.chain, "append", broken)
+    monkeypatch.setattr(rt.ledger, "append", broken)
     ran = []
 
     @heso.tool

@@ -38,7 +38,8 @@ def test_stream_true_and_the_stream_helper(sdk_project, ant, fake_provider):
     assert text == "echo: a b"
     with ant.messages.stream(model=CLAUDE, max_tokens=64, messages=user("c d")) as helper:
         assert "".join(helper.text_stream) == "echo: c d"
-    assert [a["tool_name"] for a in _actions(sdk_project)] == ["messages.create", "messages.stream"]
+    assert [a["tool_name"] for a in _actions(sdk_project)] == ["messages.create"] * 2
+    assert [a["fields"] for a in _actions(sdk_project)] == [r.body for r in fake_provider.requests]
     assert fake_provider.count(MESSAGES) == 2
 
 
@@ -59,16 +60,18 @@ def test_refusals_never_reach_the_provider(sdk_project, ant, fake_provider):
     with pytest.raises(heso.BlockedError):
         ant.messages.create(model="forbidden-model", max_tokens=8, messages=user("x"))
     with pytest.raises(heso.BlockedError):
-        ant.messages.stream(model="forbidden-model", max_tokens=8, messages=user("x"))
+        with ant.messages.stream(model="forbidden-model", max_tokens=8, messages=user("x")):
+            pass
     with pytest.raises(heso.SuspendedError) as err:
         ant.with_raw_response.messages.create(
             model="review-model", max_tokens=8, messages=user("x")
         )
     assert err.value.rule_id == "review-model"
     with pytest.raises(heso.BlockedError):
-        ant.messages.with_streaming_response.create(
+        with ant.messages.with_streaming_response.create(
             model="forbidden-model", max_tokens=8, messages=user("x")
-        )
+        ):
+            pass
     assert fake_provider.count() == 0
     assert len(sdk_project.receipts()) == 4
 
@@ -113,20 +116,15 @@ async def test_async_client(sdk_project, aant, fake_provider):
     ) as response:
         assert json.loads(await response.read())["content"][0]["text"] == "echo: sr"
     assert fake_provider.count(MESSAGES) == 5
-    assert [a["tool_name"] for a in _actions(sdk_project)] == [
-        "messages.create",
-        "messages.create",
-        "messages.stream",
-        "messages.create",
-        "messages.create",
-    ]
+    assert [a["tool_name"] for a in _actions(sdk_project)] == ["messages.create"] * 5
 
 
 async def test_async_refusals_never_reach_the_provider(sdk_project, aant, fake_provider):
     with pytest.raises(heso.BlockedError):
         await aant.messages.create(model="forbidden-model", max_tokens=8, messages=user("x"))
     with pytest.raises(heso.SuspendedError):
-        aant.messages.stream(model="review-model", max_tokens=8, messages=user("x"))
+        async with aant.messages.stream(model="review-model", max_tokens=8, messages=user("x")):
+            pass
     with pytest.raises(heso.BlockedError):
         await aant.with_raw_response.messages.create(
             model="forbidden-model", max_tokens=8, messages=user("x")

@@ -77,15 +77,17 @@ def test_responses_embeddings_and_the_stream_helper(sdk_project, oai, fake_provi
     assert final.choices[0].message.content == "echo: helper"
     with oai.responses.stream(model=GPT, input="rs") as rstream:
         assert rstream.get_final_response().output_text == "echo: rs"
+    # A helper sends its endpoint's request, and is named (and scoped) by that endpoint.
     assert [a["tool_name"] for a in _actions(sdk_project)] == [
         "responses.create",
         "embeddings.create",
-        "chat.completions.stream",
-        "responses.stream",
+        "chat.completions.create",
+        "responses.create",
     ]
+    assert [a["fields"] for a in _actions(sdk_project)] == [r.body for r in fake_provider.requests]
 
 
-def test_parse_is_gated_and_classes_are_recorded_by_name(sdk_project, oai, fake_provider):
+def test_parse_records_the_response_format_it_sends(sdk_project, oai, fake_provider):
     from pydantic import BaseModel
 
     class Answer(BaseModel):
@@ -95,8 +97,9 @@ def test_parse_is_gated_and_classes_are_recorded_by_name(sdk_project, oai, fake_
     with pytest.raises(openai.BadRequestError):
         oai.chat.completions.parse(model=GPT, messages=user("p"), response_format=Answer)
     (action,) = _actions(sdk_project)
-    assert action["tool_name"] == "chat.completions.parse"
-    assert action["fields"]["response_format"].endswith("Answer")
+    assert action["tool_name"] == "chat.completions.create"
+    assert action["fields"]["response_format"]["json_schema"]["name"] == "Answer"
+    assert action["fields"] == fake_provider.last_request.body
 
 
 # -- refusals never reach the provider -----------------------------------------------------
@@ -109,11 +112,13 @@ def test_blocked_call_never_reaches_the_provider(sdk_project, oai, fake_provider
     with pytest.raises(heso.BlockedError):
         oai.with_raw_response.chat.completions.create(model="forbidden-model", messages=user("x"))
     with pytest.raises(heso.BlockedError):
-        oai.chat.completions.with_streaming_response.create(
+        with oai.chat.completions.with_streaming_response.create(
             model="forbidden-model", messages=user("x")
-        )
+        ):
+            pass
     with pytest.raises(heso.BlockedError):
-        oai.chat.completions.stream(model="forbidden-model", messages=user("x"))
+        with oai.chat.completions.stream(model="forbidden-model", messages=user("x")):
+            pass
     assert fake_provider.count() == 0
     assert [r["content"]["policy"]["decision"] for r in sdk_project.receipts()] == ["block"] * 4
 
@@ -154,10 +159,7 @@ async def test_async_client(sdk_project, aoai, fake_provider):
         final = await helper.get_final_completion()
     assert final.choices[0].message.content == "echo: h"
     assert len(sdk_project.receipts()) == 5 and fake_provider.count(CHAT) == 5
-    assert {a["tool_name"] for a in _actions(sdk_project)} == {
-        "chat.completions.create",
-        "chat.completions.stream",
-    }
+    assert {a["tool_name"] for a in _actions(sdk_project)} == {"chat.completions.create"}
 
 
 async def test_async_refusals_never_reach_the_provider(sdk_project, aoai, fake_provider):
@@ -168,16 +170,19 @@ async def test_async_refusals_never_reach_the_provider(sdk_project, aoai, fake_p
             model="review-model", messages=user("x")
         )
     with pytest.raises(heso.BlockedError):
-        aoai.chat.completions.with_streaming_response.create(
+        async with aoai.chat.completions.with_streaming_response.create(
             model="forbidden-model", messages=user("x")
-        )
-    assert fake_provider.count() == 0 and len(sdk_project.receipts()) == 3
+        ):
+            pass
+    with pytest.raises(heso.BlockedError):
+        async with aoai.chat.completions.stream(model="forbidden-model", messages=user("x")):
+            pass
+    assert fake_provider.count() == 0 and len(sdk_project.receipts()) == 4
 
 
 async def test_async_calls_gate_when_awaited_and_leave_no_stray_coroutine(
     sdk_project, aoai, fake_provider
 ):
-    assert inspect.iscoroutinefunction(aoai.chat.completions.create)
     pending = aoai.chat.completions.create(model="forbidden-model", messages=user("x"))
     assert sdk_project.receipts() == []  # nothing happens until awaited, as with the client
     results = await asyncio.gather(
@@ -221,19 +226,23 @@ def test_copies_stay_wrapped(sdk_project, oai, fake_provider):
     assert fake_provider.count() == 0
 
 
-def test_other_methods_forward_verbatim(sdk_project, oai, fake_provider):
+def test_reads_are_gated_too(sdk_project, oai, fake_provider):
     models = oai.models.list()
     assert [m.id for m in models.data][:1] == ["gpt-4o-mini"]
     assert oai.models.retrieve("gpt-4.1").id == "gpt-4.1"
-    assert sdk_project.receipts() == []
+    assert [(a["verb"], a["fields"]["path"]) for a in _actions(sdk_project)] == [
+        ("http_request", "/v1/models"),
+        ("http_request", "/v1/models/gpt-4.1"),
+    ]
 
 
-def test_low_level_http_methods_are_gated_as_http_requests(sdk_project, oai, fake_provider):
+def test_low_level_http_methods_are_gated_as_the_request_they_send(sdk_project, oai, fake_provider):
     page = oai.get("/models", cast_to=object)
     assert page["object"] == "list"
     (action,) = _actions(sdk_project)
-    assert (action["verb"], action["tool_name"]) == ("http_request", "get")
-    assert action["fields"] == {"method": "GET", "path": "/models", "cast_to": "builtins.object"}
+    url = f"{fake_provider.openai_base_url}/models"
+    assert (action["verb"], action["tool_name"]) == ("http_request", url)
+    assert action["fields"] == {"method": "GET", "url": url, "path": "/v1/models"}
 
 
 # -- fields --------------------------------------------------------------------------------
@@ -254,27 +263,30 @@ def test_omitted_arguments_are_dropped_and_iterators_are_sent_intact(
     }
 
 
-def test_numeric_keys_bytes_and_files_are_recorded_in_a_json_safe_form(
-    sdk_project, oai, fake_provider, tmp_path
-):
+def test_numeric_keys_and_uploads_are_recorded_as_sent(sdk_project, oai, fake_provider, tmp_path):
     import blake3
 
     oai.chat.completions.create(model=GPT, messages=user("k"), logit_bias={50256: -100})
     assert fake_provider.last_request.body["logit_bias"] == {"50256": -100}
     upload = tmp_path / "notes.txt"
     upload.write_bytes(b"hello")
-    with pytest.raises(openai.NotFoundError), upload.open("rb") as handle:
-        oai.files.create(file=handle, purpose="assistants")
-    with pytest.raises(openai.NotFoundError):
-        oai.files.create(file=("a.txt", b"hello"), purpose="assistants")
+    with upload.open("rb") as handle:
+        assert oai.files.create(file=handle, purpose="assistants").bytes == 5
+    assert oai.files.create(file=("a.txt", b"hello!"), purpose="batch").filename == "a.txt"
     first, second, third = _actions(sdk_project)
     assert first["fields"]["logit_bias"] == {"50256": -100}
-    assert (second["tool_name"], second["fields"]["file"]) == (
-        "files.create",
-        {"file": str(upload)},
-    )
-    digest = blake3.blake3(b"hello").hexdigest()
-    assert third["fields"]["file"] == ["a.txt", {"bytes": 5, "blake3": digest}]
+    assert (second["verb"], second["fields"]["path"]) == ("http_request", "/v1/files")
+    assert second["fields"]["body"] == {
+        "purpose": "assistants",
+        "file": {
+            "filename": "notes.txt",
+            "content_type": "text/plain",
+            "bytes": 5,
+            "blake3": blake3.blake3(b"hello").hexdigest(),
+        },
+    }
+    assert third["fields"]["body"]["file"]["blake3"] == blake3.blake3(b"hello!").hexdigest()
+    assert third["fields"]["body"]["purpose"] == "batch"
 
 
 def test_messages_can_be_redacted_by_wrap_or_step(sdk_project, fake_provider):

@@ -311,7 +311,7 @@ def test_checkpoint_signing_never_collides_with_heso_signatures() -> None:
     """heso's operator key also signs receipts, heads and approval records: those messages
     never end with a newline, a checkpoint's text always does."""
     from heso.approvals.decisions import RECORD_DOMAIN
-    from heso.chain import HEAD_DOMAIN
+    from heso.ledger.format import HEAD_DOMAIN
     from heso.receipt import OPERATOR_DOMAIN
 
     for domain in (HEAD_DOMAIN, RECORD_DOMAIN, OPERATOR_DOMAIN):

@@ -12,9 +12,9 @@ import pytest
 
 import heso
 from heso.canonical import canonical_bytes, loads_strict
-from heso.chain import iter_entries
 from heso.errors import TransparencyError
 from heso.keys import SigningKey, load_operator_key
+from heso.ledger import FileLedger
 from heso.transparency.checkpoint import (
     Checkpoint,
     default_origin,
@@ -106,7 +106,7 @@ def chain(allow_all_project: Project) -> tuple[Project, Ed25519Signer]:
 
 
 def _lines(project: Project) -> list[bytes]:
-    return [line for _, line in iter_entries(project.data_dir)]
+    return [line for _, line in FileLedger(project.data_dir).entries()]
 
 
 def _tree(lines: list[bytes]) -> MerkleTree:

@@ -281,7 +281,7 @@ def test_a_failed_write_cosigns_nothing(
     def full_disk(*args: Any, **kwargs: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("heso.transparency.witness.write_durably", full_disk)
+    monkeypatch.setattr("heso.durable.write_private", full_disk)
     log.add(4)
     with pytest.raises(WitnessError, match="not cosigned") as refused:
         witness.add_checkpoint(body(4, log.prove(4, 8), log.checkpoint()))

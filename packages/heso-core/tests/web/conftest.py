@@ -128,6 +128,22 @@ def serve_dir() -> Iterator[Callable[[Path], str]]:
         server.server_close()
 
 
+@pytest.fixture(scope="module")
+def verifier_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline verifier page, exported to a file."""
+    from heso.web import export_verifier
+
+    return export_verifier(tmp_path_factory.mktemp("verifier") / "heso-verifier.html")
+
+
+@pytest.fixture
+def verifier(page: Any, verifier_file: Path) -> Any:
+    """The exported page, opened from disk (file:) as a person would."""
+    page.goto(verifier_file.as_uri())
+    page.wait_for_selector('body[data-state="ready"]')
+    return page
+
+
 @dataclass
 class Scene:
     """A project with receipts of every decision and actions waiting for approval."""
@@ -141,9 +157,60 @@ class Scene:
         (self.root / "heso.toml").write_text(POLICY + "\n" + approvers_toml(groups))
 
     def session_of(self, action_hash: str) -> str:
-        from heso.approvals.store import Store
+        from heso.approvals.file_store import FileApprovalStore
 
-        return Store(self.data_dir).resolve(action_hash)[1]
+        return FileApprovalStore(self.data_dir).resolve(action_hash)[1]
+
+    def resign(self) -> str:
+        """Re-mint every receipt of the chain under a fresh key, with a fresh head (every hash,
+        signature and link checks out; only a pinned key tells), and pin the original operator
+        key in ``heso.toml``. Returns the original key."""
+        from heso.canonical import loads_strict
+        from heso.keys import SigningKey, read_public_key
+        from heso.ledger import FileLedger
+        from heso.ledger import format as fmt
+        from heso.ledger import index as idx
+        from heso.receipt import mint
+
+        original = read_public_key(self.data_dir / "operator.key").to_str()
+        other = SigningKey.generate()
+        lines = (self.data_dir / fmt.CHAIN_FILE).read_bytes().splitlines()
+        for name in (fmt.CHAIN_FILE, fmt.HEAD_FILE, idx.INDEX_FILE):
+            (self.data_dir / name).unlink(missing_ok=True)
+        writer = FileLedger(self.data_dir, key=other)
+        for line in lines:
+            content = dict(loads_strict(line)["receipt"]["content"])
+            del content["action_hash"]
+            content["agent_identity"] = other.public_key().to_str()
+            writer.append(mint(content, other))
+        writer.close()
+        with open(self.root / "heso.toml", "a", encoding="utf-8") as f:
+            f.write(f'\n[heso]\noperator_keys = ["{original}"]\n')
+        return original
+
+    def call_again(self, action_hash: str) -> Any:
+        """The operator's side: the suspended call made again, which fires it once approved
+        (its L1 receipt is chained then); the gate's ``Outcome``."""
+        import heso
+        from heso.ledger import FileLedger
+
+        action = FileLedger(self.data_dir).receipt(action_hash)["content"]["action"]
+        heso.init(project_root=self.root, clock_override=T0)
+        try:
+            outcome = heso.process(
+                heso.Action(
+                    heso.Verb(action["verb"]),
+                    action["tool_name"],
+                    action["fields"],
+                    workflow=action["workflow"],
+                    account=action["account"],
+                )
+            )
+            if outcome.ticket is not None:
+                outcome.ticket.complete()
+            return outcome
+        finally:
+            heso.shutdown()
 
 
 def build_scene(root: Path, monkeypatch: pytest.MonkeyPatch) -> Scene:

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-import heso
 from heso.approvals.decisions import approver_decision
-from heso.approvals.store import Store
+from heso.approvals.file_store import FileApprovalStore
 from heso.canonical import loads_strict
-from heso.chain import verify_chain
 from heso.cli import main
 from heso.console.app import create_app
 from heso.keys import SigningKey
+from heso.ledger import verify_chain
 from heso.receipt import verify_receipt
 
 from .conftest import T0, Scene
@@ -231,6 +230,29 @@ def test_the_chain_status_names_the_first_broken_entry(client: TestClient, scene
     assert detail["chain"]["status"] == "broken"
 
 
+def test_the_console_verifies_with_the_operator_keys_pinned_in_heso_toml(
+    client: TestClient, scene: Scene, capsys
+) -> None:
+    """A store re-signed wholesale under another key is self-consistent: only the key pinned by
+    ``[heso] operator_keys`` rejects it, in the console exactly as in ``heso verify``."""
+    original = scene.resign()
+    root = str(scene.root)
+    assert main(["verify", "--chain", "--project", root, "--json"]) == 1
+    cli_chain = json.loads(capsys.readouterr().out)
+    status = client.get("/api/chain").json()
+    assert status["verdict"]["verdict"] == cli_chain["verdict"] == "HeadInvalid"
+    assert status["verdict"]["summary"] == cli_chain["summary"]
+    assert status["verdict"]["operator_pinned_by"] == "heso.toml"
+    detail = client.get("/api/entries/0").json()
+    prefix = detail["receipt"]["content"]["action_hash"][:16]
+    assert main(["verify", prefix, "--project", root, "--json"]) == 1
+    cli_entry = json.loads(capsys.readouterr().out)
+    assert detail["verdict"]["verdict"] == cli_entry["verdict"] == "UntrustedKey"
+    assert detail["verdict"]["summary"] == cli_entry["summary"]
+    trust = client.get("/api/session").json()["trust"]
+    assert trust["operator_keys"] == [original] and trust["pinned_by"] == "heso.toml"
+
+
 # --------------------------------------------------------------------------- approvals
 
 
@@ -277,14 +299,12 @@ def test_a_decision_signed_elsewhere_is_recorded_like_heso_approve(
         "status": "approved",
         "record": part,
     }
-    lines = Store(scene.data_dir).lines(out["session"])
+    lines = FileApprovalStore(scene.data_dir).lines(out["session"])
     assert lines[-1].part == part
     assert client.get("/api/approvals").json()[0]["tool"] == "wire_transfer"
 
-    # The operator's runtime finalizes exactly as after `heso approve`: an L1 receipt.
-    heso.init(project_root=scene.root, clock_override=T0)
-    assert heso.resume(out["session"]) == "approved"
-    heso.shutdown()
+    # The call made again fires it exactly as after `heso approve`: with an L1 receipt.
+    assert scene.call_again(refund).kind == "approved"
     assert main(["verify", refund[:16], "--project", str(scene.root), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"] == "Valid (L1)"
     chain_tail = loads_strict((scene.data_dir / "receipts.jsonl").read_bytes().splitlines()[-1])
@@ -301,9 +321,7 @@ def test_a_quorum_mixes_signatures_from_anywhere(client: TestClient, scene: Scen
     assert (first["approvals"], first["status"]) == (1, "suspended")
     second = post_part(client, wire, part_for(scene, "carol", wire, "finance", 2), headers).json()
     assert (second["approvals"], second["threshold"], second["status"]) == (2, 2, "approved")
-    heso.init(project_root=scene.root, clock_override=T0)
-    assert heso.resume(scene.session_of(wire)) == "approved"
-    heso.shutdown()
+    assert scene.call_again(wire).kind == "approved"
     l1 = loads_strict((scene.data_dir / "receipts.jsonl").read_bytes().splitlines()[-1])["receipt"]
     registry = client.app.state.view.registry()
     verdict = verify_receipt(
@@ -368,4 +386,4 @@ def test_forged_edited_stale_or_repeated_decisions_are_refused(
     good = part_for(scene, "alice", refund, "oncall", 1)
     assert post_part(client, refund, good, headers).status_code == 200
     assert "already approved" in refused(part_for(scene, "alice", refund, "oncall", 1, reason="x"))
-    assert len(Store(scene.data_dir).lines(scene.session_of(refund))) == 2
+    assert len(FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))) == 2

@@ -9,8 +9,8 @@ from typing import Any
 
 import heso
 from heso.approvals.decisions import approver_decision, check_approver_decision
+from heso.approvals.file_store import FileApprovalStore
 from heso.approvals.registry import load_project_registry
-from heso.approvals.store import Store
 from heso.canonical import loads_strict
 from heso.cli import main
 from heso.keys import PublicKey
@@ -36,13 +36,9 @@ def chain_lines(scene: Scene) -> list[bytes]:
     return (scene.data_dir / "receipts.jsonl").read_bytes().splitlines()
 
 
-def resume(scene: Scene, action_hash: str) -> str | None:
-    """The operator's side: resume the session, which finalizes the L1 receipt."""
-    heso.init(project_root=scene.root, clock_override=T0)
-    try:
-        return heso.resume(scene.session_of(action_hash))
-    finally:
-        heso.shutdown()
+def resume(scene: Scene, action_hash: str) -> str:
+    """The operator's side: the call made again fires the approved action (L1 chained)."""
+    return str(scene.call_again(action_hash).kind)
 
 
 def verify_cli(scene: Scene, action_hash: str, capsys: Any) -> dict[str, Any]:
@@ -107,6 +103,22 @@ def test_log_in_with_the_token_then_read_receipts_and_the_chain(
     assert page.locator(".entry-detail .verdict").get_attribute("data-verdict") == "HashMismatch"
     page.wait_for_selector('[data-browser-verdict="HashMismatch"]')
     assert all(u.startswith(console.base + "/") or u.startswith("blob:") for u in requests)
+
+
+def test_the_browser_check_uses_the_operator_keys_pinned_in_heso_toml(
+    page: Any, scene: Scene, start_console: Any
+) -> None:
+    scene.resign()
+    console = start_console(scene.root)
+    page.goto(console.url)
+    page.wait_for_selector('main[data-loaded="receipts"]')
+    page.click('table.list tr[data-seq="0"]')
+    page.wait_for_selector('main[data-loaded="entry/0"]')
+    detail = page.locator(".entry-detail")
+    assert detail.locator(".verdict").get_attribute("data-verdict") == "UntrustedKey"
+    page.wait_for_selector('[data-browser-verdict="UntrustedKey"]')
+    open_tab(page, "chain")
+    assert page.locator(".chain-result .verdict").get_attribute("data-verdict") == "HeadInvalid"
 
 
 def test_approve_with_a_browser_held_key_and_heso_verify_says_l1(
@@ -180,7 +192,7 @@ def test_approve_with_a_browser_held_key_and_heso_verify_says_l1(
     assert page.locator("section.approval").count() == 1
     assert page.inner_text("#pending-count") == "1"
 
-    record = Store(scene.data_dir).lines(scene.session_of(refund))[-1].part
+    record = FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))[-1].part
     assert record["signer"] == {
         "key_id": "approver:dana",
         "public_key": public,
@@ -256,7 +268,7 @@ def test_the_browser_signs_exactly_what_heso_approve_signs(
         at=T0,
         reason="customer called",
     )
-    recorded = Store(scene.data_dir).lines(scene.session_of(refund))[-1].part
+    recorded = FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))[-1].part
     assert recorded == cli_part
 
     suspended = loads_strict(chain_lines(scene)[6])["receipt"]

@@ -94,7 +94,7 @@ def test_a_busy_port_is_reported_with_a_hint(scene: Scene, capsys: Any) -> None:
         code = main(["console", "--project", str(scene.root), "--port", str(port), "--no-browser"])
     finally:
         busy.close()
-    assert code == 1
+    assert code == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
 
@@ -103,9 +103,9 @@ def test_without_the_console_extra_it_says_what_to_install(
     scene: Scene, monkeypatch: Any, capsys: Any
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)
-    assert main(["console", "--project", str(scene.root), "--no-browser"]) == 1
+    assert main(["console", "--project", str(scene.root), "--no-browser"]) == 2
     err = capsys.readouterr().err
-    assert 'pip install "heso-core[console]"' in err and "uvicorn" in err
-    assert main(["console", "--project", str(scene.root), "--no-browser", "--json"]) == 1
+    assert 'pip install "./packages/heso-core[console]"' in err and "uvicorn" in err
+    assert main(["console", "--project", str(scene.root), "--no-browser", "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["error"] == "MissingExtra" and "heso-core[console]" in out["message"]

@@ -32,7 +32,7 @@ def test_export_writes_the_page_and_reports_its_digest(tmp_path: Path, capsys) -
     assert main(["verifier", "export", "-"]) == 0
     assert capsys.readouterr().out == verifier_html()
 
-    assert main(["verifier", "export", str(tmp_path / "missing" / "v.html")]) == 1
+    assert main(["verifier", "export", str(tmp_path / "missing" / "v.html")]) == 2
     assert "cannot write" in capsys.readouterr().err
 
 
@@ -43,7 +43,7 @@ def test_the_page_is_self_contained() -> None:
     assert "@import" not in html
     targets = re.findall(r"url\(([^)]*)\)", html)
     assert targets and all(t.startswith("#") for t in targets)  # SVG markers in the page
-    for name in ("heso-verify.js", "heso-ui.js", "verifier.js"):
+    for name in ("smol-toml.js", "heso-verify.js", "heso-ui.js", "verifier.js"):
         assert static_text(name) in html
     assert "console.js" in STATIC_FILES and static_text("console.js") not in html
 
@@ -57,7 +57,7 @@ def test_the_policy_allows_exactly_the_inline_scripts_and_no_connection() -> Non
     assert directives["connect-src"] == "'none'"
     assert directives["form-action"] == "'none'"
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
-    assert len(scripts) == 3
+    assert len(scripts) == 4
     allowed = set(directives["script-src"].split())
     for script in scripts:
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

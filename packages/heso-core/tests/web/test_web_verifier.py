@@ -15,18 +15,18 @@ from typing import Any
 
 import blake3
 import nacl.bindings
-import pytest
 
 from heso.canonical import canonical_bytes, loads_strict
-from heso.chain import verify_chain
 from heso.keys import PublicKey, SigningKey
+from heso.ledger import FileLedger, verify_chain
+from heso.ledger import format as fmt
 from heso.receipt import (
     build_content,
     compute_action_hash,
     operator_message,
     verify_receipt_bytes,
 )
-from heso.web import export_verifier
+from heso_testing.receipts import signed_receipt
 
 from .conftest import VECTORS
 
@@ -52,19 +52,6 @@ JS_CHAINS = """async (cases) => {
   }
   return out;
 }"""
-
-
-@pytest.fixture(scope="module")
-def verifier_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_verifier(tmp_path_factory.mktemp("verifier") / "heso-verifier.html")
-
-
-@pytest.fixture
-def verifier(page: Any, verifier_file: Path) -> Any:
-    """The exported page, opened from disk (file:) as a person would."""
-    page.goto(verifier_file.as_uri())
-    page.wait_for_selector('body[data-state="ready"]')
-    return page
 
 
 def py_receipt(data: bytes, case: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +236,42 @@ def test_page_agrees_with_python_on_mutated_chains(verifier: Any, tmp_path: Path
         shutil.rmtree(d)
     assert not differ, differ[:5]
     assert {"SequenceMismatch", "HashMismatch", "MalformedEntry", "HeadInvalid"} <= codes
+
+
+JS_SEALED = """async (cases) => {
+  const H = globalThis.HesoVerify, out = [];
+  for (const c of cases) {
+    const files = {chain: H.fromHex(c.chain), head: c.head === null ? null : H.fromHex(c.head)};
+    out.push((await H.verifyChain(files, {requireSealed: c.sealed})).toJSON());
+  }
+  return out;
+}"""
+
+
+def test_page_agrees_with_python_on_sealed_audits(verifier: Any, tmp_path: Path) -> None:
+    """``requireSealed`` (``heso verify --chain --sealed``): entries after the signed head are
+    ``Unsealed`` at the first of them in both verifiers; without it both say Valid."""
+    key = SigningKey.generate()
+    writer = FileLedger(tmp_path, key=key)
+    for i in range(5):
+        writer.append(signed_receipt(key, i))
+    writer.close()
+    lines = (tmp_path / fmt.CHAIN_FILE).read_bytes().split(b"\n")[:-1]
+    cases = []
+    for covered in (5, 2, 1):
+        size = sum(len(line) + 1 for line in lines[:covered])
+        head = fmt.sign_head(key, covered, fmt.entry_hash(lines[covered - 1]), size)
+        for sealed in (True, False):
+            cases.append({"covered": covered, "head": fmt.head_bytes(head).hex(), "sealed": sealed})
+    chain_hex = (tmp_path / fmt.CHAIN_FILE).read_bytes().hex()
+    results = verifier.evaluate(JS_SEALED, [{**c, "chain": chain_hex} for c in cases])
+    seen = set()
+    for case, js in zip(cases, results, strict=True):
+        (tmp_path / fmt.HEAD_FILE).write_bytes(bytes.fromhex(case["head"]))
+        py = verify_chain(tmp_path, require_sealed=case["sealed"]).to_dict()
+        assert same(py, js) and js["summary"] == py["summary"], (case, py, js)
+        seen.add((py["verdict"], py.get("entry")))
+    assert seen == {("Unsealed", 2), ("Unsealed", 1), ("Valid", None)}
 
 
 # --------------------------------------------------------------------------- primitives
@@ -451,10 +474,20 @@ def test_an_l1_receipt_needs_its_approvers_registered(verifier: Any) -> None:
     assert "group treasury, 2 of its members" in verifier.inner_text("table.facts")
 
     # The registered threshold is above what the approvers signed: QuorumNotMet.
-    verifier.fill("#approvers", f"[approvers.{group}]\nmembers = {{ {members} }}\nthreshold = 3\n")
+    carol = SigningKey.generate().public_key().to_str()
+    bigger = f'[approvers.{group}]\nmembers = {{ {members}, carol = "{carol}" }}\nthreshold = 3\n'
+    verifier.fill("#approvers", bigger)
     verifier.click("#verify")
     verifier.wait_for_selector('body[data-state="done"]')
     assert verdict_of(verifier)["verdict"] == "QuorumNotMet"
+
+    # A threshold above the group's size is a mistake in heso.toml, as for heso verify.
+    verifier.fill("#approvers", f"[approvers.{group}]\nmembers = {{ {members} }}\nthreshold = 3\n")
+    verifier.click("#verify")
+    verifier.wait_for_selector('body[data-state="done"]')
+    assert verdict_of(verifier)["verdict"] == "Error"
+    assert "threshold is 3 but the group has 2 member(s)" in verdict_of(verifier)["text"]
+    verifier.fill("#approvers", bigger)
 
     # Pinning another operator key: UntrustedKey.
     verifier.fill("#trust", "ed25519:" + "ab" * 32)

@@ -1,4 +1,11 @@
-"""pytest plugin: the socket guard for every test, telemetry opt-outs, and heso fixtures."""
+"""pytest plugin (opt-in): refuse every non-loopback connection and set telemetry opt-outs.
+
+Installing heso-testing does not load it. Turn it on for a test suite with
+``pytest -p heso_testing.plugin``, ``addopts = ["-p", "heso_testing.plugin"]`` in
+``[tool.pytest.ini_options]``, or ``pytest_plugins = ["heso_testing.plugin"]`` in the root
+``conftest.py``. Every test then fails on any non-loopback connection attempt, even one a
+library swallowed. The fixtures (``heso_project``, ``fake_provider``, ...) need no opt-in.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,6 @@ from typing import Any
 import pytest
 
 from heso_testing.netguard import guard_sockets
-from heso_testing.providers import FakeProviderServer
 
 TELEMETRY_OPT_OUTS = {
     "CREWAI_DISABLE_TELEMETRY": "true",
@@ -41,16 +47,3 @@ def _heso_socket_guard() -> Iterator[list[Any]]:
         yield refused
     if refused:
         pytest.fail(f"non-loopback network access attempted: {refused!r}")
-
-
-@pytest.fixture
-def fake_provider() -> Iterator[FakeProviderServer]:
-    """A running fake OpenAI/Anthropic server on 127.0.0.1, fresh for each test.
-
-    Point clients at ``fake_provider.openai_base_url`` / ``fake_provider.anthropic_base_url``
-    and read ``fake_provider.count(path)``. The test fails if the server itself hit a bug.
-    """
-    with FakeProviderServer() as server:
-        yield server
-    if server.errors:
-        pytest.fail(f"fake provider raised while handling requests: {server.errors!r}")

@@ -46,9 +46,9 @@ class Project:
     def receipts(self) -> list[dict[str, Any]]:
         """Every receipt in the chain, in order."""
         from heso.canonical import loads_strict
-        from heso.chain import iter_entries
+        from heso.ledger import FileLedger
 
-        return [loads_strict(line)["receipt"] for _, line in iter_entries(self.data_dir)]
+        return [loads_strict(line)["receipt"] for _, line in FileLedger(self.data_dir).entries()]
 
 
 def make_project(root: Path, policy: str | None = None) -> Project:

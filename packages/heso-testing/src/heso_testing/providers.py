@@ -6,6 +6,9 @@ a request that never reached ``server.count()`` never left the process.
 
 Replies echo the last user message (``"echo: <text>"``), so a test can tell a real round trip
 happened. Streaming endpoints answer with server-sent events in the shapes the clients parse.
+Beside generation, it answers the file, model, vector store, batch and stored-response endpoints
+the clients can reach (any id exists; a file's content is ``b"contents of <id>"``), so a test
+can drive every kind of request a wrapped client sends.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ class _Reply:
     events: Iterable[tuple[str | None, Any]] | None = None
     """SSE events as ``(event name or None, data)``; data ``"[DONE]"`` is sent verbatim."""
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    """Sent verbatim as ``application/octet-stream`` instead of a JSON ``body``."""
 
 
 class FakeProviderServer(LoopbackServer):
@@ -283,6 +288,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         owner = self.server.owner
         split = urlsplit(self.path)
@@ -333,8 +344,11 @@ class _Handler(BaseHTTPRequestHandler):
         id_header = "request-id" if request.provider == "anthropic" else "x-request-id"
         self.send_header(id_header, request.request_id)
         if reply.events is None:
-            payload = json.dumps(reply.body).encode()
-            self.send_header("content-type", "application/json")
+            binary = reply.raw is not None
+            payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
+            self.send_header(
+                "content-type", "application/octet-stream" if binary else "application/json"
+            )
             self.send_header("content-length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -382,7 +396,52 @@ def _route(request: RecordedRequest, n: int) -> _Reply:
         body = _object_body(request)
         _require(body, "model", "messages")
         return _Reply(body={"input_tokens": _anthropic_input_tokens(body)})
+    if request.path == "/v1/files" or request.path.startswith("/v1/files/"):
+        if request.provider == "anthropic":
+            return _anthropic_files(request, n)
+        return _openai_files(request, n)
+    if request.method == "DELETE" and request.path.startswith("/v1/models/"):
+        model = request.path.removeprefix("/v1/models/")
+        return _Reply(body={"id": model, "object": "model", "deleted": True})
+    if request.method == "DELETE" and _one_id(request.path, "/v1/vector_stores/"):
+        store = request.path.removeprefix("/v1/vector_stores/")
+        return _Reply(body={"id": store, "object": "vector_store.deleted", "deleted": True})
+    if request.method == "POST" and _one_id(request.path, "/v1/batches/", "/cancel"):
+        batch = request.path.removeprefix("/v1/batches/").removesuffix("/cancel")
+        return _Reply(body=_openai_batch(batch, "cancelling"))
+    if request.method == "GET" and _one_id(request.path, "/v1/responses/"):
+        return _Reply(body=_stored_response(request.path.removeprefix("/v1/responses/")))
     raise _HTTPError(404, f"no fake route for {request.method} {request.path}")
+
+
+def _one_id(path: str, prefix: str, suffix: str = "") -> bool:
+    """Whether ``path`` is ``prefix + <one path segment> + suffix``."""
+    if not (path.startswith(prefix) and path.endswith(suffix)):
+        return False
+    middle = path[len(prefix) : len(path) - len(suffix)]
+    return bool(middle) and "/" not in middle
+
+
+def _multipart_fields(request: RecordedRequest) -> dict[str, Any]:
+    """A multipart/form-data body's parts by name: text for a plain part, ``(filename,
+    content)`` for a file."""
+    match = re.search(r'boundary="?([^";]+)"?', request.headers.get("content-type", ""))
+    if match is None:
+        raise _HTTPError(400, "expected a multipart/form-data body")
+    fields: dict[str, Any] = {}
+    for part in request.raw_body.split(b"--" + match.group(1).encode())[1:-1]:
+        part = part.removeprefix(b"\r\n").removesuffix(b"\r\n")
+        head, _, content = part.partition(b"\r\n\r\n")
+        disposition = head.decode("utf-8", "replace")
+        name = re.search(r'(?<![a-z])name="([^"]*)"', disposition)
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        if name is None:
+            continue
+        if filename is not None:
+            fields[name.group(1)] = (filename.group(1), content)
+        else:
+            fields[name.group(1)] = content.decode("utf-8", "replace")
+    return fields
 
 
 def _object_body(request: RecordedRequest) -> dict[str, Any]:
@@ -648,7 +707,108 @@ def _embeddings(body: dict[str, Any]) -> _Reply:
     )
 
 
+def _openai_file(file_id: str, filename: str, size: int, purpose: str) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "object": "file",
+        "bytes": size,
+        "created_at": 1_700_000_000,
+        "filename": filename,
+        "purpose": purpose,
+        "status": "processed",
+    }
+
+
+def _openai_files(request: RecordedRequest, n: int) -> _Reply:
+    rest = request.path.removeprefix("/v1/files").strip("/")
+    file_id, _, tail = rest.partition("/")
+    if request.method == "POST" and not rest:
+        fields = _multipart_fields(request)
+        upload = fields.get("file")
+        if not isinstance(upload, tuple) or "purpose" not in fields:
+            raise _HTTPError(400, "missing required parameter(s): file, purpose")
+        filename, content = upload
+        return _Reply(
+            body=_openai_file(f"file-fake{n:06d}", filename, len(content), fields["purpose"])
+        )
+    if request.method == "GET" and not rest:
+        return _Reply(body={"object": "list", "data": [], "has_more": False})
+    if request.method == "GET" and not tail:
+        return _Reply(body=_openai_file(file_id, "upload.txt", 0, "assistants"))
+    if request.method == "GET" and tail == "content":
+        return _Reply(raw=f"contents of {file_id}".encode())
+    if request.method == "DELETE" and not tail:
+        return _Reply(body={"id": file_id, "object": "file", "deleted": True})
+    raise _HTTPError(404, f"no fake route for {request.method} {request.path}")
+
+
+def _openai_batch(batch_id: str, status: str) -> dict[str, Any]:
+    return {
+        "id": batch_id,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-fake-batch",
+        "completion_window": "24h",
+        "status": status,
+        "created_at": 1_700_000_000,
+    }
+
+
+def _stored_response(response_id: str) -> dict[str, Any]:
+    text = f"stored {response_id}"
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": "completed",
+        "model": OPENAI_MODELS[0],
+        "output": [
+            {
+                "id": f"msg_{response_id}",
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+
+
 # -- Anthropic -----------------------------------------------------------------------------
+
+
+def _anthropic_file(file_id: str, filename: str, size: int) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "type": "file",
+        "filename": filename,
+        "mime_type": "text/plain",
+        "size_bytes": size,
+        "created_at": "2025-01-01T00:00:00Z",
+        "downloadable": True,
+    }
+
+
+def _anthropic_files(request: RecordedRequest, n: int) -> _Reply:
+    rest = request.path.removeprefix("/v1/files").strip("/")
+    file_id, _, tail = rest.partition("/")
+    if request.method == "POST" and not rest:
+        upload = _multipart_fields(request).get("file")
+        if not isinstance(upload, tuple):
+            raise _HTTPError(400, "missing required parameter(s): file")
+        return _Reply(body=_anthropic_file(f"file_fake{n:06d}", upload[0], len(upload[1])))
+    if request.method == "GET" and not rest:
+        return _Reply(body={"data": [], "has_more": False, "first_id": None, "last_id": None})
+    if request.method == "GET" and not tail:
+        return _Reply(body=_anthropic_file(file_id, "upload.txt", 0))
+    if request.method == "GET" and tail == "content":
+        return _Reply(raw=f"contents of {file_id}".encode())
+    if request.method == "DELETE" and not tail:
+        return _Reply(body={"id": file_id, "type": "file_deleted"})
+    raise _HTTPError(404, f"no fake route for {request.method} {request.path}")
 
 
 def _anthropic_input_tokens(body: Mapping[str, Any]) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 _EXPORTS = {
     "resume": "heso.approvals.gated",
+    "ResumeOutcome": "heso.approvals.gated",
     "decision": "heso.approvals.gated",
     "append_decision": "heso.approvals.gated",
     "SUSPENDED": "heso.approvals.gated",
@@ -43,6 +44,14 @@ def on_suspended(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> Non
     session.open_pending(runtime, receipt, decision)
 
 
+def reenter(runtime: Any, action: Any, decision: Any) -> Any:
+    """Re-enter an earlier suspension of ``action`` (called by the gate when policy requires
+    approval and blocking is on): see :func:`heso.approvals.reentry.reenter`."""
+    from heso.approvals import reentry
+
+    return reentry.reenter(runtime, action, decision)
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -53,4 +62,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["on_suspended", *_EXPORTS]
+__all__ = ["on_suspended", "reenter", *_EXPORTS]

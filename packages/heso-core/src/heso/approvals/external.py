@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from heso.approvals import sla
 from heso.approvals.decisions import BY_APPROVER, DECISION, check_approver_decision
 from heso.approvals.registry import Registry
 from heso.approvals.state import fold
-from heso.approvals.store import Store
+from heso.approvals.store import ApprovalStore
 from heso.errors import ApprovalError, HesoConfigError
 from heso.keys import PublicKey
 from heso.receipt import APPROVAL_DECISIONS
@@ -44,14 +43,14 @@ RECORD_KEYS = frozenset(
 
 
 def record_external_decision(
-    data_dir: str | Path,
+    store: ApprovalStore,
     registry: Registry,
     part: Any,
     *,
     now: datetime | None = None,
     max_skew: timedelta = MAX_SKEW,
 ) -> dict[str, Any]:
-    """Check and record an approver's signed decision ``{"record", "signer"}``.
+    """Check and record an approver's signed decision ``{"record", "signer"}`` in ``store``.
 
     The record must have exactly the members ``heso approve`` writes (``reason`` optional), be
     signed by the key registered for its approver in an eligible group, carry a valid
@@ -90,7 +89,6 @@ def record_external_decision(
     action_hash = record["action_hash"]
     if not isinstance(action_hash, str) or len(action_hash) != 64:
         raise ApprovalError("action_hash must be the full 64-digit hash")
-    store = Store(data_dir)
     found, session = store.resolve(action_hash)
     if found != action_hash:
         raise ApprovalError(f"no suspended action {action_hash[:12]}")

@@ -18,17 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import blake3
-
 from heso import config as _config
+from heso import telemetry
 from heso.action import Verb
+from heso.approvals import binding as _binding
 from heso.approvals import session as _session
 from heso.approvals import sla as _sla
 from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
 from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
-from heso.approvals.store import Store, check_session, new_session_id
-from heso.canonical import canonical_bytes, to_json_value
+from heso.approvals.store import ApprovalStore, check_session, new_session_id
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
 
 log = logging.getLogger("heso.approvals")
@@ -83,12 +82,17 @@ class Paused(SuspendedError):
         )
 
 
-_capturing: ContextVar[bool] = ContextVar("heso_gated_capture", default=False)
+_capturing: ContextVar[str | None] = ContextVar("heso_gated_capture", default=None)
 
 
 def capturing() -> bool:
     """Whether a gated first call is gating its action in this context (it opens the session
     itself, under the session lock)."""
+    return _capturing.get() is not None
+
+
+def capturing_session() -> str | None:
+    """The session of the gated first call gating its action in this context, if any."""
     return _capturing.get()
 
 
@@ -157,6 +161,7 @@ def gated(
             }
         else:
             verb, tool_name = Verb.TOOL_CALL, getattr(fn, "__name__", type(fn).__name__)
+        options["approval_floor"] = True  # policy may block a call or pick who decides it
         spec = _Spec(
             verb, tool_name, delta, on_timeout, tool_version, expiry, raise_on_suspend, options
         )
@@ -216,15 +221,9 @@ def _fields_binder(
     return fields_of
 
 
-def _binding(secret: bytes, spec: _Spec, fields: Mapping[str, Any]) -> str:
-    """A keyed digest of exactly what was approved: verb, tool, arguments, tool_version."""
-    identity = {
-        "fields": to_json_value(dict(fields), path="fields"),
-        "tool_name": spec.tool_name,
-        "tool_version": spec.tool_version,
-        "verb": spec.verb.value,
-    }
-    return blake3.blake3(canonical_bytes(identity), key=secret).hexdigest()
+def _identity(spec: _Spec) -> dict[str, Any]:
+    """What a session binds besides the arguments."""
+    return {"tool_name": spec.tool_name, "tool_version": spec.tool_version, "verb": spec.verb.value}
 
 
 def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
@@ -242,13 +241,17 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 
 
 def _first_call(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan | None:
     from heso.capture import OutcomeKind, capture
 
     secret = store.create_session(session)
-    binding = _binding(secret, spec, fields)
-    token = _capturing.set(True)
+    token = _capturing.set(session)
     try:
         outcome = capture(spec.verb, spec.tool_name, fields, **spec.options)
     except HesoError as exc:
@@ -259,6 +262,9 @@ def _first_call(
     finally:
         _capturing.reset(token)
     assert outcome.receipt is not None
+    bound = _binding.bind(
+        secret, _identity(spec), fields, outcome.receipt["content"]["action"]["fields"]
+    )
     kind = {
         OutcomeKind.SUSPENDED: "suspended",
         OutcomeKind.ALLOWED: "allowed",
@@ -279,31 +285,45 @@ def _first_call(
         sla_delta=delta,
         on_timeout=spec.on_timeout,
         expires_at=spec.expires_at,
-        binding=binding,
+        binding=bound.digest,
         tool_version=spec.tool_version,
         observe_only=not outcome.blocking and kind != "allowed",
     )
     _session.open_session(runtime, store, session, record)
+    _binding.remember(runtime.config.data_dir, session, bound)
     return None
 
 
 def _resume(
-    runtime: Any, store: Store, spec: _Spec, session: str, fields: dict[str, Any], now: datetime
+    runtime: Any,
+    store: ApprovalStore,
+    spec: _Spec,
+    session: str,
+    fields: dict[str, Any],
+    now: datetime,
 ) -> _Plan:
     st = _session.state(runtime, store, session, now)
     assert st is not None
     if st.binding is None:
         raise ApprovalError(
-            f"session {session!r} was not opened by a @heso.gated call, so no call can resume "
-            "it; use heso.resume() to finalize it"
+            f"session {session!r} was not opened by a @heso.gated call, so no gated call can "
+            "resume it: it fires when its own call is made again (heso.resume() reports where "
+            "it stands)"
         )
-    binding = _binding(store.binding_secret(session), spec, fields)
-    if binding != st.binding:
+    data_dir = runtime.config.data_dir
+    bound = _binding.bind(
+        store.binding_secret(session),
+        _identity(spec),
+        fields,
+        st.receipt["content"]["action"]["fields"],
+    )
+    held = _binding.remembered(data_dir, session)
+    if bound.digest != st.binding or (held is not None and held != bound.destroyed):
         record = {
             "kind": "drift",
             "at": _sla.stamp(now),
             "action_hash": st.action_hash,
-            "binding": binding,
+            "binding": bound.digest,
             "reason": "the call's arguments or tool_version differ from the suspended action",
         }
         store.append(session, operator_record(record, runtime.key))
@@ -323,9 +343,17 @@ def _resume(
         return _Plan(False, SUSPENDED, session, st.action_hash)
     if st.status != APPROVED:
         return _park(spec, st)
+    if bound.destroyed is not None and held is None:
+        raise ApprovalError(
+            f"session {session!r} cannot be resumed here: {spec.tool_name}() has arguments "
+            "redacted with destroy, and heso keeps no trace of their values on disk, so only "
+            "the process that suspended the call can check that they are the approved ones; "
+            "redact them with commit to resume from any process"
+        )
     ticket = claim(runtime, store, st, now)
     if ticket is None:
         return _Plan(False, SUSPENDED, session, st.action_hash)
+    _binding.forget(data_dir, session)
     return _Plan(True, session=session, action_hash=st.action_hash, ticket=ticket)
 
 
@@ -359,25 +387,83 @@ def _fired(plan: _Plan) -> AbstractContextManager[Any]:
 # -- the session API --------------------------------------------------------------------------
 
 
-def resume(session: str, *, now: datetime | str | None = None) -> str | None:
-    """Bring ``session`` up to date without running its body: record due timeouts, finalize
-    the L1 receipt once approved (re-suspending under a rotated operator key). Returns
-    :func:`decision`. Call the gated function again with the session to fire it."""
-    return _update(session, now, functools.partial(_session.settle, on_rotation="log"))
+class ResumeOutcome(str):
+    """What :func:`resume` found. It *is* the session's decision (``"suspended"``,
+    ``"escalated"``, ``"approved"``, ``"denied"``, ``"expired"``, ``"completed"``: compare
+    it with a string), and carries the details."""
+
+    session: str
+    action_hash: str
+    fired: bool
+    """The action fired (its firing receipt is chained); a bare resume never fires it."""
+    trust_level: str | None
+    """``L1``/``L0`` of the firing, once fired."""
+    receipt: Mapping[str, Any]
+    """The receipt the action fired with, once fired (a replay); else the suspended one."""
+
+    def __new__(
+        cls,
+        decision: str,
+        *,
+        session: str,
+        action_hash: str,
+        fired: bool,
+        trust_level: str | None,
+        receipt: Mapping[str, Any],
+    ) -> ResumeOutcome:
+        out = super().__new__(cls, decision)
+        out.session, out.action_hash, out.fired = session, action_hash, fired
+        out.trust_level, out.receipt = trust_level, receipt
+        return out
+
+    @property
+    def decision(self) -> str:
+        """The decision, as a plain string."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ResumeOutcome({self.decision!r}, session={self.session!r}, "
+            f"action_hash={self.action_hash[:12]!r}, fired={self.fired})"
+        )
+
+
+def resume(session: str, *, now: datetime | str | None = None) -> ResumeOutcome | None:
+    """Bring ``session`` up to date without running its body: record due timeouts (and, when
+    the operator key rotated since an approved action was suspended, suspend it again under
+    the current key). ``None`` for an unknown session. An approved action fires, and its L1
+    receipt is chained, when its call is made again (the gated function with the session, or
+    the same call through ``@heso.tool``, ``heso.wrap`` or an adapter); once fired, the
+    outcome replays the receipt it fired with."""
+    runtime = _config.current()
+    st = _update(session, now, functools.partial(_session.settle, on_rotation="log"))
+    if st is None:
+        return None
+    fired = st.fired is not None or st.status in (FIRED, COMPLETED)
+    receipt = _session.firing_receipt(runtime, st) if fired else None
+    return ResumeOutcome(
+        st.decision,
+        session=st.session,
+        action_hash=st.action_hash,
+        fired=fired,
+        trust_level=(st.fired or {}).get("trust_level"),
+        receipt=receipt or st.receipt,
+    )
 
 
 def decision(session: str, *, now: datetime | str | None = None) -> str | None:
     """``approved``, ``denied``, ``expired``, ``escalated``, ``completed``, ``suspended``, or
     ``None`` for an unknown session. Records any timeout that took effect."""
-    return _update(session, now, _record_timeouts)
+    st = _update(session, now, _record_timeouts)
+    return st.decision if st is not None else None
 
 
 def _update(
     session: str,
     now: datetime | str | None,
-    step: Callable[[Any, Store, str, datetime], SessionState | None],
-) -> str | None:
-    """Run ``step`` on ``session`` at ``now``, under its lock; the resulting decision."""
+    step: Callable[[Any, ApprovalStore, str, datetime], SessionState | None],
+) -> SessionState | None:
+    """Run ``step`` on ``session`` at ``now``, under its lock; the resulting state."""
     runtime = _config.current()
     store = _session.store_of(runtime)
     moment = _sla.parse_time(now, "now") if now is not None else _sla.clock(runtime)
@@ -385,19 +471,17 @@ def _update(
     if not store.exists(session):
         return None
     with store.locked(session):
-        st = step(runtime, store, session, moment)
-    return st.decision if st is not None else None
+        return step(runtime, store, session, moment)
 
 
 def _record_timeouts(
-    runtime: Any, store: Store, session: str, now: datetime
+    runtime: Any, store: ApprovalStore, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
-    if st is not None and st.due:
+    if st is not None and st.due and runtime.identity == st.operator:
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
-        if not st.is_open:
-            store.set_open(st.action_hash, session, False)
+            telemetry.approval_event(runtime, session, timeout, state=st)
     return st
 
 

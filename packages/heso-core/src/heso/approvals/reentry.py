@@ -36,6 +36,7 @@ from heso import fieldpath
 from heso.action import Action, Verb
 from heso.approvals import session as _session
 from heso.approvals import sla
+from heso.approvals.binding import has_destroyed
 from heso.approvals.state import (
     APPROVED,
     OPEN,
@@ -44,9 +45,9 @@ from heso.approvals.state import (
     SessionState,
     fold,
 )
-from heso.approvals.store import Store
+from heso.approvals.store import ApprovalStore
 from heso.canonical import canonical_bytes, to_json_value
-from heso.capture import Outcome, action_hash_scope, gate
+from heso.capture import Outcome, OutcomeKind, action_hash_scope, gate
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -55,9 +56,10 @@ from heso.errors import (
     LifecycleError,
     SuspendedError,
 )
+from heso.ledger.format import Entry
 from heso.policy import DecisionKind
 from heso.receipt import action_block
-from heso.redaction import MARKER_KEY, RedactStrategy, RevealEntry, is_marker, redact
+from heso.redaction import RedactStrategy, RevealEntry, redact
 from heso.steps import current_step
 
 log = logging.getLogger("heso.approvals")
@@ -128,9 +130,23 @@ def find(
             return found
     if not _suspends(runtime, action):
         return None
+    return _search(runtime, store, action, now, skip=hinted, include_spent=include_spent)
+
+
+def _search(
+    runtime: Any,
+    store: ApprovalStore,
+    action: Action,
+    now: datetime,
+    *,
+    skip: str | None = None,
+    include_spent: bool = False,
+) -> Found | None:
+    """The suspended action ``action`` is, among every ``action-…`` session (see
+    :func:`find`)."""
     matches: list[Found] = []
     for session in _candidates(store):
-        if session == hinted or (not include_spent and store.fire_claimed(session)):
+        if session == skip or (not include_spent and store.fire_claimed(session)):
             continue
         try:
             found = _match(runtime, store, session, action, now)
@@ -146,8 +162,8 @@ def find(
 def lookup(key: str, *, settle: bool = False) -> Found | None:
     """The suspended action ``key`` names (its ``action_hash`` or ``action-<hash>`` session),
     without comparing any call with it; ``None`` when heso suspended no such action outside
-    ``@heso.gated``. ``settle=True`` first records due timeouts and finalizes the L1 receipt
-    of an approval (as :func:`heso.resume`)."""
+    ``@heso.gated``. ``settle=True`` first records due timeouts (as :func:`heso.resume`); the
+    L1 receipt is minted when the action fires."""
     runtime = _config.current()
     store = _session.store_of(runtime)
     session = _hinted_session(store, key)
@@ -189,13 +205,15 @@ def _action(
     )
 
 
-def _hinted_session(store: Store, hint: str | None) -> str | None:
+def _hinted_session(store: ApprovalStore, hint: str | None) -> str | None:
     """The re-enterable session ``hint`` names; a ``@heso.gated`` session never (its calls
     are bound to the approved arguments by the decorator, not by re-entry)."""
     if not hint:
         return None
     prefix = _session.AUTO_SESSION_PREFIX
     session = hint if hint.startswith(prefix) else store.session_of(hint)
+    if session is None and len(hint) == 64 and set(hint) <= set("0123456789abcdef"):
+        session = prefix + hint  # the index is only a lookup aid
     if session is None or not session.startswith(prefix) or not store.exists(session):
         return None
     return session
@@ -215,12 +233,14 @@ def _suspends(runtime: Any, action: Action) -> bool:
         ) from exc
 
 
-def _candidates(store: Store) -> list[str]:
+def _candidates(store: ApprovalStore) -> list[str]:
     prefix = _session.AUTO_SESSION_PREFIX
-    return sorted({s for _, s in store.all_hashes() if s.startswith(prefix)})
+    return [s for s in store.sessions() if s.startswith(prefix)]
 
 
-def _match(runtime: Any, store: Store, session: str, action: Action, now: datetime) -> Found | None:
+def _match(
+    runtime: Any, store: ApprovalStore, session: str, action: Action, now: datetime
+) -> Found | None:
     """``session``'s state when its current action is ``action`` (cheap checks first; the
     lifecycle's signatures are verified only for a match)."""
     lines = store.lines(session)
@@ -250,7 +270,7 @@ def _match(runtime: Any, store: Store, session: str, action: Action, now: dateti
 def _recommit(values: Mapping[str, Any], recorded: Any, salts: list[RevealEntry]) -> Any:
     """``values`` redacted as the core redacted the recorded action, with its recorded salts
     (so equal values give equal commitments); ``None`` when a field was destroyed."""
-    if _has_destroyed(recorded):
+    if has_destroyed(recorded):
         return None
     latest = {e.path: e for e in salts}
     # redact() commits deepest paths first, then by path: hand it the salts in that order.
@@ -261,16 +281,6 @@ def _recommit(values: Mapping[str, Any], recorded: Any, salts: list[RevealEntry]
     except StopIteration:
         return None
     return shown
-
-
-def _has_destroyed(node: Any) -> bool:
-    if is_marker(node):
-        return bool(node[MARKER_KEY] == "destroy")
-    if isinstance(node, Mapping):
-        return any(_has_destroyed(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_destroyed(v) for v in node)
-    return False
 
 
 # -- firing -------------------------------------------------------------------------------------
@@ -289,6 +299,9 @@ class FireTicket:
     trust_level: str
     """``L1`` when approvers co-signed the receipt, ``L0`` for an operator or timeout
     approval."""
+    receipt: Mapping[str, Any] | None = None
+    """The action's receipt as it fires (chained and sealed before the body runs)."""
+    entry: Entry | None = None
     _done: bool = field(default=False, init=False, repr=False)
     _scope: action_hash_scope | None = field(default=None, init=False, repr=False)
 
@@ -316,21 +329,25 @@ class FireTicket:
             self.complete(exc is None, error=exc)
 
 
-def claim(runtime: Any, store: Store, st: SessionState, now: datetime) -> FireTicket | None:
+def claim(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> FireTicket | None:
     """Win the one firing of the approved session ``st`` (hold its lock): the session records
     ``fired``. ``None`` when ``st`` is not approved or another caller, in any thread or
     process, won it."""
-    if st.status != APPROVED or not _session.claim_firing(runtime, store, st, now):
+    firing = _session.claim_firing(runtime, store, st, now)
+    if firing is None:
         return None
-    return FireTicket(st.session, st.action_hash, "L1" if st.finalized is not None else "L0")
+    return FireTicket(
+        st.session, st.action_hash, firing.trust_level, dict(firing.receipt), firing.entry
+    )
 
 
 def fire(found: Found) -> FireTicket | GateRefusal:
     """Claim the one firing of ``found``, or say why it may not run.
 
-    Settles the session first (records due timeouts; finalizes the L1 receipt of an
-    approvers' approval; a rotated operator key suspends the action again, which then awaits
-    a new approval). Returns a :class:`FireTicket` to the one winner, else the refusal:
+    Settles the session first (records due timeouts; a rotated operator key suspends the
+    action again, which then awaits a new approval); the winner's firing chains the action's
+    L1 receipt (or L0, for an operator or timeout approval) and seals it before returning.
+    Returns a :class:`FireTicket` to the one winner, else the refusal:
     ``SuspendedError`` while undecided, ``BlockedError`` when denied, expired or already
     fired. A denial or expiry is delivered once: the same call made again is a new action.
     """
@@ -405,14 +422,14 @@ def admit(
     **options: Any,
 ) -> Admission:
     """Let one call through, for a framework without a native pause: re-enter its approved
-    suspension (:func:`find`, :func:`fire`), else gate it as a new action
-    (:func:`heso.capture.gate`, with ``options``).
+    suspension (the one ``hint`` names first), else gate it (:func:`heso.capture.gate`, with
+    ``options``, which itself re-enters an earlier suspension of the same call).
 
     Raises the refusal while blocking is on: ``SuspendedError`` (a new suspension, or one still
     undecided: no new receipt), ``BlockedError`` (policy, a denial, an expiry, a spent
     approval). ``with admit("tool_call", name, args): run()``.
     """
-    if _config.current().config.blocking:
+    if hint is not None and _config.current().config.blocking:
         shape = {k: options.get(k) for k in ("workflow", "account", "agent", "domain", "action_id")}
         found = find(verb, tool_name, fields, hint=hint, **shape)
         if found is not None:
@@ -421,7 +438,31 @@ def admit(
                 raise fired
             return Admission(fired.action_hash, ticket=fired)
     outcome = gate(verb, tool_name, fields, **options)
-    return Admission(outcome.action_hash, outcome=outcome)
+    return Admission(outcome.action_hash, outcome=outcome, ticket=outcome.ticket)
+
+
+def reenter(runtime: Any, action: Action, decision: Any) -> Outcome | None:
+    """The gate's re-entry (:func:`heso.capture.capture` with ``reenter=True``), for a call
+    policy suspends while blocking is on: the same call suspended before and approved since
+    fires now (an ``APPROVED`` outcome carrying its :class:`FireTicket`); one still undecided,
+    denied, expired or lost to a concurrent caller raises its refusal (no new receipt);
+    ``None`` when heso never suspended this call, or its approval was spent (a new action)."""
+    store = _session.store_of(runtime)
+    found = _search(runtime, store, action, sla.clock(runtime))
+    if found is None:
+        return None
+    fired = fire(found)
+    if isinstance(fired, GateRefusal):
+        raise fired
+    return Outcome(
+        OutcomeKind.APPROVED,
+        True,
+        action_hash=fired.action_hash,
+        receipt=fired.receipt,
+        decision=decision,
+        entry=fired.entry,
+        ticket=fired,
+    )
 
 
 # -- refusals -----------------------------------------------------------------------------------
@@ -501,6 +542,7 @@ __all__ = [
     "find",
     "fire",
     "lookup",
+    "reenter",
     "refusal",
     "suspension",
 ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from heso import chain as _chain
-from heso.approvals import sla
+from heso import telemetry
+from heso.approvals import evidence, sla
 from heso.approvals.decisions import (
     APPROVED,
     BY_OPERATOR,
@@ -25,15 +26,19 @@ from heso.approvals.decisions import (
 from heso.approvals.finalize import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
-from heso.approvals.store import Line, Store
-from heso.chain import Entry
+from heso.approvals.store import ApprovalStore, Line
+from heso.canonical import loads_strict
 from heso.errors import ApprovalError, OperatorKeyMismatchError
+from heso.ledger.format import Entry, encode_entry, entry_hash
 from heso.receipt import build_content, mint
 from heso.toml_source import TomlSource
 
 log = logging.getLogger("heso.approvals")
 
 AUTO_SESSION_PREFIX = "action-"
+TRACKED = ("approvers", "operator", "timeout")
+"""Who approved an action whose firing is recorded in the audit chain (a human decision or a
+timeout); policy-allowed and observe-only calls are not approvals, and chain nothing more."""
 
 _registries: dict[tuple[str, Any], Registry] = {}
 
@@ -57,21 +62,22 @@ def registry_of(runtime: Any) -> Registry:
     return registry
 
 
-def store_of(runtime: Any) -> Store:
-    return Store(runtime.config.data_dir)
+def store_of(runtime: Any) -> ApprovalStore:
+    store: ApprovalStore = runtime.approvals
+    return store
 
 
 def chain_link(runtime: Any, action_hash: str, entry: Entry | None = None) -> dict[str, Any] | None:
     """``{"seq", "entry_hash"}`` of the chain entry holding ``action_hash`` (the latest)."""
     if entry is not None:
         return {"seq": entry.seq, "entry_hash": entry.entry_hash}
-    data_dir = runtime.config.data_dir
-    hits = _chain.find(data_dir, action_hash)
+    ledger = runtime.ledger
+    hits = ledger.find(action_hash)
     if not hits:
         return None
-    found = _chain.read_entry_at(data_dir, hits[-1][1])
-    line = _chain.encode_entry(found["seq"], found["prev"], found["receipt"])
-    return {"seq": found["seq"], "entry_hash": _chain.entry_hash(line)}
+    found = loads_strict(ledger.line(hits[-1][1]))
+    line = encode_entry(found["seq"], found["prev"], found["receipt"])
+    return {"seq": found["seq"], "entry_hash": entry_hash(line)}
 
 
 def opening_record(
@@ -91,8 +97,10 @@ def opening_record(
     groups: Sequence[str] | None = None,
     rule_id: str | None = None,
     supersedes: str | None = None,
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
-    """The first record of a session (``suspended``, ``allowed`` or ``blocked``)."""
+    """The first record of a session (``suspended``, ``allowed`` or ``blocked``); a traced
+    suspension carries its span's ``traceparent`` (:mod:`heso.telemetry`)."""
     rec: dict[str, Any] = {
         "kind": kind,
         "session": session,
@@ -109,6 +117,7 @@ def opening_record(
         rec["sla_seconds"] = int(delta.total_seconds())
         rec["deadline"] = sla.stamp(at + delta)
         rec["on_timeout"] = on_timeout
+        rec["traceparent"] = traceparent or telemetry.suspension_traceparent(rec["action_hash"])
     if expires_at is not None:
         rec["expires_at"] = sla.stamp(expires_at)
     if binding is not None:
@@ -122,7 +131,9 @@ def opening_record(
     return {k: val for k, val in rec.items() if val is not None}
 
 
-def open_session(runtime: Any, store: Store, session: str, record: Mapping[str, Any]) -> Line:
+def open_session(
+    runtime: Any, store: ApprovalStore, session: str, record: Mapping[str, Any]
+) -> Line:
     """Write a session's opening record (hold the lock) and index its action."""
     action_hash = record["action_hash"]
     if record["kind"] == "suspended":
@@ -135,7 +146,6 @@ def open_session(runtime: Any, store: Store, session: str, record: Mapping[str, 
             )
     line = store.append(session, operator_record(record, runtime.key))
     if record["kind"] == "suspended" and not record.get("observe_only"):
-        store.set_open(action_hash, session, True)
         _warn_undefined(runtime, record)
     return line
 
@@ -177,25 +187,25 @@ def open_pending(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> str
     return session
 
 
-def state(runtime: Any, store: Store, session: str, now: datetime) -> SessionState | None:
+def state(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState | None:
     """``session`` folded at ``now``."""
     return fold(session, store.lines(session), registry_of(runtime), now)
 
 
 def settle(
     runtime: Any,
-    store: Store,
+    store: ApprovalStore,
     session: str,
     now: datetime,
     *,
     on_rotation: Literal["raise", "log"] = "raise",
 ) -> SessionState | None:
-    """Bring ``session`` up to date (hold the lock): record due timeouts, finalize the L1
-    receipt once approvers approved, and close the pending marker once decided.
+    """Bring ``session`` up to date (hold the lock): record due timeouts, and when an approved
+    action would fire under another operator key than the one that suspended it, suspend it
+    again under the current key (``on_rotation="raise"`` then raises
+    ``OperatorKeyMismatchError``; ``"log"`` logs it and returns the new state, parked again).
 
-    When the operator key rotated, the action is suspended again under the current key; then
-    ``on_rotation="raise"`` raises ``OperatorKeyMismatchError`` and ``"log"`` logs it and
-    returns the new state (parked again, awaiting approval of the new action).
+    The L1 receipt is minted when the action fires (:func:`claim_firing`), not here.
     """
     if on_rotation == "log":
         try:
@@ -206,19 +216,17 @@ def settle(
     st = state(runtime, store, session, now)
     if st is None:
         return None
-    if st.due:
+    if st.due and runtime.identity == st.operator:  # another key's records would not count
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
+            telemetry.approval_event(runtime, session, timeout, state=st)
         st = _refold(runtime, store, session, now)
-    if st.status == APPROVED and st.approved_by == "approvers" and st.finalized is None:
-        finalize_locked(runtime, store, st, now, [leg.part for leg in st.quorum_legs()])
-        st = _refold(runtime, store, session, now)
-    if not st.is_open:
-        store.set_open(st.action_hash, session, False)
+    if st.status == APPROVED and st.approved_by in TRACKED:
+        refuse_stale_key(runtime, store, st, now)
     return st
 
 
-def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionState:
+def _refold(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState:
     st = state(runtime, store, session, now)
     assert st is not None
     return st
@@ -226,7 +234,7 @@ def _refold(runtime: Any, store: Store, session: str, now: datetime) -> SessionS
 
 def finalize_locked(
     runtime: Any,
-    store: Store,
+    store: ApprovalStore,
     st: SessionState,
     now: datetime,
     parts: Sequence[Mapping[str, Any]],
@@ -235,19 +243,8 @@ def finalize_locked(
 ) -> dict[str, Any]:
     """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
     refuse_stale_key(runtime, store, st, now)
-    registry = registry_of(runtime)
-    if single is None:
-        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
-    l1 = assemble_l1(
-        runtime,
-        registry,
-        st.action_hash,
-        st.receipt["content"],
-        parts,
-        groups=st.groups,
-        single=single,
-    )
-    entry = runtime.chain.append(l1)
+    l1 = _assemble(runtime, st, parts, single=single)
+    entry = runtime.ledger.append(l1)
     multi = l1["multi_approval"]
     record = {
         "kind": "finalized",
@@ -262,7 +259,7 @@ def finalize_locked(
     return l1
 
 
-def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime) -> None:
+def refuse_stale_key(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """If the operator key rotated since ``st`` was suspended: suspend the action again under
     the current key and raise ``OperatorKeyMismatchError`` (hold the lock)."""
     if runtime.identity == st.operator:
@@ -277,7 +274,7 @@ def refuse_stale_key(runtime: Any, store: Store, st: SessionState, now: datetime
     )
 
 
-def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> str:
+def resuspend(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> str:
     """Suspend ``st``'s action again under the current operator key (hold the lock); earlier
     approvals do not carry over. Returns the new action_hash."""
     old = st.receipt["content"]
@@ -288,7 +285,7 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
         policy=old["policy"],
     )
     receipt = mint(content, runtime.key)
-    entry = runtime.chain.append(receipt)
+    entry = runtime.ledger.append(receipt)
     opening = st.opening
     record = opening_record(
         "suspended",
@@ -304,35 +301,135 @@ def resuspend(runtime: Any, store: Store, st: SessionState, now: datetime) -> st
         groups=opening.get("groups", st.groups),
         rule_id=opening.get("rule_id"),
         supersedes=st.action_hash,
+        traceparent=opening.get("traceparent"),
     )
     new_hash: str = record["action_hash"]
     store.index(new_hash, st.session)
     store.append(st.session, operator_record(record, runtime.key))
-    store.set_open(new_hash, st.session, True)
-    store.set_open(st.action_hash, st.session, False)
     return new_hash
 
 
-def claim_firing(runtime: Any, store: Store, st: SessionState, now: datetime) -> bool:
-    """Win the one firing of the approved session ``st`` and record ``fired`` (hold the lock);
-    ``False`` when a caller in any thread or process already won it."""
+@dataclass(frozen=True)
+class Firing:
+    """A firing :func:`claim_firing` won."""
+
+    trust_level: str
+    """``L1`` when approvers co-signed the receipt, else ``L0``."""
+    receipt: Mapping[str, Any]
+    """The action's receipt as it fires (the L1 receipt, or the suspended one)."""
+    entry: Entry | None
+    """The chain entry of the firing receipt (``None`` for observe-only and policy-allowed
+    calls, which are not approvals and chain nothing more)."""
+
+
+def claim_firing(
+    runtime: Any, store: ApprovalStore, st: SessionState, now: datetime
+) -> Firing | None:
+    """Win the one firing of the approved session ``st`` (hold the lock), or ``None`` when a
+    caller in any thread or process already won it.
+
+    An approval's firing is first looked up in the audit chain itself
+    (:mod:`heso.approvals.evidence`): found there, the action fired before, whatever
+    ``approvals/`` says, and it never fires again. Otherwise the session's claim file is
+    taken, the firing receipt (L1 when approvers co-signed, else the suspended L0 receipt) is
+    appended to the chain and sealed, and ``fired`` is recorded: all before the body runs. A
+    crash part-way leaves the claim, or the chain entry: the action then never fires (at most
+    once).
+    """
+    if st.status != APPROVED or store.fire_claimed(st.session):
+        return None
+    tracked = st.approved_by in TRACKED
+    receipt: Mapping[str, Any] | None = None
+    l1 = st.approved_by == "approvers"
+    if tracked:
+        if runtime.identity != st.operator:
+            return None  # settle() suspends it again under the current key
+        earlier = evidence.firings(runtime.ledger, st)
+        if earlier:
+            log.warning(
+                "heso refused to fire %s again: the audit chain records its firing (entry %s) "
+                "but approvals/%s does not; the approvals store was altered",
+                st.action_hash[:12],
+                earlier[0]["seq"],
+                st.session,
+            )
+            store.claim_fire(st.session, {"action_hash": st.action_hash, "chain": earlier[0]})
+            return None
+        legs = [leg.part for leg in st.quorum_legs()]
+        receipt = _assemble(runtime, st, legs) if l1 else st.receipt
     note = {"action_hash": st.action_hash, "at": sla.stamp(now), "pid": os.getpid()}
     if not store.claim_fire(st.session, note):
-        return False
-    record = {
+        return None
+    trust_level = "L1" if l1 else "L0"
+    entry: Entry | None = None
+    record: dict[str, Any] = {
         "kind": "fired",
         "at": sla.stamp(now),
         "action_hash": st.action_hash,
         "approved_by": st.approved_by,
-        "trust_level": "L1" if st.finalized is not None else "L0",
+        "trust_level": trust_level,
         "pid": os.getpid(),
     }
+    if receipt is not None:
+        entry = runtime.ledger.append(receipt)
+        runtime.ledger.seal()
+        link = chain_link(runtime, st.action_hash, entry)
+        record["chain"] = link
+        if l1:
+            multi = receipt["multi_approval"]
+            finalized = {
+                "kind": "finalized",
+                "at": sla.stamp(now),
+                "action_hash": st.action_hash,
+                "chain": link,
+                "group": multi["group"],
+                "threshold": multi["threshold"],
+                "approvers": sorted(leg.approver for leg in st.quorum_legs()),
+                "firing": True,
+            }
+            store.append(st.session, operator_record(finalized, runtime.key))
     store.append(st.session, operator_record(record, runtime.key))
-    store.set_open(st.action_hash, st.session, False)
-    return True
+    telemetry.approval_event(runtime, st.session, record, state=st, entry=entry)
+    return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
 
 
-def retire(store: Store, st: SessionState, now: datetime) -> None:
+def _assemble(
+    runtime: Any,
+    st: SessionState,
+    parts: Sequence[Mapping[str, Any]],
+    *,
+    single: bool | None = None,
+) -> dict[str, Any]:
+    """The L1 receipt of ``st`` from the co-signatures in ``parts`` (not appended);
+    ``single`` defaults to whether their group's threshold is 1."""
+    registry = registry_of(runtime)
+    if single is None:
+        single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
+    return assemble_l1(
+        runtime,
+        registry,
+        st.action_hash,
+        st.receipt["content"],
+        parts,
+        groups=st.groups,
+        single=single,
+    )
+
+
+def firing_receipt(runtime: Any, st: SessionState) -> dict[str, Any] | None:
+    """The receipt ``st``'s firing appended to the chain, if it fired with one."""
+    link = (st.fired or {}).get("chain")
+    if not isinstance(link, Mapping):
+        return None
+    for _, seq in runtime.ledger.find(st.action_hash):
+        entry = loads_strict(runtime.ledger.line(seq))
+        if entry["seq"] == link.get("seq"):
+            receipt: dict[str, Any] = entry["receipt"]
+            return receipt
+    return None
+
+
+def retire(store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """Take the firing claim of a denied or expired session whose refusal a re-issued call
     received (hold the lock): it could never fire anyway, and the same call made once more is
     a new action (:func:`heso.approvals.reentry.find` passes over claimed sessions)."""
@@ -369,9 +466,10 @@ def record_completed(
         record["error"] = error if isinstance(error, str) else type(error).__name__
     with store.locked(session):
         store.append(session, operator_record(record, runtime.key))
+    telemetry.approval_event(runtime, session, record)
 
 
-def session_of(store: Store, action_hash: str) -> str:
+def session_of(store: ApprovalStore, action_hash: str) -> str:
     """The session that suspended ``action_hash`` (a full hash or a unique prefix)."""
     return store.resolve(action_hash)[1]
 
@@ -408,7 +506,8 @@ def finalize(
                     f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
                 )
         if st.finalized is not None:
-            return _chain.get_receipt(runtime.config.data_dir, action_hash)
+            receipt: dict[str, Any] = runtime.ledger.receipt(action_hash)
+            return receipt
         if not st.is_open and st.status != APPROVED:
             raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
         refuse_stale_key(runtime, store, st, now)
@@ -428,9 +527,7 @@ def finalize(
         st = _refold(runtime, store, session, now)
         if st.status != APPROVED or st.approved_by != "approvers":
             raise ApprovalError(f"{action_hash[:12]} is {st.decision}, not approved")
-        l1 = finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
-        store.set_open(action_hash, session, False)
-        return l1
+        return finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
 
 
 def decide(
@@ -452,6 +549,7 @@ def decide(
             raise ApprovalError(f"no session {session!r}")
         if not st.is_open:
             raise ApprovalError(f"session {session!r} is already {st.decision}")
+        refuse_stale_key(runtime, store, st, at)  # a decision signed by another key never counts
         record: dict[str, Any] = {
             "kind": DECISION,
             "by": BY_OPERATOR,
@@ -465,16 +563,19 @@ def decide(
             record["groups"] = escalation_groups(st.groups, registry_of(runtime))
             record["deadline"] = sla.stamp(at + (st.sla or sla.DEFAULT_SLA))
         store.append(session, operator_record(record, runtime.key))
+        telemetry.approval_event(runtime, session, record, state=st)
         st = settle(runtime, store, session, at)
         assert st is not None
         return st.decision
 
 
 __all__ = [
+    "Firing",
     "claim_firing",
     "decide",
     "finalize",
     "finalize_locked",
+    "firing_receipt",
     "open_pending",
     "open_session",
     "opening_record",

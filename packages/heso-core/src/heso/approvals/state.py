@@ -8,7 +8,7 @@ the same state; the operator's runtime also records each timeout in the lifecycl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from heso.approvals.decisions import (
     signer_of,
 )
 from heso.approvals.registry import Registry
-from heso.approvals.store import Line
+from heso.approvals.store import OPENING_KINDS, ApprovalStore, Line
 from heso.errors import LifecycleError
 from heso.keys import PublicKey
 from heso.receipt import OPERATOR_KEY_ID, compute_action_hash, verify_receipt
@@ -51,8 +51,6 @@ DECISION_NAMES = {
     DENIED: "denied",
     EXPIRED: "expired",
 }
-
-OPENING_KINDS = ("suspended", "allowed", "blocked")
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,9 @@ class SessionState:
     rejected: list[Rejected] = field(default_factory=list)
     decided: dict[str, Any] | None = None
     finalized: dict[str, Any] | None = None
+    finalizations: list[dict[str, Any]] = field(default_factory=list)
+    """``finalized`` records of the current action made without firing it (``finalize_l1``,
+    ``finalize_quorum``): their chain entries are not firing evidence."""
     fired: dict[str, Any] | None = None
     completed: dict[str, Any] | None = None
     superseded: list[str] = field(default_factory=list)
@@ -142,35 +143,53 @@ class SessionState:
 def fold(
     session: str, lines: Sequence[Line], registry: Registry, now: datetime
 ) -> SessionState | None:
-    """The state of ``session`` at ``now``; ``None`` for a session with no lifecycle yet."""
+    """The state of ``session`` at ``now``; ``None`` for a session with no lifecycle yet.
+
+    Only signed records count: a record whose signature does not verify, an operator record
+    signed by a key other than the session's, an approver decision that is not valid for
+    this action are listed in :attr:`SessionState.rejected` and change nothing. No record's
+    time moves the clock past ``now``. A first record that does not open the session validly
+    is a ``LifecycleError`` (there is nothing to fold).
+    """
     st: SessionState | None = None
     for line in lines:
         rec = line.record
-        kind = rec.get("kind")
+        kind = rec.get("kind") if isinstance(rec, Mapping) else None
         if kind in OPENING_KINDS:
-            st = _open(session, st, line)
+            if st is None:
+                st = _open(session, None, line)
+            else:
+                try:
+                    st = _open(session, st, line)
+                except LifecycleError as exc:
+                    st.rejected.append(Rejected(_part(line), v.fail(v.INVALID_SIGNATURE, str(exc))))
+                    continue
             st.records.append(rec)
             continue
         if st is None:
             raise LifecycleError(
                 f"session {session!r}: the first record must open it, not {kind!r}"
             )
+        by_approver = kind == DECISION and rec.get("by") == BY_APPROVER
+        problem = _unsigned(st, line)
+        if problem is None and not by_approver and line.signer.get("key_id") != OPERATOR_KEY_ID:
+            problem = v.fail(v.MALFORMED_RECEIPT, f"only the operator signs {kind!r} records")
+        if problem is not None:
+            st.rejected.append(Rejected(_part(line), problem))
+            continue
         st.records.append(rec)
-        if line.signer.get("key_id") == OPERATOR_KEY_ID:
-            _check_operator(st, line)
-        elif not (kind == DECISION and rec.get("by") == BY_APPROVER):
-            raise LifecycleError(
-                f"session {session!r}: record {line.seq} ({kind}) must be signed by the operator"
-            )
-        if kind == DECISION:
-            if rec.get("by") == BY_APPROVER:
-                _approver_decision(st, line, registry)
-            else:
-                _operator_decision(st, rec, registry)
+        if by_approver:
+            _approver_decision(st, line, registry, now)
+        elif kind == DECISION:
+            _operator_decision(st, rec, registry, now)
         elif rec.get("action_hash") != st.action_hash:
             continue
         elif kind == "finalized":
             st.finalized = rec
+            if rec.get("firing"):
+                st.fired, st.status = rec, FIRED
+            else:
+                st.finalizations.append(rec)
         elif kind == "fired":
             st.fired, st.status = rec, FIRED
         elif kind == "completed":
@@ -178,6 +197,25 @@ def fold(
     if st is not None:
         _advance(st, now, registry)
     return st
+
+
+def _part(line: Line) -> dict[str, Any]:
+    return {"record": line.record, "signer": line.signer}
+
+
+def _unsigned(st: SessionState, line: Line) -> Verdict | None:
+    """Why ``line`` is not a record this session may count (``None``: it is): a signature
+    that does not verify, or an operator record signed by another key than the session's."""
+    signed = signer_of(_part(line))
+    if isinstance(signed, Verdict):
+        return signed
+    key_id, key = signed
+    if key_id == OPERATOR_KEY_ID and key.to_str() != st.operator:
+        return v.fail(
+            v.WRONG_KEY,
+            f"record {line.seq} is signed by {key.to_str()}, not the session's operator key",
+        )
+    return None
 
 
 def _open(session: str, st: SessionState | None, line: Line) -> SessionState:
@@ -191,7 +229,7 @@ def _open(session: str, st: SessionState | None, line: Line) -> SessionState:
         hash_ok, identity = False, None
     if not hash_ok or not verify_receipt(receipt).ok:
         raise LifecycleError(f"session {session!r}: record {line.seq} carries an invalid receipt")
-    signed = signer_of(line.part)
+    signed = signer_of(_part(line))
     if (
         isinstance(signed, Verdict)
         or signed[0] != OPERATOR_KEY_ID
@@ -235,15 +273,10 @@ def _open(session: str, st: SessionState | None, line: Line) -> SessionState:
     return new
 
 
-def _check_operator(st: SessionState, line: Line) -> None:
-    signed = signer_of(line.part)
-    if isinstance(signed, Verdict) or signed[1].to_str() != st.operator:
-        raise LifecycleError(
-            f"session {st.session!r}: record {line.seq} is not signed by the session's operator key"
-        )
-
-
-def _approver_decision(st: SessionState, line: Line, registry: Registry) -> None:
+def _approver_decision(st: SessionState, line: Line, registry: Registry, now: datetime) -> None:
+    """Count an approver's decision: its signatures and the registry first, then its time
+    (never later than ``now``), then whether the action was still open and the group
+    eligible at that time."""
     rec = line.record
     part = line.part
     if rec.get("action_hash") != st.action_hash:
@@ -252,23 +285,29 @@ def _approver_decision(st: SessionState, line: Line, registry: Registry) -> None
             if rec.get("action_hash") in st.superseded
             else ("a decision on another action")
         )
-        st.rejected.append(Rejected(part, v.fail(v.APPROVAL_MISMATCH, reason)))
+        _reject(st, line, v.fail(v.APPROVAL_MISMATCH, reason))
+        return
+    verdict = check_approver_decision(part, action_hash=st.action_hash, registry=registry)
+    if not verdict.ok:
+        _reject(st, line, verdict)
         return
     try:
         at = _sla.parse_time(rec["at"])
     except Exception:
-        st.rejected.append(Rejected(part, v.fail(v.MALFORMED_RECEIPT, "bad decision time")))
+        _reject(st, line, v.fail(v.MALFORMED_RECEIPT, "bad decision time"))
         return
-    _advance(st, at, registry)
+    _advance(st, min(at, now), registry)
     if not st.is_open:
-        verdict = v.fail(v.APPROVAL_MISMATCH, f"arrived after the action was {st.status}")
-        st.rejected.append(Rejected(part, verdict))
+        _reject(st, line, v.fail(v.APPROVAL_MISMATCH, f"arrived after the action was {st.status}"))
         return
-    verdict = check_approver_decision(
-        part, action_hash=st.action_hash, registry=registry, groups=st.groups
-    )
-    if not verdict.ok:
-        st.rejected.append(Rejected(part, verdict))
+    if rec["group"] not in st.groups:
+        eligible = ", ".join(st.groups) or "none"
+        verdict = v.fail(
+            v.UNKNOWN_APPROVER,
+            f"group {rec['group']!r} may not decide this action (eligible: {eligible})",
+            action_hash=st.action_hash,
+        )
+        _reject(st, line, verdict)
         return
     key = PublicKey.from_str(line.signer["public_key"])
     group = registry.groups[rec["group"]]
@@ -284,10 +323,16 @@ def _approver_decision(st: SessionState, line: Line, registry: Registry) -> None
         st.approved_by, st.quorum_group = "approvers", group.name
 
 
-def _operator_decision(st: SessionState, rec: dict[str, Any], registry: Registry) -> None:
+def _reject(st: SessionState, line: Line, verdict: Verdict) -> None:
+    st.rejected.append(Rejected(line.part, verdict))
+
+
+def _operator_decision(
+    st: SessionState, rec: dict[str, Any], registry: Registry, now: datetime
+) -> None:
     if rec.get("action_hash") != st.action_hash:
         return
-    at = _sla.parse_time(rec["at"])
+    at = min(_sla.parse_time(rec["at"]), now)
     if rec.get("by") == BY_TIMEOUT:
         st.recorded_timeouts.add((rec["decision"], rec["at"]))
         _advance(st, at, registry)
@@ -305,6 +350,35 @@ def _operator_decision(st: SessionState, rec: dict[str, Any], registry: Registry
         st.status = ESCALATED
         st.groups = list(rec.get("groups", st.groups))
         st.deadline = _sla.parse_time(rec["deadline"]) if rec.get("deadline") else st.deadline
+
+
+def survey(
+    store: ApprovalStore, registry: Registry, now: datetime
+) -> Iterator[tuple[str, str, SessionState | LifecycleError]]:
+    """Every action ever suspended in ``store`` with its session's state at ``now`` (or the
+    ``LifecycleError`` that makes the session unreadable): ``(action_hash, session, state)``.
+    What is pending is ``state.is_open`` for the session's current action; nothing here
+    trusts a marker file."""
+    states: dict[str, SessionState | LifecycleError | None] = {}
+    for action_hash, session in store.all_hashes():
+        if session not in states:
+            try:
+                states[session] = fold(session, store.lines(session), registry, now)
+            except LifecycleError as exc:
+                states[session] = exc
+        st = states[session]
+        if st is not None:
+            yield action_hash, session, st
+
+
+def pending(store: ApprovalStore, registry: Registry, now: datetime) -> list[tuple[str, str]]:
+    """``(action_hash, session)`` of every action awaiting a decision at ``now``: the session's
+    current action, open (see :func:`survey`)."""
+    return [
+        (h, session)
+        for h, session, st in survey(store, registry, now)
+        if not isinstance(st, LifecycleError) and st.action_hash == h and st.is_open
+    ]
 
 
 def escalation_groups(groups: Sequence[str], registry: Registry) -> list[str]:

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.display import escape as _e
 
 
 def register(sub: Any) -> None:
@@ -69,11 +70,11 @@ def _usage(p: argparse.ArgumentParser) -> int:
 def _context(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from heso.approvals import sla
     from heso.approvals.registry import load_project_registry
-    from heso.approvals.store import Store
-    from heso.project import data_dir, require_root
+    from heso.cli._stores import approvals_of
+    from heso.project import require_root
 
     root = require_root(args.project)
-    return load_project_registry(root), Store(data_dir(root)), sla.clock()
+    return load_project_registry(root), approvals_of(args), sla.clock()
 
 
 def _summary(st: Any, registry: Any, now: Any) -> dict[str, Any]:
@@ -105,6 +106,7 @@ def _summary(st: Any, registry: Any, now: Any) -> dict[str, Any]:
         out["expires_at"] = sla.stamp(st.expires_at)
     if st.approved_by is not None:
         out["approved_by"] = st.approved_by
+    out["rejected"] = len(st.rejected)
     return out
 
 
@@ -113,7 +115,7 @@ def _progress_text(summary: dict[str, Any]) -> str:
     for g in summary["groups"]:
         k = g["threshold"]
         parts.append(f"{g['group']} {g['approvals']}/{k}" if k else f"{g['group']} (undefined!)")
-    return ", ".join(parts) or "-"
+    return _e(", ".join(parts) or "-")
 
 
 def _left_text(summary: dict[str, Any], now: Any) -> str:
@@ -128,25 +130,22 @@ def _left_text(summary: dict[str, Any], now: Any) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     from heso.approvals.errors import LifecycleError
-    from heso.approvals.state import fold
+    from heso.approvals.state import survey
 
     registry, store, now = _context(args)
     rows: list[dict[str, Any]] = []
-    listing = store.all_hashes() if args.all else store.open_hashes()
-    for action_hash, session in listing:
-        try:
-            st = fold(session, store.lines(session), registry, now)
-        except LifecycleError as exc:
+    for action_hash, session, st in survey(store, registry, now):
+        if isinstance(st, LifecycleError):
             rows.append(
                 {
                     "action_hash": action_hash,
                     "session": session,
                     "status": "corrupt",
-                    "error": str(exc),
+                    "error": str(st),
                 }
             )
             continue
-        if st is None or st.action_hash != action_hash or (not args.all and not st.is_open):
+        if st.action_hash != action_hash or (not args.all and not st.is_open):
             continue
         rows.append(_summary(st, registry, now))
     if args.json:
@@ -158,14 +157,21 @@ def run_list(args: argparse.Namespace) -> int:
     lines = [f"{'ACTION':<13}{'STATUS':<11}{'TOOL':<28}{'RULE':<30}{'APPROVALS':<18}SLA"]
     for r in rows:
         if r["status"] == "corrupt":
-            lines.append(f"{r['action_hash'][:12]:<13}corrupt    {r['error']}")
+            lines.append(f"{r['action_hash'][:12]:<13}corrupt    {_e(r['error'])}")
             continue
-        tool = f"{r['verb']} {r['tool_name']}"
+        tool = _e(f"{r['verb']} {r['tool_name']}")
         lines.append(
-            f"{r['action_hash'][:12]:<13}{r['status']:<11}{tool[:27]:<28}{r['rule_id'][:29]:<30}"
-            f"{_progress_text(r)[:17]:<18}{_left_text(r, now)}"
+            f"{r['action_hash'][:12]:<13}{r['status']:<11}{tool[:27]:<28}"
+            f"{_e(r['rule_id'])[:29]:<30}{_progress_text(r)[:17]:<18}{_left_text(r, now)}"
         )
     lines.append("approve with `heso approve <ACTION> --as <name>`; details: `heso approvals show`")
+    rejected = [r for r in rows if r.get("rejected")]
+    if rejected:
+        shown = ", ".join(r["action_hash"][:12] for r in rejected[:5])
+        lines.append(
+            f"records that do not count (unsigned or invalid) sit beside {shown}: "
+            "`heso approvals show <ACTION>` lists them"
+        )
     emit(args, "\n".join(lines), rows)
     return 0
 
@@ -197,14 +203,7 @@ def run_show(args: argparse.Namespace) -> int:
         for legs in st.legs.values()
         for leg in legs.values()
     ]
-    data["rejected"] = [
-        {
-            "approver": r.part.get("record", {}).get("approver"),
-            "verdict": r.verdict.code,
-            "reason": r.verdict.reason,
-        }
-        for r in st.rejected
-    ]
+    data["rejected"] = [_rejected(r) for r in st.rejected]
     data["lifecycle"] = [
         {
             k: rec[k]
@@ -220,11 +219,11 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     lines = [
         f"action     {action_hash}",
-        f"status     {data['status']}" + (f" (by {st.approved_by})" if st.approved_by else ""),
-        f"tool       {data['verb']} {data['tool_name']}  (workflow {data['workflow']}, "
-        f"account {data['account']})",
-        f"rule       {data['rule_id']}: {data['rule_display']}",
-        f"session    {session}",
+        f"status     {data['status']}" + (f" (by {_e(st.approved_by)})" if st.approved_by else ""),
+        f"tool       {_e(data['verb'])} {_e(data['tool_name'])}  (workflow "
+        f"{_e(data['workflow'])}, account {_e(data['account'])})",
+        f"rule       {_e(data['rule_id'])}: {_e(data['rule_display'])}",
+        f"session    {_e(session)}",
         f"captured   {data['captured_at']}",
         f"approvals  {_progress_text(data)}",
         f"deadline   {data.get('deadline', '-')} ({_left_text(data, now)})",
@@ -235,17 +234,36 @@ def run_show(args: argparse.Namespace) -> int:
         "fields     " + json.dumps(data["action"]["fields"], ensure_ascii=False, sort_keys=True)
     )
     for a in data["approvals"]:
-        why = f": {a['reason']}" if a["reason"] else ""
-        lines.append(f"  approved by {a['approver']} ({a['group']}) at {a['at']}{why}")
+        why = f": {_e(a['reason'])}" if a["reason"] else ""
+        lines.append(f"  approved by {_e(a['approver'])} ({_e(a['group'])}) at {_e(a['at'])}{why}")
     for r in data["rejected"]:
-        lines.append(f"  REJECTED decision by {r['approver']}: {r['verdict']}: {r['reason']}")
+        what = "decision" if r["kind"] == "decision" else f"{_e(str(r['kind']))} record"
+        by = r["approver"]
+        who = f" by {_e(str(by))}" if by else f" signed as {_e(str(r['signer']))}"
+        lines.append(f"  REJECTED {what}{who}: {r['verdict']}: {_e(str(r['reason']))}")
     lines.append("lifecycle:")
     for rec in data["lifecycle"]:
-        who = rec.get("approver") or rec.get("by") or ""
-        what = rec.get("decision", "")
-        lines.append(f"  {rec.get('at', ''):<28}{rec['kind']:<11}{what:<10}{who}")
+        who = _e(str(rec.get("approver") or rec.get("by") or ""))
+        what = _e(str(rec.get("decision", "")))
+        lines.append(f"  {_e(str(rec.get('at', ''))):<28}{_e(str(rec['kind'])):<11}{what:<10}{who}")
     emit(args, "\n".join(lines), data)
     return 0
+
+
+def _rejected(r: Any) -> dict[str, Any]:
+    """A record that does not count, as ``show`` reports it."""
+    record = r.part.get("record")
+    signer = r.part.get("signer")
+    record = record if isinstance(record, dict) else {}
+    signer = signer if isinstance(signer, dict) else {}
+    return {
+        "kind": record.get("kind"),
+        "approver": record.get("approver"),
+        "signer": signer.get("key_id"),
+        "at": record.get("at"),
+        "verdict": r.verdict.code,
+        "reason": r.verdict.reason,
+    }
 
 
 def run_decide(args: argparse.Namespace) -> int:
@@ -306,7 +324,7 @@ def run_decide(args: argparse.Namespace) -> int:
         "status": after.decision,
         "record": part,
     }
-    tool = (
+    tool = _e(
         f"{st.receipt['content']['action']['verb']} {st.receipt['content']['action']['tool_name']}"
     )
     if args.decision == "denied":
@@ -318,7 +336,7 @@ def run_decide(args: argparse.Namespace) -> int:
         )
         if after.status == "approved":
             met = "quorum met" if group.threshold > 1 else "approved"
-            human += f"\n{met}: the action fires with an L1 receipt when its session resumes"
+            human += f"\n{met}: the action fires, with an L1 receipt, when its call is made again"
     emit(args, human, data)
     return 0
 

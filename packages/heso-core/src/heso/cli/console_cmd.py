@@ -7,10 +7,13 @@ import json
 import sys
 from typing import Any
 
-from heso.cli._output import add_json_flag
+from heso.cli._output import EXIT_USAGE, add_json_flag
 
 DEFAULT_PORT = 8714
-INSTALL_HINT = 'pip install "heso-core[console]"'
+INSTALL_HINT = (
+    'pip install "./packages/heso-core[console]" (from a clone of the heso repository; '
+    "heso-core is not on PyPI yet)"
+)
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             sys.stderr.write(f"error: {message}\n")
-        return 1
+        return EXIT_USAGE
 
     import secrets
     import threading

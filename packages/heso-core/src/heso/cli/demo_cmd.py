@@ -1,72 +1,104 @@
-"""``heso demo``: scaffold a demo project, mint receipts through the real engine, verify them."""
+"""``heso demo``: mint an allowed and a redacted receipt into this project, verify both offline.
+
+The project is the one ``heso verify`` would use from here (``--project``, else
+``HESO_PROJECT_ROOT``, else the nearest ``heso.toml`` up from the CWD). Outside any project,
+the CWD (or ``--project DIR``) is scaffolded first, exactly as ``heso init`` does it. Every
+command the demo prints works as printed from where it ran.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import os
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from heso.cli._output import add_json_flag, emit
 
-DEMO_DIR = "heso-demo"
+WORKFLOW = "heso-demo"
+PREFIX = 12
+ACTIONS = (
+    ("allow", "search_docs", {"query": "refund policy", "limit": 5}, None),
+    (
+        "redacted",
+        "send_email",
+        {"to": "customer@example.com", "subject": "Your refund", "api_key": "sk-demo-0451"},
+        ["api_key"],
+    ),
+)
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "demo", help="mint an allowed and a redacted receipt and verify both offline"
+        "demo",
+        help="mint an allowed and a redacted receipt in this project and verify both offline",
+        description="Mint two receipts (workflow heso-demo) through the real engine into this "
+        "project's audit chain and verify them offline. Outside a project, the current "
+        "directory is scaffolded first, as `heso init` does.",
     )
-    p.add_argument("--dir", default=DEMO_DIR, help=f"demo project directory (default: {DEMO_DIR})")
+    p.add_argument(
+        "--project",
+        help="project root (default: discovered from the CWD; the CWD itself when there is none)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import heso
-    from heso import chain
+    from heso import stores
     from heso.capture import capture
-    from heso.project import data_dir, init_project
-    from heso.receipt import verify_receipt
+    from heso.trust import project_trust
 
-    root = Path(args.dir).resolve()
-    result = init_project(root)
-    heso.init(project_root=root)
+    root, scaffolded = _project(args)
+    config = heso.init(project_root=root)
     try:
-        allowed = capture("tool_call", "search_docs", {"query": "refund policy", "limit": 5})
-        redacted = capture(
-            "tool_call",
-            "send_email",
-            {"to": "customer@example.com", "subject": "Your refund", "api_key": "sk-demo-0451"},
-            redact_fields=["api_key"],
-        )
+        outcomes = [
+            (label, capture("tool_call", tool, fields, workflow=WORKFLOW, redact_fields=redact))
+            for label, tool, fields, redact in ACTIONS
+        ]
     finally:
         heso.shutdown()
-    ddir = data_dir(root)
+    ledger = stores.open_ledger(config.store_spec)
+    trust = project_trust(root)
     rows = []
-    for label, outcome in (("allowed", allowed), ("redacted", redacted)):
+    for label, outcome in outcomes:
         assert outcome.action_hash is not None
-        stored = chain.get_receipt(ddir, outcome.action_hash)
-        verdict = verify_receipt(stored)
-        rows.append((label, outcome, verdict))
-    chain_verdict = chain.verify_chain(ddir)
-    rel = Path(args.dir)
-    lines = [f"demo project: {root} ({len(result.written)} files written)"]
-    for label, outcome, verdict in rows:
-        lines.append(f"  {label:9} {outcome.kind.value:9} {outcome.action_hash}  {verdict}")
-    lines.append(f"  chain     {chain_verdict}")
-    short = rows[1][1].action_hash[:12] if rows[1][1].action_hash else ""
-    lines += [
-        "re-verify offline:",
-        f"  heso verify {short} --project {rel}",
-        f"  heso verify --chain --project {rel}",
-        f"  heso show {short} --project {rel}   (api_key is only a commitment)",
+        stored = ledger.receipt(outcome.action_hash)
+        verdict = trust.verify_receipt(stored)
+        shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
+        rows.append((shown, outcome, verdict))
+    heso_cmd = _program()
+    project = "" if args.project is None else f" --project {shlex.quote(args.project)}"
+    commands = [
+        f"{heso_cmd} verify {rows[0][1].action_hash[:PREFIX]}{project}",
+        f"{heso_cmd} show {rows[1][1].action_hash[:PREFIX]}{project}",
     ]
-    ok = all(v.ok for _, _, v in rows) and chain_verdict.ok
+    lines = ["minting your first receipts through the engine:"]
+    for label, outcome, verdict in rows:
+        lines.append(f"  {label:<9} {outcome.action_hash[:PREFIX]}…  ->  {verdict}")
+    lines += [
+        "",
+        f"  receipts written to {ledger.location}",
+        "  verify either yourself, offline:",
+        f"      {commands[0]}",
+        f"  and see the signed JSON (api_key is only a commitment): {commands[1]}",
+    ]
+    ok = all(v.ok for _, _, v in rows)
     emit(
         args,
         "\n".join(lines),
         {
             "ok": ok,
             "project": str(root),
+            "scaffolded": scaffolded,
+            "store": ledger.location,
             "receipts": [
                 {
                     "label": label,
@@ -76,7 +108,50 @@ def run(args: argparse.Namespace) -> int:
                 }
                 for label, o, vd in rows
             ],
-            "chain": chain_verdict.to_dict(),
+            "commands": commands,
         },
     )
     return 0 if ok else 1
+
+
+def _program() -> str:
+    """How to run this heso again from here: ``heso`` when that name finds this installation,
+    else the path it was run by (``.venv/bin/heso``), else ``<python> -m heso``."""
+    on_path = shutil.which("heso")
+    here = os.path.dirname(sys.executable)
+    if on_path is not None and os.path.samefile(os.path.dirname(on_path), here):
+        return "heso"
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) == "heso" and os.path.isfile(argv0):
+        return shlex.quote(argv0)
+    return f"{shlex.quote(sys.executable)} -m heso"
+
+
+def _project(args: argparse.Namespace) -> tuple[Path, Any]:
+    """The project to mint into, and what ``heso init`` reported when it had to be scaffolded
+    first (``None`` when it existed): ``--project`` or ``HESO_PROJECT_ROOT`` when given (so
+    that ``heso verify`` finds it again), else the nearest project up from the CWD, else the
+    CWD."""
+    from heso.cli import build_parser
+    from heso.project import POLICY_FILE, find_root
+
+    explicit = args.project or os.environ.get("HESO_PROJECT_ROOT") or None
+    if explicit is not None:
+        if (Path(explicit) / POLICY_FILE).is_file():
+            return Path(explicit).resolve(), None
+        target = Path(explicit)
+    else:
+        found = find_root()
+        if found is not None:
+            return found, None
+        target = Path.cwd()
+    init_args = build_parser().parse_args(["init", str(target), "--json"])
+    if args.json:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            init_args.func(init_args)
+        return target.resolve(), json.loads(out.getvalue())
+    init_args.json = False
+    init_args.func(init_args)  # heso init's own report, as `heso init` prints it
+    sys.stdout.write("\n")
+    return target.resolve(), True

@@ -1,13 +1,22 @@
-"""``heso reveal <prefix> --field PATH``: prove a value matches a redacted field's commitment."""
+"""``heso reveal <prefix> --field PATH``: prove a value matches a redacted field's commitment.
+
+The commitment is trusted only once the receipt is: it must verify (hash, signatures, the
+project's pinned operator key and approvers, as ``heso verify <prefix>``) and so must the chain
+it is read from (``heso verify --chain``), so the receipt stands where the chain says it does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.cli.verify_cmd import cli_trust, warn_unpinned
+
+if TYPE_CHECKING:
+    from heso.verdict import Verdict
 
 
 def register(sub: Any) -> None:
@@ -20,20 +29,35 @@ def register(sub: Any) -> None:
     src.add_argument("--value", help="the claimed cleartext (default: read from stdin)")
     src.add_argument("--value-json", help="the claimed value as JSON (numbers, objects, ...)")
     p.add_argument("--salt", help="the salt (hex) if it is not in this project's reveal store")
+    p.add_argument(
+        "--trust",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="pin a trusted operator key (ed25519:<hex>), as for heso verify; replaces "
+        "[heso] operator_keys",
+    )
     p.add_argument("--project", help="project root (default: discovered from the CWD)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain, fieldpath
+    from heso import fieldpath
+    from heso.cli._stores import ledger_of
     from heso.errors import HesoConfigError
     from heso.project import data_dir, require_root
     from heso.redaction import RevealStore, is_marker, verify_reveal
 
-    ddir = data_dir(require_root(args.project))
-    receipt = chain.get_receipt(ddir, args.prefix)
+    ledger = ledger_of(args)
+    receipt = ledger.receipt(args.prefix)
     action_hash = receipt["content"]["action_hash"]
+    trust = cli_trust(args)
+    refused = _refusal(trust.verify_receipt(receipt), trust.verify_chain(ledger))
+    if refused is not None:
+        what = f"not revealed: receipt {action_hash[:12]} cannot be trusted: {refused}"
+        emit(args, what, {"ok": False, **refused.to_dict(), "action_hash": action_hash})
+        return 1
     try:
         path = fieldpath.render(fieldpath.parse(args.field))
     except ValueError as exc:
@@ -60,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise HesoConfigError("--salt must be hex") from None
     else:
-        salts = [e.salt for e in RevealStore(ddir / "reveal").lookup(action_hash, path)]
+        reveal = RevealStore(data_dir(require_root(args.project)) / "reveal")
+        salts = [e.salt for e in reveal.lookup(action_hash, path)]
         if not salts:
             raise HesoConfigError(
                 f"no salt for {path!r} of {action_hash[:12]} in this project's reveal store",
@@ -73,4 +98,17 @@ def run(args: argparse.Namespace) -> int:
         else f"Mismatch: the value does not match the commitment of {path!r}"
     )
     emit(args, human, {"ok": matches, "action_hash": action_hash, "field": path})
+    warn_unpinned(args, matches and not trust.operators)
     return 0 if matches else 1
+
+
+def _refusal(receipt: Verdict, chain: Verdict) -> Verdict | None:
+    """Why the receipt cannot be trusted, or ``None``: the receipt's own verdict first, then the
+    chain's (a torn tail leaves every complete entry verified)."""
+    from heso import verdict as v
+
+    if not receipt.ok:
+        return receipt
+    if not chain.ok and chain.code != v.TORN_TAIL:
+        return chain
+    return None

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
-from heso.cli._output import add_json_flag
+from heso.cli._output import add_json_flag, write_json
 
 
 def register(sub: Any) -> None:
@@ -19,10 +17,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain
-    from heso.project import data_dir, require_root
+    from heso.cli._stores import ledger_of
 
-    receipt = chain.get_receipt(data_dir(require_root(args.project)), args.prefix)
-    indent = None if args.json else 2
-    sys.stdout.write(json.dumps(receipt, indent=indent, ensure_ascii=False, sort_keys=True) + "\n")
+    receipt = ledger_of(args).receipt(args.prefix)
+    write_json(receipt, indent=None if args.json else 2)
     return 0

@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.display import escape
+
+if TYPE_CHECKING:
+    from heso.trust import Trust
 
 UNPINNED_WARNING = (
     "warning: no operator key is pinned, so this proves the store is intact, not who wrote it "
@@ -53,43 +57,26 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from heso import chain
+    from heso.cli._stores import ledger_of
     from heso.errors import HesoConfigError
-    from heso.keys import PublicKey
-    from heso.project import data_dir, require_root
-    from heso.receipt import verify_receipt, verify_receipt_bytes
+    from heso.ledger import format as fmt
 
-    source = _project_source(args)
-    trusted, pinned_by = None, "unpinned"
-    if args.trust:
-        try:
-            trusted = {PublicKey.from_str(t) for t in args.trust}
-        except ValueError as exc:
-            raise HesoConfigError(f"--trust: {exc}") from exc
-        pinned_by = "--trust"
-    elif source is not None:
-        trusted = pinned_operator_keys(source)
-        pinned_by = "heso.toml" if trusted else "unpinned"
-    registry = _registry(args, source)
-    approvers: dict[str, Any] = {}
-    if registry is not None:
-        approvers = {"approver_keys": registry.approver_keys()}
+    trust = cli_trust(args)
     if args.sealed and not args.chain:
         raise HesoConfigError("--sealed applies to --chain")
     if args.chain:
         if args.target:
             raise HesoConfigError("give either a target or --chain, not both")
-        ddir = data_dir(require_root(args.project))
-        verdict = chain.verify_chain(
-            ddir,
-            trusted_operators=trusted,
-            workers=args.workers,
-            require_sealed=args.sealed,
-            **approvers,
-        )
-        verdict.details["operator_pinned_by"] = pinned_by
-        human = str(verdict)
-        if verdict.ok:
+        from heso.cli._progress import progress
+
+        ledger = ledger_of(args)
+        with progress(f"verifying the chain in {ledger.location}"):
+            verdict = trust.verify_chain(ledger, workers=args.workers, require_sealed=args.sealed)
+        human = escape(str(verdict))
+        if verdict.ok and not verdict.details["entries"]:
+            verdict.details["empty"] = True
+            human = f"Valid: the store is empty, there are no receipts yet ({ledger.location})"
+        elif verdict.ok:
             d = verdict.details
             human += f"\n{d['entries']} entries, {d['sealed']} sealed by the signed head"
             if d.get("l1_receipts"):
@@ -97,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
             if d["torn_tails_recovered"]:
                 human += f", {d['torn_tails_recovered']} torn tail(s) recovered (see receipts.torn)"
             if d.get("operator"):
-                how = "pinned by " + pinned_by if trusted else "not pinned"
-                human += f"\noperator {d['operator']} ({how})"
+                how = "pinned by " + trust.pinned_by if trust.operators else "not pinned"
+                human += f"\noperator {escape(d['operator'])} ({how})"
         emit(args, human, verdict.to_dict())
-        _warn_unpinned(args, verdict.ok and not trusted)
+        warn_unpinned(args, verdict.ok and not trust.operators and "empty" not in verdict.details)
         return 0 if verdict.ok else 1
     if not args.target:
         raise HesoConfigError("give an action_hash prefix, a receipt file, or --chain")
@@ -108,75 +95,47 @@ def run(args: argparse.Namespace) -> int:
     if path.suffix == ".json" or path.is_file():
         try:
             with open(path, "rb") as f:
-                data = f.read(chain.MAX_ENTRY_BYTES + 1)
+                data = f.read(fmt.MAX_ENTRY_BYTES + 1)
         except OSError as exc:
             raise HesoConfigError(f"cannot read {path}: {exc.strerror}") from exc
-        if registry is not None:
-            approvers["approver_groups"] = registry.groups
-        if len(data) > chain.MAX_ENTRY_BYTES:
+        if len(data) > fmt.MAX_ENTRY_BYTES:
             from heso import verdict as v
 
-            verdict = v.fail(v.MALFORMED_JSON, f"larger than {chain.MAX_ENTRY_BYTES} bytes")
+            verdict = v.fail(v.MALFORMED_JSON, f"larger than {fmt.MAX_ENTRY_BYTES} bytes")
+            verdict.details["operator_pinned_by"] = trust.pinned_by
         else:
-            verdict = verify_receipt_bytes(data, trusted_operators=trusted, **approvers)
+            verdict = trust.verify_receipt_bytes(data)
     else:
-        ddir = data_dir(require_root(args.project))
-        receipt = chain.get_receipt(ddir, args.target)
-        if registry is not None:
-            approvers["approver_groups"] = registry.groups
-        verdict = verify_receipt(receipt, trusted_operators=trusted, **approvers)
-    verdict.details["operator_pinned_by"] = pinned_by
-    emit(args, str(verdict), verdict.to_dict())
-    _warn_unpinned(args, verdict.ok and not trusted)
+        verdict = trust.verify_receipt(ledger_of(args).receipt(args.target))
+    emit(args, escape(str(verdict)), verdict.to_dict())
+    warn_unpinned(args, verdict.ok and not trust.operators)
     return 0 if verdict.ok else 1
 
 
-def _warn_unpinned(args: argparse.Namespace, warn: bool) -> None:
+def warn_unpinned(args: argparse.Namespace, warn: bool) -> None:
     """Say on stderr (human mode) that a valid verdict rests on an unpinned key."""
     if warn and not getattr(args, "json", False):
         sys.stderr.write(UNPINNED_WARNING + "\n")
 
 
-def pinned_operator_keys(source: Any) -> set[Any] | None:
-    """The operator keys ``[heso] operator_keys`` pins, or ``None`` when it pins none."""
-    from heso.keys import PublicKey
-
-    table = source.data.get("heso", {})
-    if not isinstance(table, dict) or "operator_keys" not in table:
-        return None
-    keys = table["operator_keys"]
-    where = ("heso", "operator_keys")
-    if not isinstance(keys, list):
-        raise source.error("[heso].operator_keys must be an array of keys", where, value=True)
-    pinned = set()
-    for i, text in enumerate(keys):
-        try:
-            pinned.add(PublicKey.from_str(text))
-        except (ValueError, TypeError) as exc:
-            raise source.error(f"[heso].operator_keys[{i}]: {exc}", where, value=True) from None
-    return pinned or None
-
-
-def _project_source(args: argparse.Namespace) -> Any:
-    """The project's parsed ``heso.toml``, or ``None`` outside a project."""
+def cli_trust(args: argparse.Namespace) -> Trust:
+    """The trust inputs of a verifying command: ``--trust`` (if it has one), else the project's
+    ``[heso] operator_keys``; ``--approvers`` (if it has one), else the project's approvers."""
     from heso.errors import HesoConfigError
     from heso.project import POLICY_FILE, require_root
     from heso.toml_source import TomlSource
+    from heso.trust import load_trust
 
     try:
         root = require_root(args.project)
     except HesoConfigError:
         if args.project:
             raise
-        return None
-    return TomlSource.read(root / POLICY_FILE)
-
-
-def _registry(args: argparse.Namespace, source: Any) -> Any:
-    """The registered approvers: ``--approvers``, else the project's ``heso.toml`` if any."""
-    from heso.approvals.registry import load_registry
-    from heso.toml_source import TomlSource
-
-    if args.approvers:
-        return load_registry(TomlSource.read(args.approvers))
-    return load_registry(source) if source is not None else None
+        root = None
+    source = TomlSource.read(root / POLICY_FILE) if root is not None else None
+    approvers = getattr(args, "approvers", None)
+    return load_trust(
+        source,
+        trust=getattr(args, "trust", None),
+        approvers=TomlSource.read(approvers) if approvers else None,
+    )

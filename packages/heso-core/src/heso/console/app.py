@@ -236,18 +236,13 @@ def create_app(
         return Response(web.static_text(name), media_type=_TYPES[Path(name).suffix])
 
     def session(request: Request, body: bytes) -> dict[str, Any]:
-        registry = view.registry()
+        trust = view.trust().to_dict()
         return {
             "csrf": sessions.csrf_of(request),
             "project": str(view.root),
             "operator": view.operator(),
-            "approvers": {
-                name: {
-                    "threshold": g.threshold,
-                    "members": {m: k.to_str() for m, k in g.members.items()},
-                }
-                for name, g in registry.groups.items()
-            },
+            "approvers": trust["approvers"],
+            "trust": trust,
         }
 
     def receipts(request: Request, body: bytes) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""What ``heso console`` shows, read from a project's files: receipts, the chain, approvals.
+"""What ``heso console`` shows, read from a project's stores: receipts, the chain, approvals.
 
 Everything here is read-only except :meth:`ProjectView.decide`, which records an approver's
 decision signed in the browser (:mod:`heso.approvals.external`). Verification is the Python
-verifier's, with the same inputs as ``heso verify``: the project's registered approvers, no
-pinned operator key.
+verifier's, with the trust inputs ``heso verify`` reads (:func:`heso.trust.project_trust`): the
+operator keys pinned by ``[heso] operator_keys`` and the registered approvers.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from heso import chain as ch
+from heso import stores
 from heso.canonical import loads_strict
-from heso.errors import CanonicalizationError
+from heso.errors import CanonicalizationError, ChainError
+from heso.ledger.format import Head, entry_hash
 from heso.project import POLICY_FILE, data_dir
+from heso.toml_source import TomlSource
 
 FILTERS = ("verb", "tool", "decision", "workflow", "account")
 MAX_LIMIT = 1000
-_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z")
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z", re.ASCII)
 _BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 _MAX_BUCKETS = 48
 
@@ -63,7 +65,6 @@ class Row:
     """One chain entry as the receipts list shows it."""
 
     seq: int
-    offset: int
     entry_hash: str
     action_hash: str
     captured_at: str
@@ -93,12 +94,44 @@ class Row:
         }
 
 
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows a listing keeps (the console's receipts list and ``heso log``): exact
+    ``verb``/``tool``/``decision``/``workflow``/``account``, a word of ``q`` somewhere in the
+    row, and ``captured_at`` within ``[since, until]``."""
+
+    wanted: Mapping[str, str]
+    q: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | None]) -> RowFilter:
+        """From query or command-line parameters (``ValueError`` for a bad time)."""
+        return cls(
+            wanted={f: params.get(f) or "" for f in FILTERS},
+            q=(params.get("q") or "").strip().lower(),
+            since=parse_bound(params.get("since")),
+            until=parse_bound(params.get("until")),
+        )
+
+    def matches(self, row: Row) -> bool:
+        if any(v and getattr(row, f) != v for f, v in self.wanted.items()):
+            return False
+        if self.q and all(word not in row.search for word in self.q.split()):
+            return False
+        if self.since is not None and (row.when is None or row.when < self.since):
+            return False
+        return self.until is None or (row.when is not None and row.when <= self.until)
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _row(seq: int, offset: int, line: bytes) -> Row:
-    entry_hash = ch.entry_hash(line)
+def row_of(seq: int, line: bytes) -> Row:
+    """The row of the chain entry ``line`` (number ``seq``)."""
+    hashed = entry_hash(line)
     try:
         entry = loads_strict(line)
         receipt = entry["receipt"]
@@ -108,7 +141,7 @@ def _row(seq: int, offset: int, line: bytes) -> Row:
         approvers = sum(1 for s in sigs if isinstance(s, Mapping) and s.get("key_id") != "operator")
         fields = json.dumps(action.get("fields"), ensure_ascii=False, sort_keys=True)
     except (CanonicalizationError, ValueError, KeyError, TypeError, AttributeError):
-        return Row(seq, offset, entry_hash, "", "", None, "?", "?", "unreadable", "", "", "", 0, "")
+        return Row(seq, hashed, "", "", None, "?", "?", "unreadable", "", "", "", 0, "")
     values = (
         _text(content.get("action_hash")),
         _text(content.get("captured_at")),
@@ -122,8 +155,7 @@ def _row(seq: int, offset: int, line: bytes) -> Row:
     search = " ".join((*values, _text(action.get("agent")), fields)).lower()
     return Row(
         seq,
-        offset,
-        entry_hash,
+        hashed,
         values[0],
         values[1],
         parse_stamp(values[1]),
@@ -139,26 +171,26 @@ class ProjectView:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.data_dir = data_dir(self.root)
+        spec = stores.setting(TomlSource.read(self.root / POLICY_FILE), self.root)
+        self.ledger = stores.open_ledger(spec)
+        self.approvals_store = stores.open_approvals(spec)
         self._lock = threading.Lock()
         self._rows: list[Row] = []
-        self._rows_stamp: tuple[int, int] | None = None
+        self._rows_stamp: Any = None
         self._chain: dict[str, Any] | None = None
         self._chain_stamp: tuple[Any, ...] | None = None
 
     # -- files ---------------------------------------------------------------------------
 
-    def _stamp(self, name: str) -> tuple[int, int]:
-        try:
-            info = (self.data_dir / name).stat()
-        except FileNotFoundError:
-            return (-1, -1)
-        return (info.st_size, info.st_mtime_ns)
+    def trust(self) -> Any:
+        """The project's trust inputs (``heso.toml``), read afresh."""
+        from heso.trust import project_trust
+
+        return project_trust(self.root)
 
     def registry(self) -> Any:
         """The project's approver registry (``heso.toml``), read afresh."""
-        from heso.approvals.registry import load_project_registry
-
-        return load_project_registry(self.root)
+        return self.trust().registry
 
     def operator(self) -> str | None:
         """The operator's public key, from ``operator.key`` (no passphrase needed)."""
@@ -172,12 +204,9 @@ class ProjectView:
     def rows(self) -> list[Row]:
         """Every entry of the chain, oldest first (complete lines only)."""
         with self._lock:
-            stamp = self._stamp(ch.CHAIN_FILE)
+            stamp = self.ledger.stamp()
             if stamp != self._rows_stamp:
-                self._rows = [
-                    _row(seq, offset, line)
-                    for seq, (offset, line) in enumerate(ch.iter_entries(self.data_dir))
-                ]
+                self._rows = [row_of(seq, line) for seq, line in self.ledger.entries()]
                 self._rows_stamp = stamp
             return self._rows
 
@@ -186,28 +215,8 @@ class ProjectView:
     def receipts(self, params: Mapping[str, str]) -> dict[str, Any]:
         """The filtered list (newest first), its facets and its timeline."""
         rows = self.rows()
-        since = parse_bound(params.get("since"))
-        until = parse_bound(params.get("until"))
-        q = (params.get("q") or "").strip().lower()
-        wanted = {f: params.get(f) or "" for f in FILTERS}
-        picked = []
-        for row in rows:
-            values = {
-                "verb": row.verb,
-                "tool": row.tool,
-                "decision": row.decision,
-                "workflow": row.workflow,
-                "account": row.account,
-            }
-            if any(v and values[f] != v for f, v in wanted.items()):
-                continue
-            if q and all(word not in row.search for word in q.split()):
-                continue
-            if since is not None and (row.when is None or row.when < since):
-                continue
-            if until is not None and (row.when is None or row.when > until):
-                continue
-            picked.append(row)
+        keep = RowFilter.from_params(params)
+        picked = [row for row in rows if keep.matches(row)]
         try:
             limit = max(1, min(MAX_LIMIT, int(params.get("limit") or 100)))
             offset = max(0, int(params.get("offset") or 0))
@@ -226,26 +235,16 @@ class ProjectView:
 
     def entry(self, seq: int) -> dict[str, Any]:
         """One entry: its receipt, the receipt's verdict and its place in the chain."""
-        from heso.receipt import verify_receipt
-
         rows = self.rows()
         if not 0 <= seq < len(rows):
             raise LookupError(f"no chain entry {seq}")
         row = rows[seq]
-        with open(self.data_dir / ch.CHAIN_FILE, "rb") as f:
-            f.seek(row.offset)
-            line = f.readline().rstrip(b"\n")
         try:
-            entry = loads_strict(line)
+            entry = loads_strict(self.ledger.line(seq))
             receipt = entry["receipt"]
-        except (CanonicalizationError, ValueError, KeyError, TypeError) as exc:
+        except (ChainError, CanonicalizationError, ValueError, KeyError, TypeError) as exc:
             return {"row": row.to_dict(), "error": f"entry {seq} is not readable: {exc}"}
-        registry = self.registry()
-        verdict = verify_receipt(
-            receipt,
-            approver_keys=registry.approver_keys(),
-            approver_groups=registry.groups,
-        )
+        verdict = self.trust().verify_receipt(receipt)
         status = self.chain()
         return {
             "row": row.to_dict(),
@@ -257,23 +256,17 @@ class ProjectView:
         }
 
     def _approval_of(self, action_hash: str) -> bool:
-        return bool(action_hash) and (self.data_dir / "approvals" / "index" / action_hash).exists()
+        return bool(action_hash) and self.approvals_store.session_of(action_hash) is not None
 
     # -- the chain -----------------------------------------------------------------------
 
     def chain(self) -> dict[str, Any]:
         """``heso verify --chain``'s verdict and every entry's status for the picture."""
         with self._lock:
-            stamp = (
-                self._stamp(ch.CHAIN_FILE),
-                self._stamp(ch.HEAD_FILE),
-                self._stamp(ch.TORN_FILE),
-                self._policy_stamp(),
-            )
+            stamp = (self.ledger.stamp(), self._policy_stamp())
             if stamp == self._chain_stamp and self._chain is not None:
                 return self._chain
-        registry = self.registry()
-        verdict = ch.verify_chain(self.data_dir, approver_keys=registry.approver_keys())
+        verdict = self.trust().verify_chain(self.ledger)
         rows = self.rows()
         entries = []
         for row in rows:
@@ -284,7 +277,7 @@ class ProjectView:
             if status == "ok" and row.approvers:
                 item["trust_level"] = "L1"
             entries.append(item)
-        head = ch.read_head(self.data_dir)
+        head = self.ledger.signed_head()
         result = {
             "verdict": verdict.to_dict(),
             "entries": entries,
@@ -294,7 +287,7 @@ class ProjectView:
                     "sealed_at": head.sealed_at,
                     "operator": head.operator.to_str(),
                 }
-                if isinstance(head, ch.Head)
+                if isinstance(head, Head)
                 else None
             ),
         }
@@ -312,31 +305,27 @@ class ProjectView:
     # -- approvals -----------------------------------------------------------------------
 
     def approvals(self, *, include_all: bool = False) -> list[dict[str, Any]]:
-        """Actions awaiting a decision (``include_all``: every one ever suspended)."""
+        """Actions awaiting a decision (``include_all``: every one ever suspended), derived
+        from the signed lifecycles."""
         from heso.approvals import sla
         from heso.approvals.errors import LifecycleError
-        from heso.approvals.state import fold
-        from heso.approvals.store import Store
+        from heso.approvals.state import survey
 
         registry = self.registry()
-        store = Store(self.data_dir)
         now = sla.clock()
         out = []
-        listing = store.all_hashes() if include_all else store.open_hashes()
-        for action_hash, session in listing:
-            try:
-                st = fold(session, store.lines(session), registry, now)
-            except LifecycleError as exc:
+        for action_hash, session, st in survey(self.approvals_store, registry, now):
+            if isinstance(st, LifecycleError):
                 out.append(
                     {
                         "action_hash": action_hash,
                         "session": session,
                         "status": "corrupt",
-                        "error": str(exc),
+                        "error": str(st),
                     }
                 )
                 continue
-            if st is None or st.action_hash != action_hash:
+            if st.action_hash != action_hash:
                 continue
             if not include_all and not st.is_open:
                 continue
@@ -348,11 +337,10 @@ class ProjectView:
         """One action: its summary, and what a browser key may sign for it now."""
         from heso.approvals import sla
         from heso.approvals.state import fold
-        from heso.approvals.store import Store
         from heso.keys import PublicKey
 
         registry = self.registry()
-        store = Store(self.data_dir)
+        store = self.approvals_store
         found, session = store.resolve(action_hash)
         now = sla.clock()
         st = fold(session, store.lines(session), registry, now)
@@ -386,7 +374,7 @@ class ProjectView:
         """Record an approver's decision signed in the browser."""
         from heso.approvals.external import record_external_decision
 
-        return record_external_decision(self.data_dir, self.registry(), part)
+        return record_external_decision(self.approvals_store, self.registry(), part)
 
 
 def _entry_status(verdict: Any, seq: int) -> str:
@@ -449,6 +437,7 @@ def summary(st: Any, registry: Any, now: datetime) -> dict[str, Any]:
         out["expires_at"] = sla.stamp(st.expires_at)
     if st.approved_by is not None:
         out["approved_by"] = st.approved_by
+    out["rejected"] = len(st.rejected)
     return out
 
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from heso.chain import encode_entry
 from heso.errors import TransparencyError
+from heso.ledger.format import encode_entry
 from heso.transparency.checkpoint import (
     Checkpoint,
     VerifiedCheckpoint,

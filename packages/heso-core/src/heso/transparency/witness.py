@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from heso import durable
 from heso.errors import TransparencyError, WitnessError
-from heso.keys import _write_private_file_or_oserror as write_durably
 from heso.transparency.checkpoint import Checkpoint
 from heso.transparency.cosignature import CosignatureSigner, CosignatureVerifier
 from heso.transparency.merkle import EMPTY_ROOT, verify_consistency
@@ -210,7 +210,7 @@ class Witness:
 
     def _store(self, origin: str, note: bytes) -> None:
         try:
-            write_durably(self._path(origin), note, exclusive=False)
+            durable.write_private(self._path(origin), note)
         except OSError as exc:
             raise WitnessError(
                 f"cannot record the checkpoint of {origin!r} ({exc}); not cosigned", status=500

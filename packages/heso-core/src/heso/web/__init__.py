@@ -4,7 +4,9 @@ The verifier is one self-contained HTML file (:func:`verifier_html`): the styles
 under ``static/`` are inlined, and its Content-Security-Policy allows only those exact inline
 scripts (by SHA-256) and forbids every network request (``connect-src 'none'``). The
 verification code (``static/heso-verify.js``: strict JSON, RFC 8785, BLAKE3, Ed25519 through
-WebCrypto, receipt and chain verdicts) is shared with the console.
+WebCrypto, receipt and chain verdicts, trust inputs) is shared with the console; the page reads
+a pasted ``heso.toml`` with smol-toml (``static/smol-toml.js``, vendored by
+``tools/vendor_smol_toml.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,17 @@ from pathlib import Path
 
 __all__ = ["STATIC_FILES", "console_html", "export_verifier", "static_text", "verifier_html"]
 
-STATIC_FILES = ("heso.css", "heso-verify.js", "heso-ui.js", "verifier.js", "console.js")
+STATIC_FILES = (
+    "heso.css",
+    "smol-toml.js",
+    "heso-verify.js",
+    "heso-ui.js",
+    "verifier.js",
+    "console.js",
+)
 """The files under ``static/`` (the console serves them; the verifier inlines some)."""
 
-VERIFIER_SCRIPTS = ("heso-verify.js", "heso-ui.js", "verifier.js")
+VERIFIER_SCRIPTS = ("smol-toml.js", "heso-verify.js", "heso-ui.js", "verifier.js")
 
 
 def _read(name: str) -> str:

@@ -7,7 +7,7 @@
 (function () {
   "use strict";
   const V = globalThis.HesoVerify;
-  const { h, add, clear, short, verdictBadge, pre, chainPicture, timelinePicture, legend } = globalThis.HesoUI;
+  const { h, add, clear, short, escapeText, verdictBadge, pre, chainPicture, timelinePicture, legend } = globalThis.HesoUI;
   const view = document.getElementById("view");
   const state = { csrf: null, session: null, key: null, filters: {}, showAll: false };
 
@@ -147,18 +147,9 @@
       h("tr", {}, h("th", {}, k), h("td", {}, ...v))));
   }
 
+  /** The trust inputs heso verify reads from this project (pinned keys, approvers). */
   function browserOptions() {
-    const approverKeys = new Map();
-    const approverGroups = new Map();
-    for (const [g, def] of Object.entries(state.session.approvers)) {
-      const keys = new Set();
-      for (const [name, key] of Object.entries(def.members)) {
-        approverKeys.set(key, name);
-        keys.add(key);
-      }
-      approverGroups.set(g, { threshold: def.threshold, keys });
-    }
-    return { approverKeys, approverGroups };
+    return V.trustOptions(state.session.trust);
   }
 
   // -- receipts
@@ -268,7 +259,8 @@
     add(card, browserCheck);
     V.verifyReceipt(r, browserOptions()).then((v) => {
       browserCheck.dataset.browserVerdict = v.code;
-      browserCheck.textContent = `Verified again in this browser (WebCrypto): ${v.toString()}`;
+      browserCheck.textContent = escapeText(
+        `Verified again in this browser (WebCrypto): ${v.toString()}`);
     });
     const blob = new Blob([JSON.stringify(r, null, 2) + "\n"], { type: "application/json" });
     add(card, 

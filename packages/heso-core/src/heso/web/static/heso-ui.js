@@ -2,7 +2,8 @@
  * heso-ui.js: DOM helpers and pictures shared by the offline verifier page and heso console:
  * a verdict badge, a JSON viewer, the chain drawn as linked entries (the first broken link
  * highlighted) and a timeline of actions by decision. Text is always set with textContent,
- * never parsed as HTML. Exposes globalThis.HesoUI. Licence: Apache-2.0, as heso.
+ * never parsed as HTML, and passes through escapeText first. Exposes globalThis.HesoUI.
+ * Licence: Apache-2.0, as heso.
  */
 (function (root) {
   "use strict";
@@ -10,6 +11,26 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const DECISIONS = ["allow", "require_approval", "block"];
   const DECISION_LABELS = { allow: "allowed", require_approval: "needs approval", block: "blocked" };
+
+  // What str.isprintable() rejects in Python (heso.display.escape): Unicode's "other" and
+  // "separator" categories, the space excepted.
+  const UNPRINTABLE = /[\p{C}\p{Z}]/gu;
+
+  function escapeChar(ch) {
+    if (ch === " ") return ch;
+    const cp = ch.codePointAt(0);
+    const hex = cp.toString(16);
+    if (cp < 0x100) return "\\x" + hex.padStart(2, "0");
+    if (cp < 0x10000) return "\\u" + hex.padStart(4, "0");
+    return "\\U" + hex.padStart(8, "0");
+  }
+
+  /** Text an agent or the store supplied, safe to show: terminal escapes, bidi controls,
+   * zero-width characters and line separators become visible escapes (\x1b, \u202e), as
+   * heso.display.escape writes them for the CLI. */
+  function escapeText(text) {
+    return String(text).replace(UNPRINTABLE, escapeChar);
+  }
 
   /** h("div", {class: "x", onclick: f}, "text", child, ...): an element. */
   function h(tag, attrs, ...children) {
@@ -32,6 +53,7 @@
       if (v === null || v === undefined || v === false) continue;
       if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
       else if (k === "dataset") Object.assign(el.dataset, v);
+      else if (k === "title" || k === "aria-label") el.setAttribute(k, escapeText(v));
       else el.setAttribute(k, v === true ? "" : String(v));
     }
   }
@@ -39,7 +61,7 @@
   function append(el, children) {
     for (const c of children.flat()) {
       if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+      el.append(c instanceof Node ? c : document.createTextNode(escapeText(c)));
     }
   }
 
@@ -77,21 +99,24 @@
     if (typeof value === "boolean") return h("span", { class: "j-bool" }, String(value));
     if (typeof value === "number") return h("span", { class: "j-num" }, String(value));
     if (typeof value === "string") return h("span", { class: "j-str" }, JSON.stringify(value));
+    // Line breaks are the view's own layout, so they are text nodes (escapeText would show
+    // them as \x0a); every value is JSON.stringify'd, so none of its characters is a break.
+    const layout = (text) => document.createTextNode(text);
     if (Array.isArray(value)) {
       if (!value.length) return "[]";
-      const out = ["[\n"];
+      const out = [layout("[\n")];
       value.forEach((v, i) => {
-        out.push(pad + "  ", jsonView(v, indent + 1), i < value.length - 1 ? ",\n" : "\n");
+        out.push(pad + "  ", jsonView(v, indent + 1), layout(i < value.length - 1 ? ",\n" : "\n"));
       });
       out.push(pad + "]");
       return h("span", {}, ...out);
     }
     const keys = Object.keys(value);
     if (!keys.length) return "{}";
-    const out = ["{\n"];
+    const out = [layout("{\n")];
     keys.forEach((k, i) => {
       out.push(pad + "  ", h("span", { class: "j-key" }, JSON.stringify(k)), ": ");
-      out.push(jsonView(value[k], indent + 1), i < keys.length - 1 ? ",\n" : "\n");
+      out.push(jsonView(value[k], indent + 1), layout(i < keys.length - 1 ? ",\n" : "\n"));
     });
     out.push(pad + "}");
     return h("span", {}, ...out);
@@ -258,7 +283,7 @@
   }
 
   root.HesoUI = {
-    h, s, add, clear, short, verdictBadge, jsonView, pre, chainPicture, chainWindow, timelinePicture,
+    h, s, add, clear, short, escapeText, verdictBadge, jsonView, pre, chainPicture, chainWindow, timelinePicture,
     legend, DECISIONS, DECISION_LABELS,
   };
 })(globalThis);

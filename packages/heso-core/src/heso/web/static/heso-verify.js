@@ -1,7 +1,7 @@
 /*
  * heso-verify.js: offline verification of heso action receipts and receipts.jsonl chains.
  *
- * A port of the Python verifier (heso.receipt, heso.chain) following the contract in
+ * A port of the Python verifier (heso.receipt, heso.ledger) following the contract in
  * docs/spec/{receipt,chain,canonical,verdicts}.md: strict JSON parsing, RFC 8785 canonical
  * bytes, BLAKE3 (implemented below), Ed25519 with WebCrypto plus libsodium's extra checks
  * (canonical S, canonical key, no small-order key or R). It makes no network request.
@@ -33,7 +33,8 @@
   const HEX64 = /^[0-9a-f]{64}$/;
   const HEX128 = /^[0-9a-f]{128}$/;
   const PUBLIC_KEY = /^ed25519:[0-9a-f]{64}$/;
-  const RFC3339_UTC = /^\p{Nd}{4}-\p{Nd}{2}-\p{Nd}{2}T\p{Nd}{2}:\p{Nd}{2}:\p{Nd}{2}(\.\p{Nd}{1,9})?Z$/u;
+  // ASCII digits only, as heso.receipt (\p{Nd} would take every Unicode digit).
+  const RFC3339_UTC = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$/;
 
   const utf8 = new TextEncoder();
   const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
@@ -576,7 +577,28 @@
     if (isMapping(v)) {
       return "{" + Object.keys(v).map((k) => `${pyRepr(k)}: ${pyRepr(v[k])}`).join(", ") + "}";
     }
+    if (typeof v === "number" && !(Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER)) {
+      return pyFloat(v); // heso.canonical.loads_strict makes every other number a float
+    }
     return String(v);
+  }
+
+  /** Python's repr() of a float: the shortest digits, fixed from 1e-4 up to 1e16. */
+  function pyFloat(v) {
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+    const [mantissa, e] = v.toExponential().split("e");
+    const exp = Number(e);
+    const digits = mantissa.replace("-", "").replace(".", "");
+    let out;
+    if (exp >= 16 || exp < -4) {
+      const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+      out = `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+    } else if (exp >= 0) {
+      out = `${digits.slice(0, exp + 1).padEnd(exp + 1, "0")}.${digits.slice(exp + 1) || "0"}`;
+    } else {
+      out = `0.${"0".repeat(-exp - 1)}${digits}`;
+    }
+    return (v < 0 ? "-" : "") + out;
   }
 
   /** Text from a receipt as a verdict quotes it: at most 80 characters (heso.receipt._clip). */
@@ -823,6 +845,16 @@
           extra);
       }
       check.note = `registered as ${name}`;
+      if (sig.key_id !== APPROVER_KEY_PREFIX + name) {
+        // key_id is not signed: bound here to the registered owner of the key.
+        check.ok = false;
+        check.note = `registered as ${name}, not as labelled`;
+        return fail(
+          "WrongApprover",
+          `${clip(sig.key_id)} is signed by ${sig.public_key}, which is registered as ${shown(name)}`,
+          extra,
+        );
+      }
       if (registered !== undefined && !registered.keys.has(sig.public_key)) {
         return fail(
           "UnknownApprover",
@@ -876,7 +908,7 @@
     return { lines, torn: bytes.subarray(start) };
   }
 
-  /** The signed head (heso.chain.read_head): an object, null when absent, or a verdict. */
+  /** The signed head (heso.ledger.format.parse_head): an object, null when absent, or a verdict. */
   async function readHead(bytes) {
     if (bytes === null || bytes === undefined) return null;
     if (bytes.length > MAX_HEAD_BYTES) {
@@ -896,8 +928,8 @@
       if (!isInt(length) || !isInt(size) || typeof head !== "string") {
         throw new Error("bad head field types");
       }
-      if (typeof doc.signature !== "string" || !/^([0-9a-fA-F]{2})*$/.test(doc.signature)) {
-        throw new Error("non-hexadecimal signature");
+      if (typeof doc.signature !== "string" || !HEX128.test(doc.signature)) {
+        throw new Error("signature must be 128 lowercase hex digits");
       }
       sig = fromHex(doc.signature);
       if (!hasOwn(content, "sealed_at")) throw new Error("'sealed_at'");
@@ -925,7 +957,7 @@
     }
   }
 
-  /** One chain line (heso.chain._check_entry); returns {verdict, seq, receipt, l1}. */
+  /** One chain line (heso.ledger.verify.Checker); returns {verdict, seq, receipt, l1}. */
   async function checkEntry(line, i, prevHash, prevSeq, trusted, opts) {
     if (line.length > MAX_ENTRY_BYTES) {
       return { verdict: fail("MalformedEntry", `the line is longer than ${MAX_ENTRY_BYTES} bytes`) };
@@ -990,6 +1022,7 @@
     }
     let verdict = await verifyReceipt(entry.receipt, {
       trustedOperators: trusted, approverKeys: opts.approverKeys,
+      approverGroups: opts.approverGroups,
     });
     if (!verdict.ok && verdict.code === "UntrustedKey") {
       verdict = fail("OperatorMismatch", verdict.reason, { action_hash: verdict.action_hash });
@@ -998,8 +1031,10 @@
   }
 
   /**
-   * heso.chain.verify_chain over the bytes of receipts.jsonl, chain.head.json (or null) and
-   * receipts.torn (or null). Options: trustedOperators, approverKeys (see verifyReceipt).
+   * heso.ledger.verify_chain over the bytes of receipts.jsonl, chain.head.json (or null) and
+   * receipts.torn (or null). Options: trustedOperators, approverKeys, approverGroups (see
+   * verifyReceipt), requireSealed (`heso verify --chain --sealed`: entries after the signed
+   * head are Unsealed).
    * The verdict's `entries` lists every complete line: {seq, hash, prev, action_hash, status}
    * with status "ok", "broken" (the first failure) or "unchecked" (after it).
    */
@@ -1079,6 +1114,14 @@
       ));
     }
     const sealed = head ? head.length : 0;
+    if (opts.requireSealed && total > sealed) {
+      return done(fail(
+        "Unsealed",
+        `${total - sealed} entries follow the signed head, which covers ${sealed}; a store ` +
+          "at rest must be sealed (entries appended after the seal cannot be told from " +
+          "forged ones, and cutting them off would go unnoticed)",
+      ).at(sealed));
+    }
     const tornRecords = files.torn
       ? new TextDecoder().decode(files.torn).split("\n").filter((l) => l.trim()).length
       : 0;
@@ -1102,50 +1145,277 @@
   // ------------------------------------------------------------------------------ inputs
 
   /**
-   * Registered approvers from heso.toml text: [approvers.<group>] tables (members inline or
-   * as a [approvers.<group>.members] table, threshold), or bare `name = "ed25519:…"` lines.
-   * Returns {approverKeys: Map key -> name, approverGroups: Map | null}.
+   * Verifier options (see verifyReceipt) from trust inputs as plain data, the shape of
+   * heso.trust.Trust.to_dict (the console sends it) and of trustFromToml:
+   * {operator_keys: [...] | null, pinned_by, approvers: {group: {threshold, members: {name: key}}}}.
    */
-  function parseApprovers(text) {
+  function trustOptions(trust) {
     const approverKeys = new Map();
-    const groups = new Map();
-    let current = null;
-    let sawGroup = false;
-    const pair = /([A-Za-z0-9][A-Za-z0-9_.-]*)\s*=\s*"(ed25519:[0-9a-f]{64})"/g;
-    for (const raw of String(text || "").split(/\r?\n/)) {
-      const line = raw.replace(/\s+#.*$/, "").trim();
-      const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
-      if (header) {
-        const m = /^approvers\.([A-Za-z0-9][A-Za-z0-9_.-]*?)(\.members)?$/.exec(header[1]);
-        current = m ? m[1] : undefined;
-        if (current) {
-          sawGroup = true;
-          if (!groups.has(current)) groups.set(current, { threshold: 1, keys: new Set() });
-        }
-        continue;
+    const approverGroups = new Map();
+    for (const [group, def] of Object.entries(trust.approvers || {})) {
+      const keys = new Set();
+      for (const [name, key] of Object.entries(def.members)) {
+        approverKeys.set(key, name);
+        keys.add(key);
       }
-      if (current === undefined) continue;
-      const t = /^threshold\s*=\s*(\d+)/.exec(line);
-      if (t && current) groups.get(current).threshold = Number(t[1]);
-      let found = false;
-      for (const m of line.matchAll(pair)) {
-        found = true;
-        approverKeys.set(m[2], m[1]);
-        if (current) groups.get(current).keys.add(m[2]);
-      }
-      if (!found && current === null) {
-        for (const m of line.matchAll(/ed25519:[0-9a-f]{64}/g)) {
-          if (!approverKeys.has(m[0])) approverKeys.set(m[0], "approver");
-        }
-      }
+      approverGroups.set(group, { threshold: Number(def.threshold), keys });
     }
-    return { approverKeys, approverGroups: sawGroup ? groups : null };
+    const pinned = trust.operator_keys;
+    return {
+      trustedOperators: pinned && pinned.length ? new Set(pinned) : null,
+      pinnedBy: trust.pinned_by || "unpinned",
+      approverKeys,
+      approverGroups,
+    };
   }
 
-  /** Every `ed25519:<hex>` key in a text (pinned operator keys), or null when none. */
-  function parseKeys(text) {
-    const keys = new Set(String(text || "").match(/ed25519:[0-9a-f]{64}/g) || []);
-    return keys.size ? keys : null;
+  /** A mistake in the trust inputs (heso verify's HesoConfigError). */
+  class TrustError extends Error {}
+
+  const APPROVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+  const GROUP_KEYS = ["members", "threshold", "escalate_to"];
+  const isTable = (v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
+
+  function typeName(v) {
+    if (typeof v === "boolean") return "a boolean";
+    if (typeof v === "bigint") return "an integer";
+    if (typeof v === "number") return "a float";
+    if (typeof v === "string") return "a string";
+    if (Array.isArray(v)) return "an array";
+    if (v instanceof Date) return "a date/time";
+    return "a table";
+  }
+
+  /** Pinned operator keys, one `ed25519:<hex>` per line (blank lines skipped), or null. */
+  function parsePinnedKeys(text) {
+    const keys = [];
+    String(text || "").split(/\r?\n/).forEach((raw, i) => {
+      const line = raw.trim();
+      if (!line) return;
+      if (!PUBLIC_KEY.test(line)) {
+        throw new TrustError(`pinned operator keys, line ${i + 1}: expected 'ed25519:<64 lowercase hex>'`);
+      }
+      keys.push(line);
+    });
+    return keys.length ? keys : null;
+  }
+
+  /** heso.trust.pinned_operator_keys: `[heso] operator_keys`, or null when it pins none. */
+  function operatorKeysOf(doc) {
+    const table = hasOwn(doc, "heso") ? doc.heso : {};
+    if (!isTable(table) || !hasOwn(table, "operator_keys")) return null;
+    const keys = table.operator_keys;
+    if (!Array.isArray(keys)) throw new TrustError("[heso].operator_keys must be an array of keys");
+    keys.forEach((text, i) => {
+      if (typeof text !== "string" || !PUBLIC_KEY.test(text)) {
+        throw new TrustError(`[heso].operator_keys[${i}]: expected 'ed25519:<64 lowercase hex>'`);
+      }
+    });
+    return keys.length ? [...new Set(keys)].sort() : null;
+  }
+
+  /** heso.approvals.registry.load_registry: the [approvers.<group>] tables, validated. */
+  function approversOf(doc) {
+    const raw = hasOwn(doc, "approvers") ? doc.approvers : Object.create(null);
+    if (!isTable(raw)) throw new TrustError(`[approvers] must be a table of groups, not ${typeName(raw)}`);
+    const groups = new Map();
+    const keyOwner = new Map();
+    const nameKey = new Map();
+    for (const group of Object.keys(raw)) {
+      const table = raw[group];
+      if (!APPROVER_NAME.test(group)) throw new TrustError(`invalid approver group name ${pyRepr(group)}`);
+      if (!isTable(table)) {
+        throw new TrustError(`[approvers.${group}] must be a table, not ${typeName(table)}`);
+      }
+      for (const key of Object.keys(table)) {
+        if (!GROUP_KEYS.includes(key)) {
+          throw new TrustError(`unknown key ${pyRepr(key)} in [approvers.${group}]`);
+        }
+      }
+      if (!hasOwn(table, "members")) throw new TrustError(`[approvers.${group}] has no members`);
+      const members = table.members;
+      if (!isTable(members) || Object.keys(members).length === 0) {
+        throw new TrustError(`[approvers.${group}].members must be a non-empty table of name = "ed25519:…"`);
+      }
+      const out = {};
+      for (const name of Object.keys(members)) {
+        const text = members[name];
+        if (!APPROVER_NAME.test(name)) throw new TrustError(`invalid approver name ${pyRepr(name)}`);
+        if (typeof text !== "string") {
+          throw new TrustError(`approver ${pyRepr(name)} must map to a public key string, not ${typeName(text)}`);
+        }
+        if (!PUBLIC_KEY.test(text)) {
+          throw new TrustError(`approver ${pyRepr(name)}: expected 'ed25519:<64 lowercase hex>'`);
+        }
+        if (keyOwner.has(text) && keyOwner.get(text) !== name) {
+          throw new TrustError(`the key of ${pyRepr(name)} is already registered as ${pyRepr(keyOwner.get(text))}`);
+        }
+        if (nameKey.has(name) && nameKey.get(name) !== text) {
+          throw new TrustError(`approver ${pyRepr(name)} has a different key in another group`);
+        }
+        keyOwner.set(text, name);
+        nameKey.set(name, text);
+        out[name] = text;
+      }
+      const threshold = hasOwn(table, "threshold") ? table.threshold : 1n;
+      if (typeof threshold !== "bigint") {
+        throw new TrustError(`[approvers.${group}].threshold must be an integer, not ${typeName(threshold)}`);
+      }
+      const count = Object.keys(out).length;
+      if (threshold < 1n || threshold > BigInt(count)) {
+        throw new TrustError(`[approvers.${group}].threshold is ${threshold} but the group has ${count} member(s)`);
+      }
+      const escalate = hasOwn(table, "escalate_to") ? table.escalate_to : undefined;
+      if (escalate !== undefined && typeof escalate !== "string") {
+        throw new TrustError(`[approvers.${group}].escalate_to must be a group name, not ${typeName(escalate)}`);
+      }
+      groups.set(group, { threshold: Number(threshold), members: out, escalate });
+    }
+    for (const [group, def] of groups) {
+      if (def.escalate !== undefined && (def.escalate === group || !groups.has(def.escalate))) {
+        throw new TrustError(`[approvers.${group}].escalate_to names ${def.escalate === group
+          ? "itself" : `undefined group ${pyRepr(def.escalate)}`}`);
+      }
+    }
+    const approvers = {};
+    for (const [group, def] of groups) approvers[group] = { threshold: def.threshold, members: def.members };
+    return approvers;
+  }
+
+  const MAX_TOML_DEPTH = 64; // heso.trust.MAX_DEPTH
+
+  function tooDeep(doc) {
+    const stack = [[doc, 1]];
+    while (stack.length) {
+      const [value, depth] = stack.pop();
+      if (depth > MAX_TOML_DEPTH) return true;
+      for (const child of Array.isArray(value) ? value : Object.values(value)) {
+        if (Array.isArray(child) || isTable(child)) stack.push([child, depth + 1]);
+      }
+    }
+    return false;
+  }
+
+  /** End of a TOML string starting at i (after its closing quotes), and any TOML 1.1 escape. */
+  function tomlString(s, i) {
+    const q = s[i];
+    const multi = s.startsWith(q.repeat(3), i);
+    let j = i + (multi ? 3 : 1);
+    for (;;) {
+      if (j >= s.length) return { end: s.length };
+      const c = s[j];
+      if (q === '"' && c === "\\") {
+        const e = s[j + 1];
+        if (e === "e" || e === "x") return { end: j, feature: `the \\${e} escape` };
+        j += 2;
+      } else if (multi && s.startsWith(q.repeat(3), j)) {
+        let end = j + 3;
+        for (let k = 0; k < 2 && s[end] === q; k++) end++;
+        return { end };
+      } else if (!multi && c === q) {
+        return { end: j + 1 };
+      } else {
+        j++;
+      }
+    }
+  }
+
+  const TOKEN_END = /[\s,[\]{}#="']/;
+  const TIME_WITHOUT_SECONDS = /(^|[Tt])[0-9]{2}:[0-9]{2}(?![0-9:])/;
+
+  /**
+   * The first construct of a TOML document (one that parses) that only TOML 1.1 allows, or null.
+   * heso verify reads heso.toml with Python's tomllib, TOML 1.0 (until Python 3.15), where these
+   * are syntax errors; the page's parser reads TOML 1.1, so they are refused here.
+   */
+  function toml11Syntax(text) {
+    const s = String(text);
+    const stack = []; // "{" or "[" for each open inline table or array value
+    let last = ""; // the last significant character inside the innermost inline table
+    let afterEquals = false;
+    let i = 0;
+    const inline = () => stack[stack.length - 1] === "{";
+    while (i < s.length) {
+      const c = s[i];
+      if (c === "\n") {
+        if (inline()) return "a newline inside an inline table";
+        afterEquals = false;
+        i++;
+      } else if (c === " " || c === "\t" || c === "\r") {
+        i++;
+      } else if (c === "#") {
+        if (inline()) return "a comment inside an inline table";
+        while (i < s.length && s[i] !== "\n") i++;
+      } else if (c === '"' || c === "'") {
+        const str = tomlString(s, i);
+        if (str.feature) return str.feature;
+        i = str.end;
+        last = "v";
+      } else if (c === "[" && !stack.length && !afterEquals) {
+        i++; // a table header: skip it (its keys may be quoted)
+        while (i < s.length && s[i] !== "]") {
+          if (s[i] === '"' || s[i] === "'") {
+            const str = tomlString(s, i);
+            if (str.feature) return str.feature;
+            i = str.end;
+          } else {
+            i++;
+          }
+        }
+        while (s[i] === "]") i++;
+      } else if (c === "{" || c === "[") {
+        stack.push(c);
+        last = c;
+        i++;
+      } else if (c === "}" || c === "]") {
+        if (c === "}" && last === ",") return "a trailing comma in an inline table";
+        stack.pop();
+        last = "v";
+        i++;
+      } else if (c === "," || c === "=") {
+        if (c === "=") afterEquals = true;
+        last = c;
+        i++;
+      } else {
+        let j = i + 1; // at least one character: a BOM, say, is a token of its own
+        while (j < s.length && !TOKEN_END.test(s[j])) j++;
+        if (TIME_WITHOUT_SECONDS.test(s.slice(i, j))) return "a time without seconds";
+        last = "v";
+        i = j;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The trust inputs of a heso.toml text, as heso verify reads them (heso.trust.load_trust):
+   * `pinned` keys (the page's box, like --trust) replace its [heso] operator_keys. Throws a
+   * TrustError on any mistake heso verify refuses. Returns the plain form (see trustOptions).
+   */
+  function trustFromToml(text, pinned = null) {
+    const source = String(text ?? "");
+    let doc;
+    try {
+      doc = root.SmolToml.parse(source, { integersAsBigInt: true });
+    } catch (exc) {
+      if (!(exc instanceof root.SmolToml.TomlError)) throw exc;
+      throw new TrustError(`heso.toml: ${exc.message.split("\n")[0]}`);
+    }
+    if (tooDeep(doc)) {
+      throw new TrustError(`heso.toml: tables and arrays nested more than ${MAX_TOML_DEPTH} levels deep`);
+    }
+    const newer = toml11Syntax(source);
+    if (newer) {
+      throw new TrustError(`heso.toml: ${newer} is TOML 1.1, which heso verify (TOML 1.0) refuses`);
+    }
+    const fromFile = pinned ? null : operatorKeysOf(doc);
+    const operatorKeys = pinned ? [...new Set(pinned)].sort() : fromFile;
+    return {
+      operator_keys: operatorKeys,
+      pinned_by: pinned ? "--trust" : fromFile ? "heso.toml" : "unpinned",
+      approvers: approversOf(doc),
+    };
   }
 
   /** What some bytes look like: "chain", "head", "receipt" or "unknown". */
@@ -1163,6 +1433,7 @@
     ALG, GENESIS, blake3, blake3Hex, toHex, fromHex, concatBytes, loadsStrict, loadsLenient,
     canonicalize, canonicalBytes, computeActionHash, approvalMessage, recordMessage,
     operatorMessage, ed25519Verify, verifyReceipt, verifyReceiptBytes, verifyChain, readHead,
-    parseApprovers, parseKeys, sniff, Verdict, JsonError,
+    trustOptions, trustFromToml, parsePinnedKeys, toml11Syntax, sniff, Verdict, JsonError,
+    TrustError,
   };
 })(globalThis);

@@ -10,13 +10,9 @@
   const $ = (id) => document.getElementById(id);
   const utf8 = new TextEncoder();
 
+  /** The trust inputs, read as heso verify reads --trust and heso.toml. */
   function options() {
-    const approvers = V.parseApprovers($("approvers").value);
-    return {
-      trustedOperators: V.parseKeys($("trust").value),
-      approverKeys: approvers.approverKeys,
-      approverGroups: approvers.approverGroups,
-    };
+    return V.trustOptions(V.trustFromToml($("approvers").value, V.parsePinnedKeys($("trust").value)));
   }
 
   /** Sort inputs into a chain (receipts.jsonl + head + torn) and single receipts. */
@@ -57,6 +53,15 @@
     document.body.dataset.state = "done";
   }
 
+  /** As heso verify warns: a valid verdict without a pinned key proves integrity, not origin. */
+  function unpinned(v, opts) {
+    return v.ok && !opts.trustedOperators
+      ? h("p", { class: "hint unpinned" }, "No operator key is pinned, so this proves the " +
+        "evidence is intact, not who wrote it (a store re-signed wholesale under another key " +
+        "would also pass): paste heso.toml with its [heso] operator_keys, or pin the key.")
+      : null;
+  }
+
   function row(label, ...value) {
     return h("tr", {}, h("th", {}, label), h("td", {}, ...value));
   }
@@ -64,7 +69,7 @@
   async function receiptView(item, opts) {
     const v = await V.verifyReceiptBytes(item.bytes, opts);
     const card = h("section", { class: "card receipt-result", "data-file": item.name });
-    add(card, h("h2", {}, item.name), verdictBadge(v.toJSON()));
+    add(card, h("h2", {}, item.name), verdictBadge(v.toJSON()), unpinned(v, opts));
     const r = v.receipt;
     const c = r && typeof r === "object" && r.content && typeof r.content === "object" ? r.content : null;
     if (c) {
@@ -101,13 +106,12 @@
   }
 
   async function chainView(item, headBytes, tornBytes, opts) {
-    const v = await V.verifyChain({ chain: item.bytes, head: headBytes, torn: tornBytes }, {
-      trustedOperators: opts.trustedOperators, approverKeys: opts.approverKeys,
-    });
+    const v = await V.verifyChain({ chain: item.bytes, head: headBytes, torn: tornBytes }, opts);
     const head = headBytes ? await V.readHead(headBytes) : null;
     const card = h("section", { class: "card chain-result", "data-file": item.name });
     const j = v.toJSON();
-    add(card, h("h2", {}, item.name + (headBytes ? " + chain.head.json" : "")), verdictBadge(j));
+    add(card, h("h2", {}, item.name + (headBytes ? " + chain.head.json" : "")), verdictBadge(j),
+      unpinned(v, opts));
     if (v.ok) {
       const d = v.details;
       add(card, h("p", { class: "summary" },
@@ -131,11 +135,18 @@
     return items;
   }
 
+  /** Reading files is asynchronous: say so at once, so a stale "done" is never mistaken for
+   * the verdict on the files just given. */
+  async function runFiles(files) {
+    document.body.dataset.state = "verifying";
+    await run(await readFiles(files));
+  }
+
   function init() {
     const drop = $("drop");
     $("pick").addEventListener("click", () => $("files").click());
     $("files").addEventListener("change", async (e) => {
-      await run(await readFiles(e.target.files));
+      await runFiles(e.target.files);
       e.target.value = "";
     });
     drop.addEventListener("dragover", (e) => {
@@ -146,7 +157,7 @@
     drop.addEventListener("drop", async (e) => {
       e.preventDefault();
       drop.classList.remove("over");
-      await run(await readFiles(e.dataTransfer.files));
+      await runFiles(e.dataTransfer.files);
     });
     $("verify").addEventListener("click", async () => {
       let text = $("paste").value;

@@ -1,8 +1,9 @@
-"""The hash-prefix index of ``receipts.jsonl``: ``action_hash`` → byte offset.
+"""The file store's hash-prefix index, ``receipts.idx``: ``action_hash`` → byte offset.
 
 Fixed-width records (``#<64 hex hash> <16 hex offset>\\n``) appended beside each chain entry,
-so a prefix lookup is one scan of a compact file in C (``mmap.find``) and never parses the
-chain. The index is derived data: it is rebuilt from the chain whenever it lags or is missing.
+one per entry in chain order (record *n* is entry *n*), so a prefix lookup is one scan of a
+compact file in C (``mmap.find``) and never parses the chain. The index is derived data: it is
+rebuilt from the chain whenever it lags or is missing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+INDEX_FILE = "receipts.idx"
 RECORD_SIZE = 83
 _PREFIX = re.compile(r"[0-9a-f]{1,64}\Z")
 _RECORD = re.compile(rb"#[0-9a-f]{64} [0-9a-f]{16}\n\Z")
@@ -62,8 +64,17 @@ def last_offset(path: Path) -> int | None:
     return last[1] if last is not None else None
 
 
-def lookup(path: Path, prefix: str) -> list[tuple[str, int]]:
-    """Every ``(action_hash, offset)`` whose hash starts with ``prefix``, in chain order."""
+def record_at(path: Path, seq: int) -> tuple[str, int] | None:
+    """``(action_hash, offset)`` of record ``seq`` (entry ``seq``), if the index has it."""
+    if seq < 0 or seq >= count(path):
+        return None
+    with open(path, "rb") as f:
+        f.seek(seq * RECORD_SIZE)
+        return parse_record(f.read(RECORD_SIZE))
+
+
+def lookup(path: Path, prefix: str) -> list[tuple[str, int, int]]:
+    """Every ``(action_hash, seq, offset)`` whose hash starts with ``prefix``, in chain order."""
     p = validate_prefix(prefix).encode("ascii")
     try:
         f = open(path, "rb")
@@ -75,12 +86,12 @@ def lookup(path: Path, prefix: str) -> list[tuple[str, int]]:
             return []
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             needle = b"#" + p
-            hits: list[tuple[str, int]] = []
+            hits: list[tuple[str, int, int]] = []
             pos = mm.find(needle, 0, size)
             while pos != -1:
                 if pos % RECORD_SIZE == 0:
                     hit = parse_record(mm[pos : pos + RECORD_SIZE])
                     if hit is not None:
-                        hits.append(hit)
+                        hits.append((hit[0], pos // RECORD_SIZE, hit[1]))
                 pos = mm.find(needle, pos + 1, size)
     return hits

@@ -1,7 +1,5 @@
-"""``heso.wrap(client)``: gate every model call a provider SDK client makes.
-
-The proxy forwards everything to the client, except the methods that send a request, which it
-gates first (before any byte leaves the process):
+"""The gating proxy ``heso.wrap`` puts around a client that is not a Stainless-generated SDK
+client (an HTTP client, a hand-written SDK): it gates by method name.
 
 =========================================================  ================  ===============
 method                                                     verb              tool name
@@ -13,20 +11,14 @@ method                                                     verb              too
                                                                              ``method`` field
 =========================================================  ================  ===============
 
-The tool name is the resource path without the response modifiers:
-``client.chat.completions.create``, ``client.with_raw_response.chat.completions.create`` and
-``client.chat.completions.with_streaming_response.create`` are all ``chat.completions.create``;
-``client.messages.stream`` is ``messages.stream``. The call's keyword arguments (positional
+A call whose HTTP method is ``DELETE`` (``.delete(...)``, ``.request("DELETE", ...)``) is a
+``delete`` action instead. The tool name is the resource path without the response modifiers
+(``with_raw_response``, ``with_streaming_response``). The call's keyword arguments (positional
 ones bound to their parameter names) become the fields, made JSON-safe: omitted-argument
 sentinels are dropped, classes become their qualified name, file objects become
 ``{"file": name}``, bytes become ``{"bytes": length, "blake3": hex digest}``, numeric mapping
-keys become strings (as the client sends them), one-shot iterators are materialized into lists
-(and the list is what the client receives), and values with no JSON form become
-``"<unrepresentable TYPE>"``.
-
-Return values, streams and provider exceptions are the client's own. ``isinstance(proxy,
-OpenAI)`` holds, ``with``/``async with`` and ``close()`` work, ``copy()``/``with_options()``
-return wrapped clients.
+keys become strings, one-shot iterators are materialized into lists (and the list is what the
+client receives), and values with no JSON form become ``"<unrepresentable TYPE>"``.
 """
 
 from __future__ import annotations
@@ -35,45 +27,39 @@ import functools
 import inspect
 import io
 import json
-import sys
 import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
-
-import blake3
 
 from heso.action import Verb
 from heso.canonical import to_json_value
 from heso.capture import gated
 from heso.errors import CanonicalizationError
-from heso.redaction import RedactStrategy, normalize_redact_spec
+from heso.redaction import RedactStrategy
+from heso.wrap.http_action import digest
 
 T = TypeVar("T")
 
 _MODIFIERS = frozenset({"with_raw_response", "with_streaming_response"})
 _CLIENT_FACTORIES = frozenset({"copy", "with_options", "with_middleware"})
 _HTTP_METHODS = {"get": "GET", "post": "POST", "put": "PUT", "patch": "PATCH", "delete": "DELETE"}
+_DELETE = "DELETE"
 _OMITTED = frozenset({"NotGiven", "Omit"})
 
 
-def wrap(client: T, *, redact: Any = None) -> T:
-    """A transparent proxy of ``client`` that gates every request-sending method.
-
-    ``redact`` adds redaction for every call through this proxy (e.g. ``["messages"]``), on
-    top of ``[heso] redact`` and any enclosing :func:`heso.step`. Wrapping a proxy again
-    returns it unchanged.
-    """
-    if type(client) is _Proxy:
-        return client
-    root = _Root(normalize_redact_spec(redact), type(client).__module__.partition(".")[0])
+def proxy(client: T, redact: Mapping[str, RedactStrategy]) -> T:
+    """A transparent proxy of ``client`` that gates its request-sending methods by name."""
+    root = _Root(redact, type(client).__module__.partition(".")[0])
     return _Proxy(client, (), root)  # type: ignore[return-value]
 
 
-def unwrap(obj: Any) -> Any:
-    """The object behind a :func:`wrap` proxy (``obj`` itself when it is not one)."""
-    while type(obj) is _Proxy:
-        obj = object.__getattribute__(obj, "_heso_target")
-    return obj
+def is_proxy(obj: Any) -> bool:
+    return type(obj) is _Proxy
+
+
+def target(obj: Any) -> Any:
+    """The object behind a proxy."""
+    return object.__getattribute__(obj, "_heso_target")
 
 
 class _Root:
@@ -187,7 +173,8 @@ def _gate_kind(name: str, depth: int) -> tuple[Verb, str | None] | None:
     if depth and name in ("stream", "parse"):
         return Verb.LLM_CALL, None
     if not depth and name in _HTTP_METHODS:
-        return Verb.HTTP_REQUEST, _HTTP_METHODS[name]
+        method = _HTTP_METHODS[name]
+        return (Verb.DELETE if method == _DELETE else Verb.HTTP_REQUEST), method
     return None
 
 
@@ -217,7 +204,9 @@ def _gated_method(
 ) -> Callable[..., Any]:
     signature: list[inspect.Signature | None] = []
 
-    def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    def prepare(
+        args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, Any, Verb, dict[str, Any]]:
         args = tuple(_materialize(a) for a in args)
         for key, item in kwargs.items():
             if _one_shot(item):
@@ -231,7 +220,7 @@ def _gated_method(
         fields = {k: _json_safe(v) for k, v in named.items() if not _omitted(v)}
         if http_method is not None:
             fields = {"method": http_method, **fields}
-        return args, kwargs, fields
+        return args, kwargs, _verb_of(verb, fields), fields
 
     redact = root.redact
     call: Callable[..., Any]
@@ -240,19 +229,28 @@ def _gated_method(
         # never leaves an un-awaited coroutine behind (asyncio.gather, create_task).
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            args, kwargs, fields = prepare(args, kwargs)
-            with gated(verb, tool_name, fields, redact_fields=redact):
+            args, kwargs, kind, fields = prepare(args, kwargs)
+            with gated(kind, tool_name, fields, redact_fields=redact):
                 return await method(*args, **kwargs)
 
     else:
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            args, kwargs, fields = prepare(args, kwargs)
-            with gated(verb, tool_name, fields, redact_fields=redact):
+            args, kwargs, kind, fields = prepare(args, kwargs)
+            with gated(kind, tool_name, fields, redact_fields=redact):
                 return method(*args, **kwargs)
 
     functools.update_wrapper(call, method)
     return call
+
+
+def _verb_of(verb: Verb, fields: Mapping[str, Any]) -> Verb:
+    """``delete`` for an HTTP request whose method is ``DELETE`` (``.request("DELETE", url)``)."""
+    if verb is Verb.HTTP_REQUEST:
+        method = fields.get("method")
+        if isinstance(method, str) and method.strip().upper() == _DELETE:
+            return Verb.DELETE
+    return verb
 
 
 def _returns_coroutine(method: Callable[..., Any], managed: bool) -> bool:
@@ -323,8 +321,7 @@ def _json_safe(value: Any) -> Any:
     if t is list or t is tuple:
         return [_json_safe(v) for v in value]
     if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        return {"bytes": len(data), "blake3": blake3.blake3(data).hexdigest()}
+        return digest(bytes(value))
     if isinstance(value, type):
         return _qualname(value)
     if isinstance(value, io.IOBase) or hasattr(value, "read"):
@@ -338,14 +335,4 @@ def _json_safe(value: Any) -> Any:
         return f"<unrepresentable {_qualname(t)}>"
 
 
-class _CallableModule(types.ModuleType):
-    """``heso.wrap`` may resolve to this module (once ``import heso.wrap`` ran); calling it
-    still wraps."""
-
-    def __call__(self, client: T, *, redact: Any = None) -> T:
-        return wrap(client, redact=redact)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-
-__all__ = ["unwrap", "wrap"]
+__all__ = ["is_proxy", "proxy", "target"]

@@ -1,0 +1,148 @@
+"""Where a project's evidence is kept: the ``store`` setting and the one factory for stores.
+
+``[heso] store`` in ``heso.toml``, or ``HESO_STORE`` (the environment wins), is ``"file"`` (the
+default: ``heso-local-data/`` beside ``heso.toml``) or a PostgreSQL URL (``postgresql://`` or
+``postgres://``). Everything that reads or writes evidence (``heso.init``, every CLI verb, the
+console) resolves a :class:`StoreSpec` with :func:`setting` and opens its stores with
+:func:`open_ledger` and :func:`open_approvals`.
+
+A store URL may carry a password. It is kept only in :class:`StoreSpec` and shown only through
+:func:`redact_url`: never in an error, a log line or ``--json`` output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from heso.approvals.file_store import FileApprovalStore
+from heso.errors import HesoConfigError
+from heso.ledger.file_store import FileLedger
+from heso.project import data_dir
+from heso.toml_source import type_name
+
+if TYPE_CHECKING:
+    from heso.approvals.store import ApprovalStore
+    from heso.keys import SigningKey
+    from heso.ledger.store import LedgerStore
+    from heso.toml_source import TomlSource
+
+FILE = "file"
+POSTGRESQL = "postgresql"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+ENV_STORE = "HESO_STORE"
+SETTING = ("heso", "store")
+MASK = "***"
+_SECRET_PARAM = re.compile(
+    r"((?:^|[?&\s])(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a store URL or connection string) fit to show: the password of the URL's
+    user, and any ``password=`` / ``sslpassword=`` parameter, replaced by ``***``.
+
+    Errs toward hiding: everything between ``scheme://user:`` and the last ``@`` is masked, so
+    a password holding ``/``, ``?`` or ``@`` does not leak either.
+    """
+    m = _SCHEME.match(text)
+    if m is not None:
+        scheme, rest = m.group(0), text[m.end() :]
+        at = rest.rfind("@")
+        if at >= 0:
+            user, colon, _ = rest[:at].partition(":")
+            rest = (user + colon + MASK if colon else user) + rest[at:]
+        text = scheme + rest
+    return _SECRET_PARAM.sub(lambda p: p.group(1) + MASK, text)
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Where a project's evidence is kept: a directory (the file store) or a database URL.
+    Its text (``str``, ``repr``) never shows a password."""
+
+    kind: Literal["file", "postgresql"]
+    path: Path | None = None
+    """The file store's directory (``heso-local-data/``)."""
+    url: str | None = field(default=None, repr=False)
+    origin: str = "default"
+    """Where the setting came from (``HESO_STORE``, ``heso.toml``), for messages."""
+
+    def __str__(self) -> str:
+        return redact_url(self.url) if self.url is not None else str(self.path)
+
+    def __repr__(self) -> str:
+        return f"StoreSpec({self.kind!r}, {str(self)!r}, origin={self.origin!r})"
+
+
+def parse_store(value: str, origin: str, root: str | os.PathLike[str]) -> StoreSpec:
+    """The store ``value`` selects for the project at ``root``; ``ValueError`` (with a message
+    that never holds a password) for anything but ``"file"`` or a PostgreSQL URL."""
+    text = value.strip()
+    if text == FILE:
+        return StoreSpec(FILE, data_dir(root), None, origin)
+    if text.lower().startswith(POSTGRES_SCHEMES):
+        return StoreSpec(POSTGRESQL, None, text, origin)
+    shown = redact_url(text) if ("://" in text or "=" in text or "@" in text) else text
+    raise ValueError(
+        f'the store must be "file" or a postgresql:// URL, not {shown!r} (set by {origin})'
+    )
+
+
+def setting(source: TomlSource | None, root: str | os.PathLike[str]) -> StoreSpec:
+    """The store of the project at ``root``: ``HESO_STORE``, else ``[heso] store`` of its
+    ``heso.toml`` (``source``), else the file store. A bad value is a ``HesoConfigError`` that
+    names its origin (the file and line for ``heso.toml``)."""
+    from_env = os.environ.get(ENV_STORE) or None
+    if from_env is not None:
+        try:
+            return parse_store(from_env, ENV_STORE, root)
+        except ValueError as exc:
+            raise HesoConfigError(
+                str(exc), hint=f'unset {ENV_STORE}, or set it to "file"'
+            ) from None
+    table = source.data.get(SETTING[0]) if source is not None else None
+    if source is None or not isinstance(table, dict) or SETTING[1] not in table:
+        return StoreSpec(FILE, data_dir(root))
+    value = table[SETTING[1]]
+    if not isinstance(value, str):
+        raise source.error(
+            f"[heso].store must be a string, not {type_name(value)}", SETTING, value=True
+        )
+    try:
+        return parse_store(value, f"[heso] store in {source.path}", root)
+    except ValueError as exc:
+        raise source.error(str(exc), SETTING, value=True) from None
+
+
+def _unavailable(spec: StoreSpec) -> HesoConfigError:
+    return HesoConfigError(
+        f"the PostgreSQL store ({spec}, set by {spec.origin}) is not available yet: this "
+        "version of heso keeps evidence in files",
+        hint=f'remove {ENV_STORE} / [heso] store, or set it to "file"',
+    )
+
+
+def open_ledger(
+    spec: StoreSpec,
+    *,
+    key: SigningKey | None = None,
+    durability: str = "buffered",
+    lock_timeout: float = 10.0,
+) -> LedgerStore:
+    """The ledger ``spec`` names: to append with the operator ``key`` (and the writer's
+    ``durability`` and ``lock_timeout``), or, without a key, to read."""
+    if spec.kind != FILE or spec.path is None:
+        raise _unavailable(spec)
+    return FileLedger(spec.path, key=key, durability=durability, lock_timeout=lock_timeout)
+
+
+def open_approvals(spec: StoreSpec) -> ApprovalStore:
+    """The approvals store ``spec`` names."""
+    if spec.kind != FILE or spec.path is None:
+        raise _unavailable(spec)
+    return FileApprovalStore(spec.path)
