@@ -6,9 +6,10 @@
 Each section runs in its own fresh process (``benchmarks/bench_<section>.py``, runnable alone)
 so state, caches and memory never leak between them:
 
-    gate         the cryptographic floor vs the full @heso.tool gate (buffered, fsync)
+    gate         the cryptographic floor vs the full @heso.tool gate (buffered, fsync); the
+                 gate under a 10,000-rule policy of overlapping wildcard scopes vs 100 rules
     concurrency  8 threads and 4 processes gating at once, fsync (group commit)
-    policy       Policy.evaluate at 1, 100 and 10,000 rules
+    policy       Policy.evaluate at 1, 100 and 10,000 rules; the overlapping-scope policy
     verify       heso verify --chain vs raw Ed25519; heso verify <prefix> on 1M receipts;
                  peak memory verifying that store
     startup      import heso vs python -c pass, imported modules, RSS over 100k actions
@@ -107,6 +108,14 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
         "ratio_threads8_to_1_buffered",
         ">=",
         1.3,
+        "x",
+    ),
+    (
+        "gate p50 at 10k overlapping rules / 100-rule gate p50",
+        "gate",
+        "ratio_gate_10k_to_gate",
+        "<=",
+        1.15,
         "x",
     ),
     (
@@ -291,7 +300,21 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             )
         )
         out.append(_call_row("full gate, fsync (one thread)", _get(g, "gate_fsync.per_call_us")))
+        p10k = g.get("policy_10k", {})
+        out.append(
+            _call_row(
+                f"full gate, buffered, {_fmt(p10k.get('rules'))} overlapping rules",
+                _get(g, "gate_10k.per_call_us"),
+            )
+        )
+        out.append(
+            _line(
+                "  rules covering the gated tool / policy load",
+                f"{p10k.get('candidates_for_gated_tool')} / {_fmt(p10k.get('load_s'), 2)} s",
+            )
+        )
         out.append(_line("ratio gate / floor (p50)", g.get("ratio_gate_buffered_to_floor"), "x"))
+        out.append(_line("ratio gate 10k rules / gate (p50)", g.get("ratio_gate_10k_to_gate"), "x"))
         out.append(
             _line("ratio starter gate / floor (p50)", g.get("ratio_gate_starter_to_floor"), "x")
         )
@@ -318,15 +341,18 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     p = results.get("policy", {})
     if p and "error" not in p:
         out.append("policy (Policy.evaluate, warm)")
-        for n in (1, 100, 10_000):
-            r = p.get(f"rules_{n}", {})
-            out.append(_stat_row(f"{n:,} rules: p50 of each run", r.get("run_p50_us"), "µs", 2))
+        for key, label in (
+            *((f"rules_{n}", f"{n:,} rules") for n in (1, 100, 10_000)),
+            *((f"overlap_{n}", f"{n:,} overlapping") for n in (100, 10_000)),
+        ):
+            r = p.get(key, {})
+            out.append(_stat_row(f"{label}: p50 of each run", r.get("run_p50_us"), "µs", 2))
             out.append(
                 _line(
-                    f"{n:,} rules: p50 / p99 / cold p50 (all calls)",
+                    f"{label}: p50 / p99 / cold p50 / load",
                     f"{_fmt(r.get('p50_us'), 2)} / {_fmt(r.get('p99_us'), 2)} / "
-                    f"{_fmt(r.get('cold_p50_us'), 2)}",
-                    "µs",
+                    f"{_fmt(r.get('cold_p50_us'), 2)} µs / {_fmt(r.get('load_ms'), 0)} ms",
+                    "",
                 )
             )
     v = results.get("verify", {})

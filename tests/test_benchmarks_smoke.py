@@ -23,6 +23,8 @@ EXPECTED = {
         "gate_fsync",
         "ratio_gate_buffered_to_floor",
         "ratio_gate_starter_to_floor",
+        "gate_10k",
+        "ratio_gate_10k_to_gate",
     ],
     "concurrency": [
         "threads8_fsync",
@@ -32,7 +34,7 @@ EXPECTED = {
         "ratio_threads8_to_1_buffered",
         "fsync_latency_ms",
     ],
-    "policy": ["rules_1", "rules_100", "rules_10000"],
+    "policy": ["rules_1", "rules_100", "rules_10000", "overlap_100", "overlap_10000"],
     "verify": [
         "raw_verify_per_s_1core",
         "chain_verify_per_s_1core",
@@ -85,6 +87,7 @@ def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
         assert key in data["gate"]["gate_buffered"]["run_mean_us"]
     names = {row["name"] for row in data["targets"]}
     assert any("floor" in n for n in names) and any("import heso" in n for n in names)
+    assert any("10k overlapping rules" in n for n in names)
     # The smoke run keeps its own copy and leaves a full run's figures alone.
     assert json.loads((results / "latest-quick.json").read_text())["quick"] is True
     assert (full.read_bytes() if full.exists() else None) == before
