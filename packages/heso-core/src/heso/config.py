@@ -27,6 +27,7 @@ from heso.project import POLICY_FILE, data_dir, require_root
 from heso.receipt import format_timestamp
 from heso.redaction import RedactStrategy, RevealStore, normalize_redact_spec
 from heso.toml_source import TomlSource, did_you_mean
+from heso.transparency.settings import TransparencySettings, parse_settings
 
 log = logging.getLogger("heso")
 
@@ -42,6 +43,7 @@ _SETTINGS_KEYS = (
     "redact",
     "operator_keys",
     "store",
+    "transparency",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -64,6 +66,8 @@ class Config:
     store: stores.StoreSpec | None = None
     """Where evidence is kept (:func:`heso.stores.setting`); ``None``: the file store in
     :attr:`data_dir`."""
+    transparency: TransparencySettings = field(default_factory=TransparencySettings)
+    """Checkpoints and witnesses (``[heso.transparency]``)."""
 
     @property
     def data_dir(self) -> Path:
@@ -179,6 +183,7 @@ def _settings(source: TomlSource) -> dict[str, Any]:
         "redact": (list, dict),
         "operator_keys": (list,),
         "store": (str,),
+        "transparency": (dict,),
     }
     for key, value in table.items():
         ok = isinstance(value, types[key]) and not (key == "timeout" and isinstance(value, bool))
@@ -209,6 +214,8 @@ def _settings(source: TomlSource) -> dict[str, Any]:
             raise source.error(
                 f"[heso].operator_keys[{i}]: {exc}", (SETTINGS_TABLE, "operator_keys"), value=True
             ) from None
+    if "transparency" in table:
+        parse_settings(source)
     if "redact" in table:
         try:
             normalize_redact_spec(table["redact"])
@@ -263,6 +270,7 @@ def resolve(
         redact=normalize_redact_spec(table.get("redact")),
         operator_keys=tuple(table.get("operator_keys", ())),
         store=stores.setting(source, root),
+        transparency=parse_settings(source),
     )
     return config, source
 
@@ -308,6 +316,7 @@ def init(
             key=key,
             durability=config.durability,
             lock_timeout=config.timeout,
+            transparency=config.transparency,
         ),
         approvals=approvals,
         reveal=RevealStore(config.data_dir / "reveal", fsync=config.durability == "fsync"),
