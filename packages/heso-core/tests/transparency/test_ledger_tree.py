@@ -4,6 +4,7 @@ other writers, and the log refuses to sign a checkpoint its entries no longer ex
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def test_the_tree_follows_every_append(tmp_path: Path, durability: str) -> None:
     led.close()
     sizes = led.checkpoint_store().sizes()
     assert sizes[0] == 1 and sizes[-1] == 23
-    assert all(b - a <= 4 for a, b in zip(sizes, sizes[1:]))
+    assert all(b - a <= 4 for a, b in itertools.pairwise(sizes))
     for size in sizes:
         note = led.checkpoint_store().get(size)
         assert note is not None

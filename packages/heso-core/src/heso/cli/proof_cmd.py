@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--checkpoint",
         metavar="FILE",
-        help="prove against this checkpoint (default: the earliest kept one covering the entry)",
+        help="prove against this checkpoint (default: the latest one kept)",
     )
     p.add_argument(
         "--consistency",

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint and receipt_data is not None:
         from heso.cli.transparency_verify import add_inclusion
 
-        add_inclusion(args, verdict, receipt_data)
+        verdict = add_inclusion(args, verdict, receipt_data)
     emit(args, escape(str(verdict)), verdict.to_dict())
     warn_unpinned(args, verdict.ok and not trust.operators)
     return 0 if verdict.ok else 1

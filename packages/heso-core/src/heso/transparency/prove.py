@@ -47,21 +47,23 @@ def log_keys_for(note: bytes | str, operators: Collection[PublicKey]) -> list[Ve
 
 
 def covering_checkpoint(ledger: LedgerReader, seq: int) -> bytes:
-    """The earliest kept checkpoint whose tree holds entry ``seq``."""
+    """The latest kept checkpoint (the one witnesses cosigned last), if it holds entry
+    ``seq``."""
     store = ledger.checkpoint_store()
-    for size in store.sizes():
-        if size > seq:
-            note = store.get(size)
-            if note is not None:
-                return note
-    raise ChainError(f"no checkpoint covers entry {seq} yet: run `heso checkpoint` to issue one")
+    sizes = store.sizes()
+    note = store.get(sizes[-1]) if sizes and sizes[-1] > seq else None
+    if note is None:
+        raise ChainError(
+            f"no checkpoint covers entry {seq} yet: run `heso checkpoint` to issue one"
+        )
+    return note
 
 
 def inclusion_proof(
     ledger: LedgerReader, seq: int, checkpoint: bytes | None = None
 ) -> InclusionProof:
-    """The ``tlog-proof`` of entry ``seq`` in ``checkpoint`` (default: the earliest kept
-    checkpoint that covers it). The proof is checked against the checkpoint's root before it
+    """The ``tlog-proof`` of entry ``seq`` in ``checkpoint`` (default: the latest kept
+    checkpoint). The proof is checked against the checkpoint's root before it
     is returned, so a damaged tree never yields a proof that would not verify."""
     note = checkpoint if checkpoint is not None else covering_checkpoint(ledger, seq)
     cp = checkpoint_of(note)
@@ -87,7 +89,10 @@ def consistency_proof(ledger: LedgerReader, old: int, new: bytes) -> Consistency
     """Proof that checkpoint ``new`` (a signed note) extends the log's tree at ``old``."""
     size = checkpoint_of(new).size
     if old > size:
-        raise TransparencyError(f"no consistency proof from size {old} back to {size}")
+        raise TransparencyError(
+            f"the newer checkpoint has {size} entries, fewer than the older {old}: "
+            "the log was rolled back"
+        )
     path = ledger.merkle_tree().consistency_proof(old, size)
     return ConsistencyProof(old, tuple(path), new)
 
