@@ -290,3 +290,32 @@ def test_heso_witness_serve_cosigns_over_loopback(heso_project, tmp_path) -> Non
         proc.wait(timeout=10)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
+
+
+DATA = Path(__file__).resolve().parent / "data" / "signed-notes.json"
+
+
+def test_a_real_go_checksum_database_checkpoint_verifies_from_the_cli(
+    heso_env, tmp_path, capsys, monkeypatch
+) -> None:
+    """``heso checkpoint verify`` accepts a checkpoint sum.golang.org published, under its
+    published verifier key, and rejects it altered or under a mistyped key."""
+    monkeypatch.chdir(tmp_path)
+    sumdb = json.loads(DATA.read_text("utf-8"))["sumdb"]
+    vkey = sumdb["vkey"]
+    for i, cp in enumerate(sumdb["checkpoints"]):
+        note = tmp_path / f"sumdb-{i}.note"
+        note.write_text(cp["note"])
+        code, out, _ = run(capsys, "checkpoint", "verify", str(note), "--key", vkey, "--json")
+        result = json.loads(out)
+        assert code == 0 and result["size"] == cp["size"]
+        assert result["origin"] == "go.sum database tree"
+        altered = tmp_path / f"sumdb-{i}-altered.note"
+        altered.write_text(cp["note"].replace(f"\n{cp['size']}\n", f"\n{cp['size'] + 1}\n"))
+        assert run(capsys, "checkpoint", "verify", str(altered), "--key", vkey)[0] == 1
+    # A vkey with the right name and ID but another key is refused as mistyped.
+    wrong = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ltl+T/pF0xgdhlMG"
+    code, _, err = run(
+        capsys, "checkpoint", "verify", str(tmp_path / "sumdb-0.note"), "--key", wrong
+    )
+    assert code == 2 and "does not match the name and key" in err
