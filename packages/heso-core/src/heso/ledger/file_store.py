@@ -361,7 +361,9 @@ class FileLedger:
             self._sync_tree()
             return
         try:
-            self._tree.add(lines)
+            append = self._tree.tree.append
+            for line in lines:
+                append(line)
         except (OSError, TransparencyError) as exc:
             self._tree_stale = True
             log.warning("cannot update %s (%s); it is caught up later", TREE_FILE, exc)
@@ -488,7 +490,7 @@ class FileLedger:
                 ):
                     self._seal_locked()
                     self._last_seal = now
-                if self._tree is not None and self._tree.due():
+                if self._tree is not None and self._tree.due(now):
                     self._checkpoint_locked()
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
@@ -598,7 +600,7 @@ class FileLedger:
             ):
                 self._seal_locked()
                 self._last_seal = now
-            if self._tree is not None and self._tree.due():
+            if self._tree is not None and self._tree.due(now):
                 self._checkpoint_locked()
             return offset
         finally:

@@ -64,6 +64,8 @@ class LedgerTree:
         self.tree = MerkleTree(hashes)
         self._last_size: int | None = None  # the latest checkpoint's size (None: not read yet)
         self._last_time = clock()
+        self._due_size = 1
+        self._due_time = float("inf")
 
     @property
     def origin(self) -> str | None:
@@ -99,20 +101,28 @@ class LedgerTree:
         if self._last_size is None:
             sizes = self.checkpoints.sizes()
             self._last_size = sizes[-1] if sizes else 0
+            self._plan()
         return self._last_size
 
-    def due(self) -> bool:
-        """Whether the writer should issue a checkpoint now."""
-        size = self.tree.size
-        if self.signer is None or size == 0:
-            return False
-        behind = size - self.latest_size()
-        if behind <= 0:
-            return False
-        if behind >= self.settings.checkpoint_every or self.latest_size() == 0:
-            return True
+    def _plan(self) -> None:
+        """When the next checkpoint is due: at a size, or at a time (``due`` compares only)."""
+        last = self._last_size or 0
+        self._due_size = last + self.settings.checkpoint_every if last else 1
         interval = self.settings.checkpoint_interval
-        return bool(interval) and self._clock() - self._last_time >= interval
+        self._due_time = self._last_time + interval if interval else float("inf")
+
+    def due(self, now: float | None = None) -> bool:
+        """Whether the writer should issue a checkpoint now (``now``: its monotonic clock)."""
+        if self.signer is None:
+            return False
+        if self._last_size is None:
+            self.latest_size()
+        size = self.tree.size
+        if size >= self._due_size:
+            return True
+        if now is None:
+            now = self._clock()
+        return now >= self._due_time and size > (self._last_size or 0)
 
     def latest(self) -> bytes | None:
         """The latest signed checkpoint note, or ``None``."""
@@ -149,6 +159,7 @@ class LedgerTree:
                 ) from None
         self.checkpoints.put(self.tree.size, note)
         self._last_size, self._last_time = self.tree.size, self._clock()
+        self._plan()
         return note
 
     def keep_cosigned(self, note: bytes) -> None:

@@ -180,7 +180,14 @@ class MerkleTree:
 
     def append(self, leaf: bytes) -> int:
         """Append one leaf (an entry's bytes); returns its index."""
-        return self.append_hash(leaf_hash(leaf))
+        n = self._range.size
+        group = self._range.append_hash(leaf_hash(leaf))
+        try:
+            self._store.append_hashes(group_start(n), group)
+        except BaseException:
+            self.reload()  # not stored: rebuild the edge from what the store holds
+            raise
+        return n
 
     def append_hash(self, hashed_leaf: bytes) -> int:
         """Append a leaf by its leaf hash; returns its index."""
