@@ -229,3 +229,53 @@ def test_page_agrees_with_python_on_mutated_proofs(verifier: Any, tmp_path: Path
     )
     results = agree(verifier, cases)
     assert sum(not r["ok"] for r in results) > len(results) // 2
+
+
+def _cards(page: Any, selector: str) -> list[tuple[str, str]]:
+    page.wait_for_selector('body[data-state="done"]')
+    return [
+        (c.get_attribute("data-file"), c.query_selector(".verdict").get_attribute("data-verdict"))
+        for c in page.query_selector_all(selector)
+    ]
+
+
+def test_dropping_a_receipt_with_its_proof_checks_inclusion(verifier: Any, tmp_path: Path) -> None:
+    """The page's form: a receipt file and its .tlog-proof, a checkpoint and a consistency
+    proof, under the log's vkey pasted under Trust; the verdicts are Python's."""
+    reader, _key, vkey = _live_log(tmp_path / "log")
+    store = reader.checkpoint_store()
+    sizes = store.sizes()
+    latest, older = store.get(sizes[-1]), store.get(sizes[1])
+    assert latest is not None and older is not None
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "r.json").write_text(json.dumps(loads_strict(reader.line(4))["receipt"]))
+    (files / "other.json").write_text(json.dumps(loads_strict(reader.line(5))["receipt"]))
+    (files / "e4.tlog-proof").write_text(prove.inclusion_proof(reader, 4, latest).to_text())
+    (files / "old.note").write_bytes(older)
+    cons = prove.consistency_proof(reader, sizes[1], latest).to_bytes()
+    (files / "c.proof").write_bytes(cons)
+    verifier.click("#options summary")
+    verifier.fill("#vkeys", vkey)
+    verifier.set_input_files(
+        "#files", [str(files / n) for n in ("r.json", "other.json", "e4.tlog-proof")]
+    )
+    assert _cards(verifier, ".inclusion-result") == [
+        ("r.json in e4.tlog-proof", "Valid"),
+        ("other.json in e4.tlog-proof", "NotInLog"),
+    ]
+    verifier.set_input_files("#files", [str(files / "old.note"), str(files / "c.proof")])
+    assert _cards(verifier, ".consistency-result") == [("c.proof extends old.note", "Valid")]
+    # The proof with a hash changed: the page refuses it, as Python does.
+    lines = cons.decode().split("\n")
+    lines[1] = lines[1][:-2] + ("A=" if lines[1][-2] != "A" else "B=")
+    (files / "c.proof").write_text("\n".join(lines))
+    verifier.set_input_files("#files", [str(files / "old.note"), str(files / "c.proof")])
+    assert _cards(verifier, ".consistency-result") == [("c.proof extends old.note", "NotInLog")]
+    verifier.set_input_files("#files", [str(files / "old.note")])
+    assert _cards(verifier, ".checkpoint-result") == [("old.note", "Valid")]
+    # Without the log's key the page says what to paste.
+    verifier.fill("#vkeys", "")
+    verifier.set_input_files("#files", [str(files / "old.note")])
+    verifier.wait_for_selector('body[data-state="done"]')
+    assert "verifier key" in verifier.inner_text("#result")
