@@ -11,6 +11,7 @@ replace them.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +116,13 @@ def checkpoint_trust(args: argparse.Namespace, note: bytes) -> CheckpointTrust:
                 "operator key (--trust or [heso] operator_keys)"
             )
         operators = frozenset({head.operator})
+        pinned_by = "the store's own head"
+        if not getattr(args, "json", False):
+            sys.stderr.write(
+                "warning: no log key given or pinned, so the checkpoint is checked against the "
+                "key of the store's own signed head (integrity, not origin); give --key VKEY "
+                "or pin the operator key\n"
+            )
     try:
         keys = log_keys_for(note, operators)
         origin = checkpoint_of(note).origin
