@@ -388,32 +388,34 @@ class FileLedger:
         except (OSError, TransparencyError) as exc:
             raise ChainError(f"cannot issue a checkpoint: {exc}") from exc
 
-    def checkpoint(self) -> bytes:
-        """Issue a signed checkpoint of the whole chain now; returns the note (the latest
-        one when nothing was appended since it)."""
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold this writer's thread lock and the chain's lock, caught up with other writers."""
         with self._lock:
             self._ensure_open()
             assert self._lock_fd is not None
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
                 self._catch_up()
-                return self._checkpoint_locked()
+                yield
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def checkpoint(self) -> bytes:
+        """Issue a signed checkpoint of the whole chain now; returns the note (the latest
+        one when nothing was appended since it)."""
+        with self._writing():
+            return self._checkpoint_locked()
 
     def keep_cosigned(self, note: bytes) -> None:
         """Keep ``note`` (a checkpoint this log issued, now with witness cosignatures) in
         place of the copy without them."""
-        with self._lock:
-            self._ensure_open()
-            assert self._lock_fd is not None and self._tree is not None
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        with self._writing():
+            assert self._tree is not None
             try:
                 self._tree.keep_cosigned(note)
             except (OSError, TransparencyError) as exc:
                 raise ChainError(f"cannot keep the cosigned checkpoint: {exc}") from exc
-            finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @property
     def origin(self) -> str | None:
@@ -677,16 +679,9 @@ class FileLedger:
 
     def seal(self) -> None:
         """Sign the current head now (also done periodically and on :meth:`close`)."""
-        with self._lock:
-            self._ensure_open()
-            assert self._lock_fd is not None
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            try:
-                self._catch_up()
-                if self._seq:
-                    self._seal_locked()
-            finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        with self._writing():
+            if self._seq:
+                self._seal_locked()
 
     def close(self) -> None:
         """Seal unsealed entries and release descriptors."""
