@@ -144,3 +144,23 @@ def test_checkpoints_name_the_configured_origin(tmp_path: Path) -> None:
     led.close()
     assert parse_note(note).text.startswith("example.com/agents\n1\n")
     assert note == led.checkpoint_store().latest()
+
+
+def test_a_rotated_operator_key_goes_on_under_the_new_origin(tmp_path: Path) -> None:
+    """Rotating the operator key renames the default origin; the new key's checkpoints still
+    extend the old ones (a rewrite is still refused), and a configured origin stays put."""
+    led = ledger(tmp_path)
+    for i in range(3):
+        led.append(signed_receipt(KEY, i))
+    led.close()
+    old = led.checkpoint_store().latest()
+    assert old is not None
+    new_key = SigningKey.generate()
+    led = FileLedger(tmp_path, key=new_key, transparency=TransparencySettings(checkpoint_every=4))
+    led.append(signed_receipt(new_key, 3))
+    note = led.checkpoint()
+    led.close()
+    cp, before = checkpoint_of(note), checkpoint_of(old)
+    assert cp.origin != before.origin and cp.size == 4
+    assert (before.size, before.root) == expected_root(tmp_path, before.size)
+    assert (cp.size, cp.root) == expected_root(tmp_path)

@@ -18,6 +18,7 @@ match what it signed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -140,7 +141,11 @@ class LedgerTree:
         prev_cp = None
         if previous is not None:
             prev_cp = Checkpoint.from_text(parse_note(previous).text)
-            if prev_cp.size == self.tree.size and prev_cp.root == self.tree.root():
+            if prev_cp.origin != self.signer.name:
+                # The same log under another name (the operator key, and with it the default
+                # origin, was rotated): its tree must still extend what was signed before.
+                prev_cp = dataclasses.replace(prev_cp, origin=self.signer.name)
+            elif prev_cp.size == self.tree.size and prev_cp.root == self.tree.root():
                 return previous
         try:
             note = issue_checkpoint(self.tree, self.signer, previous=prev_cp)
