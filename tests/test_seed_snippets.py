@@ -757,8 +757,7 @@ def test_process_of_a_blocked_payment(agent, monkeypatch):
     """Over the cap a rule blocks it: with blocking on heso refuses before the snippet's own
     check (``BlockedError``); observe-only, the snippet's check raises."""
     agent.policy(
-        PAY_CAP
-        + '[[rule]]\nid = "pay-over-cap"\norder = 2\nverb = "payment"\nscope = "*"\n'
+        PAY_CAP + '[[rule]]\nid = "pay-over-cap"\norder = 2\nverb = "payment"\nscope = "*"\n'
         'decision = "block"\n'
     )
     blocked = PROCESS_EXAMPLE.code.replace('"4200"', '"9800"')

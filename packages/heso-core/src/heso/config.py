@@ -44,9 +44,9 @@ _SETTINGS_KEYS = (
     "durability",
     "redact",
     "operator_keys",
+    "telemetry",
     "store",
     "transparency",
-    "telemetry",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -66,12 +66,12 @@ class Config:
     durability: str = "buffered"
     redact: Mapping[str, RedactStrategy] = field(default_factory=dict)
     operator_keys: tuple[str, ...] = ()
+    telemetry: _telemetry.Telemetry = _telemetry.OFF
     store: stores.StoreSpec | None = None
     """Where evidence is kept (:func:`heso.stores.setting`); ``None``: the file store in
     :attr:`data_dir`."""
     transparency: TransparencySettings = field(default_factory=TransparencySettings)
     """Checkpoints and witnesses (``[heso.transparency]``)."""
-    telemetry: _telemetry.Telemetry = _telemetry.OFF
 
     @property
     def data_dir(self) -> Path:
@@ -186,9 +186,9 @@ def _settings(source: TomlSource) -> dict[str, Any]:
         "durability": (str,),
         "redact": (list, dict),
         "operator_keys": (list,),
+        "telemetry": (dict,),
         "store": (str,),
         "transparency": (dict,),
-        "telemetry": (dict,),
     }
     for key, value in table.items():
         ok = isinstance(value, types[key]) and not (key == "timeout" and isinstance(value, bool))
@@ -277,9 +277,9 @@ def resolve(
         durability=durability,
         redact=normalize_redact_spec(table.get("redact")),
         operator_keys=tuple(table.get("operator_keys", ())),
+        telemetry=_telemetry_settings(telemetry, table, source),
         store=stores.setting(source, root),
         transparency=parse_settings(source),
-        telemetry=_telemetry_settings(telemetry, table, source),
     )
     return config, source
 
@@ -314,9 +314,8 @@ def init(
 
     ``telemetry`` (``True``, a table like ``[heso.telemetry]``, or a tracer provider) turns
     on OpenTelemetry spans for every decision (``docs/telemetry.md``). Fails fast with
-    ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid, the store is
-    unavailable or the operator key cannot be unlocked. Calling it again replaces the
-    configuration.
+    ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid or the operator
+    key cannot be unlocked. Calling it again replaces the configuration.
     """
     global _runtime
     config, source = resolve(

@@ -44,9 +44,9 @@ def test_approval_firing_and_completion_link_to_the_suspension(approvals, otel_t
     # The suspension's span context is signed into the lifecycle, and the record verifies.
     opening = approvals.lifecycle(session)[0]
     assert opening["traceparent"] == _traceparent(suspension)
-    from heso.approvals.file_store import FileApprovalStore
+    from heso.approvals.file_store import FileApprovalStore as Store
 
-    (first, *_) = FileApprovalStore(approvals.project.data_dir).lines(session)
+    (first, *_) = Store(approvals.project.data_dir).lines(session)
     key_id, key = signer_of(first.part)
     operator = PublicKey.from_str(opening["receipt"]["content"]["agent_identity"])
     assert (key_id, key) == ("operator", operator)
@@ -138,13 +138,13 @@ def test_a_forged_opening_line_changes_no_span(approvals, otel_traces):
     """A local writer appends an unsigned ``suspended`` record pointing at a trace of its own
     choosing: the later spans still link to the real suspension, with its rule."""
     from heso import config
-    from heso.approvals.file_store import FileApprovalStore
+    from heso.approvals.file_store import FileApprovalStore as Store
 
     approvals.init(telemetry=otel_traces.provider)
     action_hash = _suspend()
     session = f"action-{action_hash}"
     (suspension,) = otel_traces.spans()
-    store = FileApprovalStore(approvals.project.data_dir)
+    store = Store(approvals.project.data_dir)
     real = approvals.lifecycle(session)[0]
     forged = dict(real, traceparent=f"00-{'ab' * 16}-{'cd' * 8}-01", rule_id="forged")
     identity = config.current().identity
