@@ -194,6 +194,14 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
         0.10,
         "x",
     ),
+    (
+        "gate p50 with the ledger's tree / without, minus 1",
+        "transparency",
+        "tree_share_of_gate",
+        "<=",
+        0.10,
+        "x",
+    ),
 ]
 
 
