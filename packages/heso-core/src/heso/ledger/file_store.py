@@ -644,6 +644,14 @@ class FileLedger:
     def head_line(self, head: Head) -> bytes | None:
         return reader.line_ending_at(self.path, head.size)
 
+    def torn_tail(self) -> bool:
+        """Whether an incomplete (newline-less) line ends ``receipts.jsonl``."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return False
+        return bool(size) and not reader.ends_with_newline(self.path, size)
+
     def quarantined(self) -> int:
         return reader.torn_count(self.data_dir)
 
