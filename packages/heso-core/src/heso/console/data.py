@@ -192,6 +192,9 @@ class ProjectView:
         self._picked: tuple[Any, range | list[int]] | None = None
         self._timeline: tuple[Any, dict[str, Any]] | None = None
         self._rewound: Verdict | None = None
+        self.index_wait = 0.25
+        """How long a request waits for the index to catch up before answering from what is
+        indexed (the index keeps building in the background)."""
 
     # -- files ---------------------------------------------------------------------------
 
@@ -217,9 +220,17 @@ class ProjectView:
     # -- receipts ------------------------------------------------------------------------
 
     def receipts(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """One page of the filtered list (newest first) and the filters' values."""
+        """One page of the filtered list (newest first) and the filters' values. While the
+        index is still being built (a large store, just opened), the unfiltered list is read
+        from the store's end and a filtered one covers the entries indexed so far
+        (``complete`` is false, ``indexed`` says how many)."""
         offset, limit = _page(params, 100)
-        picked, total, outcomes = self._pick(params)
+        picked, outcomes, complete = self._pick(params)
+        total = self.index.length
+        if not complete:
+            total = self.entry_count()
+            if _filter_key(params) == ():
+                picked = range(total)
         rows = []
         for seq in newest_first(picked, offset, limit):
             row = self.row(seq, outcomes)
@@ -232,18 +243,34 @@ class ProjectView:
             "limit": limit,
             "rows": rows,
             "facets": self.index.facets(),
+            "complete": complete,
+            "indexed": self.index.length,
         }
 
     def timeline(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """Actions over time for the filtered list, each action counted once."""
-        picked, _, _ = self._pick(params)
-        key = (_filter_key(params), self.index.length)
+        """Actions over time for the filtered list (the indexed entries), each action counted
+        once."""
+        picked, _, complete = self._pick(params)
+        key = (_filter_key(params), self.index.length, self.index.resets)
         cached = self._timeline
         if cached is not None and cached[0] == key and key[0] is not None:
             return cached[1]
         result = self.index.timeline(picked)
+        result["complete"] = complete
         self._timeline = (key, result)
         return result
+
+    def entry_count(self) -> int:
+        """Entries in the store, without reading it whole: those the index holds, or those
+        under the signed head when it covers more, plus the entries after them."""
+        head = self.ledger.signed_head()
+        base = self.index.length
+        if isinstance(head, Head) and head.length > base:
+            base = head.length
+        count = base
+        for seq, _ in self.ledger.entries(max(base - 1, 0)):
+            count = seq + 1
+        return max(count, base)
 
     def row(self, seq: int, outcomes: Outcomes) -> dict[str, Any] | None:
         """Entry ``seq`` as the list shows it, parsed from the entry itself."""
@@ -253,23 +280,24 @@ class ProjectView:
             return None
         row = row_of(seq, line)
         out = row.to_dict()
-        out["outcome"] = (
-            self.index.outcome_of(seq, row.action_hash, outcomes.of)
-            if seq < self.index.length
-            else "unreadable"
-        )
+        if seq < self.index.length:
+            out["outcome"] = self.index.outcome_of(seq, row.action_hash, outcomes.of)
+        elif row.decision == "require_approval":
+            out["outcome"] = "approved" if row.approvers else outcomes.of(row.action_hash)
+        else:
+            out["outcome"] = _OUTCOME_OF_DECISION.get(row.decision, "unreadable")
         return out
 
-    def _pick(self, params: Mapping[str, str]) -> tuple[range | list[int], int, Outcomes]:
-        """Positions of the entries the filters keep (oldest first), the entry count and the
-        approvals' outcomes they were resolved with."""
-        total = self.index.refresh()
+    def _pick(self, params: Mapping[str, str]) -> tuple[range | list[int], Outcomes, bool]:
+        """Positions of the indexed entries the filters keep (oldest first), the approvals'
+        outcomes they were resolved with, and whether the index had caught up."""
+        complete = self.index.catch_up(self.index_wait)
         keep = RowFilter.from_params(params)
         outcomes = Outcomes(self)
-        key = (_filter_key(params), total, self.index.resets)
+        key = (_filter_key(params), self.index.length, self.index.resets)
         cached = self._picked
         if cached is not None and cached[0] == key and key[0] is not None:
-            return cached[1], total, outcomes
+            return cached[1], outcomes, complete
         among = self._search_hits(keep.q) if keep.q else None
         picked = self.index.select(
             keep.wanted,
@@ -279,7 +307,7 @@ class ProjectView:
             among,
         )
         self._picked = (key, picked)
-        return picked, total, outcomes
+        return picked, outcomes, complete
 
     def _search_hits(self, q: str) -> list[int]:
         """Positions of the entries with a word of ``q`` in their row (verb, tool, decision,
@@ -334,10 +362,10 @@ class ProjectView:
 
     def entry(self, seq: int) -> dict[str, Any]:
         """One entry: its receipt, the receipt's verdict and its place in the chain."""
-        total = self.index.refresh()
-        if not 0 <= seq < total:
+        self.index.catch_up(self.index_wait)
+        row = self.row(seq, Outcomes(self)) if seq >= 0 else None
+        if row is None:
             raise LookupError(f"no chain entry {seq}")
-        row = self.row(seq, Outcomes(self))
         try:
             entry = loads_strict(self.ledger.line(seq))
             receipt = entry["receipt"]
@@ -372,14 +400,14 @@ class ProjectView:
     def status(self) -> dict[str, Any]:
         """What every tab shows at its top: the chain's verdict and the entry count."""
         verdict = self.chain_verdict()
-        return {"verdict": verdict.to_dict(), "entries": self.index.refresh()}
+        return {"verdict": verdict.to_dict(), "entries": self.entry_count()}
 
     def chain(self, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The verdict and one window of entries with their status: around the first broken
         entry, else the newest (``offset``/``limit`` choose another)."""
         params = params or {}
         verdict = self.chain_verdict()
-        total = self.index.refresh()
+        total = self.entry_count()
         _, limit = _page(params, CHAIN_WINDOW)
         if params.get("offset"):
             offset, _ = _page(params, CHAIN_WINDOW)
@@ -395,7 +423,7 @@ class ProjectView:
             item: dict[str, Any] = {"seq": seq, "hash": entry_hash(line), "status": status}
             if status == "broken":
                 item["code"] = verdict.code
-            if status == "ok" and self.index.approvers[seq]:
+            if status == "ok" and row_of(seq, line).approvers:
                 item["trust_level"] = "L1"
             entries.append(item)
         head = self.ledger.signed_head()
@@ -553,6 +581,7 @@ def summary(st: Any, registry: Any, now: datetime) -> dict[str, Any]:
     return out
 
 
+_OUTCOME_OF_DECISION = {"allow": "ran", "block": "blocked"}
 _OUTCOME_OF_STATUS = {
     "approved": "approved",
     "completed": "approved",

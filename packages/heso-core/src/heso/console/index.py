@@ -37,18 +37,18 @@ REPEAT = 1
 """Flag: the entry is the L1 receipt of an action listed before (counted once)."""
 
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z", re.ASCII)
+_FAST_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z\Z", re.ASCII).match
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 _MAX_BUCKETS = 48
+_BATCH = 20_000
+_QUICK = 2_000
+"""Entries a request indexes itself before handing the rest to a background thread."""
 
 try:
     from orjson import loads as _loads
 except ImportError:  # PyPy: the standard parser
     _loads = json.loads
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def parse_stamp(text: Any) -> datetime | None:
@@ -66,8 +66,13 @@ def parse_stamp(text: Any) -> datetime | None:
     return moment + timedelta(microseconds=int(fraction))
 
 
-def epoch_of(stamp: str) -> float:
+def epoch_of(stamp: Any) -> float:
     """Seconds since the epoch of a ``captured_at`` stamp (NaN when it is not one)."""
+    if type(stamp) is str and len(stamp) in (20, 27) and _FAST_STAMP(stamp):
+        try:
+            return datetime.fromisoformat(stamp[:-1] + "+00:00").timestamp()
+        except ValueError:
+            return math.nan
     moment = parse_stamp(stamp)
     return math.nan if moment is None else (moment - _EPOCH).total_seconds()
 
@@ -78,6 +83,8 @@ class ChainIndex:
     def __init__(self, ledger: LedgerReader) -> None:
         self.ledger = ledger
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._builder: threading.Thread | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -85,6 +92,9 @@ class ChainIndex:
         self.values: dict[str, list[str]] = {c: [""] for c in COLUMNS}
         self._codes: dict[str, dict[str, int]] = {c: {"": 0} for c in COLUMNS}
         self.columns: dict[str, array[int]] = {c: array("I") for c in COLUMNS}
+        self._column_list = [self.columns[c] for c in COLUMNS]
+        self._code_list = [self._codes[c] for c in COLUMNS]
+        self._value_list = [self.values[c] for c in COLUMNS]
         self.when = array("d")
         self.approvers = array("H")
         self.outcome = array("B")
@@ -97,25 +107,51 @@ class ChainIndex:
 
     # -- keeping up with the store --------------------------------------------------------
 
-    def refresh(self) -> int:
-        """Read the entries appended since the last refresh; returns the entry count."""
+    def refresh(self, batch: int | None = None) -> bool:
+        """Read the entries appended since the last refresh (at most ``batch`` of them);
+        returns whether the index has caught up with the store."""
         with self._lock:
             stamp = self.ledger.stamp()
             if stamp == self._stamp:
-                return self.length
+                return True
             if self.length and not self._still_there():
                 self._reset()
                 self.resets += 1
             last = None
+            left = batch
             for seq, line in self.ledger.entries(self.length):
                 if seq != self.length:
                     break
+                if left is not None:
+                    if left == 0:
+                        break
+                    left -= 1
                 self._add(line)
                 last = line
             if last is not None:
                 self._last_hash = entry_hash(last)
-            self._stamp = stamp
-            return self.length
+            if left != 0:
+                self._stamp = stamp
+            return left != 0
+
+    def catch_up(self, wait: float) -> bool:
+        """Bring the index up to date, in a background thread when that takes long: waits at
+        most ``wait`` seconds; returns whether it is up to date."""
+        with self._build_lock:
+            if self._builder is None or not self._builder.is_alive():
+                if self.refresh(batch=_QUICK):
+                    return True
+                self._builder = threading.Thread(
+                    target=self._build, name="heso-console-index", daemon=True
+                )
+                self._builder.start()
+            builder = self._builder
+        builder.join(wait)
+        return not builder.is_alive() and self.refresh(batch=_BATCH)
+
+    def _build(self) -> None:
+        while not self.refresh(batch=_BATCH):
+            pass
 
     def rewind(self, seq: int) -> None:
         """Forget entries from ``seq`` on (the verifier found entry ``seq`` changed), so the
@@ -138,42 +174,35 @@ class ChainIndex:
         except ChainError:
             return False
 
-    def _code(self, column: str, value: str) -> int:
-        codes = self._codes[column]
-        code = codes.get(value)
-        if code is None:
-            code = codes[value] = len(codes)
-            self.values[column].append(value)
-        return code
-
     def _add(self, line: bytes) -> None:
         seq = self.length
         try:
             receipt = _loads(line)["receipt"]
             content = receipt["content"]
             action, policy = content["action"], content["policy"]
-            sigs = receipt.get("signatures") or []
-            approvers = sum(1 for s in sigs if type(s) is dict and s.get("key_id") != "operator")
+            approvers = 0
+            for sig in receipt.get("signatures") or ():
+                if type(sig) is dict and sig.get("key_id") != "operator":
+                    approvers += 1
             values = (
-                _text(action.get("verb")),
-                _text(action.get("tool_name")),
-                _text(policy.get("decision")),
-                _text(policy.get("rule_id")),
-                _text(action.get("workflow")),
-                _text(action.get("account")),
+                action.get("verb"),
+                action.get("tool_name"),
+                policy.get("decision"),
+                policy.get("rule_id"),
+                action.get("workflow"),
+                action.get("account"),
             )
-            action_hash = _text(content.get("action_hash"))
-            when = epoch_of(_text(content.get("captured_at")))
+            action_hash = content.get("action_hash")
+            when = epoch_of(content.get("captured_at"))
         except (ValueError, KeyError, TypeError, AttributeError):
-            values, action_hash, when, approvers = ("?", "?", "unreadable", "", "", ""), "", 0, 0
-            outcome, flag = UNREADABLE, 0
-            when = math.nan
+            values, action_hash, approvers = ("?", "?", "unreadable", "", "", ""), "", 0
+            outcome, flag, when = UNREADABLE, 0, math.nan
         else:
             outcome, flag = RAN, 0
             decision = values[2]
             if decision == "block":
                 outcome = BLOCKED
-            elif decision == "require_approval":
+            elif decision == "require_approval" and type(action_hash) is str:
                 if approvers:
                     outcome = APPROVED
                     first = self.suspended.pop(action_hash, None)
@@ -182,10 +211,17 @@ class ChainIndex:
                         flag = REPEAT
                 else:
                     outcome = SUSPENDED
-                    if action_hash:
-                        self.suspended.setdefault(action_hash, seq)
-        for name, value in zip(COLUMNS, values, strict=True):
-            self.columns[name].append(self._code(name, value))
+                    self.suspended.setdefault(action_hash, seq)
+        columns, codes, tables = self._column_list, self._code_list, self._value_list
+        for k in range(6):
+            value = values[k]
+            if type(value) is not str:
+                value = ""
+            code = codes[k].get(value)
+            if code is None:
+                code = codes[k][value] = len(tables[k])
+                tables[k].append(value)
+            columns[k].append(code)
         self.when.append(when)
         self.approvers.append(min(approvers, 65535))
         self.outcome.append(outcome)
