@@ -192,6 +192,11 @@ class ProjectView:
         self._picked: tuple[Any, range | list[int]] | None = None
         self._timeline: tuple[Any, dict[str, Any]] | None = None
         self._rewound: Verdict | None = None
+        self._verdict: Verdict | None = None
+        self._verifier: threading.Thread | None = None
+        self._verify_lock = threading.Lock()
+        self.verify_wait = 5.0
+        """How long a request waits for the chain check before answering "verifying"."""
         self.index_wait = 0.25
         """How long a request waits for the index to catch up before answering from what is
         indexed (the index keeps building in the background)."""
@@ -372,13 +377,17 @@ class ProjectView:
         except (ChainError, CanonicalizationError, ValueError, KeyError, TypeError) as exc:
             return {"row": row, "error": f"entry {seq} is not readable: {exc}"}
         verdict = self.trust().verify_receipt(receipt)
-        chain = self.chain_verdict()
+        chain, _ = self.verdict_now(self.verify_wait)
         return {
             "row": row,
             "prev": entry.get("prev") if isinstance(entry, Mapping) else None,
             "receipt": receipt,
             "verdict": verdict.to_dict(),
-            "chain": {"status": entry_status(chain, seq), "verdict": chain.to_dict()},
+            "chain": (
+                {"status": entry_status(chain, seq), "verdict": chain.to_dict()}
+                if chain is not None
+                else {"status": "verifying", "verdict": None}
+            ),
             "approval": self._approval_of(row["action_hash"] if row else ""),
         }
 
@@ -391,23 +400,45 @@ class ProjectView:
         """``heso verify --chain``'s verdict, kept current (only new entries are checked)."""
         trust = self.trust()
         verdict: Verdict = trust.noted(self.watch.verdict(trust.chain_inputs()))
+        self._verdict = verdict
         if verdict is not self._rewound:
             self._rewound = verdict
             if not verdict.ok and verdict.entry is not None:
                 self.index.rewind(verdict.entry)  # the entry changed: index it afresh
         return verdict
 
+    def verdict_now(self, wait: float) -> tuple[Verdict | None, bool]:
+        """The chain's verdict, checked in a background thread: waits at most ``wait`` seconds
+        for the check to finish; returns the latest verdict (``None`` before the first) and
+        whether a check is still running."""
+        with self._verify_lock:
+            if self._verifier is None or not self._verifier.is_alive():
+                self._verifier = threading.Thread(
+                    target=self.chain_verdict, name="heso-console-verify", daemon=True
+                )
+                self._verifier.start()
+            verifier = self._verifier
+        verifier.join(wait)
+        return self._verdict, verifier.is_alive()
+
     def status(self) -> dict[str, Any]:
-        """What every tab shows at its top: the chain's verdict and the entry count."""
-        verdict = self.chain_verdict()
-        return {"verdict": verdict.to_dict(), "entries": self.entry_count()}
+        """What every tab shows at its top: the chain's verdict (``None`` while the first check
+        runs), whether a check is running, and the entry count."""
+        verdict, running = self.verdict_now(self.verify_wait)
+        return {
+            "verdict": verdict.to_dict() if verdict is not None else None,
+            "verifying": running,
+            "entries": self.entry_count(),
+        }
 
     def chain(self, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The verdict and one window of entries with their status: around the first broken
         entry, else the newest (``offset``/``limit`` choose another)."""
         params = params or {}
-        verdict = self.chain_verdict()
+        verdict, running = self.verdict_now(self.verify_wait)
         total = self.entry_count()
+        if verdict is None:
+            return {"verdict": None, "verifying": True, "total": total, "entries": []}
         _, limit = _page(params, CHAIN_WINDOW)
         if params.get("offset"):
             offset, _ = _page(params, CHAIN_WINDOW)
@@ -429,6 +460,7 @@ class ProjectView:
         head = self.ledger.signed_head()
         return {
             "verdict": verdict.to_dict(),
+            "verifying": running,
             "total": total,
             "offset": offset,
             "limit": limit,
