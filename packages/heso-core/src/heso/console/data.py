@@ -342,7 +342,8 @@ class ProjectView:
         ``csv`` (the list's columns, cells escaped for display and against formulas)."""
         if form not in ("jsonl", "csv"):
             raise ValueError("format must be jsonl or csv")
-        picked, _, outcomes = self._pick(params)
+        self.index.catch_up(None)  # every entry, however long indexing takes
+        picked, outcomes, _ = self._pick(params)
         if form == "csv":
             yield _csv_line(EXPORT_COLUMNS)
         if not len(picked):

@@ -134,9 +134,9 @@ class ChainIndex:
                 self._stamp = stamp
             return left != 0
 
-    def catch_up(self, wait: float) -> bool:
+    def catch_up(self, wait: float | None) -> bool:
         """Bring the index up to date, in a background thread when that takes long: waits at
-        most ``wait`` seconds; returns whether it is up to date."""
+        most ``wait`` seconds (``None``: until done); returns whether it is up to date."""
         with self._build_lock:
             if self._builder is None or not self._builder.is_alive():
                 if self.refresh(batch=_QUICK):
