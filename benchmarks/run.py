@@ -47,6 +47,7 @@ SECTIONS = (
     "adapters",
     "peers",
     "transparency",
+    "console",
 )
 
 
