@@ -186,7 +186,9 @@ class ProjectView:
         self.ledger = stores.open_ledger(spec)
         self.approvals_store = stores.open_approvals(spec)
         self.index = ChainIndex(self.ledger)
-        self.watch = ChainWatch(self.ledger)
+        # One process: a background check in worker processes would leave them behind when
+        # the console is stopped mid-check.
+        self.watch = ChainWatch(self.ledger, workers=1)
         self._lock = threading.Lock()
         self._search: tuple[str, int, int, list[int]] = ("", -1, 0, [])
         self._picked: tuple[Any, range | list[int]] | None = None
@@ -230,15 +232,29 @@ class ProjectView:
         from the store's end and a filtered one covers the entries indexed so far
         (``complete`` is false, ``indexed`` says how many)."""
         offset, limit = _page(params, 100)
-        picked, outcomes, complete = self._pick(params)
-        total = self.index.length
-        if not complete:
-            total = self.entry_count()
-            if _filter_key(params) == ():
+        RowFilter.from_params(params)  # a bad filter is refused even while indexing
+        total = self.entry_count()
+        if _filter_key(params) == () and total - self.index.length > _LONG_WAY:
+            # a large store just opened: its newest entries, read from its end
+            complete = self.index.catch_up(0)
+            picked: range | list[int] = range(total)
+            outcomes = Outcomes(self)
+        else:
+            picked, outcomes, complete = self._pick(params)
+            if complete:
+                total = self.index.length
+            elif _filter_key(params) == ():
                 picked = range(total)
+        seqs = list(newest_first(picked, offset, limit))
+        lines: dict[int, bytes] = {}
+        if seqs and seqs[0] - seqs[-1] == len(seqs) - 1:  # one run: read it in one pass
+            for seq, line in self.ledger.entries(seqs[-1]):
+                if seq > seqs[0]:
+                    break
+                lines[seq] = line
         rows = []
-        for seq in newest_first(picked, offset, limit):
-            row = self.row(seq, outcomes)
+        for seq in seqs:
+            row = self.row(seq, outcomes, lines.get(seq))
             if row is not None:
                 rows.append(row)
         return {
@@ -277,12 +293,14 @@ class ProjectView:
             count = seq + 1
         return max(count, base)
 
-    def row(self, seq: int, outcomes: Outcomes) -> dict[str, Any] | None:
-        """Entry ``seq`` as the list shows it, parsed from the entry itself."""
-        try:
-            line = self.ledger.line(seq)
-        except ChainError:
-            return None
+    def row(self, seq: int, outcomes: Outcomes, line: bytes | None = None) -> dict[str, Any] | None:
+        """Entry ``seq`` (its ``line`` when already read) as the list shows it, parsed from the
+        entry itself."""
+        if line is None:
+            try:
+                line = self.ledger.line(seq)
+            except ChainError:
+                return None
         row = row_of(seq, line)
         out = row.to_dict()
         if seq < self.index.length:
@@ -296,7 +314,9 @@ class ProjectView:
     def _pick(self, params: Mapping[str, str]) -> tuple[range | list[int], Outcomes, bool]:
         """Positions of the indexed entries the filters keep (oldest first), the approvals'
         outcomes they were resolved with, and whether the index had caught up."""
-        complete = self.index.catch_up(self.index_wait)
+        # a long way behind (a large store just opened): answer at once, index meanwhile
+        behind = self.entry_count() - self.index.length > _LONG_WAY
+        complete = self.index.catch_up(0 if behind else self.index_wait)
         keep = RowFilter.from_params(params)
         outcomes = Outcomes(self)
         key = (_filter_key(params), self.index.length, self.index.resets)
@@ -614,6 +634,8 @@ def summary(st: Any, registry: Any, now: datetime) -> dict[str, Any]:
     return out
 
 
+_LONG_WAY = 20_000
+"""Entries the index may lag behind by for a request to wait for it (briefly)."""
 _OUTCOME_OF_DECISION = {"allow": "ran", "block": "blocked"}
 _OUTCOME_OF_STATUS = {
     "approved": "approved",

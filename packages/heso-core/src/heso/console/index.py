@@ -41,7 +41,7 @@ _FAST_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z\Z", re.AS
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 _MAX_BUCKETS = 48
-_BATCH = 20_000
+_BATCH = 5_000
 _QUICK = 2_000
 """Entries a request indexes itself before handing the rest to a background thread."""
 
@@ -139,7 +139,7 @@ class ChainIndex:
         most ``wait`` seconds (``None``: until done); returns whether it is up to date."""
         with self._build_lock:
             if self._builder is None or not self._builder.is_alive():
-                if self.refresh(batch=_QUICK):
+                if wait != 0 and self.refresh(batch=_QUICK):
                     return True
                 self._builder = threading.Thread(
                     target=self._build, name="heso-console-index", daemon=True
@@ -246,6 +246,17 @@ class ChainIndex:
     ) -> range | list[int]:
         """Positions of the entries matching the exact ``wanted`` values and the time range,
         oldest first (``among``: only these positions). A ``range`` when nothing filters."""
+        with self._lock:
+            return self._select(wanted, since, until, resolve, among)
+
+    def _select(
+        self,
+        wanted: Mapping[str, str],
+        since: float | None,
+        until: float | None,
+        resolve: Callable[[str], str] | None,
+        among: Any,
+    ) -> range | list[int]:
         n = self.length
         tests: list[Callable[[int], bool]] = []
         for name in COLUMNS:
@@ -302,6 +313,10 @@ class ChainIndex:
     def timeline(self, picked: range | list[int]) -> dict[str, Any]:
         """Actions per time bucket and decision, each action counted once (an L1 receipt of
         an action listed before is not a new action); at most 48 buckets."""
+        with self._lock:
+            return self._timeline(picked)
+
+    def _timeline(self, picked: range | list[int]) -> dict[str, Any]:
         when, flags, decisions = self.when, self.flags, self.columns["decision"]
         names = self.values["decision"]
         times = [when[i] for i in picked if not flags[i] and when[i] == when[i]]

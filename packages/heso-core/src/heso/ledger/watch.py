@@ -72,11 +72,15 @@ def torn_tail(store: Any) -> bool:
 
 
 class ChainWatch:
-    """The current verdict of one ledger (thread-safe; one pass at a time)."""
+    """The current verdict of one ledger (thread-safe; one pass at a time). ``workers`` is
+    passed to the store's :meth:`~heso.ledger.store.Checkable.check` for full passes."""
 
-    def __init__(self, store: LedgerReader, *, full_every: float = 600.0) -> None:
+    def __init__(
+        self, store: LedgerReader, *, full_every: float = 600.0, workers: int | None = None
+    ) -> None:
         self.store = store
         self.full_every = full_every
+        self.workers = workers
         self._lock = threading.Lock()
         self._pass: _Pass | None = None
         self._stamp: Hashable = None
@@ -119,7 +123,7 @@ class ChainWatch:
         if isinstance(prepared, Verdict):
             return prepared
         head, anchor, checker = prepared
-        checked = self.store.check(checker)
+        checked = self.store.check(checker, workers=self.workers)
         self._pass = _Pass(inputs, head, anchor, checker, list(checked.segments), time.monotonic())
         self.full_passes += 1
         return self._conclude(self._pass, checked.torn_tail)
