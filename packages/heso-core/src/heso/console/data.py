@@ -389,7 +389,8 @@ class ProjectView:
     def entry(self, seq: int) -> dict[str, Any]:
         """One entry: its receipt, the receipt's verdict and its place in the chain."""
         self.index.catch_up(self.index_wait)
-        row = self.row(seq, Outcomes(self)) if seq >= 0 else None
+        inside = 0 <= seq < max(self.index.length, self.entry_count())
+        row = self.row(seq, Outcomes(self)) if inside else None
         if row is None:
             raise LookupError(f"no chain entry {seq}")
         try:
