@@ -18,6 +18,7 @@ so state, caches and memory never leak between them:
                  chain-receipt-core side by side
     transparency Merkle proofs on a 1M-entry tree; a tree append against the gate
     telemetry    the gate with telemetry off, a span per decision (SDK, OTLP), log records
+    console      heso console's first page and memory on 200,000 and 1,000,000 receipts
 
 Figures are ``min / median / p99`` over repeated runs (or p50/p99 of individually timed
 calls). The machines are shared and noisy: read medians and ratios, not single times; the
@@ -51,6 +52,7 @@ SECTIONS = (
     "peers",
     "transparency",
     "telemetry",
+    "console",
 )
 
 

@@ -53,6 +53,7 @@ EXPECTED = {
         "ratio_tree_append_to_gate",
     ],
     "telemetry": ["off", "span", "span_fields", "span_otlp", "log", "added_us_p50", "off_check_ns"],
+    "console": ["stores", "store_build_s"],
 }
 
 

@@ -770,6 +770,14 @@ class FileLedger:
         """The signed checkpoints kept with the chain."""
         return FileCheckpointStore(self.data_dir / CHECKPOINTS_DIR)
 
+    def torn_tail(self) -> bool:
+        """Whether an incomplete (newline-less) line ends ``receipts.jsonl``."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return False
+        return bool(size) and not reader.ends_with_newline(self.path, size)
+
     def quarantined(self) -> int:
         return reader.torn_count(self.data_dir)
 
