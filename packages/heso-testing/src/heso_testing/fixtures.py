@@ -1,5 +1,6 @@
 """pytest fixtures of heso-testing, registered when the package is installed (nothing autouse):
-temporary heso projects and a fake OpenAI/Anthropic server. The socket guard is the opt-in
+temporary heso projects, a fake OpenAI/Anthropic server and a real PostgreSQL server
+(:mod:`heso_testing.postgres`). The socket guard is the opt-in
 :mod:`heso_testing.plugin`."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from heso_testing.postgres import postgres_server, postgres_url
 from heso_testing.project import allow_all_project, heso_env, heso_project
 from heso_testing.providers import FakeProviderServer
 
@@ -25,4 +27,11 @@ def fake_provider() -> Iterator[FakeProviderServer]:
         pytest.fail(f"fake provider raised while handling requests: {server.errors!r}")
 
 
-__all__ = ["allow_all_project", "fake_provider", "heso_env", "heso_project"]
+__all__ = [
+    "allow_all_project",
+    "fake_provider",
+    "heso_env",
+    "heso_project",
+    "postgres_server",
+    "postgres_url",
+]
