@@ -16,12 +16,29 @@ from heso.approvals.registry import Registry
 from heso.approvals.store import GENESIS, ApprovalStore, encode_line
 from heso.errors import ApprovalError, LifecycleError
 
-STORES: dict[str, Callable[[Path], ApprovalStore]] = {"file": FileApprovalStore}
+
+def _file_store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
+    return FileApprovalStore(tmp_path / "heso-local-data")
+
+
+def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
+    from heso.approvals.postgres_store import PostgresApprovalStore
+    from heso.database import Database, migrate
+
+    url = request.getfixturevalue("postgres_url")
+    migrate(Database(url))
+    return PostgresApprovalStore(url, project_root=tmp_path)
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], ApprovalStore]] = {
+    "file": _file_store,
+    "postgresql": _postgres_store,
+}
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
-    return STORES[request.param](tmp_path / "heso-local-data")
+    return STORES[request.param](request, tmp_path)
 
 
 def _opening(session: str, action_hash: str) -> dict[str, Any]:
