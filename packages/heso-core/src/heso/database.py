@@ -147,7 +147,7 @@ os.register_at_fork(after_in_child=_forked)
 class Database:
     """Connections to one database (a small pool per process, reopened in a forked child)."""
 
-    def __init__(self, url: str, *, max_size: int = 4) -> None:
+    def __init__(self, url: str, *, max_size: int = 8) -> None:
         self.url = url
         self.max_size = max_size
         self._pool: Any = None
@@ -192,9 +192,10 @@ class Database:
             return self._pool
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection (its transaction commits when the block ends)."""
-        with self._get_pool().connection() as conn:
+    def connection(self, timeout: float = 30.0) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection, waiting at most ``timeout`` seconds for one (its transaction
+        commits when the block ends)."""
+        with self._get_pool().connection(timeout=timeout) as conn:
             yield conn
 
     def run(
@@ -204,19 +205,23 @@ class Database:
         *,
         deadline: float = 10.0,
         check_schema: bool = True,
+        direct: bool = False,
     ) -> T:
         """``work(conn)`` in one transaction, retried on serialization failures, deadlocks and
         lost connections until ``deadline`` seconds pass; then a :class:`ChainError` that says
         what could not be done. ``work`` must be safe to repeat (callers check what a lost
         commit did before repeating it)."""
         psycopg = _psycopg()
-        if check_schema and not self._checked:
-            self.require_schema()
+        if check_schema:
+            self.ensure_schema()
         end = time.monotonic() + deadline
         delay = 0.05
         while True:
             try:
-                with self.connection() as conn:
+                if direct:
+                    with psycopg.connect(self.url, connect_timeout=10) as conn:
+                        return work(conn)
+                with self.connection(max(end - time.monotonic(), 1.0)) as conn:
                     return work(conn)
             except psycopg.OperationalError as exc:
                 # Lost connections, a server restarting, serialization failures, deadlocks,
@@ -228,35 +233,48 @@ class Database:
             except psycopg.Error as exc:
                 raise self.error(doing, exc) from None
 
-    def version(self) -> int:
+    def version(self, *, deadline: float = 10.0) -> int:
         """The schema version applied (0: none)."""
 
         def read(conn: psycopg.Connection[Any]) -> int:
-            row = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,)
-            ).fetchone()
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,)).fetchone()
             if not row or not row[0]:
                 return 0
             got = conn.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchone()
             return int(got[0]) if got else 0
 
-        return self.run("read the schema version", read, check_schema=False)
+        return self.run(
+            "read the schema version", read, deadline=deadline, check_schema=False, direct=True
+        )
 
-    def require_schema(self) -> None:
-        """Refuse a database whose schema is missing, older or newer than this heso's."""
-        have = self.version()
+    def ensure_schema(self) -> None:
+        """:meth:`require_schema`, once per process."""
+        if not self._checked:
+            self.require_schema()
+
+    def require_schema(self, *, deadline: float = 10.0, origin: str | None = None) -> None:
+        """Refuse a database that cannot be reached (within ``deadline`` seconds) or whose
+        schema is missing, older or newer than this heso's (``HesoConfigError``)."""
+        by = f" (set by {origin})" if origin else ""
+        try:
+            have = self.version(deadline=deadline)
+        except ChainError as exc:
+            raise HesoConfigError(
+                f"{exc}{by}",
+                hint="check the URL and that the database is running and reachable",
+            ) from None
         if have == SCHEMA_VERSION:
             self._checked = True
             return
         if have > SCHEMA_VERSION:
             raise HesoConfigError(
-                f"the PostgreSQL store {self.location} has heso schema version {have}, newer "
-                f"than this heso knows ({SCHEMA_VERSION}); refusing to use it",
+                f"the PostgreSQL store {self.location}{by} has heso schema version {have}, "
+                f"newer than this heso knows ({SCHEMA_VERSION}); refusing to use it",
                 hint="upgrade heso on this host",
             )
         what = "has no heso schema" if have == 0 else f"has heso schema version {have}"
         raise HesoConfigError(
-            f"the PostgreSQL store {self.location} {what}; this heso needs version "
+            f"the PostgreSQL store {self.location}{by} {what}; this heso needs version "
             f"{SCHEMA_VERSION}",
             hint="run `heso store migrate` as the database's owner",
         )

@@ -26,6 +26,7 @@ from heso.toml_source import type_name
 
 if TYPE_CHECKING:
     from heso.approvals.store import ApprovalStore
+    from heso.database import Database
     from heso.keys import SigningKey
     from heso.ledger.store import LedgerStore
     from heso.toml_source import TomlSource
@@ -120,6 +121,22 @@ def setting(source: TomlSource | None, root: str | os.PathLike[str]) -> StoreSpe
         raise source.error(str(exc), SETTING, value=True) from None
 
 
+_databases: dict[str, Database] = {}
+
+
+def database(spec: StoreSpec) -> Database:
+    """The one :class:`~heso.database.Database` of ``spec``'s URL in this process, checked
+    at every open: reachable (one try: fail fast), with this heso's schema
+    (``HesoConfigError``)."""
+    from heso.database import Database
+
+    assert spec.url is not None
+    db = _databases.get(spec.url) or Database(spec.url)
+    db.require_schema(deadline=0, origin=spec.origin)
+    _databases[spec.url] = db
+    return db
+
+
 def open_ledger(
     spec: StoreSpec,
     *,
@@ -133,7 +150,7 @@ def open_ledger(
         from heso.ledger.postgres_store import PostgresLedger
 
         # Durability is the database's (synchronous_commit), whatever ``durability`` says.
-        return PostgresLedger(spec.url, key=key, lock_timeout=lock_timeout)
+        return PostgresLedger(spec.url, key=key, lock_timeout=lock_timeout, db=database(spec))
     assert spec.path is not None
     return FileLedger(spec.path, key=key, durability=durability, lock_timeout=lock_timeout)
 
@@ -144,6 +161,6 @@ def open_approvals(spec: StoreSpec) -> ApprovalStore:
         from heso.approvals.postgres_store import PostgresApprovalStore
 
         root = spec.path.parent if spec.path is not None else None
-        return PostgresApprovalStore(spec.url, project_root=root)
+        return PostgresApprovalStore(spec.url, project_root=root, db=database(spec))
     assert spec.path is not None
     return FileApprovalStore(spec.path)

@@ -3,7 +3,7 @@ temporary directory, listening on loopback only, stopped and removed afterwards.
 
 The binaries are found through ``HESO_PG_BINDIR``, ``pg_config --bindir`` or Debian's
 ``/usr/lib/postgresql/<version>/bin``. Without them :func:`postgres_server` skips the test,
-except under ``CI`` or ``HESO_REQUIRE_POSTGRES`` where a missing server is a failure (CI
+except under ``CI`` or ``PG_TESTS_REQUIRED`` where a missing server is a failure (CI
 installs the ``postgresql`` package). Run as root (as in CI containers), the server runs as the ``postgres`` user (initdb
 refuses root).
 """
@@ -185,14 +185,14 @@ def running_postgres(bindir: Path) -> Iterator[PostgresServer]:
 
 def require_bindir() -> Path:
     """The server binaries; skip without them, except under ``CI`` or
-    ``HESO_REQUIRE_POSTGRES`` (a failure there)."""
+    ``PG_TESTS_REQUIRED`` (a failure there)."""
     bindir = find_bindir()
     if bindir is None:
         message = (
             "PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's "
             "postgresql package or set HESO_PG_BINDIR"
         )
-        if os.environ.get("CI") or os.environ.get("HESO_REQUIRE_POSTGRES"):
+        if os.environ.get("CI") or os.environ.get("PG_TESTS_REQUIRED"):
             pytest.fail(message)
         pytest.skip(message)
     return bindir

@@ -44,11 +44,14 @@ class Project:
         return heso.init(project_root=self.root, **kwargs)
 
     def receipts(self) -> list[dict[str, Any]]:
-        """Every receipt in the chain, in order."""
+        """Every receipt in the chain (in whichever store the project uses), in order."""
+        from heso import stores
         from heso.canonical import loads_strict
-        from heso.ledger import FileLedger
+        from heso.toml_source import TomlSource
 
-        return [loads_strict(line)["receipt"] for _, line in FileLedger(self.data_dir).entries()]
+        spec = stores.setting(TomlSource.read(self.policy_path), self.root)
+        ledger = stores.open_ledger(spec)
+        return [loads_strict(line)["receipt"] for _, line in ledger.entries()]
 
 
 def make_project(root: Path, policy: str | None = None) -> Project:

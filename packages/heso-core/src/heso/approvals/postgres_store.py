@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 
@@ -39,6 +39,9 @@ from heso.canonical import loads_strict
 from heso.database import Database
 from heso.errors import CanonicalizationError, LifecycleError
 
+if TYPE_CHECKING:
+    from heso.approvals.file_store import FileApprovalStore
+
 CHANNEL = "heso_approvals"
 
 
@@ -55,7 +58,7 @@ class PostgresApprovalStore:
     def __init__(
         self, url: str, *, project_root: str | Path | None = None, db: Database | None = None
     ) -> None:
-        self.db = db if db is not None else Database(url, max_size=8)
+        self.db = db if db is not None else Database(url)
         self.project_root = Path(project_root) if project_root is not None else None
         self._held = threading.local()
 
@@ -76,7 +79,7 @@ class PostgresApprovalStore:
         if session in held:
             yield
             return
-        self.db.require_schema()
+        self.db.ensure_schema()
         conn = self.db.connect(autocommit=True)
         try:
             conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(session),))
@@ -278,6 +281,55 @@ class PostgresApprovalStore:
                 else Registry()
             )
         return pending(self, registry, now or clock())
+
+    # -- moving evidence ---------------------------------------------------------------------
+
+    def import_files(self, source: FileApprovalStore) -> int:
+        """Copy every session of the file store ``source`` (its lifecycle lines byte for byte,
+        binding secret, firing claim) and its action index; the number of sessions copied.
+        Each lifecycle is verified first (``LifecycleError`` refuses a broken one)."""
+        from heso.approvals.file_store import FIRED_FILE, LIFECYCLE_FILE, SESSION_FILE
+
+        sessions = source.sessions()
+        copied = []
+        for session in sessions:
+            directory = source.session_dir(session)
+            data = (directory / LIFECYCLE_FILE).read_bytes()
+            raw = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
+            read_lines(raw, str(directory / LIFECYCLE_FILE))
+            secret = None
+            if (directory / SESSION_FILE).exists():
+                secret = source.binding_secret(session)
+            fired = directory / FIRED_FILE
+            note = fired.read_bytes().rstrip(b"\n") if fired.exists() else None
+            copied.append((session, raw, secret, note))
+        indexed = source._indexed()
+
+        def work(conn: Any) -> None:
+            for session, raw, secret, note in copied:
+                if secret is not None:
+                    conn.execute(
+                        "INSERT INTO heso_sessions (session, binding_secret) VALUES (%s, %s)",
+                        (session, secret),
+                    )
+                for seq, line in enumerate(raw):
+                    conn.execute(
+                        "INSERT INTO heso_lifecycle (session, seq, line) VALUES (%s, %s, %s)",
+                        (session, seq, line),
+                    )
+                if note is not None:
+                    conn.execute(
+                        "INSERT INTO heso_fired (session, note) VALUES (%s, %s)", (session, note)
+                    )
+            for action_hash, session in indexed:
+                conn.execute(
+                    "INSERT INTO heso_action_sessions (action_hash, session) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    (action_hash, session),
+                )
+
+        self.db.run("copy the approvals", work, deadline=0)
+        return len(copied)
 
     # -- waiting -----------------------------------------------------------------------------
 

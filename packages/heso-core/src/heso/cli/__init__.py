@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "heso.cli.approvals_cmd",
     "heso.cli.verifier_cmd",
     "heso.cli.console_cmd",
+    "heso.cli.store_cmd",
+    "heso.cli.export_cmd",
 )
 
 

@@ -280,9 +280,14 @@ class PostgresLedger:
             "read the audit chain", lambda conn: conn.execute(sql, params).fetchall()
         )
 
-    def signed_head(self) -> Head | Verdict | None:
+    def head_document(self) -> bytes | None:
+        """The latest signed head (the one covering the most entries) as stored."""
         row = self._fetch_one("SELECT doc FROM heso_heads ORDER BY length DESC, id DESC LIMIT 1", ())
-        return None if row is None else parse_head(bytes(row[0])[: fmt.MAX_HEAD_BYTES + 1])
+        return None if row is None else bytes(row[0])
+
+    def signed_head(self) -> Head | Verdict | None:
+        doc = self.head_document()
+        return None if doc is None else parse_head(doc[: fmt.MAX_HEAD_BYTES + 1])
 
     def first_line(self) -> bytes | None:
         row = self._fetch_one("SELECT line FROM heso_entries ORDER BY seq LIMIT 1", ())
