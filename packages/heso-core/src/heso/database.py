@@ -20,9 +20,11 @@ here passes through :func:`heso.stores.redact_url` and drops the URL's password.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -133,6 +135,11 @@ def scrub(url: str, exc: BaseException) -> str:
     return redact_url(text)
 
 
+def _close_quietly(pool: Any) -> None:
+    with contextlib.suppress(Exception):
+        pool.close(timeout=1.0)
+
+
 _forks = 0
 
 
@@ -188,6 +195,8 @@ class Database:
                     check=ConnectionPool.check_connection,
                     name="heso",
                 )
+                # A store nobody closes (a reader, a dropped runtime) still closes its pool.
+                weakref.finalize(self, _close_quietly, self._pool)
                 self._gen = _forks
             return self._pool
 
