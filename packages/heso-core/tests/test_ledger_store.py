@@ -26,11 +26,9 @@ def _file_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
 
 
 def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    from heso.database import Database, migrate
     from heso.ledger.postgres_store import PostgresLedger
 
-    url = request.getfixturevalue("postgres_url")
-    migrate(Database(url))
+    url = request.getfixturevalue("postgres_store_url")
     return lambda key: PostgresLedger(url, key=key)
 
 

@@ -23,10 +23,8 @@ def _file_store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore
 
 def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
     from heso.approvals.postgres_store import PostgresApprovalStore
-    from heso.database import Database, migrate
 
-    url = request.getfixturevalue("postgres_url")
-    migrate(Database(url))
+    url = request.getfixturevalue("postgres_store_url")
     return PostgresApprovalStore(url, project_root=tmp_path)
 
 

@@ -91,45 +91,45 @@ TAMPERS: dict[str, tuple[Callable[[list[bytes]], list[Any]], Callable[[list[byte
 
 @pytest.mark.parametrize("tamper", sorted(TAMPERS))
 def test_a_dba_rewriting_rows_gets_the_file_stores_verdict(
-    pg_url: str, key: SigningKey, tmp_path: Path, tamper: str
+    postgres_store_url: str, key: SigningKey, tmp_path: Path, tamper: str
 ) -> None:
-    store = _chain(pg_url, key)
+    store = _chain(postgres_store_url, key)
     assert verify_ledger(store).ok
     export_files(store, tmp_path / "clean", verify_ledger)
-    original = _lines(pg_url)
+    original = _lines(postgres_store_url)
     head = (tmp_path / "clean" / fmt.HEAD_FILE).read_bytes()
     in_db, in_file = TAMPERS[tamper]
-    _as_dba(pg_url, *in_db(original))
+    _as_dba(postgres_store_url, *in_db(original))
     files = tmp_path / "tampered"
     files.mkdir()
     (files / fmt.CHAIN_FILE).write_bytes(b"".join(line + b"\n" for line in in_file(original)))
     (files / fmt.HEAD_FILE).write_bytes(head)
-    from_db = verify_ledger(PostgresLedger(pg_url)).to_dict()
+    from_db = verify_ledger(PostgresLedger(postgres_store_url)).to_dict()
     from_file = verify_ledger(FileLedger(files)).to_dict()
     assert not from_db["ok"]
     assert from_db == from_file
     with pytest.raises(ChainError, match="refusing"):
-        export_files(PostgresLedger(pg_url), tmp_path / "out", verify_ledger)
+        export_files(PostgresLedger(postgres_store_url), tmp_path / "out", verify_ledger)
 
 
-def test_heads_kept_in_the_database_are_checked(pg_url: str, key: SigningKey) -> None:
-    store = _chain(pg_url, key)
+def test_heads_kept_in_the_database_are_checked(postgres_store_url: str, key: SigningKey) -> None:
+    store = _chain(postgres_store_url, key)
     doc = json.loads(store.head_document() or b"")
     doc["content"]["length"] = N + 5  # a forged head claiming more than was signed
-    _as_dba(pg_url, ("INSERT INTO heso_heads (length, doc) VALUES (%s, %s)",
+    _as_dba(postgres_store_url, ("INSERT INTO heso_heads (length, doc) VALUES (%s, %s)",
                      (N + 5, json.dumps(doc).encode())))
-    assert verify_ledger(PostgresLedger(pg_url)).code == v.HEAD_INVALID
-    _as_dba(pg_url, ("DELETE FROM heso_heads", ()))
-    assert verify_ledger(PostgresLedger(pg_url)).code == v.HEAD_MISSING
+    assert verify_ledger(PostgresLedger(postgres_store_url)).code == v.HEAD_INVALID
+    _as_dba(postgres_store_url, ("DELETE FROM heso_heads", ()))
+    assert verify_ledger(PostgresLedger(postgres_store_url)).code == v.HEAD_MISSING
     with pytest.raises(ChainError, match="no signed head"):
-        PostgresLedger(pg_url, key=key).append(signed_receipt(key, 99))
+        PostgresLedger(postgres_store_url, key=key).append(signed_receipt(key, 99))
 
 
 def test_the_writer_role_inserts_and_never_rewrites(
-    pg_url: str, key: SigningKey, postgres_server: Any
+    postgres_store_url: str, key: SigningKey, postgres_server: Any
 ) -> None:
-    dbname = pg_url.rsplit("/", 1)[1]
-    with psycopg.connect(pg_url, autocommit=True) as conn:
+    dbname = postgres_store_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_store_url, autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS heso_agent_t")
         conn.execute("CREATE ROLE heso_agent_t LOGIN PASSWORD 'agentpw' IN ROLE heso_writer")
     agent_url = postgres_server.url_for(dbname, "heso_agent_t", "agentpw")
@@ -148,7 +148,7 @@ def test_the_writer_role_inserts_and_never_rewrites(
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
-    with psycopg.connect(pg_url, autocommit=True) as conn:  # even the owner, while triggers hold
+    with psycopg.connect(postgres_store_url, autocommit=True) as conn:  # even the owner, while triggers hold
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("DELETE FROM heso_entries WHERE seq = 2")
     reader = PostgresLedger(agent_url)
@@ -156,30 +156,30 @@ def test_the_writer_role_inserts_and_never_rewrites(
 
 
 def test_copy_files_into_the_database_and_export_back_byte_for_byte(
-    postgres_server: Any, pg_url: str, key: SigningKey, tmp_path: Path
+    postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
 ) -> None:
     source = FileLedger(tmp_path / "src", key=key)
     for i in range(N):
         source.append(signed_receipt(key, i))
     source.close()
-    verdict = copy_to_database(FileLedger(tmp_path / "src"), pg_url, verify_ledger)
+    verdict = copy_to_database(FileLedger(tmp_path / "src"), postgres_store_url, verify_ledger)
     assert verdict.ok and verdict.details["entries"] == N
     with pytest.raises(ChainError, match="already holds a chain"):
-        copy_to_database(FileLedger(tmp_path / "src"), pg_url, verify_ledger)
-    db = PostgresLedger(pg_url, key=key)
+        copy_to_database(FileLedger(tmp_path / "src"), postgres_store_url, verify_ledger)
+    db = PostgresLedger(postgres_store_url, key=key)
     db.append(signed_receipt(key, N))  # the fleet goes on from where the files stopped
     db.close()
-    export_files(PostgresLedger(pg_url), tmp_path / "out", verify_ledger)
+    export_files(PostgresLedger(postgres_store_url), tmp_path / "out", verify_ledger)
     src = (tmp_path / "src" / fmt.CHAIN_FILE).read_bytes()
     out = (tmp_path / "out" / fmt.CHAIN_FILE).read_bytes()
     assert out.startswith(src) and out.count(b"\n") == N + 1
     assert verify_ledger(FileLedger(tmp_path / "out"), require_sealed=True).ok
     with pytest.raises(ChainError, match="already holds a chain"):
-        export_files(PostgresLedger(pg_url), tmp_path / "out", verify_ledger)
+        export_files(PostgresLedger(postgres_store_url), tmp_path / "out", verify_ledger)
 
 
 def test_a_broken_file_store_is_not_copied(
-    postgres_server: Any, pg_url: str, key: SigningKey, tmp_path: Path
+    postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
 ) -> None:
     source = FileLedger(tmp_path / "src", key=key)
     for i in range(4):
@@ -188,5 +188,5 @@ def test_a_broken_file_store_is_not_copied(
     chain = tmp_path / "src" / fmt.CHAIN_FILE
     chain.write_bytes(chain.read_bytes().replace(b'"i":2', b'"i":7'))
     with pytest.raises(ChainError, match="does not verify"):
-        copy_to_database(FileLedger(tmp_path / "src"), pg_url, verify_ledger)
-    assert PostgresLedger(pg_url).length == 0
+        copy_to_database(FileLedger(tmp_path / "src"), postgres_store_url, verify_ledger)
+    assert PostgresLedger(postgres_store_url).length == 0

@@ -28,7 +28,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 def test_the_gate_cli_and_console_run_on_the_database(
-    pg_project: Project, pg_url: str, capsys: pytest.CaptureFixture[str]
+    pg_project: Project, postgres_store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from heso import config as _config
 
@@ -48,7 +48,7 @@ def test_the_gate_cli_and_console_run_on_the_database(
     assert len(receipts) == 6 and ran == [f"o{i}" for i in range(5)]
     assert not (pg_project.data_dir / "receipts.jsonl").exists()  # nothing went to files
     at = ["--project", str(pg_project.root)]
-    secret = _password(pg_url)
+    secret = _password(postgres_store_url)
     code, out, err = _cli(capsys, "verify", "--chain", *at)
     assert code == 0, err
     assert out.startswith("Valid") and "6 entries, 6 sealed" in out

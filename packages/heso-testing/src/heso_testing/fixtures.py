@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from heso_testing.postgres import postgres_server, postgres_url
+from heso_testing.postgres import postgres_server, postgres_store_url, postgres_url
 from heso_testing.project import allow_all_project, heso_env, heso_project
 from heso_testing.providers import FakeProviderServer
 
@@ -33,5 +33,6 @@ __all__ = [
     "heso_env",
     "heso_project",
     "postgres_server",
+    "postgres_store_url",
     "postgres_url",
 ]

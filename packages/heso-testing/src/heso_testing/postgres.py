@@ -209,3 +209,17 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """A fresh, empty database on the session's server: its superuser URL."""
     return postgres_server.new_database()
+
+
+@pytest.fixture
+def postgres_store_url(postgres_url: str) -> str:
+    """A fresh database with heso's schema (and its roles) applied: a ready PostgreSQL store
+    (``HESO_STORE``). Needs ``heso-core[postgres]``."""
+    from heso.database import Database, migrate
+
+    db = Database(postgres_url)
+    try:
+        migrate(db)
+    finally:
+        db.close()
+    return postgres_url
