@@ -214,7 +214,7 @@ def work(t):
 threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(8)]
 for t in threads:
     t.start()
-print("started", flush=True)
+open(sys.argv[3], "w").close()
 threads[0].join()
 """
 
@@ -227,19 +227,23 @@ def test_a_writer_killed_mid_transaction_leaves_no_partial_entry(
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     for trial in range(3):
+        started = tmp_path / f"started-{trial}"
         proc = subprocess.Popen(
-            [sys.executable, str(script), postgres_store_url, seed.hex()],
-            stdout=subprocess.PIPE,
-            text=True,
+            [sys.executable, str(script), postgres_store_url, seed.hex(), str(started)]
         )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
-        time.sleep(0.5 + 0.3 * trial)
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists()
+        time.sleep(0.3 + 0.2 * trial)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
     store = PostgresLedger(postgres_store_url, key=key)
     before = store.length
     assert before > 0
     store.append(signed_receipt(key, -1))  # the next writer links to what committed
     store.close()
-    verdict = verify_ledger(PostgresLedger(postgres_store_url), trusted_operators={key.public_key()})
+    verdict = verify_ledger(
+        PostgresLedger(postgres_store_url), trusted_operators={key.public_key()}
+    )
     assert verdict.ok and verdict.details["entries"] == before + 1
