@@ -188,6 +188,9 @@ class PostgresLedger:
             row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
             if row is not None and bytes(row[0]) == line0:
                 return  # the lost commit happened: the entries are already set
+        # The tip row is held only while linking: this transaction commits without waiting for
+        # the WAL flush, and the durability barrier below waits for it outside the lock.
+        conn.execute("SET LOCAL synchronous_commit = off")
         length, prev, size = conn.execute(
             "SELECT length, prev, size FROM heso_tip FOR UPDATE"
         ).fetchone()  # type: ignore[misc]
@@ -214,6 +217,11 @@ class PostgresLedger:
             cur.execute(
                 "UPDATE heso_tip SET length = %s, prev = %s, size = %s", (seq, prev, offset)
             )
+        conn.commit()
+        # Durability barrier: a transaction with an id commits synchronously (the server's
+        # synchronous_commit), and its flush covers every earlier WAL record, ours included.
+        # Writers of other processes share these flushes (PostgreSQL's group commit).
+        conn.execute("SELECT txid_current()")
         conn.commit()
         self._tip = (seq, prev, offset)
         with self._seal_lock:
