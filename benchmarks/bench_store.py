@@ -20,7 +20,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS, call_args, gated_tool, machine, make_project, quantile, section_main, summary
+from common import (
+    RESULTS,
+    call_args,
+    gated_tool,
+    machine,
+    make_project,
+    quantile,
+    section_main,
+    summary,
+)
 
 THREADS = 8
 
@@ -57,7 +66,9 @@ def _worker(
     q.put(lat)
 
 
-def gate_run(root: Path, store: str, durability: str, procs: int, per_thread: int) -> dict[str, Any]:
+def gate_run(
+    root: Path, store: str, durability: str, procs: int, per_thread: int
+) -> dict[str, Any]:
     """``procs`` processes x 8 threads gating at once: actions/s of wall time, and latencies."""
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 import heso
-from heso.capture import capture
 from heso.errors import BridgeError
 from heso.keys import SigningKey
 from heso.ledger import verify_ledger
@@ -51,6 +50,7 @@ import heso
 from heso.capture import capture
 
 role, fired_log, out = sys.argv[1], sys.argv[2], sys.argv[3]
+PER_THREAD, THREADS = int(sys.argv[4]), int(sys.argv[5])
 heso.init()
 
 @heso.gated
@@ -67,12 +67,12 @@ if role == "A":
 errors = []
 def work(t):
     try:
-        for i in range(%(per_thread)d):
+        for i in range(PER_THREAD):
             assert capture("tool_call", "ping", {"host": role, "t": t, "i": i}).allowed
     except BaseException as exc:
         errors.append(repr(exc))
 
-threads = [threading.Thread(target=work, args=(t,)) for t in range(%(threads)d)]
+threads = [threading.Thread(target=work, args=(t,)) for t in range(THREADS)]
 for t in threads:
     t.start()
 for t in threads:
@@ -84,7 +84,7 @@ if role in "ACD":
 heso.shutdown()
 with open(out, "w") as f:
     json.dump(report, f)
-""" % {"per_thread": PER_THREAD, "threads": THREADS}
+"""
 
 
 def _host(base: Path, project: Path, name: str) -> tuple[Path, dict[str, str]]:
@@ -116,7 +116,15 @@ def test_four_hosts_one_chain_one_firing(
         cwd, env = hosts[name]
         env["HESO_STORE"] = postgres_store_url
         procs[name] = subprocess.Popen(
-            [sys.executable, str(script), name, str(fired), str(tmp_path / f"{name}.json")],
+            [
+                sys.executable,
+                str(script),
+                name,
+                str(fired),
+                str(tmp_path / f"{name}.json"),
+                str(PER_THREAD),
+                str(THREADS),
+            ],
             cwd=cwd,
             env=env,
         )
@@ -131,7 +139,11 @@ def test_four_hosts_one_chain_one_firing(
     def heso_b(*argv: str) -> Any:
         done = subprocess.run(
             [sys.executable, "-m", "heso", *argv, "--json"],
-            cwd=cwd_b, env=env_b, capture_output=True, text=True, timeout=120,
+            cwd=cwd_b,
+            env=env_b,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)

@@ -168,8 +168,9 @@ class Database:
 
     def error(self, doing: str, exc: BaseException) -> ChainError:
         """A :class:`ChainError` for a failure while ``doing``, fit to show."""
-        return ChainError(f"cannot {doing} in the PostgreSQL store {self.location}: "
-                          f"{scrub(self.url, exc)}")
+        return ChainError(
+            f"cannot {doing} in the PostgreSQL store {self.location}: {scrub(self.url, exc)}"
+        )
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         """A new connection of its own (for LISTEN, locks, migrations)."""

@@ -56,10 +56,16 @@ def _swap(lines: list[bytes]) -> list[bytes]:
     return out
 
 
-TAMPERS: dict[str, tuple[Callable[[list[bytes]], list[Any]], Callable[[list[bytes]], list[bytes]]]] = {
+TAMPERS: dict[
+    str, tuple[Callable[[list[bytes]], list[Any]], Callable[[list[bytes]], list[bytes]]]
+] = {
     "edit": (
-        lambda ls: [("UPDATE heso_entries SET line = %s WHERE seq = 3",
-                     (ls[3].replace(b'"i":3', b'"i":9'),))],
+        lambda ls: [
+            (
+                "UPDATE heso_entries SET line = %s WHERE seq = 3",
+                (ls[3].replace(b'"i":3', b'"i":9'),),
+            )
+        ],
         lambda ls: [*ls[:3], ls[3].replace(b'"i":3', b'"i":9'), *ls[4:]],
     ),
     "delete": (
@@ -77,8 +83,11 @@ TAMPERS: dict[str, tuple[Callable[[list[bytes]], list[Any]], Callable[[list[byte
         lambda ls: [
             ("UPDATE heso_entries SET seq = seq + 100 WHERE seq >= 3", ()),
             ("UPDATE heso_entries SET seq = seq - 99 WHERE seq >= 100", ()),
-            ("INSERT INTO heso_entries (seq, action_hash, byte_offset, line) "
-             "VALUES (3, 'x', 0, %s)", (ls[2],)),
+            (
+                "INSERT INTO heso_entries (seq, action_hash, byte_offset, line) "
+                "VALUES (3, 'x', 0, %s)",
+                (ls[2],),
+            ),
         ],
         lambda ls: [*ls[:3], ls[2], *ls[3:]],
     ),
@@ -116,8 +125,10 @@ def test_heads_kept_in_the_database_are_checked(postgres_store_url: str, key: Si
     store = _chain(postgres_store_url, key)
     doc = json.loads(store.head_document() or b"")
     doc["content"]["length"] = N + 5  # a forged head claiming more than was signed
-    _as_dba(postgres_store_url, ("INSERT INTO heso_heads (length, doc) VALUES (%s, %s)",
-                     (N + 5, json.dumps(doc).encode())))
+    _as_dba(
+        postgres_store_url,
+        ("INSERT INTO heso_heads (length, doc) VALUES (%s, %s)", (N + 5, json.dumps(doc).encode())),
+    )
     assert verify_ledger(PostgresLedger(postgres_store_url)).code == v.HEAD_INVALID
     _as_dba(postgres_store_url, ("DELETE FROM heso_heads", ()))
     assert verify_ledger(PostgresLedger(postgres_store_url)).code == v.HEAD_MISSING
@@ -148,7 +159,9 @@ def test_the_writer_role_inserts_and_never_rewrites(
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
-    with psycopg.connect(postgres_store_url, autocommit=True) as conn:  # even the owner, while triggers hold
+    with psycopg.connect(
+        postgres_store_url, autocommit=True
+    ) as conn:  # even the owner, while triggers hold
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("DELETE FROM heso_entries WHERE seq = 2")
     reader = PostgresLedger(agent_url)

@@ -3,9 +3,9 @@ temporary directory, listening on loopback only, stopped and removed afterwards.
 
 The binaries are found through ``HESO_PG_BINDIR``, ``pg_config --bindir`` or Debian's
 ``/usr/lib/postgresql/<version>/bin``. Without them :func:`postgres_server` skips the test,
-except under ``CI`` or ``PG_TESTS_REQUIRED`` where a missing server is a failure (CI
-installs the ``postgresql`` package). Run as root (as in CI containers), the server runs as the ``postgres`` user (initdb
-refuses root).
+except under ``CI`` or ``PG_TESTS_REQUIRED`` where a missing server is a failure (CI installs
+the ``postgresql`` package). Run as root (as in CI containers), the server runs as the
+``postgres`` user (initdb refuses root).
 """
 
 from __future__ import annotations

@@ -79,8 +79,13 @@ def run_migrate(args: argparse.Namespace) -> int:
     emit(
         args,
         human,
-        {"ok": True, "store": db.location, "before": before, "after": after,
-         "current": SCHEMA_VERSION},
+        {
+            "ok": True,
+            "store": db.location,
+            "before": before,
+            "after": after,
+            "current": SCHEMA_VERSION,
+        },
     )
     return 0
 

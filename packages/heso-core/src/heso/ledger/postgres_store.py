@@ -290,7 +290,9 @@ class PostgresLedger:
 
     def head_document(self) -> bytes | None:
         """The latest signed head (the one covering the most entries) as stored."""
-        row = self._fetch_one("SELECT doc FROM heso_heads ORDER BY length DESC, id DESC LIMIT 1", ())
+        row = self._fetch_one(
+            "SELECT doc FROM heso_heads ORDER BY length DESC, id DESC LIMIT 1", ()
+        )
         return None if row is None else bytes(row[0])
 
     def signed_head(self) -> Head | Verdict | None:

@@ -62,15 +62,11 @@ def copy_to_database(source: FileLedger, url: str, verify: Verify) -> Verdict:
                 for s, line in source.entries():
                     copy.write_row((s, action_hash_of_line(line), size, line))
                     seq, prev, size = s + 1, entry_hash(line), size + len(line) + 1
-            cur.execute(
-                "UPDATE heso_tip SET length = %s, prev = %s, size = %s", (seq, prev, size)
-            )
+            cur.execute("UPDATE heso_tip SET length = %s, prev = %s, size = %s", (seq, prev, size))
             if head is not None:
                 parsed = fmt.parse_head(head)
                 length = parsed.length if isinstance(parsed, fmt.Head) else 0
-                cur.execute(
-                    "INSERT INTO heso_heads (length, doc) VALUES (%s, %s)", (length, head)
-                )
+                cur.execute("INSERT INTO heso_heads (length, doc) VALUES (%s, %s)", (length, head))
 
     target.db.run("copy the chain", load, deadline=0)
     PostgresApprovalStore(url, db=target.db).import_files(FileApprovalStore(source.data_dir))
@@ -81,7 +77,9 @@ def copy_to_database(source: FileLedger, url: str, verify: Verify) -> Verdict:
     return after
 
 
-def export_files(source: LedgerReader, directory: str | os.PathLike[str], verify: Verify) -> Verdict:
+def export_files(
+    source: LedgerReader, directory: str | os.PathLike[str], verify: Verify
+) -> Verdict:
     """Write ``source``'s entries and signed head as ``receipts.jsonl`` and ``chain.head.json``
     in ``directory`` (which must hold no chain yet); the exported files' verdict."""
     before = _require_valid(verify(source), f"the store {source.location}")
@@ -117,11 +115,7 @@ def exported_policy(policy: Path) -> bytes:
     import re
 
     text = policy.read_text(encoding="utf-8")
-    kept = [
-        line
-        for line in text.splitlines(keepends=True)
-        if not re.match(r"\s*store\s*=", line)
-    ]
+    kept = [line for line in text.splitlines(keepends=True) if not re.match(r"\s*store\s*=", line)]
     return (
         "# Exported by `heso export`: the chain is in heso-local-data/ beside this file.\n"
         + "".join(kept)
