@@ -114,3 +114,24 @@ def test_the_pending_list_is_folded_from_signed_records(store: ApprovalStore) ->
     with store.locked("s1"):
         store.append("s1", _opening("s1", "a" * 64))
     assert store.open_hashes(Registry()) == []
+
+
+def test_a_waiter_learns_of_a_new_record_promptly(store: ApprovalStore) -> None:
+    import time
+
+    with store.locked("s1"):
+        store.append("s1", _opening("s1", "a" * 64))
+    assert store.wait_for_change("s1", 1, 0.2) is False  # nothing new: waits out its timeout
+
+    def decide() -> None:
+        time.sleep(0.3)
+        with store.locked("s1"):
+            store.append("s1", {"record": {"kind": "note"}, "signer": {"key_id": "x"}})
+
+    t = threading.Thread(target=decide)
+    started = time.monotonic()
+    t.start()
+    assert store.wait_for_change("s1", 1, 30.0) is True
+    assert time.monotonic() - started < 5.0
+    t.join()
+    assert len(store.lines("s1")) == 2
