@@ -42,6 +42,7 @@ FRAMEWORKS = frozenset(
         "httpx",
         "requests",
         "pydantic",
+        "opentelemetry",
         "heso_langchain",
         "heso_crewai",
         "heso_openai_agents",
@@ -50,7 +51,8 @@ FRAMEWORKS = frozenset(
         "heso_claude_agent",
     }
 )
-"""Agent frameworks, provider SDKs (and their HTTP/model stacks) and heso's own adapters."""
+"""Agent frameworks, provider SDKs (and their HTTP/model stacks), OpenTelemetry (imported only
+when telemetry is configured) and heso's own adapters."""
 
 ALLOWED = frozenset({"heso", "nacl", "blake3", "cffi", "_cffi_backend", "tomli", "re2"})
 """heso and its declared runtime dependencies (``_cffi_backend``/``cffi``: PyNaCl's; ``re2``:

@@ -15,6 +15,7 @@ so state, caches and memory never leak between them:
     adapters     each framework adapter's added latency per tool call (fake model)
     peers        agent-receipts/obsigna and agent-governance-toolkit side by side
     transparency Merkle proofs on a 1M-entry tree; a tree append against the gate
+    telemetry    the gate with telemetry off, a span per decision (SDK, OTLP), log records
 
 Figures are ``min / median / p99`` over repeated runs (or p50/p99 of individually timed
 calls). The machines are shared and noisy: read medians and ratios, not single times; the
@@ -47,6 +48,7 @@ SECTIONS = (
     "adapters",
     "peers",
     "transparency",
+    "telemetry",
 )
 
 
@@ -150,6 +152,14 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
             ("consistency proof verified", "consistency_verify"),
         )
     ],
+    (
+        "telemetry off: the gate's check, share of the gate p50",
+        "telemetry",
+        "off_check_pct_of_gate",
+        "<=",
+        0.5,
+        "%",
+    ),
     (
         "tree append p50 / gate p50",
         "transparency",
@@ -409,6 +419,20 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         ):
             out.append(_call_row(label, _get(t, f"{key}.per_call_us")))
         out.append(_line("ratio tree append / gate (p50)", t.get("ratio_tree_append_to_gate"), "x"))
+    te = results.get("telemetry", {})
+    if te and "error" not in te:
+        out.append("telemetry (one @heso.tool call, 100-rule policy, buffered)")
+        for label, key in (
+            ("off (nothing configured)", "off"),
+            ("a span per decision (SDK, batch processor)", "span"),
+            ("  ... with fields = true", "span_fields"),
+            ("  ... exported over OTLP/HTTP to loopback", "span_otlp"),
+            ("INFO log record per decision, no span", "log"),
+        ):
+            out.append(_call_row(label, _get(te, f"{key}.per_call_us")))
+        added = te.get("added_us_p50", {})
+        out.append("  added p50 µs: " + ", ".join(f"{k} {v:.1f}" for k, v in added.items()))
+        out.append(_line("check when off, per call", te.get("off_check_ns"), "ns", 0))
     pe = results.get("peers", {})
     if pe and "error" not in pe:
         out.append(

@@ -1,9 +1,12 @@
-"""Capture identity across adapters: the same logical call, ``lookup_order(order_id="A-1",
-limit=2)``, through every surface mints receipt content byte-identical to the core's reference
-capture (:mod:`heso_testing.reference`).
+"""Capture identity across adapters: the same logical call through every surface mints
+receipt content byte-identical to the core's reference capture (:mod:`heso_testing.reference`)
+and to ``@heso.tool``'s: ``lookup_order(order_id="A-1", limit=2)``, and
+``lookup_order(order_id="A-1")``, whose receipt records the default ``limit=3`` the function
+receives, whichever framework filled it in.
 
-To add an adapter: write a ``via_<surface>()`` that makes exactly that call once through the
-real framework (offline, fake model) and register it in :data:`SURFACES`.
+To add an adapter: write a ``via_<surface>(arguments)`` that makes exactly the call
+``lookup_order(**arguments)`` once through the real framework (offline, fake model) and
+register it in :data:`SURFACES`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from heso_testing.reference import (
     reference_content,
 )
 
-ARGUMENTS: dict[str, Any] = {"order_id": "A-1", "limit": 2}
-CALL = LogicalCall("tool_call", "lookup_order", ARGUMENTS)
+CALLS: dict[str, tuple[dict[str, Any], LogicalCall]] = {
+    "explicit": (
+        {"order_id": "A-1", "limit": 2},
+        LogicalCall("tool_call", "lookup_order", {"order_id": "A-1", "limit": 2}),
+    ),
+    "defaulted": (
+        {"order_id": "A-1"},
+        LogicalCall("tool_call", "lookup_order", {"order_id": "A-1", "limit": 3}),
+    ),
+}
+"""What the model sends, and the logical call the function receives."""
 
 
 def lookup_order(order_id: str, limit: int = 3) -> str:
@@ -30,16 +42,16 @@ def lookup_order(order_id: str, limit: int = 3) -> str:
     return f"order {order_id}: shipped ({limit} events)"
 
 
-def via_heso_tool() -> None:
+def via_heso_tool(arguments: dict[str, Any]) -> None:
     import heso
 
-    heso.tool(lookup_order)("A-1", 2)
+    heso.tool(lookup_order)(**arguments)
 
 
 # -- LangChain / LangGraph -------------------------------------------------------------------
 
 
-def _fake_model() -> Any:
+def _fake_model(arguments: dict[str, Any]) -> Any:
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
 
@@ -47,38 +59,41 @@ def _fake_model() -> Any:
         def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
             return self
 
-    call = {"name": "lookup_order", "args": dict(ARGUMENTS), "id": "call_1"}
+    call = {"name": "lookup_order", "args": dict(arguments), "id": "call_1"}
     return FakeToolModel(messages=iter([AIMessage("", tool_calls=[call]), AIMessage("done")]))
 
 
-def via_langchain_callback() -> None:
+def via_langchain_callback(arguments: dict[str, Any]) -> None:
     from langchain.agents import create_agent
 
     import heso
 
-    agent = create_agent(_fake_model(), [lookup_order])
+    agent = create_agent(_fake_model(arguments), [lookup_order])
     agent.invoke({"messages": [("user", "go")]}, {"callbacks": [heso.HesoCallbackHandler()]})
 
 
-def via_langchain_middleware() -> None:
+def via_langchain_middleware(arguments: dict[str, Any]) -> None:
     from langchain.agents import create_agent
     from langgraph.checkpoint.memory import InMemorySaver
 
     from heso_langchain import HesoMiddleware
 
     agent = create_agent(
-        _fake_model(), [lookup_order], middleware=[HesoMiddleware()], checkpointer=InMemorySaver()
+        _fake_model(arguments),
+        [lookup_order],
+        middleware=[HesoMiddleware()],
+        checkpointer=InMemorySaver(),
     )
     agent.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "identity"}})
 
 
-def via_langgraph_tool_node() -> None:
+def via_langgraph_tool_node(arguments: dict[str, Any]) -> None:
     from langgraph.graph import START, MessagesState, StateGraph
     from langgraph.prebuilt import ToolNode, tools_condition
 
     import heso
 
-    model = _fake_model()
+    model = _fake_model(arguments)
     builder = StateGraph(MessagesState)
     builder.add_node("agent", lambda state: {"messages": [model.invoke(state["messages"])]})
     builder.add_node(
@@ -98,7 +113,7 @@ def via_langgraph_tool_node() -> None:
 # -- MCP -------------------------------------------------------------------------------------
 
 
-def _mcp_call(server: Any, *, gate_client: bool) -> None:
+def _mcp_call(server: Any, arguments: dict[str, Any], *, gate_client: bool) -> None:
     import anyio
     from mcp.shared.memory import create_connected_server_and_client_session
 
@@ -108,30 +123,31 @@ def _mcp_call(server: Any, *, gate_client: bool) -> None:
         async with create_connected_server_and_client_session(server) as session:
             if gate_client:
                 heso.mcp.wrap_call_tool(session)
-            assert not (await session.call_tool("lookup_order", dict(ARGUMENTS))).isError
+            assert not (await session.call_tool("lookup_order", dict(arguments))).isError
 
     server.add_tool(lookup_order)
     anyio.run(call)
 
 
-def via_mcp_client() -> None:
+def via_mcp_client(arguments: dict[str, Any]) -> None:
     from mcp.server.fastmcp import FastMCP
 
-    _mcp_call(FastMCP("identity"), gate_client=True)
+    _mcp_call(FastMCP("identity"), arguments, gate_client=True)
 
 
-def via_mcp_server() -> None:
+def via_mcp_server(arguments: dict[str, Any]) -> None:
     import heso
 
-    _mcp_call(heso.mcp.HesoFastMCP("identity"), gate_client=False)
+    _mcp_call(heso.mcp.HesoFastMCP("identity"), arguments, gate_client=False)
 
 
 # -- Claude Agent SDK ------------------------------------------------------------------------
 
 
-def via_claude_agent() -> None:
+def via_claude_agent(arguments: dict[str, Any]) -> None:
     """The real bundled Claude Code CLI against a scripted Messages API on 127.0.0.1, calling
-    ``lookup_order`` of an in-process SDK MCP server (``mcp__shop__lookup_order``)."""
+    ``lookup_order`` of an in-process SDK MCP server (``mcp__shop__lookup_order``), whose
+    schema declares ``limit``'s default."""
     import tempfile
 
     import anyio
@@ -142,7 +158,10 @@ def via_claude_agent() -> None:
 
     schema = {
         "type": "object",
-        "properties": {"order_id": {"type": "string"}, "limit": {"type": "integer"}},
+        "properties": {
+            "order_id": {"type": "string"},
+            "limit": {"type": "integer", "default": 3},
+        },
         "required": ["order_id"],
     }
 
@@ -154,7 +173,7 @@ def via_claude_agent() -> None:
         async for _ in heso.claude_agent.query(prompt="go", options=options):
             pass
 
-    call = ToolUse("mcp__shop__lookup_order", dict(ARGUMENTS))
+    call = ToolUse("mcp__shop__lookup_order", dict(arguments))
     with tempfile.TemporaryDirectory() as home, FakeClaudeAPI(call) as api:
         options = ClaudeAgentOptions(
             mcp_servers={"shop": create_sdk_mcp_server("shop", tools=[lookup])},
@@ -171,7 +190,7 @@ def via_claude_agent() -> None:
 # -- OpenAI Agents SDK, Pydantic AI, CrewAI --------------------------------------------------
 
 
-def via_openai_agents() -> None:
+def via_openai_agents(arguments: dict[str, Any]) -> None:
     import asyncio
 
     from agents import Agent, Runner, function_tool, set_tracing_disabled
@@ -180,13 +199,13 @@ def via_openai_agents() -> None:
     from heso_openai_agents.testing import ScriptedModel
 
     set_tracing_disabled(True)
-    model = ScriptedModel([[("lookup_order", dict(ARGUMENTS))], "done"])
+    model = ScriptedModel([[("lookup_order", dict(arguments))], "done"])
     agent = Agent(name="identity", model=model, tools=[function_tool(lookup_order)])
     heso.openai_agents.protect(agent)
     asyncio.run(Runner.run(agent, "go"))
 
 
-def via_pydantic_ai() -> None:
+def via_pydantic_ai(arguments: dict[str, Any]) -> None:
     import asyncio
 
     from pydantic_ai import Agent
@@ -197,7 +216,7 @@ def via_pydantic_ai() -> None:
 
     def model(messages: list[Any], info: Any) -> ModelResponse:
         if len(messages) == 1:
-            return ModelResponse(parts=[ToolCallPart("lookup_order", dict(ARGUMENTS))])
+            return ModelResponse(parts=[ToolCallPart("lookup_order", dict(arguments))])
         return ModelResponse(parts=[TextPart("done")])
 
     agent = Agent(
@@ -206,7 +225,7 @@ def via_pydantic_ai() -> None:
     asyncio.run(agent.run("go"))  # run_sync would leave its event loop open
 
 
-def via_crewai() -> None:
+def via_crewai(arguments: dict[str, Any]) -> None:
     """A real ``Crew`` on the native tool-calling path, driven by a one-call scripted model."""
     import json
     import warnings
@@ -224,7 +243,7 @@ def via_crewai() -> None:
             {
                 "id": "call_1",
                 "type": "function",
-                "function": {"name": "lookup_order", "arguments": json.dumps(ARGUMENTS)},
+                "function": {"name": "lookup_order", "arguments": json.dumps(arguments)},
             }
         ],
         "done",
@@ -257,7 +276,7 @@ def via_crewai() -> None:
         Crew(agents=[agent], tasks=[task], verbose=False).kickoff()
 
 
-SURFACES: dict[str, Callable[[], None]] = {
+SURFACES: dict[str, Callable[[dict[str, Any]], None]] = {
     "heso.tool": via_heso_tool,
     "langchain.callback": via_langchain_callback,
     "langchain.middleware": via_langchain_middleware,
@@ -292,16 +311,20 @@ def _minted(project: Project) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("call", list(CALLS))
 @pytest.mark.parametrize("surface", list(SURFACES))
-def test_each_surface_matches_the_core_reference(project: Project, surface: str) -> None:
-    SURFACES[surface]()
+def test_each_surface_matches_the_core_reference(project: Project, surface: str, call: str) -> None:
+    arguments, logical = CALLS[call]
+    SURFACES[surface](arguments)
     (minted,) = _minted(project)
-    assert_same_content(minted, reference_content(CALL))
+    assert_same_content(minted, reference_content(logical))
 
 
-def test_every_surface_mints_the_same_bytes(project: Project) -> None:
+@pytest.mark.parametrize("call", list(CALLS))
+def test_every_surface_mints_the_same_bytes(project: Project, call: str) -> None:
+    arguments, _ = CALLS[call]
     for run in SURFACES.values():
-        run()
+        run(arguments)
     minted = _minted(project)
     assert len(minted) == len(SURFACES)
     assert len({content_bytes(r) for r in minted}) == 1

@@ -35,6 +35,7 @@ EXPECTED = {
         "append_file",
         "ratio_tree_append_to_gate",
     ],
+    "telemetry": ["off", "span", "span_fields", "span_otlp", "log", "added_us_p50", "off_check_ns"],
 }
 
 
@@ -74,3 +75,5 @@ def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
     assert (full.read_bytes() if full.exists() else None) == before
     assert data["startup"]["no_framework_imported"] is True
     assert data["gate"]["chain_valid_after"] is True
+    # Spans went over the real OTLP exporter to the loopback receiver.
+    assert data["telemetry"]["otlp_spans_received"] > 0

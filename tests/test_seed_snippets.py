@@ -754,11 +754,12 @@ def test_process_mints_the_payment_receipt_of_the_overview(agent, monkeypatch):
 
 
 def test_process_of_a_blocked_payment(agent, monkeypatch):
-    """Over the cap nothing allows it (default block): with blocking on heso refuses before
-    the snippet's own check (``BlockedError``); observe-only, the snippet's check raises."""
-    agent.policy(PAY_CAP)
-    path = agent.root / "heso.toml"
-    path.write_text(path.read_text().replace('default = "allow"', 'default = "block"', 1))
+    """Over the cap a rule blocks it: with blocking on heso refuses before the snippet's own
+    check (``BlockedError``); observe-only, the snippet's check raises."""
+    agent.policy(
+        PAY_CAP + '[[rule]]\nid = "pay-over-cap"\norder = 2\nverb = "payment"\nscope = "*"\n'
+        'decision = "block"\n'
+    )
     blocked = PROCESS_EXAMPLE.code.replace('"4200"', '"9800"')
     with pytest.raises(heso.BlockedError):
         agent.run(Snippet(PROCESS_EXAMPLE.seed, PROCESS_EXAMPLE.section, blocked))

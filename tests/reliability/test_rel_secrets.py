@@ -38,6 +38,15 @@ SECRETS = {
     "card": "4111-" + secrets.token_hex(6),
     "pin": 900_000_000 + secrets.randbelow(99_999_999),
 }
+FIELDS = {
+    "api_key": SECRETS["api_key"],
+    "password": SECRETS["password"],
+    "headers": {"authorization": SECRETS["authorization"], "x": "y"},
+    "card": SECRETS["card"],
+    "pin": SECRETS["pin"],
+}
+"""Arguments holding every secret, each redacted somewhere (``[heso] redact``, a decorator, a
+call or a step)."""
 POLICY = """
 [policy]
 default = "allow"
@@ -80,6 +89,20 @@ def _forms(value: bytes) -> set[bytes]:
 def _seed_forms(seed: bytes, public: bytes) -> set[bytes]:
     """A private key: its 32-byte seed and libsodium's 64-byte secret key (seed || public)."""
     return _forms(seed) | _forms(seed + public)
+
+
+def secret_needles(operator: Any, approver: Any) -> dict[str, set[bytes]]:
+    """Every form of every secret: the values, both passphrases and both private keys."""
+    needles = {name: _forms(str(value).encode()) for name, value in SECRETS.items()}
+    needles["operator passphrase"] = _forms(PASSPHRASE.encode())
+    needles["approver passphrase"] = _forms(APPROVER_PASSPHRASE.encode())
+    needles["operator private key"] = _seed_forms(
+        operator.private_bytes_unsafe(), operator.public_key().raw
+    )
+    needles["approver private key"] = _seed_forms(
+        approver.private_bytes_unsafe(), approver.public_key().raw
+    )
+    return needles
 
 
 def _files(*roots: Path) -> Iterator[Path]:
@@ -172,13 +195,7 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     @heso.destructive
     def delete_account(user: str, api_key: str, password: str) -> None: ...
 
-    fields = {
-        "api_key": SECRETS["api_key"],
-        "password": SECRETS["password"],
-        "headers": {"authorization": SECRETS["authorization"], "x": "y"},
-        "card": SECRETS["card"],
-        "pin": SECRETS["pin"],
-    }
+    fields = FIELDS
     assert save_settings(**fields) == "saved"
     with heso.step(redact=["api_key"]):
         action = heso.Action(verb=heso.Verb.TOOL_CALL, tool_name="lookup", fields=fields)
@@ -233,15 +250,7 @@ def test_no_file_log_output_or_exception_holds_a_secret(
     # What there is to find.
     operator = load_operator_key(data_dir)
     approver = read_key_file(approver_home / "alice.key", APPROVER_PASSPHRASE.encode())
-    needles = {name: _forms(str(value).encode()) for name, value in SECRETS.items()}
-    needles["operator passphrase"] = _forms(PASSPHRASE.encode())
-    needles["approver passphrase"] = _forms(APPROVER_PASSPHRASE.encode())
-    needles["operator private key"] = _seed_forms(
-        operator.private_bytes_unsafe(), operator.public_key().raw
-    )
-    needles["approver private key"] = _seed_forms(
-        approver.private_bytes_unsafe(), approver.public_key().raw
-    )
+    needles = secret_needles(operator, approver)
 
     scanned = 0
     for path in _files(root, approver_home):

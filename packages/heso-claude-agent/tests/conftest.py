@@ -20,6 +20,7 @@ from claude_agent_sdk import (
     query,
     tool,
 )
+from pydantic import create_model
 
 import heso
 from heso_claude_agent import HesoGate, Mode
@@ -27,20 +28,24 @@ from heso_testing.claude_fake_api import FakeClaudeAPI, ToolUse
 
 SERVER = "conformance"
 Seam = Literal["hook", "can_use_tool", "both"]
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
-def sdk_tool(fn: Callable[..., Any]) -> SdkMcpTool[Any]:
-    """``fn`` (sync or async, typed, documented) as an SDK MCP tool named like it."""
+def sdk_tool(
+    fn: Callable[..., Any], on_call: Callable[[dict[str, Any]], Any] | None = None
+) -> SdkMcpTool[Any]:
+    """``fn`` (sync or async, typed, documented) as an SDK MCP tool named like it; its input
+    schema is pydantic's for the parameters (with their defaults)."""
     params = inspect.signature(fn).parameters.values()
     hints = inspect.get_annotations(fn, eval_str=True)
-    schema = {
-        "type": "object",
-        "properties": {p.name: {"type": _JSON_TYPES[hints[p.name]]} for p in params},
-        "required": [p.name for p in params if p.default is inspect.Parameter.empty],
+    fields: dict[str, Any] = {
+        p.name: (hints[p.name], ... if p.default is inspect.Parameter.empty else p.default)
+        for p in params
     }
+    schema = create_model(f"{fn.__name__}_args", **fields).model_json_schema()
 
     async def handler(args: dict[str, Any]) -> dict[str, Any]:
+        if on_call is not None:
+            on_call(dict(args))  # the handler's own input, before Python fills defaults
         out = fn(**args)
         if inspect.isawaitable(out):
             out = await out
@@ -80,12 +85,15 @@ def options_for(
     *,
     server: str = SERVER,
     allow: bool = True,
+    on_call: Callable[[dict[str, Any]], Any] | None = None,
 ) -> ClaudeAgentOptions:
     """Options for the CLI against ``api`` with ``tools`` served in process as ``server``;
     ``allow`` puts them in ``allowed_tools`` (else Claude Code asks ``can_use_tool``)."""
     fns = list(tools)
     return ClaudeAgentOptions(
-        mcp_servers={server: create_sdk_mcp_server(server, tools=[sdk_tool(f) for f in fns])},
+        mcp_servers={
+            server: create_sdk_mcp_server(server, tools=[sdk_tool(f, on_call) for f in fns])
+        },
         allowed_tools=[f"mcp__{server}__{f.__name__}" for f in fns] if allow else [],
         env=api.env(home),
         model="claude-sonnet-4-5",
@@ -112,17 +120,21 @@ async def drive(
     server: str = SERVER,
     configure: Callable[[ClaudeAgentOptions, str], ClaudeAgentOptions] | None = None,
     shortcut: Mode | None = None,
+    on_call: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Session:
     """One scripted run: the model makes ``calls`` (``(tool, arguments)``, one per turn; a
     tool of ``tools`` is ``mcp__<server>__<tool>``, anything else keeps its name), then
     answers ``done``. ``gate=None`` runs the bare SDK, or ``heso.claude_agent.query`` in
-    mode ``shortcut``; ``configure(options, home)`` adjusts
-    the options before the gate is wired. What escapes the run is ``Session.raised``."""
+    mode ``shortcut``; ``configure(options, home)`` adjusts the options before the gate is
+    wired; ``on_call`` sees each handler's input. What escapes the run is
+    ``Session.raised``."""
     names = {f.__name__ for f in tools}
     script = [ToolUse(f"mcp__{server}__{n}" if n in names else n, a) for n, a in calls]
     with tempfile.TemporaryDirectory(prefix="claude-home-") as home, FakeClaudeAPI(*script) as api:
         session = Session(api, script)
-        options = options_for(api, home, tools, server=server, allow=seam == "hook")
+        options = options_for(
+            api, home, tools, server=server, allow=seam == "hook", on_call=on_call
+        )
         if configure is not None:
             options = configure(options, home)
         run: Callable[..., AsyncIterator[Message]] = query

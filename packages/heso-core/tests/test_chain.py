@@ -14,34 +14,12 @@ from heso.keys import SigningKey
 from heso.ledger import FileLedger, file_store, verify_chain
 from heso.ledger import format as fmt
 from heso.ledger import index as idx
-from heso.receipt import build_content, mint
+from heso_testing.receipts import signed_receipt as _receipt
 
 
 @pytest.fixture(scope="module")
 def key():
     return SigningKey.generate()
-
-
-def _receipt(key, i, tool="send_email"):
-    content = build_content(
-        captured_at="2026-01-02T03:04:05Z",
-        agent_identity=key.public_key().to_str(),
-        action={
-            "verb": "tool_call",
-            "tool_name": tool,
-            "workflow": "default",
-            "account": "default",
-            "fields": {"i": i},
-        },
-        policy={
-            "rule_id": "r",
-            "rule_display": "r",
-            "matched_conditions": [],
-            "decision_path": "rule:r",
-            "decision": "allow",
-        },
-    )
-    return mint(content, key)
 
 
 def _fill(tmp_path, key, n, **kwargs):

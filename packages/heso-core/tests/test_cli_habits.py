@@ -147,10 +147,16 @@ def test_exit_codes_of_every_verb(store, capsys, tmp_path, monkeypatch):
     bad["content"]["action"]["fields"]["order_id"] = "A-999"
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     monkeypatch.setenv("HESO_APPROVER_HOME", str(tmp_path / "approver-home"))
+    linted = tmp_path / "linted.toml"
+    linted.write_text(
+        '[[rule]]\nid = "mail"\norder = 1\nverb = "tool_call"\nscope = "send_email"\n'
+        'conditions = [{ field = "to", op = "ends_with", value = "@example.com" }]\n'
+        'decision = "allow"\n'
+    )
     verdicts = [
         ["verify", tmp_path / "bad.json"],
         ["reveal", hashes[4][:12], "--field", "api_key", "--value", "wrong", *at],
-        ["policy", "check", "--strict", project.policy_path],  # oncall is not defined
+        ["policy", "check", "--strict", linted],  # a warning fails --strict
     ]
     errors = [
         [],

@@ -91,7 +91,7 @@ def test_a_tool_invoked_directly_is_gated_with_its_arguments(ctx, tools):
     config = go(callbacks=[HesoCallbackHandler()])
     assert lookup.invoke({"order_id": "A-1"}, config=config) == "order A-1: shipped (3 events)"
     (receipt,) = ctx.receipts("lookup_order")
-    assert receipt["content"]["action"]["fields"] == {"order_id": "A-1"}
+    assert receipt["content"]["action"]["fields"] == {"order_id": "A-1", "limit": 3}
 
 
 def test_message_mode_outside_a_tool_node_still_refuses(ctx, tools):

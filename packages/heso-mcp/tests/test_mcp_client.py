@@ -105,7 +105,8 @@ async def test_allowed_call_goes_through_untouched(gated_project: Gated) -> None
 
 
 async def test_request_carries_parameters_and_action_hash(gated_project: Gated) -> None:
-    """Every ``call_tool`` parameter is forwarded; the send runs under the receipt's hash."""
+    """Every ``call_tool`` parameter is forwarded, the arguments as gated (the schema's default
+    ``limit`` filled in); the send runs under the receipt's hash."""
     seen: list[tuple[Any, str | None]] = []
     async with create_connected_server_and_client_session(rocket_server([])) as session:
         send_request = session.send_request
@@ -122,7 +123,9 @@ async def test_request_carries_parameters_and_action_hash(gated_project: Gated) 
             "lookup_order", {"order_id": "A-2"}, timedelta(seconds=7), meta={"trace": "t-1"}
         )
     ((params, action_hash),) = seen
-    assert params.arguments == {"order_id": "A-2"}
+    assert params.arguments == {"order_id": "A-2", "limit": 3}
+    fields = gated_project.receipts("lookup_order")[0]["content"]["action"]["fields"]
+    assert fields == params.arguments
     assert params.meta is not None and params.meta.model_extra == {"trace": "t-1"}
     assert action_hash == gated_project.receipts("lookup_order")[0]["content"]["action_hash"]
     assert heso.current_action_hash() is None

@@ -158,13 +158,13 @@ def test_the_gate_runs_before_on_tool_start_and_the_body(
     assert seen == ["start:lookup_order:1"]  # captured before on_tool_start; rocket never starts
 
 
-def test_the_receipt_fields_are_the_models_arguments(
+def test_the_receipt_fields_are_what_the_function_receives(
     ctx: ConformanceContext, tools: ConformanceTools
 ) -> None:
     agent, _ = make_agent(tools, [("lookup_order", {"order_id": "A-9"})])
     run(agent, "go")
     (receipt,) = ctx.receipts("lookup_order")
-    assert receipt["content"]["action"]["fields"] == {"order_id": "A-9"}
+    assert receipt["content"]["action"]["fields"] == {"order_id": "A-9", "limit": 3}
     assert tools.calls == [("lookup_order", {"order_id": "A-9", "limit": 3})]
 
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 import heso
+from heso.adapters import call_fields
 from heso.capture import gate, gated
 from heso_testing.conformance import (
     AdapterConformance,
@@ -24,26 +25,29 @@ def _refused(mode: str, refusal: heso.GateRefusal) -> RunResult:
 
 
 class TestCoreGateConformance(AdapterConformance):
-    """The smallest adapter: the "framework" calls the tool the model asked for, gated by
-    ``heso.capture.gate``."""
+    """The smallest adapter: the "framework" calls the tool the model asked for with Python's
+    own binding (no validation: the body receives the model's values, defaults filled in),
+    gated by ``heso.capture.gate`` with those bound arguments."""
 
     def run(
         self, tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], *, mode: str
     ) -> RunResult:
+        fn = tools.get(tool_name)
         try:
-            gate("tool_call", tool_name, arguments)
+            gate("tool_call", tool_name, call_fields(fn, (), arguments))
         except heso.GateRefusal as refusal:
             return _refused(mode, refusal)
-        return RunResult(tool_output=tools.get(tool_name)(**arguments))
+        return RunResult(tool_output=fn(**arguments))
 
     async def arun(
         self, tools: ConformanceTools, tool_name: str, arguments: dict[str, Any], *, mode: str
     ) -> RunResult:
+        fn = tools.get(tool_name, asynchronous=True)
         try:
-            gate("tool_call", tool_name, arguments)
+            gate("tool_call", tool_name, call_fields(fn, (), arguments))
         except heso.GateRefusal as refusal:
             return _refused(mode, refusal)
-        return RunResult(tool_output=await tools.get(tool_name, asynchronous=True)(**arguments))
+        return RunResult(tool_output=await fn(**arguments))
 
 
 class TestCallAgainPauseConformance(AdapterConformance):
@@ -63,7 +67,7 @@ class TestCallAgainPauseConformance(AdapterConformance):
     ) -> RunResult:
         fn = tools.get(tool_name, asynchronous=True)
         try:
-            with gated("tool_call", tool_name, arguments):
+            with gated("tool_call", tool_name, call_fields(fn, (), arguments)):
                 output = await fn(**arguments)
         except heso.SuspendedError:
             return RunResult(paused=True, state=(tools.get(tool_name), tool_name, arguments, mode))
@@ -76,7 +80,7 @@ class TestCallAgainPauseConformance(AdapterConformance):
 
     def _call(self, fn: Any, tool_name: str, arguments: dict[str, Any], mode: str) -> RunResult:
         try:
-            with gated("tool_call", tool_name, arguments):
+            with gated("tool_call", tool_name, call_fields(fn, (), arguments)):
                 output = fn(**arguments)
         except heso.SuspendedError:
             return RunResult(paused=True, state=(fn, tool_name, arguments, mode))

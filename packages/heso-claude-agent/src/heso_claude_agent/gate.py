@@ -13,14 +13,23 @@ Refusals: ``mode="raise"`` (default) denies the call, stops the run and lets
 ``heso.BlockedError`` / ``heso.SuspendedError`` out of :func:`query` (or
 :meth:`HesoGate.raise_for_refusal`); ``mode="message"`` denies the call with
 ``heso: blocked by rule <id>: <display text>`` as the tool's result and the model carries on
-(:func:`heso.refusals.refusal_text`, the same text on every framework).
+(:func:`heso.adapters.refusal_text`, the same text on every framework).
 
 Approvals: Claude Code has no pause, so a ``require_approval`` call is refused and parked; the
 same call made again (the model calling the tool once more, in any session) re-enters it
-(:func:`heso.approvals.reentry.admit`): refused again while undecided, run exactly once after
+(:func:`heso.adapters.admit`): refused again while undecided, run exactly once after
 heso's approvers approved. The gate's ``PostToolUse`` / ``PostToolUseFailure`` hooks (wired by
 :meth:`HesoGate.apply` and :meth:`HesoGate.hooks`) then record ``completed`` once the tool ran;
 with ``can_use_tool`` alone the lifecycle of a re-entered call ends at ``fired``.
+
+Arguments: the hook sees the tool input after Claude Code's own coercion (``"3"`` for an
+integer arrives as ``3``). For a tool of an in-process SDK MCP server the gate knows (the
+options passed to :meth:`HesoGate.apply` or :meth:`HesoGate.query`), a parameter the model
+left out gets its input schema's ``default``; the gate decides on that input and hands it to
+the tool (``updatedInput`` from the hook, ``updated_input`` from ``can_use_tool``), so the
+handler receives exactly what was gated. Built-in tools and external MCP servers keep their
+input as Claude Code sends it (gate such servers with ``heso-mcp``'s server gate to apply
+their defaults).
 
 Tool names: Claude Code names a tool of an MCP server ``mcp__<server>__<tool>`` (in-process SDK
 servers from ``create_sdk_mcp_server`` included); the receipt names it ``<tool>``, as every other
@@ -32,6 +41,7 @@ heso surface does, so one policy covers the same tool on every framework. Built-
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
@@ -50,9 +60,8 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk import query as sdk_query
 
-from heso.approvals import reentry
-from heso.errors import BridgeError, HesoError
-from heso.refusals import Mode, check_mode, refusal_text
+from heso import BridgeError, HesoError
+from heso.adapters import Admission, Mode, admit, check_mode, refusal_text
 
 ToolNames = Literal["short", "full"]
 
@@ -112,7 +121,9 @@ class HesoGate:
         self.refusals: list[HesoError] = []
         """Refusals and gate failures of raise mode not yet raised (:meth:`raise_for_refusal`)."""
         self._decided: OrderedDict[str, tuple[str, Any, HesoError | None]] = OrderedDict()
-        self._admitted: OrderedDict[str, reentry.Admission] = OrderedDict()
+        self._admitted: OrderedDict[str, Admission] = OrderedDict()
+        self._sdk_servers: dict[str, Any] = {}
+        self._defaults: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -144,8 +155,7 @@ class HesoGate:
         :meth:`can_use_tool`).
         """
         options = options if options is not None else ClaudeAgentOptions()
-        if isinstance(options.mcp_servers, Mapping):
-            self.servers.update(options.mcp_servers)
+        self._learn(options)
         hooks: dict[Any, list[HookMatcher]] = dict(options.hooks or {})
         if self._hooked(options):
             raise ValueError("these options already carry this HesoGate's PreToolUse hook")
@@ -167,11 +177,14 @@ class HesoGate:
         known = (server["name"],) if isinstance(server, Mapping) and "name" in server else ()
         tool_use_id = tool_use_id or data.get("tool_use_id")
         tool_input = data.get("tool_input")
-        refusal = await self._decide(name, tool_input, known, tool_use_id)
+        refusal, sent = await self._decide(name, tool_input, known, tool_use_id)
         if tool_use_id:
-            self._remember(tool_use_id, (name, tool_input, refusal))
+            self._remember(tool_use_id, (name, sent, refusal))
         if refusal is None:
-            return {}
+            if sent == tool_input:
+                return {}
+            # The tool receives the input as gated (its schema's defaults filled in).
+            return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "updatedInput": sent}}
         text = refusal_text(refusal)
         out: HookJSONOutput = {
             "hookSpecificOutput": {
@@ -193,11 +206,13 @@ class HesoGate:
         receipt."""
         decided = self._decided.pop(context.tool_use_id or "", None)
         if decided is not None and decided[:2] == (tool_name, tool_input):
-            refusal = decided[2]
+            refusal, sent = decided[2], tool_input
         else:
-            refusal = await self._decide(tool_name, tool_input, (), context.tool_use_id)
+            refusal, sent = await self._decide(tool_name, tool_input, (), context.tool_use_id)
         if refusal is None:
-            return PermissionResultAllow()
+            if sent == tool_input:
+                return PermissionResultAllow()
+            return PermissionResultAllow(updated_input=sent)
         return PermissionResultDeny(message=refusal_text(refusal), interrupt=self.mode == "raise")
 
     async def post_tool_use(
@@ -240,6 +255,7 @@ class HesoGate:
                 "options are not gated by this HesoGate: pass gate.apply(options) or set "
                 "can_use_tool=gate.can_use_tool"
             )
+        self._learn(options)
         self.refusals.clear()
         run = sdk_query(prompt=prompt, options=options, **kwargs)
         async with contextlib.aclosing(run):
@@ -278,15 +294,30 @@ class HesoGate:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _learn(self, options: ClaudeAgentOptions) -> None:
+        """Learn the options' MCP server names, and the in-process SDK servers whose tools'
+        input schemas give the defaults of a call."""
+        if not isinstance(options.mcp_servers, Mapping):
+            return
+        self.servers.update(options.mcp_servers)
+        for name, config in options.mcp_servers.items():
+            if isinstance(config, Mapping) and config.get("type") == "sdk":
+                instance = config.get("instance")
+                if instance is not None and self._sdk_servers.get(name) is not instance:
+                    self._sdk_servers[name] = instance
+                    self._defaults = {k: v for k, v in self._defaults.items() if k[0] != name}
+
     async def _decide(
         self, name: str, tool_input: Any, servers: Iterable[str], tool_use_id: str | None
-    ) -> HesoError | None:
-        """``None`` when the call may run (its admission kept by ``tool_use_id`` for
-        ``PostToolUse``); else the refusal, or the gate's failure (fail closed: any exception
-        refuses)."""
+    ) -> tuple[HesoError | None, Any]:
+        """``(None, input)`` when the call may run with ``input`` (the tool input with its
+        schema's defaults; the admission kept by ``tool_use_id`` for ``PostToolUse``); else
+        ``(refusal, tool_input)``, the refusal or the gate's failure (fail closed: any
+        exception refuses)."""
         try:
-            tool, fields = self._action(name, tool_input, servers)
-            admission = reentry.admit("tool_call", tool, fields)
+            sent = await self._with_defaults(name, tool_input, servers)
+            tool, fields = self._action(name, sent, servers)
+            admission = admit("tool_call", tool, fields)
         except HesoError as exc:
             refusal: HesoError = exc
         except Exception as exc:
@@ -295,10 +326,34 @@ class HesoGate:
         else:
             if tool_use_id:
                 self._keep(self._admitted, tool_use_id, admission)
-            return None
+            return None, sent
         if self.mode == "raise":
             self.refusals.append(refusal)
-        return refusal
+        return refusal, tool_input
+
+    async def _with_defaults(self, name: str, tool_input: Any, servers: Iterable[str]) -> Any:
+        """``tool_input`` with the ``default`` of each top-level parameter it leaves out, for
+        a tool of a known SDK MCP server; otherwise as it is."""
+        server, tool = split_tool_name(name, [*servers, *self.servers])
+        if server is None or server not in self._sdk_servers or not isinstance(tool_input, dict):
+            return tool_input
+        defaults = await self._defaults_of(server, tool)
+        missing = {k: copy.deepcopy(v) for k, v in defaults.items() if k not in tool_input}
+        return {**tool_input, **missing} if missing else tool_input
+
+    async def _defaults_of(self, server: str, tool: str) -> Mapping[str, Any]:
+        key = (server, tool)
+        if key not in self._defaults:
+            for listed, schema in (await _list_schemas(self._sdk_servers[server])).items():
+                properties = schema.get("properties")
+                self._defaults[(server, listed)] = {
+                    name: prop["default"]
+                    for name, prop in (
+                        properties if isinstance(properties, Mapping) else {}
+                    ).items()
+                    if isinstance(prop, Mapping) and "default" in prop
+                }
+        return self._defaults.get(key, {})
 
     def _action(
         self, name: str, tool_input: Any, servers: Iterable[str]
@@ -325,6 +380,19 @@ class HesoGate:
 
     def __repr__(self) -> str:
         return f"HesoGate(mode={self.mode!r}, matcher={self.matcher!r})"
+
+
+async def _list_schemas(instance: Any) -> dict[str, Mapping[str, Any]]:
+    """The input schema of each tool an in-process MCP server lists (mcp 1.x); none when the
+    server cannot be asked."""
+    from mcp import types
+
+    handler = getattr(instance, "request_handlers", {}).get(types.ListToolsRequest)
+    if handler is None:
+        return {}
+    result = await handler(types.ListToolsRequest(method="tools/list"))
+    listed = getattr(result, "root", result)
+    return {tool.name: tool.inputSchema for tool in getattr(listed, "tools", ())}
 
 
 async def query(

@@ -2,7 +2,8 @@
 
 ``import heso`` is cheap: it imports no agent framework and no provider SDK, and loads the
 engine on first use. Adapter attributes (``heso.mcp``, ``heso.crewai``, ...) resolve lazily
-to their separately installed packages.
+to the separately installed adapter packages that declare them as entry points in the group
+``heso.adapters`` (:mod:`heso.adapters` is the core's side of that door).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 _SUBMODULES = frozenset(
     {
+        "adapters",
         "approvals",
         "canonical",
         "capture",
@@ -79,19 +81,61 @@ _SUBMODULES = frozenset(
         "receipt",
         "redaction",
         "steps",
+        "telemetry",
         "verdict",
     }
 )
 
-_ADAPTERS: dict[str, tuple[str, str | None, str]] = {
-    "HesoCallbackHandler": ("heso_langchain", "HesoCallbackHandler", "heso-langchain"),
-    "langgraph": ("heso_langchain.langgraph", None, "heso-langchain"),
-    "crewai": ("heso_crewai", None, "heso-crewai"),
-    "openai_agents": ("heso_openai_agents", None, "heso-openai-agents"),
-    "claude_agent": ("heso_claude_agent", None, "heso-claude-agent"),
-    "pydantic_ai": ("heso_pydantic_ai", None, "heso-pydantic-ai"),
-    "mcp": ("heso_mcp", None, "heso-mcp"),
-}
+_ENTRY_POINT_GROUP = "heso.adapters"
+_entry_points: dict[str, Any] | None = None
+
+
+def _adapter_entry_points() -> dict[str, Any]:
+    """The installed adapters' attributes of ``heso``, by name (read once)."""
+    global _entry_points
+    if _entry_points is None:
+        from importlib.metadata import entry_points
+
+        _entry_points = {ep.name: ep for ep in entry_points(group=_ENTRY_POINT_GROUP)}
+    return _entry_points
+
+
+def _is_submodule(name: str) -> bool:
+    """``heso.<name>`` is a module of this package (``from heso import index`` while the
+    package is still importing)."""
+    import importlib.util
+
+    return not name.startswith("_") and importlib.util.find_spec(f"heso.{name}") is not None
+
+
+def _load_adapter(name: str) -> Any:
+    """``heso.<name>`` from the adapter that declares it; ``ImportError`` naming the package
+    to install when none does (and the name is one of heso's adapters)."""
+    if name.startswith("_"):
+        raise AttributeError(f"module 'heso' has no attribute {name!r}")
+    entry = _adapter_entry_points().get(name)
+    if entry is None:
+        from heso.adapter_packages import INSTALL_HINTS
+
+        dist = INSTALL_HINTS.get(name)
+        if dist is None:
+            raise AttributeError(f"module 'heso' has no attribute {name!r}")
+        raise ImportError(_install_hint(name, dist))
+    try:
+        return entry.load()
+    except ModuleNotFoundError as exc:
+        dist = getattr(entry.dist, "name", None) or "its adapter package"
+        module = entry.module
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            raise ImportError(_install_hint(name, dist)) from exc
+        raise
+
+
+def _install_hint(name: str, dist: str) -> str:
+    return (
+        f"heso.{name} needs the {dist} package, not on PyPI yet: from a clone of the heso "
+        f"repository, pip install ./packages/heso-core ./packages/{dist}"
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -100,34 +144,15 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or _is_submodule(name):
         return importlib.import_module(f"heso.{name}")
-    if name in _ADAPTERS:
-        module, attr, dist = _ADAPTERS[name]
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
-                raise ImportError(
-                    f"heso.{name} needs the {dist} package, not on PyPI yet: from a clone "
-                    f"of the heso repository, pip install ./packages/heso-core ./packages/{dist}"
-                ) from exc
-            raise
-        value = getattr(mod, attr) if attr else mod
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'heso' has no attribute {name!r}")
+    value = _load_adapter(name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    import importlib.util  # here, not at import: `import heso` stays cheap
-
-    installed = [
-        name
-        for name, (module, _, _) in _ADAPTERS.items()
-        if importlib.util.find_spec(module.partition(".")[0]) is not None
-    ]
-    return sorted({*globals(), *_LAZY, *installed})
+    return sorted({*globals(), *_LAZY, *_adapter_entry_points()})
 
 
 __all__ = [

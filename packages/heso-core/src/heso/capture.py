@@ -20,6 +20,7 @@ from typing import Any
 
 from heso import approvals
 from heso import config as _config
+from heso import telemetry as _telemetry
 from heso.action import Action, Verb
 from heso.canonical import to_json_value
 from heso.errors import (
@@ -37,6 +38,8 @@ from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
 from heso.steps import current_step
 
 log = logging.getLogger("heso.capture")
+_decisions = _telemetry.log
+_INFO = logging.INFO
 
 _DEFAULT = "default"
 GATED_FLOOR_RULE_ID = floor_rule_id("gated")
@@ -63,6 +66,7 @@ class OutcomeKind(str, enum.Enum):
 _VERB_TEXT = {v: v.value for v in Verb}
 
 _RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
+_ALLOWED = OutcomeKind.ALLOWED
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -158,11 +162,12 @@ _second: tuple[int, str] = (-1, "")
 """The last whole second :func:`_now` formatted, and its text."""
 
 
-def _now() -> str:
-    """The current UTC time as :func:`heso.receipt.format_timestamp` writes it (``Z``,
-    microseconds only when non-zero). The date and time of day are formatted once per second."""
+def _now(now_ns: int | None = None) -> str:
+    """``now_ns`` (default: the current time) in UTC as :func:`heso.receipt.format_timestamp`
+    writes it (``Z``, microseconds only when non-zero). The date and time of day are formatted
+    once per second."""
     global _second
-    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    sec, ns = divmod(time.time_ns() if now_ns is None else now_ns, 1_000_000_000)
     cached = _second
     if cached[0] == sec:
         text = cached[1]
@@ -248,6 +253,7 @@ def capture(
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
+    start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
     if type(verb) is not Verb:
@@ -324,7 +330,11 @@ def capture(
         else:
             block = action_block(action, shown)
         receipt = mint_content(
-            cfg.clock_override or _now(), rt.identity, block, decision.policy_block(), rt.key
+            cfg.clock_override or _now(start_ns),
+            rt.identity,
+            block,
+            decision.policy_block(),
+            rt.key,
         )  # = mint(build_content(...)), one step
         action_hash = receipt["content"]["action_hash"]
         if commitments:
@@ -332,6 +342,8 @@ def capture(
             rt.reveal.add(action_hash, commitments)
         stage = "writing the audit chain"
         entry = rt.ledger.append(receipt)
+        if _telemetry.tracer is not None or kind is not _ALLOWED or _decisions.isEnabledFor(_INFO):
+            _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns)
         if kind is OutcomeKind.SUSPENDED:
             stage = "opening the approval"
             approvals.on_suspended(rt, receipt, decision)

@@ -7,6 +7,7 @@ table of ``heso.toml`` > default. Calling :func:`init` again replaces the config
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from heso import stores
+from heso import telemetry as _telemetry
 from heso.approvals.store import ApprovalStore
 from heso.errors import HesoConfigError
 from heso.keys import OPERATOR_KEY_FILE, PublicKey, SigningKey, load_operator_key
@@ -41,6 +43,7 @@ _SETTINGS_KEYS = (
     "durability",
     "redact",
     "operator_keys",
+    "telemetry",
     "store",
 )
 _TRUE = {"1", "true", "yes", "on"}
@@ -61,6 +64,7 @@ class Config:
     durability: str = "buffered"
     redact: Mapping[str, RedactStrategy] = field(default_factory=dict)
     operator_keys: tuple[str, ...] = ()
+    telemetry: _telemetry.Telemetry = _telemetry.OFF
     store: stores.StoreSpec | None = None
     """Where evidence is kept (:func:`heso.stores.setting`); ``None``: the file store in
     :attr:`data_dir`."""
@@ -178,6 +182,7 @@ def _settings(source: TomlSource) -> dict[str, Any]:
         "durability": (str,),
         "redact": (list, dict),
         "operator_keys": (list,),
+        "telemetry": (dict,),
         "store": (str,),
     }
     for key, value in table.items():
@@ -209,6 +214,8 @@ def _settings(source: TomlSource) -> dict[str, Any]:
             raise source.error(
                 f"[heso].operator_keys[{i}]: {exc}", (SETTINGS_TABLE, "operator_keys"), value=True
             ) from None
+    if "telemetry" in table:
+        _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
     if "redact" in table:
         try:
             normalize_redact_spec(table["redact"])
@@ -228,6 +235,7 @@ def resolve(
     clock_override: datetime | str | None = None,
     timeout: float | None = None,
     blocking: bool | None = None,
+    telemetry: Any = None,
 ) -> tuple[Config, TomlSource]:
     """Resolve a :class:`Config` without loading keys or opening a store."""
     root = require_root(project_root)
@@ -262,9 +270,24 @@ def resolve(
         durability=durability,
         redact=normalize_redact_spec(table.get("redact")),
         operator_keys=tuple(table.get("operator_keys", ())),
+        telemetry=_telemetry_settings(telemetry, table, source),
         store=stores.setting(source, root),
     )
     return config, source
+
+
+def _telemetry_settings(arg: Any, table: Mapping[str, Any], source: TomlSource) -> Any:
+    """``telemetry=`` > ``HESO_TELEMETRY`` (on/off over the table's other settings) >
+    ``[heso.telemetry]`` > off."""
+    if arg is not None:
+        return _telemetry.settings(arg)
+    conf = _telemetry.OFF
+    if "telemetry" in table:
+        conf = _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
+    switch = _env("HESO_TELEMETRY")
+    if switch is not None:
+        conf = dataclasses.replace(conf, enabled=_parse_bool(switch, "HESO_TELEMETRY"))
+    return conf
 
 
 def init(
@@ -276,13 +299,15 @@ def init(
     clock_override: datetime | str | None = None,
     timeout: float | None = None,
     blocking: bool | None = None,
+    telemetry: Any = None,
 ) -> Config:
     """Configure heso for this process: find ``heso.toml``, load the policy and key, open the
     stores (:mod:`heso.stores`).
 
-    Fails fast with ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid,
-    the store is unavailable or the operator key cannot be unlocked. Calling it again replaces
-    the configuration.
+    ``telemetry`` (``True``, a table like ``[heso.telemetry]``, or a tracer provider) turns
+    on OpenTelemetry spans for every decision (``docs/telemetry.md``). Fails fast with
+    ``HesoConfigError`` when no ``heso.toml`` is found, the policy is invalid or the operator
+    key cannot be unlocked. Calling it again replaces the configuration.
     """
     global _runtime
     config, source = resolve(
@@ -293,11 +318,13 @@ def init(
         clock_override=clock_override,
         timeout=timeout,
         blocking=blocking,
+        telemetry=telemetry,
     )
     policy = policy_from_source(source)
     approvals = stores.open_approvals(config.store_spec)
     key = load_operator_key(config.data_dir)
     _require_pinned(config, key, source)
+    _telemetry.configure(config.telemetry)
     runtime = Runtime(
         config=config,
         policy=policy,
@@ -365,9 +392,11 @@ def _seal_at_exit() -> None:
 
 
 def shutdown() -> None:
-    """Seal the ledger and forget the configuration (gates raise until the next init)."""
+    """Seal the ledger, flush telemetry and forget the configuration (gates raise until the
+    next init)."""
     global _runtime
     with _init_lock:
         old, _runtime = _runtime, None
     if old is not None:
         old.ledger.close()
+    _telemetry.configure(None)

@@ -112,11 +112,7 @@ def _wrap(
         raise ValueError(f"a tool name must be a non-empty string, not {tool_name!r}")
     sig = inspect.signature(func)
     params = list(sig.parameters.values())
-    receiver = (
-        params[0].name
-        if params and params[0].kind in _POSITIONAL and params[0].name in _RECEIVERS
-        else None
-    )
+    receiver = _receiver(params)
     _check_redact(spec, params, receiver, tool_name)
     info = GateInfo(verb, tool_name, domain, action_id, spec or None)
     options: dict[str, Any] = {
@@ -235,6 +231,24 @@ def _complete(outcome: Any, failed: BaseException | None) -> None:
     """Record how a generator body that ran as an approval's firing ended."""
     if outcome.ticket is not None:
         outcome.ticket.complete(failed is None, error=failed)
+
+
+def _receiver(params: list[inspect.Parameter]) -> str | None:
+    """The name of a ``self``/``cls`` first parameter, left out of the fields."""
+    first = params[0] if params else None
+    if first is not None and first.kind in _POSITIONAL and first.name in _RECEIVERS:
+        return first.name
+    return None
+
+
+def call_binder(
+    func: Callable[..., Any],
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """``(args, kwargs) -> fields`` for calls of ``func``: the fields ``@heso.tool`` records
+    for the same call (bound by parameter name, defaults applied, ``self``/``cls`` left out).
+    """
+    sig = inspect.signature(func)
+    return _binder(sig, _receiver(list(sig.parameters.values())))
 
 
 def _binder(

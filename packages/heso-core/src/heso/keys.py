@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -37,6 +36,7 @@ try:  # libsodium's crypto_sign through pynacl's own cffi module: the same libra
 except (ImportError, AttributeError):  # pragma: no cover - another pynacl layout
     _ffi = _crypto_sign = _crypto_sign_open = None
 
+from heso import durable
 from heso.errors import HesoConfigError, KeyDecryptionError
 
 __all__ = [
@@ -539,67 +539,20 @@ def key_file_requires_passphrase(path: Path) -> bool:
 # Private files
 
 
-def _make_private_dir(directory: Path) -> None:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
 def _write_private_file(path: Path, data: bytes, *, exclusive: bool) -> None:
-    """Write ``data`` to ``path`` via a 0600 temp file in the same directory, then rename.
+    """Write ``data`` to ``path`` durably and privately (:func:`heso.durable.write_private`).
 
     ``exclusive``: raise :class:`FileExistsError` instead of replacing an existing file.
     Other OS errors become :class:`HesoConfigError`.
     """
     try:
-        _write_private_file_or_oserror(path, data, exclusive=exclusive)
+        durable.write_private(path, data, exclusive=exclusive)
     except FileExistsError:
         if exclusive:
             raise
         raise HesoConfigError("cannot write: a temporary file is in the way", path=path) from None
     except OSError as exc:
         raise HesoConfigError(f"cannot write: {exc.strerror or exc}", path=path) from None
-
-
-def _write_private_file_or_oserror(path: Path, data: bytes, *, exclusive: bool) -> None:
-    _make_private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temp, flags | getattr(os, "O_BINARY", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        if exclusive:
-            _link_new(temp, path)
-        else:
-            os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-    _fsync_dir(path.parent)
-
-
-def _link_new(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise
-    except OSError:
-        # No hard links on this filesystem: fall back to a check-then-rename.
-        if os.path.lexists(target):
-            raise FileExistsError(target) from None
-        os.replace(source, target)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------

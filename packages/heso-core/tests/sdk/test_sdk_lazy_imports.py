@@ -26,6 +26,7 @@ HEAVY = (
     "httpx",
     "httpx2",
     "pydantic",
+    "opentelemetry",  # only once telemetry is configured
 )
 
 
@@ -100,25 +101,42 @@ def test_importing_the_wrap_module_first_keeps_heso_wrap_callable(heso_project):
     assert result == ["Client", True]
 
 
-@pytest.mark.parametrize(
-    ("name", "dist"),
-    [
-        ("HesoCallbackHandler", "heso-langchain"),
-        ("langgraph", "heso-langchain"),
-        ("crewai", "heso-crewai"),
-        ("openai_agents", "heso-openai-agents"),
-        ("claude_agent", "heso-claude-agent"),
-        ("pydantic_ai", "heso-pydantic-ai"),
-        ("mcp", "heso-mcp"),
-    ],
-)
+ADAPTERS = [
+    ("HesoCallbackHandler", "heso-langchain"),
+    ("langgraph", "heso-langchain"),
+    ("crewai", "heso-crewai"),
+    ("openai_agents", "heso-openai-agents"),
+    ("claude_agent", "heso-claude-agent"),
+    ("pydantic_ai", "heso-pydantic-ai"),
+    ("mcp", "heso-mcp"),
+]
+
+
+@pytest.mark.parametrize(("name", "dist"), ADAPTERS)
+def test_each_adapter_is_found_through_its_entry_point(name, dist, monkeypatch):
+    entry = heso._adapter_entry_points()[name]
+    assert entry.group == "heso.adapters" and entry.dist.name == dist
+    monkeypatch.delitem(vars(heso), name, raising=False)
+    assert getattr(heso, name) is entry.load()
+    assert name in dir(heso)
+
+
+@pytest.mark.parametrize(("name", "dist"), ADAPTERS)
 def test_missing_adapter_names_the_pip_command(name, dist, monkeypatch):
-    module = heso._ADAPTERS[name][0]
-    for missing in {module, module.partition(".")[0]}:  # as if not installed
-        monkeypatch.setitem(sys.modules, missing, None)
+    monkeypatch.setattr(heso, "_entry_points", {})  # as if no adapter were installed
     monkeypatch.delitem(vars(heso), name, raising=False)
     with pytest.raises(ImportError, match=f"pip install ./packages/heso-core ./packages/{dist}$"):
         getattr(heso, name)
+    assert name not in dir(heso)
+
+
+def test_a_broken_adapter_install_names_its_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "heso_crewai", None)  # declared, but will not import
+    monkeypatch.delitem(vars(heso), "crewai", raising=False)
+    with pytest.raises(
+        ImportError, match=r"pip install \./packages/heso-core \./packages/heso-crewai$"
+    ):
+        heso.crewai  # noqa: B018
 
 
 def test_dir_and_getattr_errors():

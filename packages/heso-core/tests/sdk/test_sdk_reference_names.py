@@ -59,8 +59,18 @@ def _keyword_only(fn) -> dict[str, object]:
 
 
 def test_init_signature():
+    # The reference's parameters, plus telemetry (docs/telemetry.md).
     assert _keyword_only(heso.init) == dict.fromkeys(
-        ("project_root", "binary", "workflow", "account", "clock_override", "timeout", "blocking")
+        (
+            "project_root",
+            "binary",
+            "workflow",
+            "account",
+            "clock_override",
+            "timeout",
+            "blocking",
+            "telemetry",
+        )
     )
     assert inspect.signature(heso.init).return_annotation in ("Config", heso.Config)
 

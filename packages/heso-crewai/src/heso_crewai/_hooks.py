@@ -11,10 +11,19 @@ text; the paired after-tool-call hook replaces it (``mode="message"``) or raises
 out of ``Crew.kickoff()`` (``mode="raise"``), since CrewAI re-raises a ``HookAborted`` from an
 after-tool-call hook.
 
+The gate decides on the arguments the tool receives: the hook validates the model's input with
+the tool's ``args_schema`` as CrewAI will (coercion, defaults), binds it to the tool's function
+(:func:`heso.adapters.call_fields`, so a default that lives only in the function counts too),
+gates that, and writes the validated input back into ``ctx.tool_input``, the dict CrewAI hands
+the tool, so the tool receives exactly what was gated. CrewAI's ReAct path keeps only the keys
+the schema names before it validates: input that validates only that way (a schema forbidding
+extra keys) is gated as that path would run it. Input the schema rejects either way is gated as
+the model sent it (CrewAI then refuses it).
+
 CrewAI has no pause: a ``require_approval`` call is refused, and the same call made again is
-re-entered (:func:`heso.approvals.reentry.admit`): once heso's approvers approved, it runs
-exactly once, and the after-tool-call hook records ``completed`` (CrewAI hands a tool's
-exception back as text, so ``completed`` says the call returned to CrewAI).
+re-entered (:func:`heso.adapters.admit`): once heso's approvers approved, it runs exactly once,
+and the after-tool-call hook records ``completed`` (CrewAI hands a tool's exception back as
+text, so ``completed`` says the call returned to CrewAI).
 """
 
 from __future__ import annotations
@@ -37,14 +46,21 @@ from crewai.hooks import (
     unregister_before_tool_call_hook,
 )
 from crewai.hooks.dispatch import InterceptionPoint, get_scoped_hooks, scoped_hooks
+from pydantic import BaseModel
 
-from heso.action import Verb
-from heso.approvals.reentry import Admission, admit
-from heso.canonical import to_json_value
-from heso.capture import gate
-from heso.errors import BridgeError, CanonicalizationError, HesoError
-from heso.refusals import MODES as MODES  # re-exported by heso_crewai
-from heso.refusals import Mode, check_mode, refusal_text
+from heso import BridgeError, CanonicalizationError, HesoError
+from heso.adapters import MODES as MODES  # re-exported by heso_crewai
+from heso.adapters import (
+    Admission,
+    Mode,
+    Verb,
+    admit,
+    call_fields,
+    check_mode,
+    gate,
+    refusal_text,
+    to_json_value,
+)
 
 _ABORT_SOURCE = "heso"
 
@@ -115,9 +131,48 @@ _call: ContextVar[_Call | None] = ContextVar("heso_crewai_call", default=None)
 
 
 def _gate_tool(ctx: ToolCallHookContext) -> Admission:
-    """Admit one tool call (re-entering its approved suspension, else gating it anew); raise
-    when it may not run."""
+    """Admit one tool call (re-entering its approved suspension, else gating it anew) with
+    the arguments the tool will receive; raise when it may not run."""
+    tool = getattr(ctx, "tool", None)
+    schema = getattr(tool, "args_schema", None)
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel) and schema.model_fields):
+        return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
+    for candidate in (ctx.tool_input, _known_keys(schema, ctx.tool_input)):
+        try:
+            validated = schema.model_validate(candidate).model_dump()
+        except Exception:
+            continue
+        admission = admit(Verb.TOOL_CALL, ctx.tool_name, _bound(tool, validated))
+        if candidate is ctx.tool_input:
+            # What CrewAI hands the tool: exactly what was gated (validating it again changes
+            # nothing).
+            ctx.tool_input.clear()
+            ctx.tool_input.update(validated)
+        return admission
     return admit(Verb.TOOL_CALL, ctx.tool_name, ctx.tool_input)
+
+
+def _known_keys(schema: type[BaseModel], tool_input: dict[str, Any]) -> dict[str, Any]:
+    """``tool_input`` with only the keys the schema names, as CrewAI's ReAct path passes it."""
+    try:
+        names = schema.model_json_schema()["properties"].keys()
+    except Exception:
+        names = schema.model_fields.keys()
+    return {k: v for k, v in tool_input.items() if k in names}
+
+
+def _bound(tool: Any, validated: dict[str, Any]) -> dict[str, Any]:
+    """``validated`` bound to the function the tool runs, with that function's defaults."""
+    fn = getattr(tool, "func", None)
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and getattr(fn, "__name__", None) == "_run":
+        tool, fn = owner, getattr(owner, "func", None)  # a CrewStructuredTool of a BaseTool
+    if fn is None:
+        fn = getattr(tool, "_run", None)
+    try:
+        return call_fields(fn, (), validated) if callable(fn) else validated
+    except (TypeError, ValueError):
+        return validated
 
 
 def _fail_closed(error: BaseException) -> HookAborted:

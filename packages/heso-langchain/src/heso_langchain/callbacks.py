@@ -6,23 +6,36 @@ exception when ``raise_error`` is off, and an async handler's exception on a syn
 (even through ``ainvoke``); a sync handler's exception propagates on every path, before the
 tool's body runs.
 
+The handler gates the arguments the tool's function will receive: ``on_tool_start`` is called
+from inside ``BaseTool.run`` / ``arun`` with the model's raw input, so the handler finds that
+tool (the innermost ``run``/``arun`` frame of a tool with the event's name) and binds the input
+as the tool will (:func:`heso_langchain._gate.call_fields_of`: validation, coercion, defaults).
+The handler runs inline (``run_inline = True``) so the async path is found too. Events that do
+not come from a tool's ``run``, and input the tool's validation rejects (the tool then refuses
+it and nothing runs), are gated with their raw input.
+
 Callbacks cannot pause a run: a ``require_approval`` tool call is refused, and the same call
-made again is re-entered (:func:`heso.approvals.reentry.admit`): refused while undecided, run
-exactly once after heso's approvers approved, with ``completed`` recorded from
-``on_tool_end`` / ``on_tool_error``.
+made again is re-entered (:func:`heso.adapters.admit`): refused while undecided, run exactly
+once after heso's approvers approved, with ``completed`` recorded from ``on_tool_end`` /
+``on_tool_error``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.tools import BaseTool
 
-from heso.approvals import reentry
-from heso.errors import GateRefusal
-from heso_langchain._gate import check, check_mode, refusal_text, tool_fields
+from heso import GateRefusal
+from heso.adapters import Admission, admit
+from heso_langchain._gate import call_fields_of, check, check_mode, refusal_text, tool_fields
+
+_RUNS = {BaseTool.run.__code__: False, BaseTool.arun.__code__: True}
+"""The code of the methods that call ``on_tool_start``: is it the async one."""
 
 
 class HesoCallbackHandler(BaseCallbackHandler):
@@ -41,6 +54,7 @@ class HesoCallbackHandler(BaseCallbackHandler):
     """
 
     raise_error: bool = True
+    run_inline: bool = True
 
     def __init__(
         self,
@@ -54,7 +68,7 @@ class HesoCallbackHandler(BaseCallbackHandler):
         self.gate_tools = gate_tools
         self.gate_llm = gate_llm
         self.agent = agent
-        self._admitted: dict[UUID, reentry.Admission] = {}
+        self._admitted: dict[UUID, Admission] = {}
 
     # Tool events are filtered by ``ignore_agent``; everything heso does not gate is skipped.
     @property
@@ -98,9 +112,14 @@ class HesoCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         name = (serialized or {}).get("name") or kwargs.get("name") or "tool"
-        fields = tool_fields(inputs, input_str)
+        running = _running_tool(name)
+        bound = None
+        if running is not None:
+            tool, tool_input, tool_call_id, asynchronous = running
+            bound = call_fields_of(tool, tool_input, tool_call_id, asynchronous=asynchronous)
+        fields = bound if bound is not None else tool_fields(inputs, input_str)
         try:
-            admission = reentry.admit("tool_call", name, fields, agent=self.agent)
+            admission = admit("tool_call", name, fields, agent=self.agent)
         except GateRefusal as refusal:
             if self.mode == "raise":
                 raise
@@ -164,6 +183,22 @@ class HesoCallbackHandler(BaseCallbackHandler):
             f"HesoCallbackHandler(mode={self.mode!r}, gate_tools={self.gate_tools}, "
             f"gate_llm={self.gate_llm})"
         )
+
+
+def _running_tool(name: str) -> tuple[BaseTool, Any, str | None, bool] | None:
+    """The tool whose ``run``/``arun`` is calling the handler: ``(tool, tool_input,
+    tool_call_id, asynchronous)``; ``None`` when the event does not come from one."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        asynchronous = _RUNS.get(frame.f_code)
+        if asynchronous is not None:
+            local = frame.f_locals
+            tool = local.get("self")
+            if isinstance(tool, BaseTool) and tool.name == name:
+                return tool, local.get("tool_input"), local.get("tool_call_id"), asynchronous
+            return None
+        frame = frame.f_back
+    return None
 
 
 def _model_fields(

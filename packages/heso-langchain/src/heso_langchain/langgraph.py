@@ -2,13 +2,17 @@
 configured :class:`ToolCallGate`'s methods) as ``ToolNode(tools, wrap_tool_call=...,
 awrap_tool_call=...)``.
 
-Each tool call is gated once as ``tool_call`` (fields = the call's arguments). A blocked call
+Each tool call is gated once as ``tool_call``; its fields are the arguments the tool's function
+will receive (the model's arguments validated, coerced and defaulted as the tool does it,
+:func:`heso_langchain._gate.call_fields_of`; the raw arguments of a tool the node does not
+know, or that the tool's validation rejects). A blocked call
 raises ``heso.BlockedError`` (``mode="raise"``, the default) or returns its refusal to the
 model as an error ``ToolMessage`` (``mode="message"``). A ``require_approval`` call pauses the
 graph with ``interrupt()`` when the graph has a checkpointer: the interrupt's value describes
-the action (``action_hash``, ``rule_id``, ``reason``, ``approvers``, ``args``); an approver
+the action (``action_hash``, ``rule_id``, ``reason``, ``approvers``, ``args`` as gated); an
+approver
 runs ``heso approve <action> --as <name>``; resuming the graph (``Command(resume=...)``) then
-fires the action through the core's re-entry (:func:`heso.approvals.reentry.fire`: finalizes
+fires the action through the core's re-entry (:func:`heso.adapters.fire`: finalizes
 the L1 receipt, takes the exactly-once claim, records ``fired``, then ``completed`` when the
 tool returns), refuses it if it was denied or expired, and pauses again while it is still
 pending. Without a checkpointer the call is refused like a block (``heso.SuspendedError``, or
@@ -38,11 +42,23 @@ from langgraph.func import task
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, interrupt
 
-import heso
-from heso.approvals import reentry
-from heso.capture import action_hash_scope
-from heso.errors import BridgeError, GateRefusal, SuspendedError
-from heso_langchain._gate import Verdict, check, check_mode, refusal_text, tool_fields
+from heso import BridgeError, GateRefusal, SuspendedError
+from heso.adapters import (
+    FireTicket,
+    action_hash_scope,
+    append_decision,
+    decision,
+    fire,
+    lookup,
+)
+from heso_langchain._gate import (
+    Verdict,
+    call_fields_of,
+    check,
+    check_mode,
+    refusal_text,
+    tool_fields,
+)
 
 ToolResult = ToolMessage | Command
 Execute = Callable[[ToolCallRequest], ToolResult]
@@ -81,10 +97,10 @@ class ToolCallGate:
     def wrap_tool_call(self, request: ToolCallRequest, execute: Execute) -> ToolResult:
         """``ToolNode(wrap_tool_call=...)``: gate, then ``execute(request)`` at most once."""
         if _pausable(request):
-            gate_task = task(self._verdict_task(request), name=_task_name(request))
+            gate_task = task(self._verdict_task(request, False), name=_task_name(request))
             verdict = _verdict_from(gate_task().result(), request)
         else:
-            verdict = self._verdict(request)
+            verdict = self._verdict(request, False)
         settled = self._settle(request, verdict)
         if isinstance(settled, ToolMessage):
             return settled
@@ -97,10 +113,10 @@ class ToolCallGate:
     async def awrap_tool_call(self, request: ToolCallRequest, execute: AExecute) -> ToolResult:
         """``ToolNode(awrap_tool_call=...)``: the async form of :meth:`wrap_tool_call`."""
         if _pausable(request):
-            gate_task = task(self._verdict_task(request), name=_task_name(request))
+            gate_task = task(self._verdict_task(request, True), name=_task_name(request))
             verdict = _verdict_from(await gate_task(), request)
         else:
-            verdict = self._verdict(request)
+            verdict = self._verdict(request, True)
         settled = self._settle(request, verdict)
         if isinstance(settled, ToolMessage):
             return settled
@@ -112,16 +128,17 @@ class ToolCallGate:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _verdict(self, request: ToolCallRequest) -> Verdict:
+    def _verdict(self, request: ToolCallRequest, asynchronous: bool) -> Verdict:
         call = request.tool_call
-        outcome, refusal = check(
-            "tool_call", call["name"], tool_fields(call.get("args")), agent=self.agent
-        )
-        return Verdict.of(call.get("id"), outcome, refusal)
+        fields = _fields(request, asynchronous)
+        outcome, refusal = check("tool_call", call["name"], fields, agent=self.agent)
+        return Verdict.of(call.get("id"), outcome, refusal, fields)
 
-    def _verdict_task(self, request: ToolCallRequest) -> Callable[[], dict[str, Any]]:
+    def _verdict_task(
+        self, request: ToolCallRequest, asynchronous: bool
+    ) -> Callable[[], dict[str, Any]]:
         def heso_gate() -> dict[str, Any]:
-            return self._verdict(request).to_data()
+            return self._verdict(request, asynchronous).to_data()
 
         return heso_gate
 
@@ -139,14 +156,14 @@ class ToolCallGate:
         )
 
     def _payload(
-        self, request: ToolCallRequest, refusal: GateRefusal, session: str
+        self, request: ToolCallRequest, verdict: Verdict, refusal: GateRefusal, session: str
     ) -> dict[str, Any]:
         call = request.tool_call
         short = (refusal.action_hash or "")[:12]
         return {
             "heso": "approval_required",
             "tool": call["name"],
-            "args": dict(call.get("args") or {}),
+            "args": dict(verdict.fields or {}),
             "tool_call_id": call.get("id"),
             "action_hash": refusal.action_hash,
             "session": session,
@@ -159,18 +176,18 @@ class ToolCallGate:
     def _record_answer(self, session: str, answer: Any) -> None:
         """Record the resumer's own decision, when it made one heso should keep."""
         word = _answer_word(answer)
-        if word is None or heso.decision(session) not in _PENDING:
+        if word is None or decision(session) not in _PENDING:
             return
         if word in _DENY:
-            heso.append_decision(session, "denied", reason=_answer_reason(answer))
+            append_decision(session, "denied", reason=_answer_reason(answer))
         elif word in _APPROVE and self.approve_on_resume:
-            heso.append_decision(session, "approved", reason=_answer_reason(answer))
+            append_decision(session, "approved", reason=_answer_reason(answer))
 
     def _settle(
         self, request: ToolCallRequest, verdict: Verdict
-    ) -> ToolMessage | reentry.FireTicket | None:
+    ) -> ToolMessage | FireTicket | None:
         """``None`` when the call may run now as the action it was captured as; a
-        :class:`~heso.approvals.reentry.FireTicket` when it runs as the one firing of its
+        :class:`~heso.adapters.FireTicket` when it runs as the one firing of its
         approved suspension; else its refusal (raised in raise mode). A suspended call in a
         pausable graph waits here, across interrupts, for its decision."""
         refusal = verdict.refusal_error()
@@ -178,28 +195,41 @@ class ToolCallGate:
             return None
         if not (verdict.suspended and _pausable(request)):
             return self._refuse(request, refusal)
-        found = reentry.lookup(refusal.action_hash or "")
+        found = lookup(refusal.action_hash or "")
         if found is None:
             raise BridgeError(
                 f"heso: no approval session for the suspended action "
                 f"{(refusal.action_hash or '')[:12]!r}; refusing to run it"
             )
         while True:
-            answer = interrupt(self._payload(request, refusal, found.session))
+            answer = interrupt(self._payload(request, verdict, refusal, found.session))
             self._record_answer(found.session, answer)
-            fired = reentry.fire(found)
-            if isinstance(fired, reentry.FireTicket):
+            fired = fire(found)
+            if isinstance(fired, FireTicket):
                 return fired
             if isinstance(fired, SuspendedError):
                 continue
-            now = reentry.lookup(found.session)
+            now = lookup(found.session)
             if now is not None and now.status in _RAN:
                 # LangGraph re-ran the node after this call fired: tell the model, don't crash.
                 return self._refuse(request, fired, raising=False)
             return self._refuse(request, fired)
 
 
-def _completed(ticket: reentry.FireTicket, result: ToolResult) -> ToolResult:
+def _fields(request: ToolCallRequest, asynchronous: bool) -> dict[str, Any]:
+    """The arguments the requested tool's function will receive; the raw arguments when the
+    node does not know the tool or the tool's validation rejects them (it then runs
+    nothing)."""
+    call = request.tool_call
+    tool = getattr(request, "tool", None)
+    args = call.get("args") or {}
+    bound = None
+    if tool is not None:
+        bound = call_fields_of(tool, args, call.get("id"), asynchronous=asynchronous)
+    return bound if bound is not None else tool_fields(args)
+
+
+def _completed(ticket: FireTicket, result: ToolResult) -> ToolResult:
     """``result``; a tool error ``ToolNode`` turned into an error ``ToolMessage`` is recorded
     as ``completed`` with ``error="ToolError"``."""
     if isinstance(result, ToolMessage) and result.status == "error":

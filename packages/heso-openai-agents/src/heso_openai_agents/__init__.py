@@ -13,8 +13,9 @@ if result.interruptions:                 # a require_approval call paused the ru
         result = Runner.run_sync(agent, state)   # the approved call runs exactly once
 ```
 
-Every call is captured once through ``heso.capture`` (verb ``tool_call``, the tool's name, its
-JSON arguments as fields), so receipts are byte-identical to every other heso surface.
+Every call is captured once through the core's gate (verb ``tool_call``, the tool's name, and
+the arguments its function receives as fields: the JSON validated by the tool, defaults
+applied), so receipts are byte-identical to every other heso surface.
 """
 
 from __future__ import annotations

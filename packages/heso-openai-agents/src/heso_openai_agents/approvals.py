@@ -25,23 +25,28 @@ from agents import FunctionTool
 from agents.items import ToolApprovalItem
 from agents.run_state import RunState
 
-from heso import config as _config
-from heso.action import Verb
-from heso.approvals import reentry
-from heso.approvals.session import AUTO_SESSION_PREFIX
-from heso.approvals.state import APPROVED as APPROVED_STATUS
-from heso.approvals.state import OPEN as _OPEN_STATUSES
-from heso.capture import Outcome
-from heso.errors import BridgeError, GateRefusal, SuspendedError
-from heso.refusals import refusal_text
+from heso import BridgeError, GateRefusal, SuspendedError, adapters
+from heso.adapters import (
+    ApprovalStatus,
+    FireTicket,
+    Outcome,
+    Verb,
+    find,
+    lookup,
+    project_key,
+    refusal_text,
+    session_of,
+    suspension,
+)
+from heso_openai_agents.arguments import call_fields_of
 from heso_openai_agents.refusals import tripwire
 
 if TYPE_CHECKING:
     from heso_openai_agents.guardrail import HesoGate
 
-OPEN = _OPEN_STATUSES
+OPEN = (ApprovalStatus.PENDING, ApprovalStatus.ESCALATED)
 """Session statuses under which a paused call keeps waiting for heso's approvers."""
-APPROVED = APPROVED_STATUS
+APPROVED = ApprovalStatus.APPROVED
 
 _HELD_LIMIT = 4096
 
@@ -58,7 +63,7 @@ class Call:
     @classmethod
     def of(cls, tool_name: str, call_id: str, fields: Mapping[str, Any]) -> Call:
         arguments = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        return cls(str(_config.current().config.data_dir), tool_name, call_id, arguments)
+        return cls(project_key(), tool_name, call_id, arguments)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class Registry:
 
     def park(self, call: Call, refusal: SuspendedError, gate: HesoGate) -> Parked:
         assert refusal.action_hash is not None
-        session = AUTO_SESSION_PREFIX + refusal.action_hash  # opened by the core
+        session = session_of(refusal.action_hash)  # opened by the core
         parked = Parked(refusal.action_hash, session, refusal, gate)
         with self._lock:
             self._parked[call] = parked
@@ -137,15 +142,14 @@ def status(parked: Parked) -> str | None:
     """Where the paused action's session stands (``pending``, ``escalated``, ``approved``,
     ``fired``, ``completed``, ``denied``, ``expired``) after recording due timeouts and
     finalizing the L1 receipt of an approval; ``None`` for an unknown session."""
-    found = reentry.lookup(parked.session, settle=True)
-    return found.status if found is not None else None
+    return adapters.status(parked.session, settle=True)
 
 
-def fire(call: Call, parked: Parked) -> reentry.FireTicket | GateRefusal:
-    """Claim the one firing of a paused call (:func:`heso.approvals.reentry.fire`): its
-    ticket, or why it may not run (``SuspendedError`` keeps the call paused)."""
-    found = reentry.lookup(parked.session)
-    fired = reentry.fire(found) if found is not None else parked.refusal
+def fire(call: Call, parked: Parked) -> FireTicket | GateRefusal:
+    """Claim the one firing of a paused call (:func:`heso.adapters.fire`): its ticket, or why
+    it may not run (``SuspendedError`` keeps the call paused)."""
+    found = lookup(parked.session)
+    fired = adapters.fire(found) if found is not None else parked.refusal
     if not isinstance(fired, SuspendedError):
         registry.forget(call)
     return fired
@@ -204,7 +208,7 @@ def apply_approvals(
             state.approve(item)
             decisions.approved.append(item)
         else:
-            found = reentry.lookup(parked.session)
+            found = lookup(parked.session)
             refusal = (found.refusal() if found is not None else None) or parked.refusal
             state.reject(item, rejection_message=refusal_text(refusal))
             registry.forget(call)
@@ -245,16 +249,18 @@ def _parked_of(
     call = Call.of(tool_name, call_id, fields)
     parked = registry.parked(call)
     if parked is None and actions and call_id in actions:
-        gate = _gate_of(item)
+        tool = _tool_of(item)
+        gate = getattr(tool, "_heso_gate", None)
         if gate is not None:
-            parked = _adopt(call, fields, actions[call_id], gate)
+            bound = call_fields_of(tool, fields)
+            parked = _adopt(call, fields if bound is None else bound, actions[call_id], gate)
     return (call, parked) if parked is not None else None
 
 
-def _gate_of(item: ToolApprovalItem) -> HesoGate | None:
+def _tool_of(item: ToolApprovalItem) -> FunctionTool | None:
     for tool in getattr(item.agent, "tools", ()):
         if isinstance(tool, FunctionTool) and tool.name == item.tool_name:
-            return getattr(tool, "_heso_gate", None)
+            return tool
     return None
 
 
@@ -262,11 +268,11 @@ def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGa
     """Park ``call`` as ``action_hash`` after checking the suspended receipt is this call
     (redacted arguments must open their commitments); the workflow and account are the
     recorded ones, as the restored run may resume outside the original ``heso.step``."""
-    suspended = reentry.lookup(action_hash)
+    suspended = lookup(action_hash)
     found = None
     if suspended is not None:
         recorded = suspended.state.receipt["content"]["action"]
-        found = reentry.find(
+        found = find(
             Verb.TOOL_CALL,
             call.tool_name,
             fields,
@@ -280,7 +286,7 @@ def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGa
             f"action {action_hash[:12]} is not the paused call {call.call_id!r} of "
             f"{call.tool_name!r}: actions= must come from pending_actions() of this run"
         )
-    return registry.park(call, reentry.suspension(found.state), gate)
+    return registry.park(call, suspension(found.state), gate)
 
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The heso gate on every function tool of an OpenAI Agents SDK agent.
 
-Two SDK seams, one capture per tool call (verb ``tool_call``, the tool's name, the call's JSON
-arguments as fields):
+Two SDK seams, one capture per tool call (verb ``tool_call``, the tool's name, and as fields
+the arguments its function receives: the call's JSON validated by the tool's parameter model,
+defaults applied, :func:`heso_openai_agents.arguments.call_fields_of`):
 
 - ``needs_approval`` (installed by :meth:`HesoGate.protect`) runs first, when the SDK decides
   whether the call must wait for a human. It captures the call; a ``require_approval`` verdict
@@ -33,12 +34,20 @@ from agents.tool_guardrails import (
     ToolInputGuardrailData,
 )
 
-from heso.action import Verb
-from heso.approvals import reentry
-from heso.capture import Outcome, action_hash_scope, gate
-from heso.errors import BridgeError, GateRefusal, SuspendedError
-from heso.refusals import Mode, check_mode, refusal_info, refusal_text
+from heso import BridgeError, GateRefusal, SuspendedError
+from heso.adapters import (
+    FireTicket,
+    Mode,
+    Outcome,
+    Verb,
+    action_hash_scope,
+    check_mode,
+    gate,
+    refusal_info,
+    refusal_text,
+)
 from heso_openai_agents import approvals
+from heso_openai_agents.arguments import call_fields_of
 from heso_openai_agents.refusals import tripwire
 
 GUARDRAIL_NAME = "heso"
@@ -119,14 +128,16 @@ class HesoGate:
         if owner is not None:
             raise ValueError(f"tool {tool.name!r} is already gated by {owner!r}")
         tool.tool_input_guardrails = [self.guardrail, *(tool.tool_input_guardrails or [])]
-        tool.needs_approval = self._needs_approval(tool.name, tool.needs_approval)
+        tool.needs_approval = self._needs_approval(tool, tool.needs_approval)
         tool._heso_gate = self  # type: ignore[attr-defined]
 
-    def _needs_approval(self, tool_name: str, original: bool | Callable[..., Any]) -> NeedsApproval:
+    def _needs_approval(
+        self, tool: FunctionTool, original: bool | Callable[..., Any]
+    ) -> NeedsApproval:
         async def needs_approval(
             ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
         ) -> bool:
-            verdict = self._decide(tool_name, params, call_id)
+            verdict = self._decide(tool, params, call_id)
             if verdict is not None:
                 return verdict
             if isinstance(original, bool):
@@ -138,11 +149,11 @@ class HesoGate:
 
     # -- the two seams ----------------------------------------------------------------------
 
-    def _decide(self, tool_name: str, fields: dict[str, Any], call_id: str) -> bool | None:
+    def _decide(self, tool: FunctionTool, params: dict[str, Any], call_id: str) -> bool | None:
         """``needs_approval``: ``True`` pauses the run for heso's approvers, ``False`` sends
         the call on to the guardrail, ``None`` defers to the tool's own setting."""
-        call = approvals.Call.of(tool_name, call_id, fields)
-        verdict = self._verdict(call, tool_name, fields)
+        call = approvals.Call.of(tool.name, call_id, params)
+        verdict = self._verdict(call, tool.name, _fields_of(tool, params))
         approvals.registry.set_pausing(call, verdict is True)
         return verdict
 
@@ -164,9 +175,9 @@ class HesoGate:
 
     def _check(self, data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
         ctx = data.context
-        fields = parse_arguments(ctx.tool_name, ctx.tool_arguments)
-        call = approvals.Call.of(ctx.tool_name, ctx.tool_call_id, fields)
-        held: Outcome | GateRefusal | reentry.FireTicket | None
+        params = parse_arguments(ctx.tool_name, ctx.tool_arguments)
+        call = approvals.Call.of(ctx.tool_name, ctx.tool_call_id, params)
+        held: Outcome | GateRefusal | FireTicket | None
         parked = approvals.registry.parked(call)
         if parked is not None:
             if _pre_approval(ctx, call):
@@ -175,7 +186,7 @@ class HesoGate:
                 return ToolGuardrailFunctionOutput.allow(refusal_info(parked.refusal))
             held = approvals.fire(call, parked)
         elif (held := approvals.registry.take(call)) is None:
-            held = capture(ctx.tool_name, fields)
+            held = capture(ctx.tool_name, _fields_of(_tool_of(data, self.guardrail), params))
         if isinstance(held, GateRefusal):
             return self._refuse(held)
         action_hash = held.action_hash
@@ -193,7 +204,7 @@ class HesoGate:
 
 
 def capture(tool_name: str, fields: dict[str, Any]) -> Outcome | GateRefusal:
-    """Gate one call through the core: its :class:`~heso.capture.Outcome`, or the refusal
+    """Gate one call through the core: its :class:`~heso.adapters.Outcome`, or the refusal
     (``BlockedError``/``SuspendedError``) when blocking is on. Gate failures propagate."""
     try:
         return gate(Verb.TOOL_CALL, tool_name, fields)
@@ -230,6 +241,27 @@ def tool_guardrail(*, mode: Mode = "raise") -> ToolInputGuardrail[Any]:
     or a message); use :func:`protect` for native approvals.
     """
     return HesoGate(mode=mode).guardrail
+
+
+def _fields_of(tool: FunctionTool | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The arguments ``tool``'s function receives for ``params``; ``params`` as sent when the
+    tool's validation rejects them (the SDK then runs nothing) or the tool is not known."""
+    bound = call_fields_of(tool, params) if tool is not None else None
+    return bound if bound is not None else dict(params)
+
+
+def _tool_of(data: ToolInputGuardrailData, guardrail: ToolInputGuardrail[Any]) -> Any:
+    """The function tool of the running agent the guardrail checks a call of."""
+    name = data.context.tool_name
+    agent = data.context.agent or data.agent
+    for tool in getattr(agent, "tools", ()):
+        if (
+            isinstance(tool, FunctionTool)
+            and tool.name == name
+            and guardrail in (tool.tool_input_guardrails or ())
+        ):
+            return tool
+    return None
 
 
 def _pre_approval(ctx: Any, call: approvals.Call) -> bool:

@@ -1,5 +1,5 @@
 """How a heso refusal leaves the run in raise mode: an exception that is both the heso
-refusal and the SDK's tripwire. The text and modes are :mod:`heso.refusals`."""
+refusal and the SDK's tripwire. The text and modes are the core's (:mod:`heso.adapters`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from agents.exceptions import ToolInputGuardrailTripwireTriggered
 from agents.tool_guardrails import ToolGuardrailFunctionOutput, ToolInputGuardrail
 
-from heso.errors import BlockedError, GateRefusal, SuspendedError
-from heso.refusals import Mode, refusal_info, refusal_text
+from heso import BlockedError, GateRefusal, SuspendedError
+from heso.adapters import Mode, refusal_info, refusal_text
 
 
 def _as_tripwire(

@@ -14,7 +14,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
         "heso-pydantic-ai needs Pydantic AI (Python 3.11+): pip install 'pydantic-ai-slim>=2.68'"
     ) from exc
 
-from heso.refusals import refusal_text
+from heso.adapters import refusal_text
 from heso_pydantic_ai.capability import HesoCapability
 from heso_pydantic_ai.deferred import decisions, resume_results
 

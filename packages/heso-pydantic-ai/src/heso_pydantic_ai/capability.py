@@ -1,8 +1,9 @@
 """``HesoCapability``: gate every tool call (and optionally every model request) of a Pydantic
 AI agent through heso's one capture path.
 
-The seam is ``AbstractCapability.before_tool_execute``: it runs after argument validation and
-before the tool body, and anything it raises other than the framework's control-flow
+The seam is ``AbstractCapability.before_tool_execute``: it runs after argument validation
+(coercion and defaults applied: the arguments the body receives, returned to the framework
+unchanged) and before the tool body, and anything it raises other than the framework's control-flow
 exceptions aborts the run, so the gate fails closed. The capability sits innermost, so it
 sees the arguments exactly as the body will receive them.
 """
@@ -23,12 +24,18 @@ from pydantic_ai.messages import ModelMessagesTypeAdapter, ModelResponse, TextPa
 from pydantic_ai.models import ModelRequestContext
 from pydantic_ai.tools import RunContext, ToolDefinition
 
-from heso import config as _config
-from heso.action import Verb
-from heso.approvals import reentry
-from heso.capture import action_hash_scope, gate
-from heso.errors import BlockedError, GateRefusal, SuspendedError
-from heso.refusals import Mode, check_mode, refusal_text
+from heso import BlockedError, GateRefusal, SuspendedError
+from heso.adapters import (
+    Mode,
+    Verb,
+    action_hash_scope,
+    blocking,
+    check_mode,
+    find,
+    fire,
+    gate,
+    refusal_text,
+)
 from heso_pydantic_ai.deferred import HINT_KEY, hint, hint_of
 
 log = logging.getLogger("heso.pydantic_ai")
@@ -127,13 +134,11 @@ class HesoCapability(AbstractCapability[Any]):
         stack = _execution.get() or ExitStack()
         if ctx.tool_call_approved:
             hinted = hint_of(ctx.tool_call_metadata)
-            found = reentry.find(
-                Verb.TOOL_CALL, call.tool_name, args, hint=hinted, include_spent=True
-            )
+            found = find(Verb.TOOL_CALL, call.tool_name, args, hint=hinted, include_spent=True)
             if found is not None:
-                fired = reentry.fire(found)
+                fired = fire(found)
                 if isinstance(fired, GateRefusal):
-                    if _config.current().config.blocking:
+                    if blocking():
                         self._refuse(fired)
                     log.warning("observe-only mode: %s runs although %s", call.tool_name, fired)
                     stack.enter_context(action_hash_scope(found.action_hash))

@@ -2,7 +2,7 @@
 
 A deferred call's metadata carries heso's entry (``{"heso": {"action_hash", "session", ...}}``);
 on re-entry :class:`~heso_pydantic_ai.HesoCapability` passes its ``action_hash`` to
-:func:`heso.approvals.reentry.find` as the hint.
+:func:`heso.adapters.find` as the hint.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 
 from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolApproved
 
-from heso.approvals.gated import decision
-from heso.approvals.session import AUTO_SESSION_PREFIX
-from heso.errors import SuspendedError
+from heso import SuspendedError
+from heso.adapters import decision, session_of
 
 HINT_KEY = "heso"
 """The key of heso's entry in a deferred call's metadata (``{"heso": {"action_hash": ...}}``)."""
@@ -26,7 +25,7 @@ def hint(suspended: SuspendedError) -> dict[str, Any]:
     """heso's entry in the metadata of a call it deferred."""
     return {
         "action_hash": suspended.action_hash,
-        "session": AUTO_SESSION_PREFIX + (suspended.action_hash or ""),
+        "session": session_of(suspended.action_hash or ""),
         "rule_id": suspended.rule_id,
         "reason": suspended.reason,
         "approvers": list(suspended.approvers),
@@ -49,7 +48,7 @@ def decisions(requests: DeferredToolRequests) -> dict[str, str | None]:
     for call in requests.approvals:
         action_hash = hint_of(requests.metadata.get(call.tool_call_id))
         if action_hash is not None:
-            out[call.tool_call_id] = decision(AUTO_SESSION_PREFIX + action_hash)
+            out[call.tool_call_id] = decision(session_of(action_hash))
     return out
 
 

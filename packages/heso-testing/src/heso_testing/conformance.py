@@ -30,12 +30,14 @@ import contextlib
 import io
 import json
 import os
+import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from pydantic import BaseModel, Field
 
 from heso_testing.project import PINNED_CLOCK, Project, make_project
 
@@ -47,12 +49,20 @@ __all__ = [
     "BLOCK_DISPLAY",
     "BLOCK_RULE",
     "CONFORMANCE_POLICY",
+    "FORCE_DISPLAY",
+    "FORCE_RULE",
+    "PII_DISPLAY",
+    "PII_RULE",
     "SECRET",
     "STANDARD_CASES",
     "AdapterConformance",
     "ConformanceContext",
     "ConformanceTools",
+    "Contact",
+    "FlushOptions",
+    "Line",
     "RunResult",
+    "TicketDetails",
     "conformance_context",
     "find_exception",
 ]
@@ -63,6 +73,10 @@ APPROVAL_RULE = "escalations-need-oncall"
 APPROVAL_DISPLAY = "ticket escalations need on-call approval"
 APPROVER_GROUP = "oncall"
 APPROVER = "alice"
+PII_RULE = "no-pii-export"
+PII_DISPLAY = "reports with personal data are never exported"
+FORCE_RULE = "no-forced-flush"
+FORCE_DISPLAY = "forced cache flushes are never allowed"
 APPROVER_PASSPHRASE = "conformance approver passphrase"
 SECRET = "sk-conformance-4f1d9a7e-DO-NOT-LEAK"
 """The ``api_key`` of the redaction case: it must appear nowhere in ``heso-local-data/``."""
@@ -85,8 +99,26 @@ scope = "escalate_ticket"
 decision = "require_approval"
 approvers = ["{APPROVER_GROUP}"]
 display = "{APPROVAL_DISPLAY}"
+
+[[rule]]
+id = "{PII_RULE}"
+verb = "tool_call"
+scope = "export_report"
+decision = "block"
+display = "{PII_DISPLAY}"
+conditions = [{{ field = "include_pii", op = "eq", value = true }}]
+
+[[rule]]
+id = "{FORCE_RULE}"
+verb = "tool_call"
+scope = "flush_cache"
+decision = "block"
+display = "{FORCE_DISPLAY}"
+conditions = [{{ field = "options.force", op = "eq", value = true }}]
 """
-"""Allow by default; ``launch_rocket`` is blocked, ``escalate_ticket`` needs ``oncall``.
+"""Allow by default; ``launch_rocket`` is blocked, ``escalate_ticket`` needs ``oncall``;
+``export_report`` with ``include_pii`` true (its default) and ``flush_cache`` with
+``options.force`` true are blocked.
 
 The suite's project appends ``[approvers.oncall]`` with a freshly made approver key."""
 
@@ -100,6 +132,10 @@ STANDARD_CASES: tuple[str, ...] = (
     "test_async_blocked",
     "test_fail_closed",
     "test_observe_only",
+    "test_omitted_default_hits_rule",
+    "test_coerced_arguments",
+    "test_structured_arguments",
+    "test_identity_with_defaults",
 )
 """The standard test methods; dropping or overriding one needs a reason in ``skipped_cases``."""
 
@@ -109,13 +145,46 @@ GATE_COMPONENTS = ("policy", "signing", "chain")
 # -- the standard tools ----------------------------------------------------------------------
 
 
-class ConformanceTools:
-    """The four standard tools as plain typed, documented functions that record their calls.
+class FlushOptions(BaseModel):
+    """How ``flush_cache`` flushes."""
 
-    ``lookup_order`` (allowed), ``launch_rocket`` (blocked), ``escalate_ticket`` (needs
-    approval), ``send_secret`` (allowed; run under ``heso.step(redact=["api_key"])``). The
-    ``a_*`` coroutine variants are exposed to the model under the same names (their
-    ``__name__`` is ``lookup_order`` etc.) and record under those names too.
+    force: bool = False
+    paths: list[str] = Field(default_factory=list)
+
+
+class Contact(BaseModel):
+    """Who a ticket is about."""
+
+    name: str
+    email: str
+
+
+class Line(BaseModel):
+    """One line of a ticket."""
+
+    label: str
+    count: int = 1
+
+
+class TicketDetails(BaseModel):
+    """Nested ticket data: lists, models inside a model, a list of models."""
+
+    tags: list[str]
+    lines: list[Line]
+    contact: Contact
+
+
+class ConformanceTools:
+    """The standard tools as plain typed, documented functions that record their calls.
+
+    ``lookup_order`` (allowed; ``limit`` defaults to 3), ``launch_rocket`` (blocked),
+    ``escalate_ticket`` (needs approval), ``send_secret`` (allowed; run under
+    ``heso.step(redact=["api_key"])``), ``export_report`` (blocked while ``include_pii``, which
+    defaults to true), ``flush_cache`` (a pydantic-model argument; blocked when
+    ``options.force``), ``file_ticket`` (allowed; nested, unicode and pydantic-model
+    arguments). The ``a_*`` coroutine variants are exposed to the model under the same names
+    (their ``__name__`` is ``lookup_order`` etc.) and record under those names too. Each
+    records the arguments exactly as its body received them.
     """
 
     NAMES: ClassVar[tuple[str, ...]] = (
@@ -123,6 +192,9 @@ class ConformanceTools:
         "launch_rocket",
         "escalate_ticket",
         "send_secret",
+        "export_report",
+        "flush_cache",
+        "file_ticket",
     )
 
     def __init__(self) -> None:
@@ -152,6 +224,20 @@ class ConformanceTools:
                 f"sent a key to {recipient}"
             )
 
+        def export_report(fmt: str, include_pii: bool = True) -> str:
+            """Export the customer report in a format, with or without personal data."""
+            return record("export_report", fmt=fmt, include_pii=include_pii) or (
+                f"exported a {fmt} report"
+            )
+
+        def flush_cache(region: str, options: FlushOptions) -> str:
+            """Flush the cache of a region."""
+            return record("flush_cache", region=region, options=options) or f"flushed {region}"
+
+        def file_ticket(title: str, details: TicketDetails) -> str:
+            """File a support ticket with structured details."""
+            return record("file_ticket", title=title, details=details) or f"filed {title}"
+
         async def a_lookup_order(order_id: str, limit: int = 3) -> str:
             """Look up an order by its id and return its latest status events."""
             return lookup_order(order_id, limit)
@@ -168,16 +254,44 @@ class ConformanceTools:
             """Send an API key to a recipient."""
             return send_secret(recipient, api_key)
 
-        for fn in (a_lookup_order, a_launch_rocket, a_escalate_ticket, a_send_secret):
+        async def a_export_report(fmt: str, include_pii: bool = True) -> str:
+            """Export the customer report in a format, with or without personal data."""
+            return export_report(fmt, include_pii)
+
+        async def a_flush_cache(region: str, options: FlushOptions) -> str:
+            """Flush the cache of a region."""
+            return flush_cache(region, options)
+
+        async def a_file_ticket(title: str, details: TicketDetails) -> str:
+            """File a support ticket with structured details."""
+            return file_ticket(title, details)
+
+        sync = (
+            lookup_order,
+            launch_rocket,
+            escalate_ticket,
+            send_secret,
+            export_report,
+            flush_cache,
+            file_ticket,
+        )
+        coroutines = (
+            a_lookup_order,
+            a_launch_rocket,
+            a_escalate_ticket,
+            a_send_secret,
+            a_export_report,
+            a_flush_cache,
+            a_file_ticket,
+        )
+        for fn in coroutines:
             fn.__name__ = fn.__qualname__ = fn.__name__[2:]
-        self.lookup_order = lookup_order
-        self.launch_rocket = launch_rocket
-        self.escalate_ticket = escalate_ticket
-        self.send_secret = send_secret
-        self.a_lookup_order = a_lookup_order
-        self.a_launch_rocket = a_launch_rocket
-        self.a_escalate_ticket = a_escalate_ticket
-        self.a_send_secret = a_send_secret
+        for fn in (*sync, *coroutines):
+            # Real types, not this module's postponed annotation strings: some frameworks
+            # build their argument models without the function's globals.
+            fn.__annotations__ = typing.get_type_hints(fn)
+        self._sync = {fn.__name__: fn for fn in sync}
+        self._async = {fn.__name__: fn for fn in coroutines}
 
     def _record(self, name: str, **kwargs: Any) -> None:
         self.calls.append((name, kwargs))
@@ -186,25 +300,33 @@ class ConformanceTools:
         """How many times the body of ``name`` (sync or async variant) ran."""
         return sum(1 for called, _ in self.calls if called == name)
 
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        tools = self.__dict__.get("_async" if name.startswith("a_") else "_sync", {})
+        fn = tools.get(name[2:] if name.startswith("a_") else name)
+        if fn is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return fn  # type: ignore[no-any-return]
+
     def sync_tools(self) -> list[Callable[..., str]]:
-        """The four sync functions."""
-        return [self.lookup_order, self.launch_rocket, self.escalate_ticket, self.send_secret]
+        """The sync functions, in :attr:`NAMES` order."""
+        return [self._sync[name] for name in self.NAMES]
 
     def async_tools(self) -> list[Callable[..., Awaitable[str]]]:
-        """The four coroutine functions (named like the sync ones)."""
-        return [
-            self.a_lookup_order,
-            self.a_launch_rocket,
-            self.a_escalate_ticket,
-            self.a_send_secret,
-        ]
+        """The coroutine functions (named like the sync ones), in :attr:`NAMES` order."""
+        return [self._async[name] for name in self.NAMES]
+
+    def received(self, name: str) -> list[dict[str, Any]]:
+        """The arguments each run of ``name``'s body received, as JSON values (the form a
+        receipt records them in)."""
+        from heso.canonical import to_json_value
+
+        return [to_json_value(kwargs) for called, kwargs in self.calls if called == name]
 
     def get(self, name: str, *, asynchronous: bool = False) -> Callable[..., Any]:
         """The tool ``name``; its coroutine variant with ``asynchronous=True``."""
         if name not in self.NAMES:
             raise KeyError(f"no conformance tool {name!r}; known: {', '.join(self.NAMES)}")
-        fn: Callable[..., Any] = getattr(self, ("a_" if asynchronous else "") + name)
-        return fn
+        return (self._async if asynchronous else self._sync)[name]
 
 
 @dataclass
@@ -797,6 +919,148 @@ class AdapterConformance:
         assert conformance.decisions("launch_rocket") == ["block"]
         assert conformance.decisions("escalate_ticket") == ["require_approval"]
         conformance.assert_chain_valid()
+
+    # -- what runs is what is gated ---------------------------------------------------------
+
+    def test_omitted_default_hits_rule(
+        self, conformance: ConformanceContext, tools: ConformanceTools, mode: str
+    ) -> None:
+        """A model that leaves out ``include_pii`` (default ``True``) is blocked by the rule
+        ``include_pii eq true``: the receipt records ``{"fmt": "csv", "include_pii": true}``
+        and the body never runs. With ``include_pii=False`` the call runs, and its receipt
+        records exactly what the body received.
+
+        If this fails: gate the arguments the body will receive, after the framework's
+        validation, coercion and defaults (``heso.adapters.call_fields`` binds a call as
+        ``@heso.tool`` does), not the model's raw arguments.
+        """
+        from heso.errors import BlockedError
+
+        self._skip_if_listed("test_omitted_default_hits_rule")
+        ctx = conformance
+        result = self._run(tools, "export_report", {"fmt": "csv"}, mode)
+        assert tools.count("export_report") == 0, (
+            f"export_report ran with include_pii={tools.received('export_report')}: the "
+            f"adapter gated the model's arguments without the parameter's default"
+        )
+        ctx.assert_receipts(export_report=1)
+        (receipt,) = ctx.receipts("export_report")
+        assert receipt["content"]["action"]["fields"] == {"fmt": "csv", "include_pii": True}
+        policy = receipt["content"]["policy"]
+        assert (policy["decision"], policy["rule_id"]) == ("block", PII_RULE), policy
+        if mode == "raise":
+            err = find_exception(result.raised, BlockedError)
+            assert isinstance(err, BlockedError) and err.rule_id == PII_RULE, _describe(result)
+        else:
+            assert result.tool_output is not None and PII_DISPLAY in result.tool_output, _describe(
+                result
+            )
+
+        ctx.mark()
+        result = self._run(tools, "export_report", {"fmt": "csv", "include_pii": False}, mode)
+        assert result.raised is None, _describe(result)
+        assert tools.received("export_report") == [{"fmt": "csv", "include_pii": False}]
+        (receipt,) = ctx.receipts("export_report")
+        assert receipt["content"]["action"]["fields"] == tools.received("export_report")[0]
+        ctx.assert_chain_valid()
+
+    def test_coerced_arguments(
+        self, conformance: ConformanceContext, tools: ConformanceTools
+    ) -> None:
+        """Arguments the framework coerces or pre-parses before the body sees them are gated
+        as the body sees them: sent ``include_pii="true"`` or ``options='{"force": true}'``
+        (a JSON string for a pydantic-model parameter), the body never receives a value the
+        rules forbid, and every body that runs received exactly the fields of an ``allow``
+        receipt. (A framework that rejects such input itself runs nothing.)
+
+        If this fails: gate the framework's validated arguments (the ones its validation hands
+        the body), not the raw text the model sent.
+        """
+        self._skip_if_listed("test_coerced_arguments")
+        ctx = conformance
+        mode = self.refusal_modes[-1]
+        attacks = (
+            ("export_report", {"fmt": "csv", "include_pii": "true"}, PII_RULE),
+            ("flush_cache", {"region": "eu", "options": '{"force": true}'}, FORCE_RULE),
+        )
+        for name, arguments, rule in attacks:
+            self._run(tools, name, arguments, mode)
+            received = tools.received(name)
+            forbidden = [
+                r
+                for r in received
+                if r.get("include_pii") is True
+                or (isinstance(r.get("options"), dict) and r["options"].get("force") is True)
+            ]
+            assert not forbidden, (
+                f"{name} ran with {forbidden} although the model sent {arguments}: the adapter "
+                "gated the raw arguments, then the framework coerced them into what the rule "
+                "forbids"
+            )
+            receipts = ctx.receipts(name)
+            allowed = [
+                r["content"]["action"]["fields"]
+                for r in receipts
+                if r["content"]["policy"]["decision"] == "allow"
+            ]
+            assert all(r in allowed for r in received), (
+                f"{name}'s body received {received}, but the allow receipts record {allowed}"
+            )
+            for receipt in receipts:
+                policy = receipt["content"]["policy"]
+                assert policy["decision"] == "allow" or policy["rule_id"] == rule, policy
+            ctx.mark()
+        ctx.assert_chain_valid()
+
+    def test_structured_arguments(
+        self, conformance: ConformanceContext, tools: ConformanceTools
+    ) -> None:
+        """Nested, unicode and pydantic-model arguments: the receipt's fields are exactly what
+        the body received (as JSON), and its content is byte-identical to ``@heso.tool``'s for
+        the same call.
+
+        If this fails: pass the validated arguments to the core as they are (the core turns
+        pydantic models, tuples and unicode into canonical JSON itself); do not ``str()``,
+        re-encode or flatten them.
+        """
+        from heso_testing.reference import LogicalCall, assert_same_content, reference_content
+
+        self._skip_if_listed("test_structured_arguments")
+        arguments = {
+            "title": "Zoë's café ✓ 日本語 \U0001f680",
+            "details": {
+                "tags": ["ünïcode", "emoji-\U0001f4a5", ""],
+                "lines": [{"label": "ключ", "count": 2}, {"label": "a.b", "count": 0}],
+                "contact": {"name": "Zoë O'Brien", "email": "zoe@example.com"},
+            },
+        }
+        result = self._run(tools, "file_ticket", arguments, "raise")
+        assert result.raised is None, _describe(result)
+        assert tools.received("file_ticket") == [arguments]
+        (surface,) = conformance.receipts("file_ticket")
+        assert surface["content"]["action"]["fields"] == arguments
+        expected = reference_content(LogicalCall("tool_call", "file_ticket", arguments))
+        assert_same_content(surface, expected)
+
+    def test_identity_with_defaults(
+        self, conformance: ConformanceContext, tools: ConformanceTools
+    ) -> None:
+        """``lookup_order(order_id="A-1")`` (``limit`` left out) mints the receipt content
+        ``@heso.tool`` mints for the same call: ``{"order_id": "A-1", "limit": 3}``.
+
+        If this fails: gate the bound arguments with the parameters' defaults applied.
+        """
+        from heso_testing.reference import LogicalCall, assert_same_content, reference_content
+
+        self._skip_if_listed("test_identity_with_defaults")
+        result = self._run(tools, "lookup_order", {"order_id": "A-1"}, "raise")
+        assert result.raised is None, _describe(result)
+        assert tools.received("lookup_order") == [{"order_id": "A-1", "limit": 3}]
+        (surface,) = conformance.receipts("lookup_order")
+        fields = {"order_id": "A-1", "limit": 3}
+        assert_same_content(
+            surface, reference_content(LogicalCall("tool_call", "lookup_order", fields))
+        )
 
     # -- the guard ---------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """pytest fixtures of heso-testing, registered when the package is installed (nothing autouse):
-temporary heso projects, a fake OpenAI/Anthropic server and a real PostgreSQL server
-(:mod:`heso_testing.postgres`). The socket guard is the opt-in
+temporary heso projects, a fake OpenAI/Anthropic server, an OTLP/HTTP trace receiver and a
+real PostgreSQL server (:mod:`heso_testing.postgres`). The socket guard is the opt-in
 :mod:`heso_testing.plugin`."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from heso_testing.otlp import InMemoryTraces, OtlpReceiver
 from heso_testing.postgres import postgres_server, postgres_store_url, postgres_url
 from heso_testing.project import allow_all_project, heso_env, heso_project
 from heso_testing.providers import FakeProviderServer
@@ -27,11 +28,35 @@ def fake_provider() -> Iterator[FakeProviderServer]:
         pytest.fail(f"fake provider raised while handling requests: {server.errors!r}")
 
 
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A running OTLP/HTTP trace receiver on 127.0.0.1 (``otlp_receiver.traces_url``), fresh
+    for each test; ``otlp_receiver.spans()`` decodes what arrived (needs ``opentelemetry-proto``).
+    The test fails if an export could not be decoded."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+    if receiver.errors:
+        pytest.fail(f"the OTLP receiver rejected exports: {receiver.errors!r}")
+
+
+@pytest.fixture
+def otel_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemoryTraces]:
+    """The real OpenTelemetry SDK with an in-memory exporter: pass ``otel_traces.provider`` to
+    ``heso.init(telemetry=...)`` and read ``otel_traces.spans()``. Lifts the test plugin's
+    ``OTEL_SDK_DISABLED`` opt-out for this test only (the test configures telemetry itself)."""
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+    traces = InMemoryTraces()
+    yield traces
+    traces.shutdown()
+
+
 __all__ = [
     "allow_all_project",
     "fake_provider",
     "heso_env",
     "heso_project",
+    "otel_traces",
+    "otlp_receiver",
     "postgres_server",
     "postgres_store_url",
     "postgres_url",

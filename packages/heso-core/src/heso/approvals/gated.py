@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from heso import config as _config
+from heso import telemetry
 from heso.action import Verb
 from heso.approvals import binding as _binding
 from heso.approvals import session as _session
@@ -81,12 +82,17 @@ class Paused(SuspendedError):
         )
 
 
-_capturing: ContextVar[bool] = ContextVar("heso_gated_capture", default=False)
+_capturing: ContextVar[str | None] = ContextVar("heso_gated_capture", default=None)
 
 
 def capturing() -> bool:
     """Whether a gated first call is gating its action in this context (it opens the session
     itself, under the session lock)."""
+    return _capturing.get() is not None
+
+
+def capturing_session() -> str | None:
+    """The session of the gated first call gating its action in this context, if any."""
     return _capturing.get()
 
 
@@ -245,7 +251,7 @@ def _first_call(
     from heso.capture import OutcomeKind, capture
 
     secret = store.create_session(session)
-    token = _capturing.set(True)
+    token = _capturing.set(session)
     try:
         outcome = capture(spec.verb, spec.tool_name, fields, **spec.options)
     except HesoError as exc:
@@ -496,6 +502,7 @@ def _record_timeouts(
     if st is not None and st.due and runtime.identity == st.operator:
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
+            telemetry.approval_event(runtime, session, timeout, state=st)
     return st
 
 

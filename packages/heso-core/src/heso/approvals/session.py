@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from heso import telemetry
 from heso.approvals import evidence, sla
 from heso.approvals.decisions import (
     APPROVED,
@@ -96,8 +97,10 @@ def opening_record(
     groups: Sequence[str] | None = None,
     rule_id: str | None = None,
     supersedes: str | None = None,
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
-    """The first record of a session (``suspended``, ``allowed`` or ``blocked``)."""
+    """The first record of a session (``suspended``, ``allowed`` or ``blocked``); a traced
+    suspension carries its span's ``traceparent`` (:mod:`heso.telemetry`)."""
     rec: dict[str, Any] = {
         "kind": kind,
         "session": session,
@@ -114,6 +117,7 @@ def opening_record(
         rec["sla_seconds"] = int(delta.total_seconds())
         rec["deadline"] = sla.stamp(at + delta)
         rec["on_timeout"] = on_timeout
+        rec["traceparent"] = traceparent or telemetry.suspension_traceparent(rec["action_hash"])
     if expires_at is not None:
         rec["expires_at"] = sla.stamp(expires_at)
     if binding is not None:
@@ -215,6 +219,7 @@ def settle(
     if st.due and runtime.identity == st.operator:  # another key's records would not count
         for timeout in st.due:
             store.append(session, operator_record(timeout, runtime.key))
+            telemetry.approval_event(runtime, session, timeout, state=st)
         st = _refold(runtime, store, session, now)
     if st.status == APPROVED and st.approved_by in TRACKED:
         refuse_stale_key(runtime, store, st, now)
@@ -296,6 +301,7 @@ def resuspend(runtime: Any, store: ApprovalStore, st: SessionState, now: datetim
         groups=opening.get("groups", st.groups),
         rule_id=opening.get("rule_id"),
         supersedes=st.action_hash,
+        traceparent=opening.get("traceparent"),
     )
     new_hash: str = record["action_hash"]
     store.index(new_hash, st.session)
@@ -383,6 +389,7 @@ def claim_firing(
             }
             store.append(st.session, operator_record(finalized, runtime.key))
     store.append(st.session, operator_record(record, runtime.key))
+    telemetry.approval_event(runtime, st.session, record, state=st, entry=entry)
     return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
 
 
@@ -459,6 +466,7 @@ def record_completed(
         record["error"] = error if isinstance(error, str) else type(error).__name__
     with store.locked(session):
         store.append(session, operator_record(record, runtime.key))
+    telemetry.approval_event(runtime, session, record)
 
 
 def session_of(store: ApprovalStore, action_hash: str) -> str:
@@ -555,6 +563,7 @@ def decide(
             record["groups"] = escalation_groups(st.groups, registry_of(runtime))
             record["deadline"] = sla.stamp(at + (st.sla or sla.DEFAULT_SLA))
         store.append(session, operator_record(record, runtime.key))
+        telemetry.approval_event(runtime, session, record, state=st)
         st = settle(runtime, store, session, at)
         assert st is not None
         return st.decision

@@ -54,10 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import heso
     from heso import stores
     from heso.capture import capture
-    from heso.project import POLICY_FILE
-    from heso.receipt import verify_receipt
-    from heso.toml_source import TomlSource
-    from heso.trust import pinned_operator_keys
+    from heso.trust import project_trust
 
     root, scaffolded = _project(args)
     config = heso.init(project_root=root)
@@ -69,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         heso.shutdown()
     ledger = stores.open_ledger(config.store_spec)
-    trusted = pinned_operator_keys(TomlSource.read(root / POLICY_FILE))
+    trust = project_trust(root)
     rows = []
     for label, outcome in outcomes:
         assert outcome.action_hash is not None
         stored = ledger.receipt(outcome.action_hash)
-        verdict = verify_receipt(stored, trusted_operators=trusted)
+        verdict = trust.verify_receipt(stored)
         shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
         rows.append((shown, outcome, verdict))
     heso_cmd = _program()
