@@ -15,6 +15,8 @@ so state, caches and memory never leak between them:
     adapters     each framework adapter's added latency per tool call (fake model)
     peers        agent-receipts/obsigna and agent-governance-toolkit side by side
     transparency Merkle proofs on a 1M-entry tree; a tree append against the gate
+    store        the PostgreSQL store: gated actions/s at 1, 2, 4 processes x 8 threads (the
+                 file store's fsync figure beside it); verify 1M entries from the database
     telemetry    the gate with telemetry off, a span per decision (SDK, OTLP), log records
 
 Figures are ``min / median / p99`` over repeated runs (or p50/p99 of individually timed
@@ -49,6 +51,7 @@ SECTIONS = (
     "peers",
     "transparency",
     "telemetry",
+    "store",
 )
 
 
@@ -167,6 +170,34 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
         "<=",
         0.10,
         "x",
+    ),
+]
+
+
+TARGETS += [
+    (
+        "gated actions/s on PostgreSQL, 4 processes x 8 threads",
+        "store",
+        "pg_4x8.per_s.median",
+        ">=",
+        3000,
+        "/s",
+    ),
+    (
+        "verify --chain 1M from the database / from the file",
+        "store",
+        "ratio_verify_db_to_file",
+        "<=",
+        1.5,
+        "x",
+    ),
+    (
+        "prefix lookup + verify on the database (1M entries)",
+        "store",
+        "prefix_verify_db_ms.median",
+        "<=",
+        50.0,
+        "ms",
     ),
 ]
 
