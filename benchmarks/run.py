@@ -17,6 +17,8 @@ so state, caches and memory never leak between them:
     peers        obsigna/agent-receipts, agent-governance-toolkit, provenrail, signet-auth and
                  chain-receipt-core side by side
     transparency Merkle proofs on a 1M-entry tree; a tree append against the gate
+    store        the PostgreSQL store: gated actions/s at 1, 2, 4 processes x 8 threads (the
+                 file store's fsync figure beside it); verify 1M entries from the database
     telemetry    the gate with telemetry off, a span per decision (SDK, OTLP), log records
     console      heso console's first page and memory on 200,000 and 1,000,000 receipts
 
@@ -53,6 +55,7 @@ SECTIONS = (
     "transparency",
     "telemetry",
     "console",
+    "store",
 )
 
 
@@ -209,6 +212,34 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
 
 PEER_SPEEDUP = 2.0
 """heso at least this many times faster than each peer per signed, chained action."""
+
+
+TARGETS += [
+    (
+        "gated actions/s on PostgreSQL, 4 processes x 8 threads",
+        "store",
+        "pg_4x8.per_s.median",
+        ">=",
+        3000,
+        "/s",
+    ),
+    (
+        "verify --chain 1M from the database / from the file",
+        "store",
+        "ratio_verify_db_to_file",
+        "<=",
+        1.5,
+        "x",
+    ),
+    (
+        "prefix lookup + verify on the database (1M entries)",
+        "store",
+        "prefix_verify_db_ms.median",
+        "<=",
+        50.0,
+        "ms",
+    ),
+]
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:

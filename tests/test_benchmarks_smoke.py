@@ -54,6 +54,7 @@ EXPECTED = {
     ],
     "telemetry": ["off", "span", "span_fields", "span_otlp", "log", "added_us_p50", "off_check_ns"],
     "console": ["stores", "store_build_s"],
+    "store": ["pg_1x8", "pg_2x8", "pg_4x8", "file_fsync_4x8", "ratio_verify_db_to_file"],
 }
 
 

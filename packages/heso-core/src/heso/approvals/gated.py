@@ -458,6 +458,27 @@ def decision(session: str, *, now: datetime | str | None = None) -> str | None:
     return st.decision if st is not None else None
 
 
+def wait(session: str, *, timeout: float = 60.0) -> str | None:
+    """Block until ``session`` is no longer awaiting a decision, or ``timeout`` seconds pass;
+    returns :func:`decision` then (``suspended`` on timeout, ``None`` for an unknown session).
+
+    A decision made on any host is seen at once on the PostgreSQL store (LISTEN/NOTIFY) and
+    within a fraction of a second on the file store (polling).
+    """
+    import time
+
+    store = _session.store_of(_config.current())
+    session = check_session(session)
+    deadline = time.monotonic() + max(float(timeout), 0.0)
+    while True:
+        seen = len(store.lines(session))
+        state = decision(session)
+        left = deadline - time.monotonic()
+        if state != "suspended" or left <= 0:
+            return state
+        store.wait_for_change(session, seen, left)
+
+
 def _update(
     session: str,
     now: datetime | str | None,

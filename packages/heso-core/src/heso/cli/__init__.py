@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "heso.cli.checkpoint_cmd",
     "heso.cli.proof_cmd",
     "heso.cli.witness_cmd",
+    "heso.cli.store_cmd",
+    "heso.cli.export_cmd",
 )
 
 
