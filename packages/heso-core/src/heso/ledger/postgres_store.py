@@ -37,7 +37,7 @@ from heso.errors import (
 )
 from heso.keys import SigningKey
 from heso.ledger import format as fmt
-from heso.ledger.format import GENESIS, Entry, Head, head_bytes, make_entry, parse_head, sign_head
+from heso.ledger.format import GENESIS, Entry, Head, head_bytes, parse_head, sign_head
 from heso.ledger.index import validate_prefix
 from heso.ledger.verify import Checked, Checker, Segment, head_matches
 from heso.verdict import Verdict
@@ -204,7 +204,7 @@ class PostgresLedger:
                     f"{fmt.MAX_ENTRY_BYTES} bytes"
                 )
             h = blake3.blake3(line).hexdigest()
-            p.entry = make_entry(seq, h, offset)
+            p.entry = Entry(seq, h, offset)
             rows.append((seq, p.action_hash, offset, line))
             seq, offset, prev = seq + 1, offset + len(line) + 1, h
         attempt[:] = [(rows[0][0], rows[0][3])]
