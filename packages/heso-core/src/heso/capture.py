@@ -224,7 +224,7 @@ def _outcome(
 if not _plain_frozen(
     Outcome, ("kind", "blocking", "action_hash", "receipt", "decision", "entry", "error", "ticket")
 ):  # pragma: no cover - the class changed: use its own constructor
-    _outcome = Outcome  # type: ignore[assignment]
+    _outcome = Outcome
 
 
 def capture(
