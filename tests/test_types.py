@@ -1,5 +1,5 @@
-"""The type check CI runs (mypy with the configuration in pyproject.toml: strict on heso-core and heso-testing),
-here too, so a type error fails the suite and not only CI's lint step."""
+"""The type check CI runs (mypy with the configuration in pyproject.toml: strict on heso-core
+and heso-testing), here too, so a type error fails the suite and not only CI's lint step."""
 
 from __future__ import annotations
 
