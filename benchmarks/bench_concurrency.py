@@ -1,4 +1,5 @@
-"""Concurrent gating: 8 threads in one process and 4 processes at once, ``fsync`` durability.
+"""Concurrent gating: 8 threads in one process and 4 processes at once, ``fsync`` durability;
+8 threads against one thread in ``buffered`` durability (runs interleaved).
 
 Every acknowledged action must be on disk (``fsync``) before its body runs, so the throughput
 depends on how many appends share one ``fsync`` (group commit). Each run gates a fixed number
@@ -158,7 +159,17 @@ def run(quick: bool) -> dict[str, Any]:
     before = fsync_latency(probe, 20 if quick else 200)
     for durability in ("fsync", "buffered"):
         root = make_project(rules=100)
-        runs = [threads_run(root, durability, 8, per_thread) for _ in range(repeats)]
+        if durability == "buffered":
+            # One thread doing the same actions, interleaved run by run with the 8 threads.
+            runs, single = [], []
+            for _ in range(repeats):
+                single.append(threads_run(root, durability, 1, per_thread * 8))
+                runs.append(threads_run(root, durability, 8, per_thread))
+            out["threads1_buffered"] = _figure(single, 1)
+            one = out["threads1_buffered"]["per_s"]["median"]
+            out["ratio_threads8_to_1_buffered"] = _figure(runs, 8)["per_s"]["median"] / one
+        else:
+            runs = [threads_run(root, durability, 8, per_thread) for _ in range(repeats)]
         out[f"threads8_{durability}"] = _figure(runs, 8)
         heso.shutdown()
         if durability == "fsync":

@@ -1,21 +1,28 @@
 """The cryptographic floor and the full gate, side by side.
 
-* **floor**: what any signed receipt costs at least, with the libraries heso uses: the RFC 8785
-  bytes of a typical receipt content (``heso.canonical``), BLAKE3 of them (``blake3``) and an
-  Ed25519 signature of the digest (PyNaCl's public ``SigningKey.sign``). ``floor_raw`` signs
-  through ``nacl.bindings.crypto_sign`` instead (no ``SignedMessage`` wrapper).
-* **gate**: one call of a function under ``@heso.tool`` with a realistic 100-rule policy:
-  argument binding, capture, policy, receipt content, ``action_hash``, signature, chain append
-  (line + index), in ``buffered`` and ``fsync`` durability.
+* **floor**: what any signed receipt costs at least, with the fastest primitives available:
+  ``orjson``'s sorted bytes of a typical receipt content under heso's guards (floats,
+  integer range, astral keys: the bytes are then its RFC 8785 form), BLAKE3 of them
+  (``blake3``) and an Ed25519 signature of the digest (libsodium's ``crypto_sign`` through
+  PyNaCl's binding). ``floor_pynacl`` signs through PyNaCl's public ``SigningKey.sign``.
+* **gate**: one call of a function under ``@heso.tool`` with the starter policy
+  (``heso init``'s) and with a realistic 100-rule policy: argument binding, capture, policy,
+  receipt content, ``action_hash``, signature, chain append (line + index), in ``buffered``
+  and ``fsync`` durability.
+* **gate_10k**: the same call under a 10,000-rule policy of overlapping wildcard scopes with
+  conditions (``common.policy_text(overlap=True)``): several hundred rules cover
+  ``send_email`` and the one that allows it comes last.
 
-Floor and gate run interleaved (a block of each in turn), every call timed on its own, so load
-that comes and goes hits both alike; the target is on the ratio of their p50s.
+Floor and gates run interleaved (a block of each in turn), every call timed on its own, so
+load that comes and goes hits all alike; the targets are on the ratios of their p50s.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,7 @@ from common import (
     machine,
     make_project,
     per_call,
+    policy_text,
     section_main,
     summary,
     time_calls,
@@ -35,17 +43,41 @@ from common import (
 )
 
 
-def run(quick: bool) -> dict[str, Any]:
+def floor_fn(contents: list[Any]) -> Callable[[int], bytes]:
+    """The floor over ``contents``: orjson bytes under heso's guards, BLAKE3, libsodium sign."""
     import blake3
     import nacl.bindings
+    import nacl.signing
+    import orjson
+
+    from heso.canonical import _plain  # heso's guards: the bytes are the RFC 8785 form
+
+    secret = nacl.signing.SigningKey.generate()._signing_key
+    option = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+    dumps, digest_of, sign = orjson.dumps, blake3.blake3, nacl.bindings.crypto_sign
+
+    def floor(i: int) -> bytes:
+        content = contents[i & 1023]
+        data = dumps(content, option=option)
+        if not _plain(content, not data.isascii()):
+            raise AssertionError("the floor's content must take the fast path")
+        return sign(digest_of(data).digest(), secret)
+
+    return floor
+
+
+def run(quick: bool) -> dict[str, Any]:
+    import blake3
     import nacl.signing
 
     import heso
     from heso import config
     from heso.canonical import canonical_bytes, loads_strict
+    from heso.policy import parse_policy
     from heso.receipt import mint
 
     rounds, block = (4, 50) if quick else (60, 200)
+    starter_root = make_project(rules=None)
     root = make_project(rules=100)
     os.environ["HESO_DURABILITY"] = "buffered"
     heso.init(project_root=root)
@@ -67,16 +99,12 @@ def run(quick: bool) -> dict[str, Any]:
         c["captured_at"] = f"2026-01-02T03:04:{i % 60:02d}.{i:06d}Z"
         contents.append(c)
 
+    floor = floor_fn(contents)
     nacl_key = nacl.signing.SigningKey.generate()
-    secret = nacl_key._signing_key
 
-    def floor(i: int) -> bytes:
+    def floor_pynacl(i: int) -> bytes:
         digest = blake3.blake3(canonical_bytes(contents[i & 1023])).digest()
         return nacl_key.sign(digest).signature
-
-    def floor_raw(i: int) -> bytes:
-        digest = blake3.blake3(canonical_bytes(contents[i & 1023])).digest()
-        return nacl.bindings.crypto_sign(digest, secret)
 
     # The arguments are built before timing, as the floor's contents are: the timed call is the
     # gate alone, not the harness formatting a subject line.
@@ -85,23 +113,62 @@ def run(quick: bool) -> dict[str, Any]:
     def gate(i: int) -> str:
         return send_email(*arguments[i & 1023])
 
+    # The 10,000-rule policy, loaded as heso.init loads one; each gate's turn sets its policy.
+    policy_100 = rt.policy
+    started = time.perf_counter()
+    policy_10k = parse_policy(policy_text(10_000, overlap=True), root / "heso.toml")
+    load_10k_s = time.perf_counter() - started
+
+    def use(policy: Any) -> Any:
+        return lambda: setattr(rt, "policy", policy)
+
     out: dict[str, Any] = {
         "machine": machine(),
         "timer_overhead_us": timer_overhead_us(),
         "content_bytes": size,
         "policy_rules": len(rt.policy.rules),
+        "policy_10k": {
+            "rules": len(policy_10k.rules),
+            "load_s": load_10k_s,
+            "candidates_for_gated_tool": len(policy_10k.candidates("tool_call", "send_email")),
+        },
     }
     res = interleaved(
-        {"floor": floor, "floor_raw": floor_raw, "gate_buffered": gate}, rounds, block
+        {
+            "floor": floor,
+            "floor_pynacl": floor_pynacl,
+            "gate_buffered": gate,
+            "gate_10k": gate,
+        },
+        rounds,
+        block,
+        setup={"gate_buffered": use(policy_100), "gate_10k": use(policy_10k)},
     )
+    rt.policy = policy_100
     out.update(res)
     f50 = res["floor"]["per_call_us"]["p50"]
     g50 = res["gate_buffered"]["per_call_us"]["p50"]
     out["ratio_gate_buffered_to_floor"] = g50 / f50
-    out["ratio_gate_buffered_to_floor_raw"] = g50 / res["floor_raw"]["per_call_us"]["p50"]
+    out["ratio_gate_buffered_to_floor_pynacl"] = g50 / res["floor_pynacl"]["per_call_us"]["p50"]
     out["ratio_run_medians"] = (
         res["gate_buffered"]["run_mean_us"]["median"] / res["floor"]["run_mean_us"]["median"]
     )
+    out["ratio_gate_10k_to_gate"] = res["gate_10k"]["per_call_us"]["p50"] / g50
+
+    # The starter policy, in its own project, against the same floor (interleaved again).
+    heso.init(project_root=starter_root)
+    starter_email = gated_tool()
+    starter = interleaved(
+        {"floor": floor, "gate": lambda i: starter_email(*arguments[i & 1023])}, rounds, block
+    )
+    out["gate_starter"] = starter["gate"]
+    out["floor_starter_run"] = starter["floor"]
+    out["starter_policy_rules"] = len(config.current().policy.rules)
+    out["ratio_gate_starter_to_floor"] = (
+        starter["gate"]["per_call_us"]["p50"] / starter["floor"]["per_call_us"]["p50"]
+    )
+    heso.init(project_root=root)
+    rt = config.current()
 
     # Where the gate's time goes (each stage alone, same content): diagnostics, not targets.
     from heso.action import Action, Verb
@@ -115,6 +182,7 @@ def run(quick: bool) -> dict[str, Any]:
     stages = interleaved(
         {
             "policy_evaluate": lambda i: rt.policy.evaluate(action),
+            "policy_evaluate_10k": lambda i: policy_10k.evaluate(action),
             "mint": lambda i: mint(sample, rt.key),
             "chain_append": lambda i: rt.ledger.append(receipt),
             "capture": lambda i: heso.capture.capture("tool_call", "send_email", fields),

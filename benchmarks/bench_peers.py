@@ -24,9 +24,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import HERE, call_args, gated_tool, machine, make_project, section_main
 
 VENV = HERE / ".peers-venv"
-PEERS = ("obsigna==0.16.0", "agent-receipts==0.12.0", "agent-governance-toolkit[core]==4.1.0")
-SIGNING_PEERS = ("obsigna", "agent_receipts_pem", "agent_governance_toolkit")
-"""The rows the 3x target applies to: each signs (or MACs) and chains every action."""
+PEERS = (
+    "obsigna==0.16.0",
+    "agent-receipts==0.12.0",
+    "agent-governance-toolkit[core]==4.1.0",
+    "provenrail==0.4.3",
+    "signet-auth==0.11.0",
+    "chain-receipt-core==0.1.4",
+)
+SIGNING_PEERS = (
+    "obsigna",
+    "agent_receipts_pem",
+    "agent_governance_toolkit",
+    "provenrail",
+    "signet_auth",
+    "chain_receipt_core",
+)
+"""The rows the 2x target applies to: each signs (or MACs) and chains every action."""
 
 
 def _uv() -> list[str] | None:

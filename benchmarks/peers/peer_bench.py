@@ -14,6 +14,19 @@ as a signed (or MAC'd), hash-chained entry appended to a file, as its documentat
   (hash-chained, HMAC-SHA256 "signed" entries, one JSONL line each). It signs with a shared
   secret (HMAC), not a public-key signature. Also its policy evaluation alone at 1 and 100
   rules.
+* ``provenrail``: a ``FlightRecorder``, ``record_tool_call`` per action (the record signed
+  with Ed25519 through PyNaCl and hash-chained to the previous one), with no policy (its
+  fastest form); ``provenrail_guarded`` adds its ``destructive`` and ``secrets`` guard packs
+  as the policy, decided before each record. Its records go to an HTTP
+  sink ("off-box"); the benchmark turns the sink off (``flush=False``, no network) and appends
+  each signed record to a JSONL file instead, as a local sink would.
+* ``signet-auth`` (Rust core): ``SigningAgent.sign(tool, params)`` with ``audit=True``: an
+  Ed25519-signed receipt of the call, appended to its hash-chained audit log on disk. No
+  policy on this path.
+* ``chain-receipt-core`` (Chain-Receipt v1.0.0): ``ReceiptBuilder.build`` per action (pydantic
+  receipt, the tool call committed as ``tool_calls_hash``, canonical JSON + SHA-256, Ed25519
+  through ``cryptography``, chained by ``prev_receipt_hash``); the library keeps the chain in
+  memory and does not write, so each receipt is appended to a JSONL file here. No policy.
 
 Usage: ``peer_bench.py --calls N --runs R`` (inside the peers venv).
 """
@@ -217,6 +230,88 @@ def agt(calls: int, runs: int) -> dict[str, Any]:
     return res
 
 
+def _jsonl(prefix: str) -> Any:
+    """``write(bytes)``: append one line to a fresh JSONL file (one ``write`` per record)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    fd = os.open(os.path.join(d, "records.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return lambda data: os.write(fd, data + b"\n")
+
+
+def provenrail(calls: int, runs: int, guarded: bool = False) -> dict[str, Any]:
+    from provenrail.easy import load_policy
+    from provenrail.sdk import FlightRecorder
+
+    write = _jsonl("provenrail-")
+    policy = load_policy({"use": ["destructive", "secrets"]}) if guarded else None
+    fr = FlightRecorder(
+        "http://127.0.0.1:9", "bench-token", "bench-stream", flush=False, policy=policy
+    )
+    fr.start()
+
+    def one(i: int) -> Any:
+        rec = fr.record_tool_call("send_email", args_of(i), "queued")
+        write(json.dumps(rec, separators=(",", ":")).encode())
+        return rec
+
+    res = timed(one, calls, runs)
+    res["signs"] = "Ed25519 (PyNaCl/libsodium)"
+    res["persists"] = "JSONL line per record (its HTTP sink off)"
+    return res
+
+
+def signet(calls: int, runs: int) -> dict[str, Any]:
+    from signet_auth import SigningAgent
+
+    agent = SigningAgent.create(
+        "bench", owner="bench", signet_dir=tempfile.mkdtemp(prefix="signet-")
+    )
+
+    def one(i: int) -> Any:
+        return agent.sign("send_email", params=args_of(i), target="mcp://email", audit=True)
+
+    res = timed(one, calls, runs)
+    res["signs"] = "Ed25519 (Rust, ed25519-dalek)"
+    res["persists"] = "hash-chained audit log (audit_append per receipt)"
+    return res
+
+
+def chain_receipt(calls: int, runs: int) -> dict[str, Any]:
+    import chain_receipt_core as cr
+
+    write = _jsonl("chain-receipt-")
+    key, public = cr.generate_keypair()
+    builder = cr.ReceiptBuilder(
+        client=cr.ClientInfo(
+            name="bench", version="1", platform="linux", emitter_pubkey=f"ed25519:{public}"
+        ),
+        private_key=key,
+        chain_seed=b"bench",
+    )
+    empty = cr.compute_text_hash("")
+
+    def one(i: int) -> Any:
+        interaction = cr.Interaction(
+            vendor="bench",
+            model="none",
+            temperature=0.0,
+            system_prompt_hash=empty,
+            prompt_hash=empty,
+            response_hash=cr.compute_text_hash("queued"),
+            tool_calls_hash=cr.compute_tool_calls_hash(
+                [{"name": "send_email", "args": args_of(i)}]
+            ),
+            n_tool_calls=1,
+        )
+        receipt = builder.build(interaction=interaction)
+        write(receipt.model_dump_json(exclude_none=True).encode())
+        return receipt
+
+    res = timed(one, calls, runs)
+    res["signs"] = "Ed25519 (cryptography/OpenSSL)"
+    res["persists"] = "JSONL line per receipt (the library keeps the chain in memory only)"
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=2000)
@@ -248,6 +343,16 @@ def main() -> None:
             "version": version("agent-governance-toolkit"),
             "error": f"{type(exc).__name__}: {exc}",
         }
+    for name, dist, bench in (
+        ("provenrail", "provenrail", provenrail),
+        ("provenrail_guarded", "provenrail", lambda c, r: provenrail(c, r, guarded=True)),
+        ("signet_auth", "signet-auth", signet),
+        ("chain_receipt_core", "chain-receipt-core", chain_receipt),
+    ):
+        try:
+            out["peers"][name] = {"version": version(dist), **bench(a.calls, a.runs)}
+        except Exception as exc:
+            out["peers"][name] = {"version": version(dist), "error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(out))
 
 

@@ -985,10 +985,12 @@ def test_loads_canonical_escapes_every_bmp_character_as_rfc8785_does() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        b'{"a":1.5}',  # any float goes to the strict path: orjson prints some differently
-        b'{"a":1.0}',
+        b'{"a":1.0}',  # floats orjson lays out unlike RFC 8785 go to the strict path
         b'{"a":1e+21}',
-        b'{"a":[0.1]}',
+        b'{"a":1e16}',
+        b'{"a":0.000001}',
+        b'{"a":1e-6}',
+        b'{"a":9.99e-6}',
         b'{"a":9007199254740992}',  # beyond 2**53 - 1
         b'{"a":-9007199254740992}',
         b'{"a":18446744073709551616}',
@@ -1014,5 +1016,127 @@ def test_loads_canonical_leaves_the_doubtful_to_the_strict_path(data: bytes) -> 
 def test_loads_canonical_answers_for_plain_canonical_documents() -> None:
     deep = b"[" * MAX_PARSE_DEPTH + b"]" * MAX_PARSE_DEPTH
     wide = b"[" + b",".join([b"[[]]"] * 300) + b"]"  # many containers, shallow
-    for data in (b'{"a":[1,true,null,"x"],"b":{}}', deep, wide, '{"a":"\U0001f600"}'.encode()):
+    plain = (b'{"a":[1,true,null,"x"],"b":{}}', b'{"a":1.5,"b":[0.1,-123.456,0.00001]}')
+    for data in (*plain, deep, wide, '{"a":"\U0001f600"}'.encode()):
         assert loads_canonical(data) == loads_strict(data)
+
+
+# -- canonical_bytes' fast path: orjson under the same guards (issue #21) ---------------------
+
+
+def _strict_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(canonical, "_orjson", None)
+
+
+def _fast_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(value: Any) -> bytes:
+        raise AssertionError(f"the strict serializer was used for {value!r}")
+
+    monkeypatch.setattr(canonical, "_full_bytes", refuse)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON)
+def test_the_fast_path_and_the_strict_serializer_give_the_same_bytes(value: Any) -> None:
+    fast = canonical_bytes(value)
+    assert fast == canonical._full_bytes(value) == jcs(value)
+    if isinstance(value, (dict, list)) and canonical._plain(value, not fast.isascii()):
+        import orjson
+
+        assert orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == fast
+
+
+def test_plain_documents_never_reach_the_strict_serializer(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs: list[Any] = [
+        {"a": [1, True, None, "x", -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER], "b": {}},
+        {"price": 12.5, "rate": 0.00001, "big": 999999999999999.5, "neg": -0.3},
+        ["é€\u2028", {"\uffff": "\U0001f600 in a value", "\ue000": 1}],
+        (1, (2, [3])),
+        nested(MAX_PARSE_DEPTH),
+    ]
+    expected = [jcs(d) for d in docs]
+    _fast_only(monkeypatch)
+    assert [canonical_bytes(d) for d in docs] == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.0},
+        {"a": -0.0},
+        {"a": 1e16},
+        {"a": 9.99e-6},
+        {"a": 1e-7},
+        {"a": 1e21},
+        {"a": 2.0**60},
+        {"\U0001f600": 1, "\ue000": 2},
+        [{"z": {"\U00010000": 1, "\uffff": 2}}],
+        {"a": OrderedDict(b=1)},
+        {"a": Level.HIGH},
+        nested(MAX_PARSE_DEPTH + 1),
+    ],
+    ids=repr,
+)
+def test_what_the_guards_reject_goes_to_the_strict_serializer(value: Any) -> None:
+    data = canonical_bytes(value)
+    assert data == canonical._full_bytes(value)
+    assert not canonical._plain(value, not data.isascii())
+    assert data == jcs(value)
+
+
+def test_every_bmp_character_encodes_alike_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = []
+    for start in range(0, 0x10000, 0x800):
+        chars = [chr(c) for c in range(start, start + 0x800) if not 0xD800 <= c < 0xE000]
+        if chars:
+            docs.append({"s": chars, "k": {c: 0 for c in chars}, "j": "".join(chars)})
+    strict = [canonical._full_bytes(d) for d in docs]
+    _fast_only(monkeypatch)
+    assert [canonical_bytes(d) for d in docs] == strict
+
+
+def test_floats_the_guard_admits_print_as_rfc8785_does() -> None:
+    rng = __import__("random").Random(21)
+    low, high = canonical._FLOAT_LOW, canonical._FLOAT_HIGH
+    edges = [low, math.nextafter(low, 1), math.nextafter(high, 0), 0.1, 0.3, 2 / 3, 4.35]
+    samples = edges + [rng.uniform(-1, 1) * 10.0 ** rng.randint(-5, 16) for _ in range(20_000)]
+    samples += [
+        struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0] for _ in range(5_000)
+    ]
+    admitted = 0
+    for x in samples:
+        if canonical._plain([x], False):
+            admitted += 1
+            assert canonical_bytes([x]) == canonical._full_bytes([x]) == jcs([x]), x
+    assert admitted > 15_000
+
+
+@pytest.mark.parametrize("n", [2**53, -(2**53), 2**64, -(2**70)])
+def test_integers_beyond_the_range_are_refused_on_the_fast_path_too(n: int) -> None:
+    with pytest.raises(CanonicalizationError, match="outside"):
+        canonical_bytes({"a": [n]})
+
+
+def test_lone_surrogates_and_cycles_are_refused_by_the_strict_serializer() -> None:
+    with pytest.raises(CanonicalizationError, match="lone surrogate"):
+        canonical_bytes({"a": ["x\ud800"]})
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    with pytest.raises(CanonicalizationError, match="cycle"):
+        canonical_bytes(cyclic)
+
+
+def test_without_orjson_the_strict_serializer_gives_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = {"a": [1, "é", 1.5, {"\U0001f600": None}], "b": 1.0}
+    fast = canonical_bytes(doc)
+    _strict_only(monkeypatch)
+    assert canonical_bytes(doc) == fast == jcs(doc)
+    assert loads_canonical(fast) is None
+
+
+@pytest.mark.parametrize("key", [1, 1.5, None, True], ids=repr)
+def test_non_string_keys_are_refused_even_in_plain_values(key: Any) -> None:
+    with pytest.raises(CanonicalizationError, match="JSON object keys must be strings"):
+        canonical_bytes({"a": [{key: "x"}]})

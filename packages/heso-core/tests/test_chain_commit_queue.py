@@ -4,6 +4,7 @@ and one ``fsync``, every append still gets its own entry, and a bad receipt fail
 import multiprocessing
 import os
 import threading
+import time
 
 import pytest
 
@@ -111,3 +112,48 @@ def test_a_forked_child_appends_through_its_own_queue(tmp_path, key):
     assert c.append(_receipt(k, 1)).seq == 2
     c.close()
     assert verify_chain(tmp_path).details["entries"] == 3
+
+
+def test_buffered_appends_that_find_the_chain_busy_queue_and_link_in_order(tmp_path, key):
+    """In ``buffered`` durability an append that finds another thread holding the chain waits
+    in the commit queue (one write for the batch) instead of contending for the lock; every
+    append still gets its own entry and the chain verifies."""
+    c = FileLedger(tmp_path, key=key, durability="buffered")
+    c.append(_receipt(key, -1))  # the first append opens and seals the chain
+    queued = []
+    real_queued = c._append_queued
+
+    def counting(receipt):
+        queued.append(receipt)
+        return real_queued(receipt)
+
+    c._append_queued = counting
+    threads, per = 8, 10
+    receipts = [[_receipt(key, w * per + i) for i in range(per)] for w in range(threads)]
+    results: dict[int, list] = {}
+
+    def work(w):
+        results[w] = [(c.append(r), r) for r in receipts[w]]
+
+    pool = [threading.Thread(target=work, args=(w,)) for w in range(threads)]
+    with c._lock:  # another thread is linking: every first append finds the chain busy
+        for t in pool:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(queued) < threads and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(queued) == threads
+    for t in pool:
+        t.join()
+    c.close()
+    pairs = [p for w in range(threads) for p in results[w]]
+    assert sorted(e.seq for e, _ in pairs) == list(range(1, threads * per + 1))
+    lines = (tmp_path / fmt.CHAIN_FILE).read_bytes()
+    for entry, receipt in pairs:
+        line = lines[entry.offset : lines.index(b"\n", entry.offset)]
+        assert fmt.entry_hash(line) == entry.entry_hash
+        assert receipt.canonical in line
+    for w in range(threads):  # each thread's appends land in its own order
+        seqs = [e.seq for e, _ in results[w]]
+        assert seqs == sorted(seqs)
+    assert verify_chain(tmp_path).ok

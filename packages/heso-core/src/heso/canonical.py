@@ -17,7 +17,7 @@ import enum
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import accumulate
@@ -389,131 +389,31 @@ class CanonicalObject(dict):  # type: ignore[type-arg]
     canonical: bytes
 
 
-class _Unsupported(Exception):
-    """Raised by the fast path's ``default`` hook: hand the value to the full serializer."""
-
-
-def _default(obj: Any) -> NoReturn:
-    raise _Unsupported
-
-
-def _make_fast_encoder() -> Callable[[Any, int], Sequence[str]]:
-    """``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False, ...)`` as chunks."""
-    maker = getattr(_json_encoder, "c_make_encoder", None)
-    if maker is not None:
-        try:
-            # markers=None: no cycle bookkeeping; a cycle ends in RecursionError → full path.
-            chunks: Callable[[Any, int], Sequence[str]] = maker(
-                None, _default, _encode_string, None, ":", ",", True, False, False
-            )
-            return chunks
-        except TypeError:  # a C encoder with another signature
-            pass
-    encode = json.JSONEncoder(
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_default,
-    ).encode
-    return lambda value, _indent: (encode(value),)
-
-
-_fast_chunks = _make_fast_encoder()
-
-# json.dumps prints floats with Python's repr, which has the same shortest digits as
-# ECMAScript but lays some out differently: those end in ".0" ("3.0") or have an exponent
-# ("1e-07", "1e+16"). The patterns find such tails; _number_ends_at() then checks that the
-# text before them starts a number token (after ":", "," or "["), not the inside of a string.
-_DOT_ZERO = re.compile(rb"\.0[,\]}]").search
-_EXP_MINUS = re.compile(rb"e-[0-9]").search
-_EXP_PLUS = re.compile(rb"e\+[0-9]").search
-_EXP_DIGITS = re.compile(rb"[0-9]+[,\]}]").match
-_NUMBER_BODY = frozenset(b"0123456789.")
-_BEFORE_VALUE = frozenset(b":,[")
-_MINUS = ord("-")
-
-
-def _number_ends_at(data: bytes, end: int) -> bool:
-    """Whether ``data[:end]`` ends with a number token's start (``:1.5``, ``[-2``)."""
-    i = end - 1
-    while i >= 0 and data[i] in _NUMBER_BODY:
-        i -= 1
-    if i == end - 1:
-        return False
-    if i >= 0 and data[i] == _MINUS:
-        i -= 1
-    return i >= 0 and data[i] in _BEFORE_VALUE
-
-
-def _python_floats_differ(text: str, data: bytes) -> bool:
-    """Whether fast-path output (an array or object) holds a float JCS prints otherwise."""
-    match = _DOT_ZERO(data)
-    while match is not None:
-        start = match.start()
-        if _number_ends_at(data, start):
-            return True
-        match = _DOT_ZERO(data, start + 1)
-    for find in (_EXP_MINUS, _EXP_PLUS) if "+" in text else (_EXP_MINUS,):
-        match = find(data)
-        while match is not None:
-            start = match.start()
-            if _EXP_DIGITS(data, start + 2) is not None and _number_ends_at(data, start):
-                return True
-            match = find(data, start + 1)
-    return False
-
-
-def _has_astral(data: bytes) -> bool:
-    """Whether UTF-8 ``data`` has a character outside the BMP (lead bytes F0-F4)."""
-    return 0xF0 in data or 0xF1 in data or 0xF2 in data or 0xF3 in data or 0xF4 in data
-
-
 def canonical_bytes(value: Any) -> bytes:
     """The RFC 8785 (JCS) bytes of the JSON value ``value``, UTF-8 encoded.
 
     ``value`` is a JSON value: the output of :func:`to_json_value` or :func:`loads_strict`, or
     built from ``dict`` (``str`` keys), ``list``/``tuple``, ``str``, ``int`` within
     ±(2**53-1), finite ``float``, ``bool`` and ``None``. Raises
-    :class:`CanonicalizationError` for anything else, naming the path. Two kinds of
-    non-JSON input are not detected when the value is otherwise plain: non-``str`` dict keys
-    of type ``int``/``float``/``bool``/``None`` and ``int``s beyond ±(2**53-1) (the former
-    are printed as strings, the latter exactly); :func:`to_json_value` never produces them.
+    :class:`CanonicalizationError` for anything else, naming the path.
+
+    Objects and arrays take ``orjson``'s sorted output when :func:`_plain` proves it is the
+    RFC 8785 form (the same guards as :func:`loads_canonical`); the rest, and every error, go
+    through the complete serializer.
     """
-    if type(value) is dict or type(value) is list:
-        try:
-            text = "".join(_fast_chunks(value, 0))
-            data = text.encode("utf-8")
-        except (_Unsupported, TypeError, ValueError, RecursionError):
-            # Not plain JSON, NaN, a lone surrogate (UnicodeEncodeError), a cycle: the full
-            # serializer names the problem.
-            return _full_bytes(value)
-        if _python_floats_differ(text, data):
-            return _full_bytes(value)
-        if not text.isascii() and _has_astral(data):
-            # JCS orders keys by UTF-16 code units, json.dumps by code points.
+    t = type(value)
+    if t is dict or t is list or t is CanonicalObject or t is tuple:
+        orjson = _orjson
+        if orjson is False:
+            orjson = _load_orjson()
+        if orjson is not None:
             try:
-                if _astral_key(value):
-                    return _full_bytes(value)
-            except RecursionError:
+                data: bytes = orjson.dumps(value, option=_SORTED)
+            except TypeError:  # not plain JSON, a lone surrogate, a big int, a cycle: see below
                 return _full_bytes(value)
-        return data
+            if _plain(value, not data.isascii()):
+                return data
     return _full_bytes(value)
-
-
-def _astral_key(node: Any) -> bool:
-    """Whether any object key in ``node`` has a character outside the BMP."""
-    if isinstance(node, dict):
-        for key, item in node.items():
-            if isinstance(key, str) and not key.isascii() and max(key) > "\uffff":
-                return True
-            if isinstance(item, (dict, list, tuple)) and _astral_key(item):
-                return True
-    else:
-        for item in node:
-            if isinstance(item, (dict, list, tuple)) and _astral_key(item):
-                return True
-    return False
 
 
 def _full_bytes(value: Any) -> bytes:
@@ -752,16 +652,24 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- the orjson fast path
+
 _orjson: Any = False
-"""``orjson``, imported by the first :func:`loads_canonical` (only verifiers need it); ``None``
-where it is not installed."""
+"""``orjson``, imported by the first :func:`canonical_bytes` or :func:`loads_canonical` of an
+object or array (``import heso`` does not load it); ``None`` where it is not installed."""
+_SORTED = 0
+"""``orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER``, set with :data:`_orjson`."""
 
 
-def _import_orjson() -> Any:
+def _load_orjson() -> Any:
+    global _orjson, _SORTED
     try:
         import orjson
     except ImportError:  # pragma: no cover - CPython wheels exist wherever heso-core installs it
+        _orjson = None
         return None
+    _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+    _orjson = orjson
     return orjson
 
 
@@ -769,22 +677,18 @@ def loads_canonical(data: bytes) -> dict[str, Any] | list[Any] | None:
     """The object or array ``data`` holds when ``data`` is provably its own RFC 8785 form.
 
     A verifier's fast path: ``orjson`` parses ``data`` and prints the value back with sorted
-    keys. When the bytes are equal, hold no float, no object key outside the Basic
-    Multilingual Plane and no nesting beyond :data:`MAX_PARSE_DEPTH`, ``data`` is exactly
-    ``canonical_bytes(loads_strict(data))``: for such values orjson escapes strings, orders
-    keys and prints integers within ±(2**53-1) as RFC 8785 does (the tests compare every BMP
-    character). ``None`` means "not decided here" — anything else goes to :func:`loads_strict`
-    and :func:`canonical_bytes`, which decide.
+    keys. When the bytes are equal and :func:`_plain` holds for the value, ``data`` is exactly
+    ``canonical_bytes(loads_strict(data))``. ``None`` means "not decided here" — anything else
+    goes to :func:`loads_strict` and :func:`canonical_bytes`, which decide.
     """
-    global _orjson
     orjson = _orjson
     if orjson is False:
-        orjson = _orjson = _import_orjson()
+        orjson = _load_orjson()
     if orjson is None:
         return None
     try:
         value = orjson.loads(data)
-        if orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER) != data:
+        if orjson.dumps(value, option=_SORTED) != data:
             return None
     except (ValueError, TypeError):  # not JSON, an integer beyond ±(2**53-1), ...
         return None
@@ -795,13 +699,29 @@ def loads_canonical(data: bytes) -> dict[str, Any] | list[Any] | None:
     return None
 
 
-def _plain(value: dict[str, Any] | list[Any], check_keys: bool) -> bool:
-    """No float, no nesting beyond :data:`MAX_PARSE_DEPTH` and, with ``check_keys``, no object
-    key outside the BMP (JCS orders keys by UTF-16 code units, orjson by code points)."""
+_FLOAT_LOW = 1e-5
+_FLOAT_HIGH = 1e16
+
+
+def _plain(value: Any, check_keys: bool) -> bool:
+    """Whether ``orjson.dumps(value, option=_SORTED)`` is the RFC 8785 form of ``value``.
+
+    The one set of rules both fast paths rest on. ``value`` (an object or array) may hold only
+    ``dict``/``list``/``tuple`` (and :class:`CanonicalObject`) containers nested at most
+    :data:`MAX_PARSE_DEPTH` deep, and exact ``str``, ``int``, ``bool`` and ``None``: orjson
+    escapes every BMP character as RFC 8785 does (the tests compare all of them), prints
+    integers as they are (``OPT_STRICT_INTEGER`` refuses those beyond ±(2**53-1)) and refuses
+    lone surrogates and non-``str`` keys. Floats only when not integral and
+    ``1e-5 <= |x| < 1e16``: there both print the shortest round-trip digits in plain decimal
+    layout (outside it they differ: ``1.0``/``1``, ``1e-6``/``0.000001``, ``1e+16``/
+    ``10000000000000000``). With ``check_keys`` (the bytes are not ASCII), no object key
+    outside the BMP: JCS orders keys by UTF-16 code units, orjson by code points.
+    """
     containers: list[Any] = [value]
     append = containers.append
     for node in containers:
-        if type(node) is dict:
+        t = type(node)
+        if t is dict or t is CanonicalObject:
             if check_keys:
                 for key in node:
                     if not key.isascii() and max(key) > "\uffff":
@@ -811,9 +731,9 @@ def _plain(value: dict[str, Any] | list[Any], check_keys: bool) -> bool:
             t = type(item)
             if t is str or t is int or t is bool or item is None:
                 continue
-            if t is dict or t is list:
+            if t is dict or t is list or t is CanonicalObject or t is tuple:
                 append(item)
-            else:
+            elif t is not float or not _FLOAT_LOW <= abs(item) < _FLOAT_HIGH or item.is_integer():
                 return False
     # Fewer containers than the limit cannot nest deeper than it.
     return len(containers) <= MAX_PARSE_DEPTH or _nests_within(value, MAX_PARSE_DEPTH)
@@ -821,8 +741,9 @@ def _plain(value: dict[str, Any] | list[Any], check_keys: bool) -> bool:
 
 def _nests_within(node: Any, levels: int) -> bool:
     """Whether the arrays/objects in ``node`` nest at most ``levels`` deep (bounded recursion)."""
-    if type(node) is dict:
+    t = type(node)
+    if t is dict or t is CanonicalObject:
         node = node.values()
-    elif type(node) is not list:
+    elif t is not list and t is not tuple:
         return True
     return levels > 0 and all(_nests_within(item, levels - 1) for item in node)

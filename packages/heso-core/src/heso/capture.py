@@ -8,7 +8,6 @@ receipt content whichever surface captured them.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import logging
 import time
@@ -62,8 +61,6 @@ class OutcomeKind(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-
-_VERB_TEXT = {v: v.value for v in Verb}
 
 _RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
 _ALLOWED = OutcomeKind.ALLOWED
@@ -178,55 +175,6 @@ def _now(now_ns: int | None = None) -> str:
     return f"{text}.{us:06d}Z" if us else text + "Z"
 
 
-# The gate builds an Action and an Outcome per call. Both are frozen dataclasses, whose
-# generated __init__ sets each field through object.__setattr__; filling the instance __dict__
-# in one step gives the same object (same fields, equality, hash) at a third of the cost.
-# Used only while the classes keep exactly these fields and no __post_init__ or __slots__.
-_new = object.__new__
-
-
-def _plain_frozen(cls: type, names: tuple[str, ...]) -> bool:
-    return (
-        tuple(f.name for f in dataclasses.fields(cls)) == names
-        and not hasattr(cls, "__post_init__")
-        and "__slots__" not in cls.__dict__
-    )
-
-
-_FAST_ACTION = _plain_frozen(
-    Action,
-    ("verb", "tool_name", "fields", "workflow", "account", "agent", "domain", "action_id"),
-)
-
-
-def _outcome(
-    kind: OutcomeKind,
-    blocking: bool,
-    action_hash: str,
-    receipt: Mapping[str, Any],
-    decision: Decision,
-    entry: Entry,
-) -> Outcome:
-    out = _new(Outcome)
-    out.__dict__.update(
-        kind=kind,
-        blocking=blocking,
-        action_hash=action_hash,
-        receipt=receipt,
-        decision=decision,
-        entry=entry,
-        error=None,
-        ticket=None,
-    )
-    return out
-
-
-if not _plain_frozen(
-    Outcome, ("kind", "blocking", "action_hash", "receipt", "decision", "entry", "error", "ticket")
-):  # pragma: no cover - the class changed: use its own constructor
-    _outcome = Outcome
-
-
 def capture(
     verb: Verb | str,
     tool_name: str,
@@ -279,29 +227,16 @@ def capture(
     if redact_fields:
         extra = normalize_redact_spec(redact_fields)
         spec = merge_redact_specs(spec, extra) if spec else extra
-    if _FAST_ACTION:
-        action = _new(Action)
-        action.__dict__.update(
-            verb=verb,
-            tool_name=tool_name,
-            fields=values,
-            workflow=workflow or cfg.workflow,
-            account=account or cfg.account,
-            agent=agent,
-            domain=domain,
-            action_id=action_id,
-        )
-    else:  # pragma: no cover - Action changed shape
-        action = Action(
-            verb=verb,
-            tool_name=tool_name,
-            fields=values,
-            workflow=workflow or cfg.workflow,
-            account=account or cfg.account,
-            agent=agent,
-            domain=domain,
-            action_id=action_id,
-        )
+    action = Action(
+        verb=verb,
+        tool_name=tool_name,
+        fields=values,
+        workflow=workflow or cfg.workflow,
+        account=account or cfg.account,
+        agent=agent,
+        domain=domain,
+        action_id=action_id,
+    )
     stage = "evaluating the policy"
     try:
         decision = rt.policy.evaluate(action)
@@ -319,20 +254,10 @@ def capture(
         else:
             shown, commitments = values, None
         stage = "signing the receipt"
-        if agent is None and domain is None and action_id is None:
-            block = {
-                "verb": _VERB_TEXT[verb],
-                "tool_name": tool_name,
-                "workflow": action.workflow,
-                "account": action.account,
-                "fields": shown,
-            }  # = action_block(action, shown)
-        else:
-            block = action_block(action, shown)
         receipt = mint_content(
             cfg.clock_override or _now(start_ns),
             rt.identity,
-            block,
+            action_block(action, shown),
             decision.policy_block(),
             rt.key,
         )  # = mint(build_content(...)), one step
@@ -354,7 +279,7 @@ def capture(
             f"the heso gate failed while {stage} for {verb.value} {tool_name!r}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    return _outcome(kind, cfg.blocking, action_hash, receipt, decision, entry)
+    return Outcome(kind, cfg.blocking, action_hash, receipt, decision, entry)
 
 
 def _approval_floor(decision: Decision, settings: Any) -> Decision:

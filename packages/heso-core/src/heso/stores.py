@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from heso.keys import SigningKey
     from heso.ledger.store import LedgerStore
     from heso.toml_source import TomlSource
+    from heso.transparency.settings import TransparencySettings
 
 FILE: Final = "file"
 POSTGRESQL: Final = "postgresql"
@@ -133,12 +134,20 @@ def open_ledger(
     key: SigningKey | None = None,
     durability: str = "buffered",
     lock_timeout: float = 10.0,
+    transparency: TransparencySettings | None = None,
 ) -> LedgerStore:
     """The ledger ``spec`` names: to append with the operator ``key`` (and the writer's
-    ``durability`` and ``lock_timeout``), or, without a key, to read."""
+    ``durability``, ``lock_timeout`` and checkpoint ``transparency`` settings), or, without a
+    key, to read."""
     if spec.kind != FILE or spec.path is None:
         raise _unavailable(spec)
-    return FileLedger(spec.path, key=key, durability=durability, lock_timeout=lock_timeout)
+    return FileLedger(
+        spec.path,
+        key=key,
+        durability=durability,
+        lock_timeout=lock_timeout,
+        transparency=transparency,
+    )
 
 
 def open_approvals(spec: StoreSpec) -> ApprovalStore:

@@ -148,7 +148,7 @@ def test_the_console_opens_its_stores_through_the_factory(heso_project, monkeypa
     capture("tool_call", "t", {})
     heso.shutdown()
     view = ProjectView(heso_project.root)
-    assert [r.seq for r in view.rows()] == [0]
+    assert [r["seq"] for r in view.receipts({})["rows"]] == [0]
     monkeypatch.setenv("HESO_STORE", URLS[0])
     with pytest.raises(heso.HesoConfigError, match="not available yet") as err:
         ProjectView(heso_project.root)

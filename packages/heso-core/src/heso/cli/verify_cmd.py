@@ -52,16 +52,43 @@ def register(sub: Any) -> None:
         "(default: the project's, when there is one)",
     )
     p.add_argument("--workers", type=int, default=None, help="processes for --chain")
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="also prove the receipt is in the log under a signed checkpoint: FILE is a "
+        "tlog-proof (from `heso proof`; offline) or a checkpoint note (the path is read from "
+        "the local log's tree)",
+    )
+    p.add_argument(
+        "--consistency",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="prove the log in NEW extends the checkpoint OLD: NEW is a consistency proof "
+        "(from `heso proof --consistency`) or a newer checkpoint (the path is read from the "
+        "local log's tree)",
+    )
+    from heso.cli.transparency_trust import add_trust_flags
+
+    add_trust_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from heso.canonical import canonical_bytes
     from heso.cli._stores import ledger_of
     from heso.errors import HesoConfigError
     from heso.ledger import format as fmt
 
+    if args.consistency:
+        if args.target or args.chain or args.checkpoint:
+            raise HesoConfigError("--consistency takes no target, --chain or --checkpoint")
+        from heso.cli.transparency_verify import verify_consistency
+
+        return verify_consistency(args)
     trust = cli_trust(args)
+    if args.checkpoint and (args.chain or not args.target):
+        raise HesoConfigError("--checkpoint applies to one receipt (a prefix or a file)")
     if args.sealed and not args.chain:
         raise HesoConfigError("--sealed applies to --chain")
     if args.chain:
@@ -92,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.target:
         raise HesoConfigError("give an action_hash prefix, a receipt file, or --chain")
     path = Path(args.target)
+    receipt_data: bytes | None = None
     if path.suffix == ".json" or path.is_file():
         try:
             with open(path, "rb") as f:
@@ -105,8 +133,15 @@ def run(args: argparse.Namespace) -> int:
             verdict.details["operator_pinned_by"] = trust.pinned_by
         else:
             verdict = trust.verify_receipt_bytes(data)
+            receipt_data = data
     else:
-        verdict = trust.verify_receipt(ledger_of(args).receipt(args.target))
+        receipt = ledger_of(args).receipt(args.target)
+        verdict = trust.verify_receipt(receipt)
+        receipt_data = canonical_bytes(receipt)
+    if args.checkpoint and receipt_data is not None:
+        from heso.cli.transparency_verify import add_inclusion
+
+        verdict = add_inclusion(args, verdict, receipt_data)
     emit(args, escape(str(verdict)), verdict.to_dict())
     warn_unpinned(args, verdict.ok and not trust.operators)
     return 0 if verdict.ok else 1

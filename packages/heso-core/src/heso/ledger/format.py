@@ -53,14 +53,6 @@ class Entry:
     offset: int
 
 
-def make_entry(seq: int, entry_hash: str, offset: int) -> Entry:
-    """``Entry(seq, entry_hash, offset)`` without the frozen ``__init__``'s per-field
-    ``object.__setattr__`` (the same object, a third of the cost; once per append)."""
-    e = object.__new__(Entry)
-    e.__dict__.update(seq=seq, entry_hash=entry_hash, offset=offset)
-    return e
-
-
 @dataclass(frozen=True)
 class Head:
     """A verified signed head."""

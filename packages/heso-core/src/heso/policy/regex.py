@@ -596,14 +596,42 @@ def compile_search(pattern: str) -> Callable[[str], bool]:
     if fast is not None:
         return fast
     translated = _Translator(pattern, parsed).sequence(parsed, parsed.state.flags, _INPUT, _INPUT)
+    search = _engine_search(translated)
+    if isinstance(search, str):
+        raise RegexError(
+            f"regular expression {pattern!r} is too large for the linear-time engine ({search})",
+            "simplify it: fewer or smaller repetitions, especially of large classes such as \\w",
+        )
+    return search
+
+
+def compile_search_any(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """A function telling whether any of ``patterns`` (each valid for :func:`compile_search`)
+    is found in a string; the patterns RE2 runs are joined into one, searched in one pass."""
+    unique = list(dict.fromkeys(patterns))
+    parsed = [_parse(pattern) for pattern in unique]
+    if all(_fast_path(p) is not None for p in parsed):
+        tests = [compile_search(pattern) for pattern in unique]
+    else:  # one pass of RE2 for all of them (plain-text ones included)
+        joined = _engine_search(
+            "|".join(
+                f"(?:{_Translator(pattern, p).sequence(p, p.state.flags, _INPUT, _INPUT)})"
+                for pattern, p in zip(unique, parsed, strict=True)
+            )
+        )
+        tests = [compile_search(p) for p in unique] if isinstance(joined, str) else [joined]
+    if len(tests) == 1:
+        return tests[0]
+    found = tuple(tests)
+    return lambda text: any(test(text) for test in found)
+
+
+def _engine_search(translated: str) -> Callable[[str], bool] | str:
+    """RE2's unanchored search for a translated pattern, or RE2's error compiling it."""
     engine, options, unanchored = _engine()
     compiled = engine(translated.encode("utf-8"), options)
     if not compiled.ok():
-        error = compiled.error().decode("utf-8", "replace")
-        raise RegexError(
-            f"regular expression {pattern!r} is too large for the linear-time engine ({error})",
-            "simplify it: fewer or smaller repetitions, especially of large classes such as \\w",
-        )
+        return str(compiled.error().decode("utf-8", "replace"))
     match = compiled.Match
 
     def search(text: str) -> bool:
@@ -630,4 +658,4 @@ def _parse(pattern: str) -> Any:
         ) from None
 
 
-__all__ = ["MAX_REPEAT", "RegexError", "compile_search", "translate"]
+__all__ = ["MAX_REPEAT", "RegexError", "compile_search", "compile_search_any", "translate"]
