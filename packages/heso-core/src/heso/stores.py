@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from heso.approvals.file_store import FileApprovalStore
 from heso.errors import HesoConfigError
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from heso.toml_source import TomlSource
     from heso.transparency.settings import TransparencySettings
 
-FILE = "file"
-POSTGRESQL = "postgresql"
+FILE: Final = "file"
+POSTGRESQL: Final = "postgresql"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 ENV_STORE = "HESO_STORE"
 SETTING = ("heso", "store")

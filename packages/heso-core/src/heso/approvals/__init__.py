@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from heso.action import Action
+    from heso.capture import Outcome
+    from heso.config import Runtime
+    from heso.policy import Decision
 
 _EXPORTS = {
     "resume": "heso.approvals.gated",
@@ -31,7 +37,7 @@ _EXPORTS = {
 }
 
 
-def on_suspended(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> None:
+def on_suspended(runtime: Runtime, receipt: Mapping[str, Any], decision: Decision) -> None:
     """Open a pending approval for a ``require_approval`` receipt (called by the gate).
 
     A ``@heso.gated`` first call opens its own session (it holds the session lock and knows
@@ -44,7 +50,7 @@ def on_suspended(runtime: Any, receipt: Mapping[str, Any], decision: Any) -> Non
     session.open_pending(runtime, receipt, decision)
 
 
-def reenter(runtime: Any, action: Any, decision: Any) -> Any:
+def reenter(runtime: Runtime, action: Action, decision: Decision) -> Outcome | None:
     """Re-enter an earlier suspension of ``action`` (called by the gate when policy requires
     approval and blocking is on): see :func:`heso.approvals.reentry.reenter`."""
     from heso.approvals import reentry

@@ -11,7 +11,7 @@ session's lifecycle.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso import verdict as v
 from heso.approvals.decisions import APPROVED, check_approver_decision
@@ -20,9 +20,12 @@ from heso.errors import ApprovalError, VerificationError
 from heso.keys import PublicKey
 from heso.receipt import co_sign, mint, verify_receipt
 
+if TYPE_CHECKING:
+    from heso.config import Runtime
+
 
 def assemble_l1(
-    runtime: Any,
+    runtime: Runtime,
     registry: Registry,
     action_hash: str,
     suspended_content: Mapping[str, Any],

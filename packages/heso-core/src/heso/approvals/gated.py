@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso import config as _config
 from heso import telemetry
@@ -24,11 +24,14 @@ from heso.action import Verb
 from heso.approvals import binding as _binding
 from heso.approvals import session as _session
 from heso.approvals import sla as _sla
-from heso.approvals.decisions import operator_record
+from heso.approvals.decisions import APPROVED, operator_record
 from heso.approvals.reentry import FireTicket, claim
-from heso.approvals.state import APPROVED, COMPLETED, FIRED, TERMINAL, SessionState
+from heso.approvals.state import COMPLETED, FIRED, TERMINAL, SessionState
 from heso.approvals.store import ApprovalStore, check_session, new_session_id
 from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
+
+if TYPE_CHECKING:
+    from heso.config import Runtime
 
 log = logging.getLogger("heso.approvals")
 
@@ -241,7 +244,7 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 
 
 def _first_call(
-    runtime: Any,
+    runtime: Runtime,
     store: ApprovalStore,
     spec: _Spec,
     session: str,
@@ -295,7 +298,7 @@ def _first_call(
 
 
 def _resume(
-    runtime: Any,
+    runtime: Runtime,
     store: ApprovalStore,
     spec: _Spec,
     session: str,
@@ -496,7 +499,7 @@ def _update(
 
 
 def _record_timeouts(
-    runtime: Any, store: ApprovalStore, session: str, now: datetime
+    runtime: Runtime, store: ApprovalStore, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
     if st is not None and st.due and runtime.identity == st.operator:

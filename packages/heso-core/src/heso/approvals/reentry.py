@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso import config as _config
 from heso import fieldpath
@@ -37,15 +37,9 @@ from heso.action import Action, Verb
 from heso.approvals import session as _session
 from heso.approvals import sla
 from heso.approvals.binding import has_destroyed
-from heso.approvals.state import (
-    APPROVED,
-    OPEN,
-    OPENING_KINDS,
-    TERMINAL,
-    SessionState,
-    fold,
-)
-from heso.approvals.store import ApprovalStore
+from heso.approvals.decisions import APPROVED
+from heso.approvals.state import OPEN, TERMINAL, SessionState, fold
+from heso.approvals.store import OPENING_KINDS, ApprovalStore
 from heso.canonical import canonical_bytes, to_json_value
 from heso.capture import Outcome, OutcomeKind, action_hash_scope, gate
 from heso.errors import (
@@ -61,6 +55,9 @@ from heso.policy import DecisionKind
 from heso.receipt import action_block
 from heso.redaction import RedactStrategy, RevealEntry, redact
 from heso.steps import current_step
+
+if TYPE_CHECKING:
+    from heso.config import Runtime
 
 log = logging.getLogger("heso.approvals")
 
@@ -134,7 +131,7 @@ def find(
 
 
 def _search(
-    runtime: Any,
+    runtime: Runtime,
     store: ApprovalStore,
     action: Action,
     now: datetime,
@@ -179,7 +176,7 @@ def lookup(key: str, *, settle: bool = False) -> Found | None:
 
 
 def _action(
-    runtime: Any,
+    runtime: Runtime,
     verb: Verb | str,
     tool_name: str,
     fields: Mapping[str, Any] | None,
@@ -219,7 +216,7 @@ def _hinted_session(store: ApprovalStore, hint: str | None) -> str | None:
     return session
 
 
-def _suspends(runtime: Any, action: Action) -> bool:
+def _suspends(runtime: Runtime, action: Action) -> bool:
     """Whether the current policy suspends ``action``: only then can an earlier suspension of
     it exist to re-enter (fail closed: a policy that crashes raises)."""
     try:
@@ -239,7 +236,7 @@ def _candidates(store: ApprovalStore) -> list[str]:
 
 
 def _match(
-    runtime: Any, store: ApprovalStore, session: str, action: Action, now: datetime
+    runtime: Runtime, store: ApprovalStore, session: str, action: Action, now: datetime
 ) -> Found | None:
     """``session``'s state when its current action is ``action`` (cheap checks first; the
     lifecycle's signatures are verified only for a match)."""
@@ -329,7 +326,9 @@ class FireTicket:
             self.complete(exc is None, error=exc)
 
 
-def claim(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> FireTicket | None:
+def claim(
+    runtime: Runtime, store: ApprovalStore, st: SessionState, now: datetime
+) -> FireTicket | None:
     """Win the one firing of the approved session ``st`` (hold its lock): the session records
     ``fired``. ``None`` when ``st`` is not approved or another caller, in any thread or
     process, won it."""
@@ -430,7 +429,9 @@ def admit(
     approval). ``with admit("tool_call", name, args): run()``.
     """
     if hint is not None and _config.current().config.blocking:
-        shape = {k: options.get(k) for k in ("workflow", "account", "agent", "domain", "action_id")}
+        shape: dict[str, Any] = {
+            k: options.get(k) for k in ("workflow", "account", "agent", "domain", "action_id")
+        }
         found = find(verb, tool_name, fields, hint=hint, **shape)
         if found is not None:
             fired = fire(found)
@@ -441,7 +442,7 @@ def admit(
     return Admission(outcome.action_hash, outcome=outcome, ticket=outcome.ticket)
 
 
-def reenter(runtime: Any, action: Action, decision: Any) -> Outcome | None:
+def reenter(runtime: Runtime, action: Action, decision: Any) -> Outcome | None:
     """The gate's re-entry (:func:`heso.capture.capture` with ``reenter=True``), for a call
     policy suspends while blocking is on: the same call suspended before and approved since
     fires now (an ``APPROVED`` outcome carrying its :class:`FireTicket`); one still undecided,

@@ -11,6 +11,7 @@ themselves, and the chain's verdict comes from the verifier.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -48,7 +49,7 @@ _QUICK = 2_000
 try:
     from orjson import loads as _loads
 except ImportError:  # PyPy: the standard parser
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]  # takes what the index passes (bytes, str)
 
 
 def parse_stamp(text: Any) -> datetime | None:
@@ -266,7 +267,7 @@ class ChainIndex:
                 if code is None:
                     return []
                 col = self.columns[name]
-                tests.append(lambda i, col=col, code=code: col[i] == code)
+                tests.append(functools.partial(_equals, col, code))
         when = self.when
         if since is not None:
             tests.append(lambda i: when[i] >= since)
@@ -349,6 +350,10 @@ class ChainIndex:
                 for i, c in enumerate(counts)
             ],
         }
+
+
+def _equals(col: array[int], code: int, i: int) -> bool:
+    return col[i] == code
 
 
 def _start(bucket: int, size: int, fmt: str) -> str:

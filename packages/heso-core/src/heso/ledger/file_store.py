@@ -120,7 +120,7 @@ class FileLedger:
 
     def __init__(
         self,
-        data_dir: str | Path,
+        data_dir: str | os.PathLike[str],
         *,
         key: SigningKey | None = None,
         durability: str = "buffered",

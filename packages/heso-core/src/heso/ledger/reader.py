@@ -91,18 +91,18 @@ def chunked_lines(f: IO[bytes], start: int, end: int) -> Iterator[tuple[bytes | 
         lines = chunk.split(b"\n")
         tail = lines.pop()  # after the chunk's last newline: an unfinished line (or b"")
         if lines:
+            drop_first = False
             if carry or too_long:
                 first = lines[0]
                 if too_long or carried + len(first) > limit:
-                    lines[0] = None  # type: ignore[call-overload]
+                    drop_first = True
                 else:
                     carry.append(first)
                     lines[0] = b"".join(carry)
                 carry, carried, too_long = [], 0, False
-            for line in lines:
-                if line is not None and len(line) > limit:
-                    line = None
-                yield line, True
+            for index, line in enumerate(lines):
+                dropped = (drop_first and index == 0) or len(line) > limit
+                yield (None if dropped else line), True
         if tail and not too_long:
             carry.append(tail)
             carried += len(tail)

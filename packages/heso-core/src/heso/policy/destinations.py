@@ -138,7 +138,7 @@ class _Parser:
 
     def quoted_string(self) -> str:
         self.i += 1  # the opening quote
-        out = []
+        out: list[str] = []
         s = self.s
         while self.i < len(s):
             c = s[self.i]

@@ -133,12 +133,13 @@ class _MemberTable:
 
     def add(self, values: Sequence[Any], mask: int) -> None:
         members = _Members(values)
-        for table, keys in (
+        tables: tuple[tuple[dict[Any, int], Any], ...] = (
             (self.bools, members.bools),
             (self.nums, members.nums),
             (self.strs, members.strs),
             (self.str_nums, members.str_nums),
-        ):
+        )
+        for table, keys in tables:
             for key in keys:
                 table[key] = table.get(key, 0) | mask
 

@@ -182,6 +182,8 @@ class Plan:
 
     def _check(self, i: int, x: Any, out: int) -> int:
         """``out`` with the bits check ``i`` sets for value ``x``."""
+        if_missing: int
+        found: int | None
         if_missing, sieves, cache, reach = self.checks[i]
         if x is None:
             return out | if_missing

@@ -30,14 +30,14 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-if sys.version_info >= (3, 11):
-    from re import _constants as sre
-    from re import _parser as sre_parse
-else:  # pragma: no cover - exercised on Python 3.10 only
+if TYPE_CHECKING or sys.version_info < (3, 11):  # typeshed types the 3.10 names only
     import sre_constants as sre
     import sre_parse
+else:
+    from re import _constants as sre
+    from re import _parser as sre_parse
 
 Ranges = tuple[tuple[int, int], ...]
 """A set of code points: sorted, disjoint, non-adjacent inclusive ranges."""
@@ -158,7 +158,7 @@ def _engine_set(source: str, flags: int, bmp: bool = False) -> Ranges:
     """The code points (of :func:`_universe`) that Python's engine matches with the
     one-character pattern ``source`` under ``flags``."""
     runs = re.compile(f"(?:{source})+", flags)
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for offset, text in _universe(bmp):
         pairs.extend((offset + m.start(), offset + m.end() - 1) for m in runs.finditer(text))
     return _normalize(pairs)
@@ -461,7 +461,7 @@ _STARTS = frozenset({sre.AT_BEGINNING, sre.AT_BEGINNING_STRING})
 _ENDS = frozenset({sre.AT_END, sre.AT_END_STRING})
 
 
-def _scoped(flags: int, av: Any) -> int:
+def _scoped(flags: int, av: tuple[Any, int, int, Any]) -> int:
     _group, add, remove, _items = av
     return (flags | add) & ~remove
 
@@ -636,7 +636,8 @@ def _engine_search(translated: str) -> Callable[[str], bool] | str:
 
     def search(text: str) -> bool:
         data = text.encode("utf-8", "surrogatepass")
-        return match(unanchored, data, 0, len(data))[0][0] >= 0
+        start: int = match(unanchored, data, 0, len(data))[0][0]
+        return start >= 0
 
     return search
 
