@@ -174,11 +174,14 @@ class Database:
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         """A new connection of its own (for LISTEN, locks, migrations)."""
-        psycopg = _psycopg()
+        pg = _psycopg()
         try:
-            return psycopg.connect(self.url, autocommit=autocommit, connect_timeout=10)
-        except psycopg.Error as exc:
+            conn: psycopg.Connection[Any] = pg.connect(
+                self.url, autocommit=autocommit, connect_timeout=10
+            )
+        except pg.Error as exc:
             raise self.error("connect", exc) from None
+        return conn
 
     def _get_pool(self) -> Any:
         with self._lock:

@@ -37,7 +37,13 @@ def register(sub: Any) -> None:
     c.add_argument("--approvers", metavar="TOML", help="a heso.toml registering approver keys")
     add_json_flag(c)
     c.set_defaults(func=run_copy)
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+    p.set_defaults(func=lambda args: _usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """``heso store`` without a subcommand: print what it takes; exit 2 (usage)."""
+    parser.print_help()
+    return 2
 
 
 def _url(args: argparse.Namespace, given: str | None) -> str:
