@@ -9,15 +9,19 @@
   (``heso init``'s) and with a realistic 100-rule policy: argument binding, capture, policy,
   receipt content, ``action_hash``, signature, chain append (line + index), in ``buffered``
   and ``fsync`` durability.
+* **gate_10k**: the same call under a 10,000-rule policy of overlapping wildcard scopes with
+  conditions (``common.policy_text(overlap=True)``): several hundred rules cover
+  ``send_email`` and the one that allows it comes last.
 
-Floor and gate run interleaved (a block of each in turn), every call timed on its own, so load
-that comes and goes hits both alike; the targets are on the ratio of their p50s.
+Floor and gates run interleaved (a block of each in turn), every call timed on its own, so
+load that comes and goes hits all alike; the targets are on the ratios of their p50s.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ from common import (
     machine,
     make_project,
     per_call,
+    policy_text,
     section_main,
     summary,
     time_calls,
@@ -68,6 +73,7 @@ def run(quick: bool) -> dict[str, Any]:
     import heso
     from heso import config
     from heso.canonical import canonical_bytes, loads_strict
+    from heso.policy import parse_policy
     from heso.receipt import mint
 
     rounds, block = (4, 50) if quick else (60, 200)
@@ -107,15 +113,38 @@ def run(quick: bool) -> dict[str, Any]:
     def gate(i: int) -> str:
         return send_email(*arguments[i & 1023])
 
+    # The 10,000-rule policy, loaded as heso.init loads one; each gate's turn sets its policy.
+    policy_100 = rt.policy
+    started = time.perf_counter()
+    policy_10k = parse_policy(policy_text(10_000, overlap=True), root / "heso.toml")
+    load_10k_s = time.perf_counter() - started
+
+    def use(policy: Any) -> Any:
+        return lambda: setattr(rt, "policy", policy)
+
     out: dict[str, Any] = {
         "machine": machine(),
         "timer_overhead_us": timer_overhead_us(),
         "content_bytes": size,
         "policy_rules": len(rt.policy.rules),
+        "policy_10k": {
+            "rules": len(policy_10k.rules),
+            "load_s": load_10k_s,
+            "candidates_for_gated_tool": len(policy_10k.candidates("tool_call", "send_email")),
+        },
     }
     res = interleaved(
-        {"floor": floor, "floor_pynacl": floor_pynacl, "gate_buffered": gate}, rounds, block
+        {
+            "floor": floor,
+            "floor_pynacl": floor_pynacl,
+            "gate_buffered": gate,
+            "gate_10k": gate,
+        },
+        rounds,
+        block,
+        setup={"gate_buffered": use(policy_100), "gate_10k": use(policy_10k)},
     )
+    rt.policy = policy_100
     out.update(res)
     f50 = res["floor"]["per_call_us"]["p50"]
     g50 = res["gate_buffered"]["per_call_us"]["p50"]
@@ -124,6 +153,7 @@ def run(quick: bool) -> dict[str, Any]:
     out["ratio_run_medians"] = (
         res["gate_buffered"]["run_mean_us"]["median"] / res["floor"]["run_mean_us"]["median"]
     )
+    out["ratio_gate_10k_to_gate"] = res["gate_10k"]["per_call_us"]["p50"] / g50
 
     # The starter policy, in its own project, against the same floor (interleaved again).
     heso.init(project_root=starter_root)
@@ -152,6 +182,7 @@ def run(quick: bool) -> dict[str, Any]:
     stages = interleaved(
         {
             "policy_evaluate": lambda i: rt.policy.evaluate(action),
+            "policy_evaluate_10k": lambda i: policy_10k.evaluate(action),
             "mint": lambda i: mint(sample, rt.key),
             "chain_append": lambda i: rt.ledger.append(receipt),
             "capture": lambda i: heso.capture.capture("tool_call", "send_email", fields),

@@ -1,4 +1,5 @@
-"""Policy evaluation speed: p50/p99 of ``Policy.evaluate`` at 1, 100 and 10,000 rules.
+"""Policy evaluation speed: p50/p99 of ``Policy.evaluate`` at 1, 100 and 10,000 rules, and at
+100 and 10,000 rules of overlapping wildcard scopes.
 
 Run alone: ``python benchmarks/bench_policy.py [--quick] [--json out.json]`` (``benchmarks/run.py``
 runs it as one section of the suite).
@@ -10,6 +11,10 @@ exists; a fifth of the rules scoped to a workflow, account or agent. Actions hit
 (80%) and unknown tools (20%), with fields that sometimes match. Each call is timed on its own
 (``perf_counter_ns``; the timer's own overhead is printed and not subtracted). "warm" is the
 steady state; "cold" is the first action on a (verb, tool) pair the policy has not seen.
+
+The overlapping policy (:func:`overlapping`) scopes rules by ``send_*``, ``*_email``,
+``*email*``, ``*`` and the like, so that one tool is covered by about one rule in twelve; its
+actions are ``send_email``-shaped calls (:func:`overlap_actions`).
 """
 
 from __future__ import annotations
@@ -109,6 +114,107 @@ def generate(n_rules: int, seed: int = 7) -> tuple[str, list[str]]:
     return "\n".join(parts), tools
 
 
+# -- overlapping wildcard scopes ----------------------------------------------------------------
+
+VERBS_WORDS = ["send", "get", "list", "create", "update", "sync", "forward", "draft", "archive"]
+OBJECTS = ["email", "message", "invoice", "ticket", "contact", "file", "report", "sms"]
+TENANTS = 300
+SUBJECT_PATTERNS = ["(?i)^urgent", "(?i)wire transfer", r"^\\[ext\\]", "(?i)password|credential"]
+BODY_WORDS = ["unsubscribe", "gift card", "confidential", "bitcoin", "invoice attached"]
+
+
+def overlap_condition(rng: random.Random) -> str:
+    """A condition on a ``send_email``-shaped call (to, subject, body, cc, priority) or on
+    fields such a call lacks (env, amount, customer.tier)."""
+    t = rng.randrange(TENANTS)
+    return rng.choice(
+        [
+            f'{{ field = "to", op = "ends_with", value = "@tenant{t}.com" }}',
+            f'{{ field = "to", op = "email_domain_in", value = ["tenant{t}.com"] }}',
+            f'{{ field = "to", op = "eq", value = "ceo@tenant{t}.com" }}',
+            f'{{ field = "priority", op = "gt", value = {rng.randrange(3, 10)} }}',
+            f'{{ field = "priority", op = "in", value = [{rng.randrange(5, 9)}, 9] }}',
+            f'{{ field = "cc", op = "contains", value = "audit@tenant{t}.com" }}',
+            f'{{ field = "subject", op = "starts_with", value = "[tenant-{t}]" }}',
+            f'{{ field = "subject", op = "regex", value = "{rng.choice(SUBJECT_PATTERNS)}" }}',
+            f'{{ field = "body", op = "contains", value = "{rng.choice(BODY_WORDS)}" }}',
+            f'{{ field = "env", op = "eq", value = "{rng.choice(["prod", "staging"])}" }}',
+            f'{{ field = "amount", op = "gt", value = {rng.randrange(100, 100_000)} }}',
+            f'{{ field = "customer.tier", op = "eq", value = "{rng.choice(["gold", "free"])}" }}',
+        ]
+    )
+
+
+def overlapping(n_rules: int, seed: int = 13) -> tuple[str, list[str]]:
+    """A policy whose wildcard scopes overlap (``send_*``, ``*_email``, ``*email*``, ``*``):
+    a ``send_email`` call meets about one rule in twelve. Every rule has conditions or a
+    tenant subject, so rules are told apart by what the call holds, not by its name."""
+    rng = random.Random(seed)
+    tools = [f"{v}_{o}" for v in VERBS_WORDS for o in OBJECTS]
+    tools += [f"{d}.{t}" for d in ("gmail", "crm", "slack") for t in tools[:20]]
+    parts = ['[policy]\ndefault = "allow"\ndefault_approvers = ["oncall"]\n']
+    for i in range(n_rules):
+        r = rng.random()
+        if r < 0.30:
+            scope = rng.choice(tools)
+        elif r < 0.55:
+            scope = rng.choice(VERBS_WORDS) + "_*"
+        elif r < 0.80:
+            scope = "*_" + rng.choice(OBJECTS)
+        elif r < 0.90:
+            scope = "*" + rng.choice(OBJECTS) + "*"
+        elif r < 0.98:
+            scope = rng.choice(("gmail", "crm", "slack")) + ".*"
+        else:
+            scope = "*"
+        v = rng.random()
+        verb = "*" if v < 0.15 else ("tool_call" if v < 0.85 else pick_verb(rng).value)
+        decision = rng.choices(["allow", "block", "require_approval"], [40, 30, 30])[0]
+        lines = [
+            "[[rule]]",
+            f'id = "o{i}"',
+            f"order = {rng.randrange(0, 1000)}",
+            f'verb = "{verb}"',
+            f'scope = "{scope}"',
+            f'decision = "{decision}"',
+        ]
+        if decision == "require_approval":
+            lines.append('approvers = ["oncall"]')
+        k = rng.choices([0, 1, 2, 3], [10, 50, 30, 10])[0]
+        group = "any" if k >= 2 and rng.random() < 0.1 else "conditions"
+        if k:
+            lines.append(f"{group} = [" + ", ".join(overlap_condition(rng) for _ in range(k)) + "]")
+        if k == 0 or rng.random() < 0.2:
+            kind = rng.choice(["workflow", "account", "agent"])
+            t = rng.randrange(TENANTS)
+            name = f"tenant-{t}" if rng.random() < 0.7 else f"tenant-{t}*"
+            lines.append(f'subject = {{ kind = "{kind}", name = "{name}" }}')
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts), tools
+
+
+def overlap_actions(rng: random.Random, tools: list[str], count: int) -> list[Action]:
+    """``send_email``-shaped calls on the overlapping policy's tools, now and then from a tenant
+    or with fields that make a rule hold."""
+    out = []
+    for _ in range(count):
+        t = rng.randrange(TENANTS)
+        fields: dict[str, Any] = {
+            "to": rng.choice(["customer@example.com", f"ceo@tenant{t}.com", f"a@tenant{t}.com"]),
+            "subject": rng.choice(["Re: order #1001", f"[tenant-{t}] invoice"]),
+            "body": "Thanks for reaching out. " * 3,
+            "cc": rng.choice([["team@example.com"], [f"audit@tenant{t}.com"]]),
+            "priority": rng.randrange(1, 10),
+        }
+        if rng.random() < 0.3:
+            fields["env"] = rng.choice(["prod", "staging", "dev"])
+        if rng.random() < 0.3:
+            fields["amount"] = rng.randrange(200_000)
+        tenant = f"tenant-{t}" if rng.random() < 0.2 else "default"
+        out.append(Action(Verb.TOOL_CALL, rng.choice(tools), fields, workflow=tenant))
+    return out
+
+
 def actions(rng: random.Random, tools: list[str], count: int) -> list[Action]:
     out = []
     for _ in range(count):
@@ -152,14 +258,14 @@ def pct(samples: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
 
 
-def bench(n_rules: int, calls: int, runs: int = 10) -> dict[str, Any]:
+def bench(n_rules: int, calls: int, runs: int = 10, *, overlap: bool = False) -> dict[str, Any]:
     """p50/p99 (µs) of ``Policy.evaluate`` over ``runs`` runs of ``calls // runs`` actions."""
-    text, tools = generate(n_rules)
+    text, tools = overlapping(n_rules) if overlap else generate(n_rules)
     t0 = time.perf_counter()
     policy: Policy = parse_policy(text)
     load_ms = (time.perf_counter() - t0) * 1000
     rng = random.Random(11)
-    pool = actions(rng, tools, 5000)
+    pool = (overlap_actions if overlap else actions)(rng, tools, 5000)
     for a in pool:  # warm the per-(verb, tool) caches
         policy.evaluate(a)
     stream = [rng.choice(pool) for _ in range(calls)]
@@ -193,6 +299,8 @@ def run(quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"timer_overhead_us": timer_overhead_us()}
     for n in (1, 100, 10_000):
         out[f"rules_{n}"] = bench(n, calls)
+    for n in (100, 10_000):
+        out[f"overlap_{n}"] = bench(n, calls, overlap=True)
     return out
 
 

@@ -6,8 +6,10 @@
   verified (RFC 9162), each call timed on its own.
 * **append**: one tree append of a real chain line (leaf hash, the node hashes it completes, one
   ``pwrite``), interleaved with the full ``@heso.tool`` gate (100-rule policy, buffered) in the
-  same process; the target is on the ratio of their p50s. ``append_hash_only`` is the hashing
-  alone (a compact range, nothing stored), ``append_memory`` stores into memory.
+  same process. The gate runs twice: as shipped (its ledger keeps the tree and issues
+  checkpoints) and on a ledger whose tree hook is switched off (``gate_no_tree``); the target
+  is on what the tree adds to the gate's p50 (``tree_share_of_gate``). ``append_hash_only`` is
+  the hashing alone (a compact range, nothing stored), ``append_memory`` stores into memory.
 """
 
 from __future__ import annotations
@@ -145,12 +147,31 @@ def run(quick: bool) -> dict[str, Any]:
     edge = CompactRange()
     lines = [_line(template, i) for i in range(1024)]
 
+    from heso import config
+    from heso.ledger import FileLedger
+
+    runtime = config.current()
+    with_tree = runtime.ledger
+    no_tree = FileLedger(Path(tempfile.mkdtemp(prefix="heso-bench-notree-")), key=runtime.key)
+    from heso.canonical import loads_strict
+
+    no_tree.append(loads_strict(template)["receipt"])
+    no_tree._add_leaves = lambda lines: None  # type: ignore[method-assign]
+    assert no_tree._tree is not None
+    no_tree._tree.due = lambda now=None: False  # type: ignore[method-assign]
+
     def gate(k: int) -> str:
+        runtime.ledger = with_tree
+        return send_email(*arguments[k & 1023])
+
+    def gate_no_tree(k: int) -> str:
+        runtime.ledger = no_tree
         return send_email(*arguments[k & 1023])
 
     res = interleaved(
         {
             "gate_buffered": gate,
+            "gate_no_tree": gate_no_tree,
             "append_file": lambda k: file_tree.append(lines[k & 1023]),
             "append_memory": lambda k: memory_tree.append(lines[k & 1023]),
             "append_hash_only": lambda k: edge.append(lines[k & 1023]),
@@ -162,6 +183,10 @@ def run(quick: bool) -> dict[str, Any]:
     g50 = res["gate_buffered"]["per_call_us"]["p50"]
     out["ratio_tree_append_to_gate"] = res["append_file"]["per_call_us"]["p50"] / g50
     out["ratio_tree_hash_only_to_gate"] = res["append_hash_only"]["per_call_us"]["p50"] / g50
+    bare = res["gate_no_tree"]["per_call_us"]["p50"]
+    out["tree_share_of_gate"] = (g50 - bare) / bare
+    runtime.ledger = with_tree
+    no_tree.close()
     heso.shutdown()
     return out
 

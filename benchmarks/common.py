@@ -62,15 +62,22 @@ def time_calls(fn: Callable[[int], Any], n: int, start: int = 0) -> list[int]:
 
 
 def interleaved(
-    fns: dict[str, Callable[[int], Any]], rounds: int, block: int, warmup: int = 200
+    fns: dict[str, Callable[[int], Any]],
+    rounds: int,
+    block: int,
+    warmup: int = 200,
+    setup: dict[str, Callable[[], Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run each function in turn, ``block`` individually timed calls per turn, ``rounds``
     times: load that comes and goes hits all of them alike, so their ratios stay meaningful.
+    ``setup[name]()``, if given, runs (untimed) before each turn of ``name``.
 
     Returns per name: ``per_call`` (p50/p99 of every call, µs) and ``runs`` (summary of the
     mean µs per call of each block).
     """
-    for fn in fns.values():
+    setup = setup or {}
+    for name, fn in fns.items():
+        setup.get(name, _nothing)()
         for i in range(warmup):
             fn(i)
     samples: dict[str, list[int]] = {name: [] for name in fns}
@@ -78,6 +85,7 @@ def interleaved(
     i = warmup
     for _ in range(rounds):
         for name, fn in fns.items():
+            setup.get(name, _nothing)()
             s = time_calls(fn, block, i)
             samples[name].extend(s)
             means[name].append(sum(s) / len(s) / 1000.0)
@@ -86,6 +94,10 @@ def interleaved(
         name: {"per_call_us": per_call(samples[name]), "run_mean_us": summary(means[name])}
         for name in fns
     }
+
+
+def _nothing() -> None:
+    pass
 
 
 def timer_overhead_us() -> float:
@@ -150,10 +162,18 @@ conditions = [
 BODY = "Thanks for reaching out. Your refund has been processed. " * 3
 
 
-def policy_text(rules: int = 100) -> str:
-    """A realistic generated policy of ``rules`` rules, one of which allows the gated tool."""
-    from bench_policy import generate
+def policy_text(rules: int = 100, *, overlap: bool = False) -> str:
+    """A realistic generated policy of ``rules`` rules, one of which allows the gated tool.
 
+    ``overlap``: the policy of overlapping wildcard scopes (``bench_policy.overlapping``),
+    with the allowing rule ordered after every other rule, so that each of the many rules
+    covering ``send_email`` has to be ruled out before it decides.
+    """
+    from bench_policy import generate, overlapping
+
+    if overlap:
+        text, _ = overlapping(rules - 1)
+        return text + GATE_RULE.replace("order = 5", "order = 1000")
     text, _ = generate(rules - 1)
     return text + GATE_RULE
 

@@ -6,9 +6,10 @@
 Each section runs in its own fresh process (``benchmarks/bench_<section>.py``, runnable alone)
 so state, caches and memory never leak between them:
 
-    gate         the cryptographic floor vs the full @heso.tool gate (buffered, fsync)
+    gate         the cryptographic floor vs the full @heso.tool gate (buffered, fsync); the
+                 gate under a 10,000-rule policy of overlapping wildcard scopes vs 100 rules
     concurrency  8 threads and 4 processes gating at once, fsync (group commit)
-    policy       Policy.evaluate at 1, 100 and 10,000 rules
+    policy       Policy.evaluate at 1, 100 and 10,000 rules; the overlapping-scope policy
     verify       heso verify --chain vs raw Ed25519; heso verify <prefix> on 1M receipts;
                  peak memory verifying that store
     startup      import heso vs python -c pass, imported modules, RSS over 100k actions
@@ -16,7 +17,10 @@ so state, caches and memory never leak between them:
     peers        obsigna/agent-receipts, agent-governance-toolkit, provenrail, signet-auth and
                  chain-receipt-core side by side
     transparency Merkle proofs on a 1M-entry tree; a tree append against the gate
+    store        the PostgreSQL store: gated actions/s at 1, 2, 4 processes x 8 threads (the
+                 file store's fsync figure beside it); verify 1M entries from the database
     telemetry    the gate with telemetry off, a span per decision (SDK, OTLP), log records
+    console      heso console's first page and memory on 200,000 and 1,000,000 receipts
 
 Figures are ``min / median / p99`` over repeated runs (or p50/p99 of individually timed
 calls). The machines are shared and noisy: read medians and ratios, not single times; the
@@ -50,6 +54,8 @@ SECTIONS = (
     "peers",
     "transparency",
     "telemetry",
+    "console",
+    "store",
 )
 
 
@@ -107,6 +113,14 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
         "ratio_threads8_to_1_buffered",
         ">=",
         1.3,
+        "x",
+    ),
+    (
+        "gate p50 at 10k overlapping rules / 100-rule gate p50",
+        "gate",
+        "ratio_gate_10k_to_gate",
+        "<=",
+        1.15,
         "x",
     ),
     (
@@ -185,11 +199,47 @@ TARGETS: list[tuple[str, str, str, str, float, str]] = [
         0.10,
         "x",
     ),
+    (
+        "gate p50 with the ledger's tree / without, minus 1",
+        "transparency",
+        "tree_share_of_gate",
+        "<=",
+        0.10,
+        "x",
+    ),
 ]
 
 
 PEER_SPEEDUP = 2.0
 """heso at least this many times faster than each peer per signed, chained action."""
+
+
+TARGETS += [
+    (
+        "gated actions/s on PostgreSQL, 4 processes x 8 threads",
+        "store",
+        "pg_4x8.per_s.median",
+        ">=",
+        3000,
+        "/s",
+    ),
+    (
+        "verify --chain 1M from the database / from the file",
+        "store",
+        "ratio_verify_db_to_file",
+        "<=",
+        1.5,
+        "x",
+    ),
+    (
+        "prefix lookup + verify on the database (1M entries)",
+        "store",
+        "prefix_verify_db_ms.median",
+        "<=",
+        50.0,
+        "ms",
+    ),
+]
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -291,7 +341,21 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             )
         )
         out.append(_call_row("full gate, fsync (one thread)", _get(g, "gate_fsync.per_call_us")))
+        p10k = g.get("policy_10k", {})
+        out.append(
+            _call_row(
+                f"full gate, buffered, {_fmt(p10k.get('rules'))} overlapping rules",
+                _get(g, "gate_10k.per_call_us"),
+            )
+        )
+        out.append(
+            _line(
+                "  rules covering the gated tool / policy load",
+                f"{p10k.get('candidates_for_gated_tool')} / {_fmt(p10k.get('load_s'), 2)} s",
+            )
+        )
         out.append(_line("ratio gate / floor (p50)", g.get("ratio_gate_buffered_to_floor"), "x"))
+        out.append(_line("ratio gate 10k rules / gate (p50)", g.get("ratio_gate_10k_to_gate"), "x"))
         out.append(
             _line("ratio starter gate / floor (p50)", g.get("ratio_gate_starter_to_floor"), "x")
         )
@@ -318,15 +382,18 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     p = results.get("policy", {})
     if p and "error" not in p:
         out.append("policy (Policy.evaluate, warm)")
-        for n in (1, 100, 10_000):
-            r = p.get(f"rules_{n}", {})
-            out.append(_stat_row(f"{n:,} rules: p50 of each run", r.get("run_p50_us"), "µs", 2))
+        for key, label in (
+            *((f"rules_{n}", f"{n:,} rules") for n in (1, 100, 10_000)),
+            *((f"overlap_{n}", f"{n:,} overlapping") for n in (100, 10_000)),
+        ):
+            r = p.get(key, {})
+            out.append(_stat_row(f"{label}: p50 of each run", r.get("run_p50_us"), "µs", 2))
             out.append(
                 _line(
-                    f"{n:,} rules: p50 / p99 / cold p50 (all calls)",
+                    f"{label}: p50 / p99 / cold p50 / load",
                     f"{_fmt(r.get('p50_us'), 2)} / {_fmt(r.get('p99_us'), 2)} / "
-                    f"{_fmt(r.get('cold_p50_us'), 2)}",
-                    "µs",
+                    f"{_fmt(r.get('cold_p50_us'), 2)} µs / {_fmt(r.get('load_ms'), 0)} ms",
+                    "",
                 )
             )
     v = results.get("verify", {})

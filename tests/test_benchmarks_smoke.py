@@ -23,6 +23,8 @@ EXPECTED = {
         "gate_fsync",
         "ratio_gate_buffered_to_floor",
         "ratio_gate_starter_to_floor",
+        "gate_10k",
+        "ratio_gate_10k_to_gate",
     ],
     "concurrency": [
         "threads8_fsync",
@@ -32,7 +34,7 @@ EXPECTED = {
         "ratio_threads8_to_1_buffered",
         "fsync_latency_ms",
     ],
-    "policy": ["rules_1", "rules_100", "rules_10000"],
+    "policy": ["rules_1", "rules_100", "rules_10000", "overlap_100", "overlap_10000"],
     "verify": [
         "raw_verify_per_s_1core",
         "chain_verify_per_s_1core",
@@ -51,6 +53,8 @@ EXPECTED = {
         "ratio_tree_append_to_gate",
     ],
     "telemetry": ["off", "span", "span_fields", "span_otlp", "log", "added_us_p50", "off_check_ns"],
+    "console": ["stores", "store_build_s"],
+    "store": ["pg_1x8", "pg_2x8", "pg_4x8", "file_fsync_4x8", "ratio_verify_db_to_file"],
 }
 
 
@@ -85,6 +89,7 @@ def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
         assert key in data["gate"]["gate_buffered"]["run_mean_us"]
     names = {row["name"] for row in data["targets"]}
     assert any("floor" in n for n in names) and any("import heso" in n for n in names)
+    assert any("10k overlapping rules" in n for n in names)
     # The smoke run keeps its own copy and leaves a full run's figures alone.
     assert json.loads((results / "latest-quick.json").read_text())["quick"] is True
     assert (full.read_bytes() if full.exists() else None) == before

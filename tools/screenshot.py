@@ -4,7 +4,8 @@ Builds a demo project in a temporary directory (a day of an agent's actions, som
 waiting for approval, one approved with an L1 receipt), starts ``heso console`` on loopback
 and drives Debian's Chromium headless (Playwright, ``/usr/bin/chromium``). Writes
 ``docs/img/console.png`` (receipts and the timeline), ``console-receipt.png`` (one receipt and
-its verification), ``console-approvals.png`` and ``verifier.png`` (a tampered chain).
+its verification), ``console-approvals.png`` (the queue and one card), ``console-broken.png``
+(the chain-broken banner over the receipts) and ``verifier.png`` (a tampered chain).
 
     python tools/screenshot.py
 """
@@ -79,6 +80,7 @@ def build(project: Path) -> dict[str, str]:
     import heso
     from heso.approvals.decisions import approver_decision
     from heso.approvals.external import record_external_decision
+    from heso.approvals.file_store import FileApprovalStore
     from heso.approvals.registry import load_project_registry
     from heso.errors import BlockedError, SuspendedError
     from heso.keys import SigningKey
@@ -130,7 +132,8 @@ def build(project: Path) -> dict[str, str]:
         at="2026-03-02T12:20:00Z",
         reason="customer called",
     )
-    record_external_decision(project / "heso-local-data", load_project_registry(project), part)
+    store = FileApprovalStore(project / "heso-local-data")
+    record_external_decision(store, load_project_registry(project), part)
     heso.init(project_root=project, clock_override="2026-03-02T12:21:00Z")
     heso.resume(f"action-{first}")
     heso.shutdown()
@@ -193,6 +196,8 @@ def main() -> int:
                 page.wait_for_selector('#key-status[data-registered="dana"]')
                 page.click('#tabs button[data-tab="approvals"]')
                 page.wait_for_selector('main[data-loaded="approvals"]')
+                page.click("table.queue tbody tr:first-child")
+                page.wait_for_selector("#approval-detail section.approval")
                 page.screenshot(path=str(OUT / "console-approvals.png"), full_page=True)
 
                 chain = Path(tmp) / "tampered"
@@ -202,6 +207,15 @@ def main() -> int:
                 (chain / "receipts.jsonl").write_bytes(b"\n".join(lines) + b"\n")
                 shutil.copy(project / "heso-local-data" / "chain.head.json", chain)
                 verifier = export_verifier(Path(tmp) / "heso-verifier.html")
+
+                # The project's own chain edited in place: every tab shows the banner.
+                own = project / "heso-local-data" / "receipts.jsonl"
+                own.write_bytes(b"\n".join(lines) + b"\n")
+                page.goto(info["url"].split("?")[0] + "#receipts")
+                page.wait_for_selector('#banner[data-verdict="HashMismatch"]')
+                page.wait_for_selector('main[data-loaded="receipts"]')
+                page.screenshot(path=str(OUT / "console-broken.png"))
+
                 page = browser.new_page(viewport={"width": 1240, "height": 760})
                 page.goto(verifier.as_uri())
                 page.wait_for_selector('body[data-state="ready"]')

@@ -21,19 +21,27 @@ from heso_testing.receipts import signed_receipt as _receipt
 Opener = Callable[[SigningKey | None], LedgerStore]
 
 
-def _file_store(tmp_path: Path) -> Opener:
+def _file_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     return lambda key: FileLedger(tmp_path / "heso-local-data", key=key)
 
 
-STORES = {"file": _file_store}
+def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    from heso.ledger.postgres_store import PostgresLedger
+
+    url = request.getfixturevalue("postgres_store_url")
+    return lambda key: PostgresLedger(url, key=key)
+
+
+STORES = {"file": _file_store, "postgresql": _postgres_store}
 
 
 @pytest.fixture(params=sorted(STORES))
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     opened: list[LedgerStore] = []
+    make = STORES[request.param](request, tmp_path)
 
     def opener(key: SigningKey | None) -> LedgerStore:
-        store = STORES[request.param](tmp_path)(key)
+        store = make(key)
         opened.append(store)
         return store
 

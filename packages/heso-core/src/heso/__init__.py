@@ -55,6 +55,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "resume": ("heso.approvals.gated", "resume"),
     "ResumeOutcome": ("heso.approvals.gated", "ResumeOutcome"),
     "decision": ("heso.approvals.gated", "decision"),
+    "wait": ("heso.approvals.gated", "wait"),
     "append_decision": ("heso.approvals.gated", "append_decision"),
     "SUSPENDED": ("heso.approvals.gated", "SUSPENDED"),
     "DENIED": ("heso.approvals.gated", "DENIED"),

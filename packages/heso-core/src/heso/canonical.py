@@ -238,7 +238,7 @@ def _conv_key(key: Any, mapping: Any) -> str:
 
 def _conv_list(v: Any, depth: int) -> list[Any]:
     _enter(v, depth)
-    out = []
+    out: list[Any] = []
     append = out.append
     for index, item in enumerate(v):
         if type(item) is str and item.isascii():
@@ -694,7 +694,8 @@ def loads_canonical(data: bytes) -> dict[str, Any] | list[Any] | None:
         return None
     t = type(value)
     if (t is dict or t is list) and _plain(value, not data.isascii()):
-        return value
+        found: dict[str, Any] | list[Any] = value
+        return found
     return None
 
 

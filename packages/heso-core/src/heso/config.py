@@ -29,6 +29,7 @@ from heso.project import POLICY_FILE, data_dir, require_root
 from heso.receipt import format_timestamp
 from heso.redaction import RedactStrategy, RevealStore, normalize_redact_spec
 from heso.toml_source import TomlSource, did_you_mean
+from heso.transparency.settings import TransparencySettings, parse_settings
 
 log = logging.getLogger("heso")
 
@@ -45,6 +46,7 @@ _SETTINGS_KEYS = (
     "operator_keys",
     "telemetry",
     "store",
+    "transparency",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -68,6 +70,8 @@ class Config:
     store: stores.StoreSpec | None = None
     """Where evidence is kept (:func:`heso.stores.setting`); ``None``: the file store in
     :attr:`data_dir`."""
+    transparency: TransparencySettings = field(default_factory=TransparencySettings)
+    """Checkpoints and witnesses (``[heso.transparency]``)."""
 
     @property
     def data_dir(self) -> Path:
@@ -189,6 +193,7 @@ def _settings(source: TomlSource) -> dict[str, Any]:
         "operator_keys": (list,),
         "telemetry": (dict,),
         "store": (str,),
+        "transparency": (dict,),
     }
     for key, value in table.items():
         ok = isinstance(value, types[key]) and not (key == "timeout" and isinstance(value, bool))
@@ -219,6 +224,8 @@ def _settings(source: TomlSource) -> dict[str, Any]:
             raise source.error(
                 f"[heso].operator_keys[{i}]: {exc}", (SETTINGS_TABLE, "operator_keys"), value=True
             ) from None
+    if "transparency" in table:
+        parse_settings(source)
     if "telemetry" in table:
         _telemetry.from_table(source, table["telemetry"], (SETTINGS_TABLE, "telemetry"))
     if "redact" in table:
@@ -277,6 +284,7 @@ def resolve(
         operator_keys=tuple(table.get("operator_keys", ())),
         telemetry=_telemetry_settings(telemetry, table, source),
         store=stores.setting(source, root),
+        transparency=parse_settings(source),
     )
     return config, source
 
@@ -340,6 +348,7 @@ def init(
             key=key,
             durability=config.durability,
             lock_timeout=config.timeout,
+            transparency=config.transparency,
         ),
         approvals=approvals,
         reveal=RevealStore(config.data_dir / "reveal", fsync=config.durability == "fsync"),

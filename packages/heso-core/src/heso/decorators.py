@@ -15,7 +15,7 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from heso import fieldpath
 from heso.action import Verb
@@ -75,7 +75,7 @@ def action(catalog_id: str, /, *, redact: Any = None, name: str | None = None) -
     spec = normalize_redact_spec(redact)
 
     def decorate(func: F) -> F:
-        return _wrap(func, entry.verb, spec, name, entry.domain, entry.action_id)
+        return cast(F, _wrap(func, entry.verb, spec, name, entry.domain, entry.action_id))
 
     return decorate
 
@@ -219,8 +219,8 @@ def _wrap(
                 action_hash_var.reset(token)
 
     functools.update_wrapper(wrapper, func)
-    wrapper.__signature__ = sig  # type: ignore[attr-defined]
-    wrapper.__heso_gate__ = info  # type: ignore[attr-defined]
+    wrapper.__signature__ = sig  # type: ignore[union-attr]  # functions take attributes
+    wrapper.__heso_gate__ = info  # type: ignore[union-attr]
     return wrapper
 
 

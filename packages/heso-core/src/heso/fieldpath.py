@@ -8,7 +8,7 @@ policy conditions and redaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -75,6 +75,33 @@ def get(obj: Any, path: str | tuple[Segment, ...]) -> Any:
         else:
             return _MISSING
     return cur
+
+
+def compile_get(segments: tuple[Segment, ...]) -> Callable[[Any], Any]:
+    """:func:`get` for one parsed path, with plain ``dict`` steps resolved by direct lookups."""
+    if not segments or not all(type(s) is str for s in segments):
+        return lambda obj: get(obj, segments)
+    if len(segments) == 1:
+        key = segments[0]
+
+        def get_one(obj: Any) -> Any:
+            if type(obj) is dict:
+                return obj.get(key, _MISSING)
+            return get(obj, segments)
+
+        return get_one
+
+    def get_path(obj: Any) -> Any:
+        cur = obj
+        for i, key in enumerate(segments):
+            if type(cur) is not dict:
+                return get(cur, segments[i:])
+            cur = cur.get(key, _MISSING)
+            if cur is _MISSING:
+                break
+        return cur
+
+    return get_path
 
 
 def render(segments: Sequence[Segment]) -> str:

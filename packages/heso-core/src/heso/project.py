@@ -32,7 +32,7 @@ def find_root(start: str | Path | None = None) -> Path | None:
     return None
 
 
-def require_root(explicit: str | Path | None = None) -> Path:
+def require_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     """``explicit``, else ``HESO_PROJECT_ROOT``, else discovery; ``HesoConfigError`` if none."""
     chosen = explicit if explicit is not None else os.environ.get("HESO_PROJECT_ROOT") or None
     if chosen is not None:
@@ -51,7 +51,7 @@ def require_root(explicit: str | Path | None = None) -> Path:
     return found
 
 
-def data_dir(root: str | Path) -> Path:
+def data_dir(root: str | os.PathLike[str]) -> Path:
     """The project's local data directory."""
     return Path(root) / DATA_DIR
 

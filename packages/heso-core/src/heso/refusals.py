@@ -7,7 +7,7 @@ tool's result and carries on). The text is the same on every framework.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from heso.errors import GateRefusal, SuspendedError
 
@@ -25,7 +25,7 @@ def check_mode(mode: str) -> Mode:
     """``mode`` if it is a refusal mode, else ``ValueError``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of 'raise', 'message', not {mode!r}")
-    return cast(Mode, mode)
+    return mode
 
 
 def refusal_text(refusal: BaseException) -> str:

@@ -13,51 +13,30 @@ A store URL may carry a password. It is kept only in :class:`StoreSpec` and show
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from heso.approvals.file_store import FileApprovalStore
 from heso.errors import HesoConfigError
 from heso.ledger.file_store import FileLedger
 from heso.project import data_dir
+from heso.store_url import redact_url
 from heso.toml_source import type_name
 
 if TYPE_CHECKING:
     from heso.approvals.store import ApprovalStore
+    from heso.database import Database
     from heso.keys import SigningKey
     from heso.ledger.store import LedgerStore
     from heso.toml_source import TomlSource
+    from heso.transparency.settings import TransparencySettings
 
-FILE = "file"
-POSTGRESQL = "postgresql"
+FILE: Final = "file"
+POSTGRESQL: Final = "postgresql"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 ENV_STORE = "HESO_STORE"
 SETTING = ("heso", "store")
-MASK = "***"
-_SECRET_PARAM = re.compile(
-    r"((?:^|[?&\s])(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE
-)
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def redact_url(text: str) -> str:
-    """``text`` (a store URL or connection string) fit to show: the password of the URL's
-    user, and any ``password=`` / ``sslpassword=`` parameter, replaced by ``***``.
-
-    Errs toward hiding: everything between ``scheme://user:`` and the last ``@`` is masked, so
-    a password holding ``/``, ``?`` or ``@`` does not leak either.
-    """
-    m = _SCHEME.match(text)
-    if m is not None:
-        scheme, rest = m.group(0), text[m.end() :]
-        at = rest.rfind("@")
-        if at >= 0:
-            user, colon, _ = rest[:at].partition(":")
-            rest = (user + colon + MASK if colon else user) + rest[at:]
-        text = scheme + rest
-    return _SECRET_PARAM.sub(lambda p: p.group(1) + MASK, text)
 
 
 @dataclass(frozen=True)
@@ -67,7 +46,8 @@ class StoreSpec:
 
     kind: Literal["file", "postgresql"]
     path: Path | None = None
-    """The file store's directory (``heso-local-data/``)."""
+    """The project's ``heso-local-data/``: the file store's directory; beside a database it
+    still holds this host's operator key and reveal salts."""
     url: str | None = field(default=None, repr=False)
     origin: str = "default"
     """Where the setting came from (``HESO_STORE``, ``heso.toml``), for messages."""
@@ -86,7 +66,7 @@ def parse_store(value: str, origin: str, root: str | os.PathLike[str]) -> StoreS
     if text == FILE:
         return StoreSpec(FILE, data_dir(root), None, origin)
     if text.lower().startswith(POSTGRES_SCHEMES):
-        return StoreSpec(POSTGRESQL, None, text, origin)
+        return StoreSpec(POSTGRESQL, data_dir(root), text, origin)
     shown = redact_url(text) if ("://" in text or "=" in text or "@" in text) else text
     raise ValueError(
         f'the store must be "file" or a postgresql:// URL, not {shown!r} (set by {origin})'
@@ -119,12 +99,20 @@ def setting(source: TomlSource | None, root: str | os.PathLike[str]) -> StoreSpe
         raise source.error(str(exc), SETTING, value=True) from None
 
 
-def _unavailable(spec: StoreSpec) -> HesoConfigError:
-    return HesoConfigError(
-        f"the PostgreSQL store ({spec}, set by {spec.origin}) is not available yet: this "
-        "version of heso keeps evidence in files",
-        hint=f'remove {ENV_STORE} / [heso] store, or set it to "file"',
-    )
+_databases: dict[str, Database] = {}
+
+
+def database(spec: StoreSpec) -> Database:
+    """The one :class:`~heso.database.Database` of ``spec``'s URL in this process, checked
+    at every open: reachable (one try: fail fast), with this heso's schema
+    (``HesoConfigError``)."""
+    from heso.database import Database
+
+    assert spec.url is not None
+    db = _databases.get(spec.url) or Database(spec.url)
+    db.require_schema(deadline=0, origin=spec.origin)
+    _databases[spec.url] = db
+    return db
 
 
 def open_ledger(
@@ -133,16 +121,32 @@ def open_ledger(
     key: SigningKey | None = None,
     durability: str = "buffered",
     lock_timeout: float = 10.0,
+    transparency: TransparencySettings | None = None,
 ) -> LedgerStore:
     """The ledger ``spec`` names: to append with the operator ``key`` (and the writer's
-    ``durability`` and ``lock_timeout``), or, without a key, to read."""
-    if spec.kind != FILE or spec.path is None:
-        raise _unavailable(spec)
-    return FileLedger(spec.path, key=key, durability=durability, lock_timeout=lock_timeout)
+    ``durability``, ``lock_timeout`` and checkpoint ``transparency`` settings), or, without a
+    key, to read."""
+    if spec.url is not None:
+        from heso.ledger.postgres_store import PostgresLedger
+
+        # Durability is the database's (synchronous_commit), whatever ``durability`` says.
+        return PostgresLedger(spec.url, key=key, lock_timeout=lock_timeout, db=database(spec))
+    assert spec.path is not None
+    return FileLedger(
+        spec.path,
+        key=key,
+        durability=durability,
+        lock_timeout=lock_timeout,
+        transparency=transparency,
+    )
 
 
 def open_approvals(spec: StoreSpec) -> ApprovalStore:
     """The approvals store ``spec`` names."""
-    if spec.kind != FILE or spec.path is None:
-        raise _unavailable(spec)
+    if spec.url is not None:
+        from heso.approvals.postgres_store import PostgresApprovalStore
+
+        root = spec.path.parent if spec.path is not None else None
+        return PostgresApprovalStore(spec.url, project_root=root, db=database(spec))
+    assert spec.path is not None
     return FileApprovalStore(spec.path)

@@ -24,9 +24,12 @@ import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso.errors import HesoConfigError
+
+if TYPE_CHECKING:
+    from heso.config import Runtime
 
 log = logging.getLogger("heso.decisions")
 """One record per decision (INFO; WARNING for a suspension that awaits a person), with
@@ -325,7 +328,7 @@ def _log_decision(
 
 
 def approval_event(
-    runtime: Any,
+    runtime: Runtime,
     session: str,
     record: Mapping[str, Any],
     *,
@@ -358,7 +361,7 @@ def approval_event(
         _failed(exc)
 
 
-def _opening(runtime: Any, session: str) -> Mapping[str, Any] | None:
+def _opening(runtime: Runtime, session: str) -> Mapping[str, Any] | None:
     """The session's latest opening record that the current operator key signed (a line
     anyone could have written into the store describes nothing)."""
     from heso.approvals.decisions import signer_of

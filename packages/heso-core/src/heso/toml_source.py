@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -103,7 +104,7 @@ class TomlSource:
         self.data: dict[str, Any] = self._parse()
 
     @classmethod
-    def read(cls, path: str | Path) -> TomlSource:
+    def read(cls, path: str | os.PathLike[str]) -> TomlSource:
         """Read and parse ``path``; a missing, unreadable or invalid file is a config error."""
         p = Path(path)
         try:

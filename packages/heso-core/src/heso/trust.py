@@ -27,6 +27,7 @@ from heso.approvals.registry import Registry, load_registry
 from heso.errors import HesoConfigError
 from heso.keys import PublicKey
 from heso.ledger.verify import verify_ledger
+from heso.ledger.watch import TrustInputs
 from heso.project import POLICY_FILE
 from heso.toml_source import TomlSource
 from heso.verdict import Verdict
@@ -87,6 +88,14 @@ class Trust:
                 **self._approvers,
             )
         )
+
+    def chain_inputs(self) -> TrustInputs:
+        """These trust inputs for a :class:`~heso.ledger.watch.ChainWatch`."""
+        return TrustInputs(self.operators, **self._approvers)
+
+    def noted(self, verdict: Verdict) -> Verdict:
+        """``verdict`` with where the operator keys came from (``operator_pinned_by``)."""
+        return self._noted(verdict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for a browser that verifies with the same inputs (``HesoVerify.trustOptions``)."""

@@ -36,6 +36,9 @@ UNSEALED = "Unsealed"
 TORN_TAIL = "TornTail"
 OPERATOR_MISMATCH = "OperatorMismatch"
 NOT_FOUND = "NotFound"
+NOT_IN_LOG = "NotInLog"
+"""A receipt's inclusion proof, or a checkpoint's consistency proof, does not verify
+(:mod:`heso.transparency`)."""
 
 RECEIPT_CODES = frozenset(
     {

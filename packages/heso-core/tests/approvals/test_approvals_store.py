@@ -16,12 +16,27 @@ from heso.approvals.registry import Registry
 from heso.approvals.store import GENESIS, ApprovalStore, encode_line
 from heso.errors import ApprovalError, LifecycleError
 
-STORES: dict[str, Callable[[Path], ApprovalStore]] = {"file": FileApprovalStore}
+
+def _file_store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
+    return FileApprovalStore(tmp_path / "heso-local-data")
+
+
+def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
+    from heso.approvals.postgres_store import PostgresApprovalStore
+
+    url = request.getfixturevalue("postgres_store_url")
+    return PostgresApprovalStore(url, project_root=tmp_path)
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], ApprovalStore]] = {
+    "file": _file_store,
+    "postgresql": _postgres_store,
+}
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ApprovalStore:
-    return STORES[request.param](tmp_path / "heso-local-data")
+    return STORES[request.param](request, tmp_path)
 
 
 def _opening(session: str, action_hash: str) -> dict[str, Any]:
@@ -99,3 +114,24 @@ def test_the_pending_list_is_folded_from_signed_records(store: ApprovalStore) ->
     with store.locked("s1"):
         store.append("s1", _opening("s1", "a" * 64))
     assert store.open_hashes(Registry()) == []
+
+
+def test_a_waiter_learns_of_a_new_record_promptly(store: ApprovalStore) -> None:
+    import time
+
+    with store.locked("s1"):
+        store.append("s1", _opening("s1", "a" * 64))
+    assert store.wait_for_change("s1", 1, 0.2) is False  # nothing new: waits out its timeout
+
+    def decide() -> None:
+        time.sleep(0.3)
+        with store.locked("s1"):
+            store.append("s1", {"record": {"kind": "note"}, "signer": {"key_id": "x"}})
+
+    t = threading.Thread(target=decide)
+    started = time.monotonic()
+    t.start()
+    assert store.wait_for_change("s1", 1, 30.0) is True
+    assert time.monotonic() - started < 5.0
+    t.join()
+    assert len(store.lines("s1")) == 2

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from heso import fieldpath
 from heso.action import Action, Verb
 from heso.policy import DecisionKind, parse_policy
+from heso.policy.destinations import AddressError, _Parser, parse_address_list
 from heso.policy.operators import OPERATORS, OperatorValueError, compile_glob, to_number
 
 
@@ -370,3 +372,38 @@ def test_address_lists_never_crash_and_in_never_passes_what_not_in_flags(field: 
     assert inside in (True, False, None) and outside in (True, False, None)
     if inside is True:
         assert outside is False
+
+
+# -- building blocks of the fast paths -----------------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab.@-_+\"' <>(),;:[]\\\tAé", max_size=14))
+def test_a_plain_address_is_read_as_the_full_parser_reads_it(text: str) -> None:
+    try:
+        expected: Any = _Parser(text).address_list()
+    except AddressError:
+        expected = AddressError
+    try:
+        found: Any = parse_address_list(text)
+    except AddressError:
+        found = AddressError
+    assert found == expected
+
+
+PATHS = ["a", "a.b", "a.0", "a.b.c", '["x.y"].b', "0", "a.-1"]
+NESTED = st.recursive(
+    st.sampled_from([None, 1, "s", True]),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b", "c", "x.y", "0"]), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATHS), NESTED)
+def test_a_compiled_field_path_reads_what_the_plain_one_reads(path: str, obj: Any) -> None:
+    segments = fieldpath.parse(path)
+    assert fieldpath.compile_get(segments)(obj) == fieldpath.get(obj, segments)

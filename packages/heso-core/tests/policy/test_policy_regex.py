@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from heso.policy import PolicyConfigError, parse_policy
 from heso.policy.operators import OPERATORS, OperatorValueError
-from heso.policy.regex import RegexError, compile_search, translate
+from heso.policy.regex import RegexError, compile_search, compile_search_any, translate
 
 BACKTRACKING = textwrap.dedent(
     """
@@ -237,3 +237,15 @@ def test_plain_and_anchored_text_patterns_skip_the_engine(monkeypatch: pytest.Mo
         assert compile_search(pattern)("xx") is (re.search(pattern, "xx") is not None)
     with pytest.raises(AssertionError, match="compiled for RE2"):
         compile_search(r"^\d")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    patterns=st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=6),
+    text=st.text(alphabet=ALPHABET, max_size=12),
+)
+def test_searching_several_patterns_at_once_finds_what_each_finds(
+    patterns: list[str], text: str
+) -> None:
+    expected = any(re.search(p, text) is not None for p in patterns)
+    assert compile_search_any(patterns)(text) is expected

@@ -26,6 +26,12 @@ URLS = [
     f"postgresql://heso@db.internal/heso?password={SECRET}",
     f"postgresql://heso:p/{SECRET}?@db.internal/heso",
 ]
+DOWN = [  # loopback addresses where no database listens: nothing leaves the machine
+    f"postgresql://heso:{SECRET}@127.0.0.1:1/heso",
+    f"postgres://heso:{SECRET}@127.0.0.1:1/heso?sslmode=disable",
+    f"postgresql://heso@127.0.0.1:1/heso?password={SECRET}",
+    f"postgresql://heso:p/{SECRET}?@127.0.0.1:1/heso",
+]
 
 
 def _policy(store: str | None) -> str:
@@ -52,22 +58,24 @@ def test_store_file_may_be_spelled_out(heso_project):
     )
 
 
-@pytest.mark.parametrize("url", URLS[:2])
-def test_a_postgresql_url_is_refused_until_the_store_exists(heso_project, url):
+@pytest.mark.parametrize("url", DOWN[:2])
+def test_an_unreachable_database_fails_init_clearly(heso_project, url):
     heso_project.write_policy(_policy(url))
-    with pytest.raises(heso.HesoConfigError, match=r"PostgreSQL store .* is not available yet"):
+    with pytest.raises(heso.HesoConfigError, match=r"cannot .* PostgreSQL store") as err:
         heso_project.init()
+    assert "database is running" in err.value.diagnostics()
+    assert SECRET not in err.value.diagnostics()
     with pytest.raises(heso.HesoConfigError):
         capture("tool_call", "t", {})  # nothing was initialised: the gate fails closed
 
 
 def test_the_environment_wins_over_heso_toml(heso_project, monkeypatch):
-    heso_project.write_policy(_policy(URLS[0]))
+    heso_project.write_policy(_policy(DOWN[0]))
     monkeypatch.setenv("HESO_STORE", "file")
     assert heso_project.init().store_spec.kind == stores.FILE
     heso.shutdown()
     heso_project.write_policy(_policy("file"))
-    monkeypatch.setenv("HESO_STORE", URLS[1])
+    monkeypatch.setenv("HESO_STORE", DOWN[1])
     with pytest.raises(heso.HesoConfigError, match="set by HESO_STORE"):
         heso_project.init()
 
@@ -110,7 +118,7 @@ def test_redact_url_hides_every_password(text, shown):
     assert SECRET not in stores.redact_url(text)
 
 
-@pytest.mark.parametrize("url", URLS)
+@pytest.mark.parametrize("url", DOWN)
 def test_a_store_password_never_reaches_errors_logs_or_json(
     heso_project, monkeypatch, capsys, caplog, url
 ):
@@ -134,7 +142,7 @@ def test_a_store_password_never_reaches_errors_logs_or_json(
             code = main([*argv, *json_flag])
             out, errs = capsys.readouterr()
             assert code == 2, (argv, out, errs)
-            assert "not available yet" in out + errs
+            assert "PostgreSQL store" in out + errs
             assert SECRET not in out + errs, argv
             if json_flag:
                 assert json.loads(out)["error"] == "HesoConfigError"
@@ -148,9 +156,9 @@ def test_the_console_opens_its_stores_through_the_factory(heso_project, monkeypa
     capture("tool_call", "t", {})
     heso.shutdown()
     view = ProjectView(heso_project.root)
-    assert [r.seq for r in view.rows()] == [0]
-    monkeypatch.setenv("HESO_STORE", URLS[0])
-    with pytest.raises(heso.HesoConfigError, match="not available yet") as err:
+    assert [r["seq"] for r in view.receipts({})["rows"]] == [0]
+    monkeypatch.setenv("HESO_STORE", DOWN[0])
+    with pytest.raises(heso.HesoConfigError, match="database is running") as err:
         ProjectView(heso_project.root)
     assert SECRET not in str(err.value)
 

@@ -164,7 +164,7 @@ def test_receipts_are_listed_newest_first_with_filters_facets_and_timeline(
     assert seqs(limit="2", offset="1") == [6, 5]
     assert client.get("/api/receipts", params={"since": "yesterday"}).status_code == 400
 
-    timeline = everything["timeline"]
+    timeline = client.get("/api/timeline").json()
     assert timeline["bucket_seconds"] == 3600
     counts: dict[str, int] = {}
     for bucket in timeline["buckets"]:
@@ -207,6 +207,7 @@ def test_the_chain_status_names_the_first_broken_entry(client: TestClient, scene
     status = client.get("/api/chain").json()
     assert status["verdict"]["summary"] == "Valid (L0)"
     assert [e["status"] for e in status["entries"]] == ["ok"] * 8
+    assert (status["total"], status["offset"]) == (8, 0)
     assert status["head"]["length"] == 8
 
     path = scene.data_dir / "receipts.jsonl"

@@ -32,6 +32,23 @@ def open_tab(page: Any, tab: str) -> None:
     page.wait_for_selector(f'main[data-loaded="{tab}"]')
 
 
+def queue(page: Any) -> set[str]:
+    """The action hashes in the approvals queue."""
+    return set(
+        page.eval_on_selector_all(
+            "table.queue tbody tr", "(trs) => trs.map((tr) => tr.dataset.hash)"
+        )
+    )
+
+
+def open_approval(page: Any, action_hash: str) -> Any:
+    """Click the action's row in the queue; its full card."""
+    page.click(f'table.queue tr[data-hash="{action_hash}"]')
+    card = page.locator(f'#approval-detail section.approval[data-hash="{action_hash}"]')
+    card.wait_for()
+    return card
+
+
 def chain_lines(scene: Scene) -> list[bytes]:
     return (scene.data_dir / "receipts.jsonl").read_bytes().splitlines()
 
@@ -176,9 +193,15 @@ def test_approve_with_a_browser_held_key_and_heso_verify_says_l1(
     page.wait_for_selector('#key-status[data-registered="dana"]')
 
     open_tab(page, "approvals")
-    wire = page.locator(f'section.approval[data-hash="{scene.pending["wire_transfer"]}"]')
+    assert queue(page) == {scene.pending["wire_transfer"], scene.pending["refund"]}
+    page.check("#only-mine")
+    page.wait_for_function("() => document.querySelectorAll('table.queue tbody tr').length === 1")
+    assert queue(page) == {scene.pending["refund"]}  # dana is not in finance
+    page.uncheck("#only-mine")
+    page.wait_for_function("() => document.querySelectorAll('table.queue tbody tr').length === 2")
+    wire = open_approval(page, scene.pending["wire_transfer"])
     assert wire.locator("button.approve").is_disabled()  # dana is not in finance
-    card = page.locator(f'section.approval[data-hash="{scene.pending["refund"]}"]')
+    card = open_approval(page, scene.pending["refund"])
     assert "oncall 0/1 (alice, dana)" in card.inner_text()
     assert "23h20m left → deny" in card.inner_text()
     card.locator("input.reason").fill("customer called")
@@ -189,7 +212,7 @@ def test_approve_with_a_browser_held_key_and_heso_verify_says_l1(
         f"dana approved {refund[:12]} for oncall: 1 of 1 — approved: the L1 receipt is "
         "minted when the action resumes"
     )
-    assert page.locator("section.approval").count() == 1
+    assert queue(page) == {scene.pending["wire_transfer"]}
     assert page.inner_text("#pending-count") == "1"
 
     record = FileApprovalStore(scene.data_dir).lines(scene.session_of(refund))[-1].part
@@ -253,7 +276,7 @@ def test_the_browser_signs_exactly_what_heso_approve_signs(
     page.wait_for_selector('main[data-loaded="receipts"]')
     open_tab(page, "approvals")
     refund = scene.pending["refund"]
-    card = page.locator(f'section.approval[data-hash="{refund}"]')
+    card = open_approval(page, refund)
     card.locator("input.reason").fill("customer called")
     card.locator("button.approve").click()
     page.wait_for_selector(".flash.ok")
@@ -283,7 +306,7 @@ def test_the_browser_signs_exactly_what_heso_approve_signs(
 
     # alice is in finance too: she denies the wire transfer from the browser.
     wire = scene.pending["wire_transfer"]
-    page.locator(f'section.approval[data-hash="{wire}"] button.deny').click()
+    open_approval(page, wire).locator("button.deny").click()
     page.wait_for_selector(f"text=alice denied {wire[:12]}")
     heso.init(project_root=scene.root, clock_override=T0)
     try:
@@ -291,7 +314,10 @@ def test_the_browser_signs_exactly_what_heso_approve_signs(
     finally:
         heso.shutdown()
     page.check("#show-all")
-    page.wait_for_selector(f'section.approval[data-hash="{wire}"][data-status="denied"]')
+    page.wait_for_selector(f'table.queue tr[data-hash="{wire}"][data-status="denied"]')
+    card = open_approval(page, wire)
+    assert card.get_attribute("data-status") == "denied"
+    assert card.locator(".sla.overdue").count() == 0  # a decided action is not overdue
 
 
 def test_another_local_origin_cannot_read_the_session_or_act(

@@ -72,8 +72,11 @@ def test_the_console_shows_a_hostile_approval_escaped(
     listed = page.inner_text("table.list")
     page.click('#tabs button[data-tab="approvals"]')
     page.wait_for_selector('main[data-loaded="approvals"]')
+    queued = page.inner_text("table.queue")
+    page.click(f'table.queue tr[data-hash="{parked.value.action_hash}"]')
     card = page.locator(f'section.approval[data-hash="{parked.value.action_hash}"]').inner_text()
     assert "A-9\\u202e1-A" in card and "\\u001b]8;;https://evil.example" in card
     assert "billing\\u2066\\u2067\\u2068\\u2069 / acme\\u200b" in card
-    for text in (card, listed, page.inner_text("body")):
+    assert "billing\\u2066\\u2067\\u2068\\u2069 / acme\\u200b" in queued
+    for text in (card, listed, queued, page.inner_text("body")):
         assert not (HIDDEN - LAYOUT) & set(text), sorted((HIDDEN - LAYOUT) & set(text))

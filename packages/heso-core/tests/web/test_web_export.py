@@ -43,7 +43,13 @@ def test_the_page_is_self_contained() -> None:
     assert "@import" not in html
     targets = re.findall(r"url\(([^)]*)\)", html)
     assert targets and all(t.startswith("#") for t in targets)  # SVG markers in the page
-    for name in ("smol-toml.js", "heso-verify.js", "heso-ui.js", "verifier.js"):
+    for name in (
+        "smol-toml.js",
+        "heso-verify.js",
+        "heso-transparency.js",
+        "heso-ui.js",
+        "verifier.js",
+    ):
         assert static_text(name) in html
     assert "console.js" in STATIC_FILES and static_text("console.js") not in html
 
@@ -57,7 +63,7 @@ def test_the_policy_allows_exactly_the_inline_scripts_and_no_connection() -> Non
     assert directives["connect-src"] == "'none'"
     assert directives["form-action"] == "'none'"
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
-    assert len(scripts) == 4
+    assert len(scripts) == 5
     allowed = set(directives["script-src"].split())
     for script in scripts:
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

@@ -192,6 +192,7 @@ def _events(blocks: list[dict[str, Any]], stop_reason: str, model: str) -> Itera
         },
     }
     for index, block in enumerate(blocks):
+        start: dict[str, Any]
         if block["type"] == "text":
             start = {"type": "text", "text": ""}
             delta = {"type": "text_delta", "text": block["text"]}

@@ -286,10 +286,10 @@ class ConformanceTools:
         )
         for fn in coroutines:
             fn.__name__ = fn.__qualname__ = fn.__name__[2:]
-        for fn in (*sync, *coroutines):
+        for func in (*sync, *coroutines):
             # Real types, not this module's postponed annotation strings: some frameworks
             # build their argument models without the function's globals.
-            fn.__annotations__ = typing.get_type_hints(fn)
+            func.__annotations__ = typing.get_type_hints(func)
         self._sync = {fn.__name__: fn for fn in sync}
         self._async = {fn.__name__: fn for fn in coroutines}
 

@@ -1,6 +1,7 @@
 """pytest fixtures of heso-testing, registered when the package is installed (nothing autouse):
-temporary heso projects, a fake OpenAI/Anthropic server and an OTLP/HTTP trace receiver. The
-socket guard is the opt-in :mod:`heso_testing.plugin`."""
+temporary heso projects, a fake OpenAI/Anthropic server, an OTLP/HTTP trace receiver and a
+real PostgreSQL server (:mod:`heso_testing.postgres`). The socket guard is the opt-in
+:mod:`heso_testing.plugin`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from heso_testing.otlp import InMemoryTraces, OtlpReceiver
+from heso_testing.postgres import postgres_server, postgres_store_url, postgres_url
 from heso_testing.project import allow_all_project, heso_env, heso_project
 from heso_testing.providers import FakeProviderServer
 
@@ -55,4 +57,7 @@ __all__ = [
     "heso_project",
     "otel_traces",
     "otlp_receiver",
+    "postgres_server",
+    "postgres_store_url",
+    "postgres_url",
 ]

@@ -50,15 +50,15 @@ def guard_sockets() -> Iterator[list[Any]]:
     orig_connect_ex = socket.socket.connect_ex
     orig_getaddrinfo = socket.getaddrinfo
 
-    def connect(self: socket.socket, address: Any) -> Any:
+    def connect(self: socket.socket, address: Any) -> None:
         try:
             _check(self, address)
         except NetworkAccessError:
             refused.append(address)
             raise
-        return orig_connect(self, address)
+        orig_connect(self, address)
 
-    def connect_ex(self: socket.socket, address: Any) -> Any:
+    def connect_ex(self: socket.socket, address: Any) -> int:
         try:
             _check(self, address)
         except NetworkAccessError:
@@ -72,8 +72,9 @@ def guard_sockets() -> Iterator[list[Any]]:
             raise NetworkAccessError(f"test attempted to resolve non-loopback host {host!r}")
         return orig_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    # Patched for the duration (typeshed types ``self`` as ``_socket.socket``).
+    socket.socket.connect = connect  # type: ignore[method-assign, assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign, assignment]
     socket.getaddrinfo = getaddrinfo
     try:
         yield refused

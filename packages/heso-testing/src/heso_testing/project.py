@@ -44,11 +44,18 @@ class Project:
         return heso.init(project_root=self.root, **kwargs)
 
     def receipts(self) -> list[dict[str, Any]]:
-        """Every receipt in the chain, in order."""
+        """Every receipt in the chain (in whichever store the project uses), in order."""
+        from heso import stores
         from heso.canonical import loads_strict
-        from heso.ledger import FileLedger
+        from heso.errors import HesoConfigError
+        from heso.toml_source import TomlSource
 
-        return [loads_strict(line)["receipt"] for _, line in FileLedger(self.data_dir).entries()]
+        try:
+            spec = stores.setting(TomlSource.read(self.policy_path), self.root)
+        except HesoConfigError:  # a test's deliberately broken heso.toml: the files are read
+            spec = stores.StoreSpec(stores.FILE, self.data_dir)
+        ledger = stores.open_ledger(spec)
+        return [loads_strict(line)["receipt"] for _, line in ledger.entries()]
 
 
 def make_project(root: Path, policy: str | None = None) -> Project:

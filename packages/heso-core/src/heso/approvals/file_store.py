@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -208,6 +209,19 @@ class FileApprovalStore:
         if registry is None:
             registry = load_project_registry(self.root.parent.parent)
         return pending(self, registry, now or clock())
+
+    def wait_for_change(self, session: str, seen: int, timeout: float) -> bool:
+        """Poll ``session`` until it has more than ``seen`` records, for up to ``timeout``
+        seconds."""
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while len(self.lines(session)) <= seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.25)
+        return True
 
     def _indexed(self) -> list[tuple[str, str]]:
         directory = self.root / "index"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso import config as _config
 from heso import telemetry
@@ -32,6 +32,9 @@ from heso.approvals.store import ApprovalStore, check_session, new_session_id
 from heso.arguments import signature_binder
 from heso.capture import OutcomeKind, capture
 from heso.errors import ApprovalError, HesoConfigError, HesoError, Paused
+
+if TYPE_CHECKING:
+    from heso.config import Runtime
 
 log = logging.getLogger("heso.approvals")
 
@@ -185,7 +188,7 @@ def _begin(spec: _Spec, session: str | None, fields: dict[str, Any]) -> _Plan:
 
 
 def _first_call(
-    runtime: Any,
+    runtime: Runtime,
     store: ApprovalStore,
     spec: _Spec,
     session: str,
@@ -237,7 +240,7 @@ def _first_call(
 
 
 def _resume(
-    runtime: Any,
+    runtime: Runtime,
     store: ApprovalStore,
     spec: _Spec,
     session: str,
@@ -398,6 +401,27 @@ def decision(session: str, *, now: datetime | str | None = None) -> str | None:
     return st.decision if st is not None else None
 
 
+def wait(session: str, *, timeout: float = 60.0) -> str | None:
+    """Block until ``session`` is no longer awaiting a decision, or ``timeout`` seconds pass;
+    returns :func:`decision` then (``suspended`` on timeout, ``None`` for an unknown session).
+
+    A decision made on any host is seen at once on the PostgreSQL store (LISTEN/NOTIFY) and
+    within a fraction of a second on the file store (polling).
+    """
+    import time
+
+    store = _session.store_of(_config.current())
+    session = check_session(session)
+    deadline = time.monotonic() + max(float(timeout), 0.0)
+    while True:
+        seen = len(store.lines(session))
+        state = decision(session)
+        left = deadline - time.monotonic()
+        if state != "suspended" or left <= 0:
+            return state
+        store.wait_for_change(session, seen, left)
+
+
 def _update(
     session: str,
     now: datetime | str | None,
@@ -415,7 +439,7 @@ def _update(
 
 
 def _record_timeouts(
-    runtime: Any, store: ApprovalStore, session: str, now: datetime
+    runtime: Runtime, store: ApprovalStore, session: str, now: datetime
 ) -> SessionState | None:
     st = _session.state(runtime, store, session, now)
     if st is not None and st.due and runtime.identity == st.operator:

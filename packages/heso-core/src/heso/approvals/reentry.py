@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso import config as _config
 from heso import fieldpath
@@ -56,6 +56,9 @@ from heso.policy import DecisionKind
 from heso.receipt import action_block
 from heso.redaction import RedactStrategy, RevealEntry, redact
 from heso.steps import current_step
+
+if TYPE_CHECKING:
+    from heso.config import Runtime
 
 log = logging.getLogger("heso.approvals")
 
@@ -173,7 +176,7 @@ def lookup(key: str, *, settle: bool = False) -> Found | None:
 
 
 def _action(
-    runtime: Any,
+    runtime: Runtime,
     verb: Verb | str,
     tool_name: str,
     fields: Mapping[str, Any] | None,
@@ -213,7 +216,7 @@ def _hinted_session(store: ApprovalStore, hint: str | None) -> str | None:
     return session
 
 
-def _suspends(runtime: Any, action: Action) -> bool:
+def _suspends(runtime: Runtime, action: Action) -> bool:
     """Whether the current policy suspends ``action``: only then can an earlier suspension of
     it exist to re-enter (fail closed: a policy that crashes raises)."""
     try:
@@ -233,7 +236,7 @@ def _candidates(store: ApprovalStore) -> list[str]:
 
 
 def _match(
-    runtime: Any, store: ApprovalStore, session: str, action: Action, now: datetime
+    runtime: Runtime, store: ApprovalStore, session: str, action: Action, now: datetime
 ) -> Found | None:
     """``session``'s state when its current action is ``action`` (cheap checks first; the
     lifecycle's signatures are verified only for a match)."""
@@ -323,7 +326,9 @@ class FireTicket:
             self.complete(exc is None, error=exc)
 
 
-def claim(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> FireTicket | None:
+def claim(
+    runtime: Runtime, store: ApprovalStore, st: SessionState, now: datetime
+) -> FireTicket | None:
     """Win the one firing of the approved session ``st`` (hold its lock): the session records
     ``fired``. ``None`` when ``st`` is not approved or another caller, in any thread or
     process, won it."""

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from heso import telemetry
 from heso.approvals import evidence, sla
@@ -27,6 +27,9 @@ from heso.ledger.format import Entry, encode_entry, entry_hash
 from heso.receipt import build_content, mint
 from heso.toml_source import TomlSource
 
+if TYPE_CHECKING:
+    from heso.config import Runtime
+
 log = logging.getLogger("heso.approvals")
 
 AUTO_SESSION_PREFIX = "action-"
@@ -34,7 +37,7 @@ AUTO_SESSION_PREFIX = "action-"
 _registries: dict[tuple[str, Any], Registry] = {}
 
 
-def registry_of(runtime: Any) -> Registry:
+def registry_of(runtime: Runtime) -> Registry:
     """The approver registry of the project's ``heso.toml``, re-read when the file changes
     (people join and leave approver groups without restarting agents)."""
     path = runtime.config.policy_path
@@ -53,12 +56,14 @@ def registry_of(runtime: Any) -> Registry:
     return registry
 
 
-def store_of(runtime: Any) -> ApprovalStore:
+def store_of(runtime: Runtime) -> ApprovalStore:
     store: ApprovalStore = runtime.approvals
     return store
 
 
-def chain_link(runtime: Any, action_hash: str, entry: Entry | None = None) -> dict[str, Any] | None:
+def chain_link(
+    runtime: Runtime, action_hash: str, entry: Entry | None = None
+) -> dict[str, Any] | None:
     """``{"seq", "entry_hash"}`` of the chain entry holding ``action_hash`` (the latest)."""
     if entry is not None:
         return {"seq": entry.seq, "entry_hash": entry.entry_hash}
@@ -123,7 +128,7 @@ def opening_record(
 
 
 def open_session(
-    runtime: Any, store: ApprovalStore, session: str, record: Mapping[str, Any]
+    runtime: Runtime, store: ApprovalStore, session: str, record: Mapping[str, Any]
 ) -> Line:
     """Write a session's opening record (hold the lock) and index its action."""
     action_hash = record["action_hash"]
@@ -141,7 +146,7 @@ def open_session(
     return line
 
 
-def _warn_undefined(runtime: Any, record: Mapping[str, Any]) -> None:
+def _warn_undefined(runtime: Runtime, record: Mapping[str, Any]) -> None:
     missing = [g for g in record.get("groups", ()) if g not in registry_of(runtime).groups]
     if missing:
         log.warning(
@@ -159,7 +164,7 @@ def state(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> Se
 
 
 def settle(
-    runtime: Any,
+    runtime: Runtime,
     store: ApprovalStore,
     session: str,
     now: datetime,
@@ -192,7 +197,7 @@ def settle(
     return st
 
 
-def _refold(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState:
+def _refold(runtime: Runtime, store: ApprovalStore, session: str, now: datetime) -> SessionState:
     st = state(runtime, store, session, now)
     assert st is not None
     return st
@@ -213,7 +218,7 @@ def refuse_stale_key(runtime: Any, store: ApprovalStore, st: SessionState, now: 
     )
 
 
-def resuspend(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> str:
+def resuspend(runtime: Runtime, store: ApprovalStore, st: SessionState, now: datetime) -> str:
     """Suspend ``st``'s action again under the current operator key (hold the lock); earlier
     approvals do not carry over. Returns the new action_hash."""
     old = st.receipt["content"]
@@ -262,7 +267,7 @@ class Firing:
 
 
 def claim_firing(
-    runtime: Any, store: ApprovalStore, st: SessionState, now: datetime
+    runtime: Runtime, store: ApprovalStore, st: SessionState, now: datetime
 ) -> Firing | None:
     """Win the one firing of the approved session ``st`` (hold the lock), or ``None`` when a
     caller in any thread or process already won it.
@@ -333,7 +338,7 @@ def claim_firing(
 
 
 def _assemble(
-    runtime: Any,
+    runtime: Runtime,
     st: SessionState,
     parts: Sequence[Mapping[str, Any]],
     *,
@@ -355,7 +360,7 @@ def _assemble(
     )
 
 
-def firing_receipt(runtime: Any, st: SessionState) -> dict[str, Any] | None:
+def firing_receipt(runtime: Runtime, st: SessionState) -> dict[str, Any] | None:
     """The receipt ``st``'s firing appended to the chain, if it fired with one."""
     link = (st.fired or {}).get("chain")
     if not isinstance(link, Mapping):
@@ -382,7 +387,7 @@ def retire(store: ApprovalStore, st: SessionState, now: datetime) -> None:
 
 
 def record_completed(
-    runtime: Any,
+    runtime: Runtime,
     session: str,
     action_hash: str,
     *,
@@ -409,7 +414,7 @@ def record_completed(
 
 
 def decide(
-    runtime: Any,
+    runtime: Runtime,
     session: str,
     kind: str,
     *,

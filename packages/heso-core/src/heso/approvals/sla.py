@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 from heso.errors import HesoConfigError
 from heso.receipt import format_timestamp
+
+if TYPE_CHECKING:
+    from heso.config import Runtime
 
 DENY = "deny"
 ESCALATE = "escalate"
@@ -72,7 +75,7 @@ def stamp(moment: datetime) -> str:
     return format_timestamp(moment)
 
 
-def clock(runtime: Any = None) -> datetime:
+def clock(runtime: Runtime | None = None) -> datetime:
     """Now: the runtime's pinned clock, else ``HESO_CLOCK``, else the system clock."""
     pinned = getattr(getattr(runtime, "config", None), "clock_override", None)
     if pinned is None:

@@ -207,8 +207,10 @@ def _unsigned(st: SessionState, line: Line) -> Verdict | None:
 def _open(session: str, st: SessionState | None, line: Line) -> SessionState:
     rec = line.record
     receipt = rec.get("receipt")
+    if not isinstance(receipt, dict):
+        raise LifecycleError(f"session {session!r}: record {line.seq} carries an invalid receipt")
     try:
-        content = receipt["content"]  # type: ignore[index]
+        content = receipt["content"]
         identity = content["agent_identity"]
         hash_ok = compute_action_hash(content) == rec["action_hash"] == content["action_hash"]
     except (KeyError, TypeError, ValueError):

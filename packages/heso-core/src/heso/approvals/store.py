@@ -186,6 +186,11 @@ class ApprovalStore(Protocol):
         (:func:`pick`'s errors)."""
         ...
 
+    def wait_for_change(self, session: str, seen: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until ``session`` has more than ``seen`` records;
+        whether it has (the file store polls; the database store is notified)."""
+        ...
+
     def open_hashes(
         self, registry: Registry | None = None, now: datetime | None = None
     ) -> list[tuple[str, str]]:

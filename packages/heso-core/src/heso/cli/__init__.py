@@ -25,6 +25,11 @@ COMMAND_MODULES = (
     "heso.cli.approvals_cmd",
     "heso.cli.verifier_cmd",
     "heso.cli.console_cmd",
+    "heso.cli.checkpoint_cmd",
+    "heso.cli.proof_cmd",
+    "heso.cli.witness_cmd",
+    "heso.cli.store_cmd",
+    "heso.cli.export_cmd",
 )
 
 

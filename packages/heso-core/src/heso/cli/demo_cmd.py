@@ -17,9 +17,12 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
+
+if TYPE_CHECKING:
+    from heso.verdict import Verdict
 
 WORKFLOW = "heso-demo"
 PREFIX = 12
@@ -67,22 +70,22 @@ def run(args: argparse.Namespace) -> int:
         heso.shutdown()
     ledger = stores.open_ledger(config.store_spec)
     trust = project_trust(root)
-    rows = []
+    rows: list[tuple[str, str, str, Verdict]] = []  # label, decision, action hash, verdict
     for label, outcome in outcomes:
-        assert outcome.action_hash is not None
+        assert outcome.action_hash is not None and outcome.receipt is not None
         stored = ledger.receipt(outcome.action_hash)
         verdict = trust.verify_receipt(stored)
         shown = label if label == "redacted" else outcome.receipt["content"]["policy"]["decision"]
-        rows.append((shown, outcome, verdict))
+        rows.append((shown, outcome.kind.value, outcome.action_hash, verdict))
     heso_cmd = _program()
     project = "" if args.project is None else f" --project {shlex.quote(args.project)}"
     commands = [
-        f"{heso_cmd} verify {rows[0][1].action_hash[:PREFIX]}{project}",
-        f"{heso_cmd} show {rows[1][1].action_hash[:PREFIX]}{project}",
+        f"{heso_cmd} verify {rows[0][2][:PREFIX]}{project}",
+        f"{heso_cmd} show {rows[1][2][:PREFIX]}{project}",
     ]
     lines = ["minting your first receipts through the engine:"]
-    for label, outcome, verdict in rows:
-        lines.append(f"  {label:<9} {outcome.action_hash[:PREFIX]}…  ->  {verdict}")
+    for label, _, action_hash, verdict in rows:
+        lines.append(f"  {label:<9} {action_hash[:PREFIX]}…  ->  {verdict}")
     lines += [
         "",
         f"  receipts written to {ledger.location}",
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         f"      {commands[0]}",
         f"  and see the signed JSON (api_key is only a commitment): {commands[1]}",
     ]
-    ok = all(v.ok for _, _, v in rows)
+    ok = all(v.ok for _, _, _, v in rows)
     emit(
         args,
         "\n".join(lines),
@@ -102,11 +105,11 @@ def run(args: argparse.Namespace) -> int:
             "receipts": [
                 {
                     "label": label,
-                    "decision": o.kind.value,
-                    "action_hash": o.action_hash,
+                    "decision": decision,
+                    "action_hash": action_hash,
                     "verdict": str(vd),
                 }
-                for label, o, vd in rows
+                for label, decision, action_hash, vd in rows
             ],
             "commands": commands,
         },

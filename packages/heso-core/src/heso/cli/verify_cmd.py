@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.cli.trust_args import cli_trust
 from heso.display import escape
 
 if TYPE_CHECKING:
-    from heso.trust import Trust
+    pass
 
 UNPINNED_WARNING = (
     "warning: no operator key is pinned, so this proves the store is intact, not who wrote it "
@@ -52,16 +53,43 @@ def register(sub: Any) -> None:
         "(default: the project's, when there is one)",
     )
     p.add_argument("--workers", type=int, default=None, help="processes for --chain")
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="also prove the receipt is in the log under a signed checkpoint: FILE is a "
+        "tlog-proof (from `heso proof`; offline) or a checkpoint note (the path is read from "
+        "the local log's tree)",
+    )
+    p.add_argument(
+        "--consistency",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="prove the log in NEW extends the checkpoint OLD: NEW is a consistency proof "
+        "(from `heso proof --consistency`) or a newer checkpoint (the path is read from the "
+        "local log's tree)",
+    )
+    from heso.cli.transparency_trust import add_trust_flags
+
+    add_trust_flags(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from heso.canonical import canonical_bytes
     from heso.cli._stores import ledger_of
     from heso.errors import HesoConfigError
     from heso.ledger import format as fmt
 
+    if args.consistency:
+        if args.target or args.chain or args.checkpoint:
+            raise HesoConfigError("--consistency takes no target, --chain or --checkpoint")
+        from heso.cli.transparency_verify import verify_consistency
+
+        return verify_consistency(args)
     trust = cli_trust(args)
+    if args.checkpoint and (args.chain or not args.target):
+        raise HesoConfigError("--checkpoint applies to one receipt (a prefix or a file)")
     if args.sealed and not args.chain:
         raise HesoConfigError("--sealed applies to --chain")
     if args.chain:
@@ -92,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.target:
         raise HesoConfigError("give an action_hash prefix, a receipt file, or --chain")
     path = Path(args.target)
+    receipt_data: bytes | None = None
     if path.suffix == ".json" or path.is_file():
         try:
             with open(path, "rb") as f:
@@ -105,8 +134,15 @@ def run(args: argparse.Namespace) -> int:
             verdict.details["operator_pinned_by"] = trust.pinned_by
         else:
             verdict = trust.verify_receipt_bytes(data)
+            receipt_data = data
     else:
-        verdict = trust.verify_receipt(ledger_of(args).receipt(args.target))
+        receipt = ledger_of(args).receipt(args.target)
+        verdict = trust.verify_receipt(receipt)
+        receipt_data = canonical_bytes(receipt)
+    if args.checkpoint and receipt_data is not None:
+        from heso.cli.transparency_verify import add_inclusion
+
+        verdict = add_inclusion(args, verdict, receipt_data)
     emit(args, escape(str(verdict)), verdict.to_dict())
     warn_unpinned(args, verdict.ok and not trust.operators)
     return 0 if verdict.ok else 1
@@ -116,26 +152,3 @@ def warn_unpinned(args: argparse.Namespace, warn: bool) -> None:
     """Say on stderr (human mode) that a valid verdict rests on an unpinned key."""
     if warn and not getattr(args, "json", False):
         sys.stderr.write(UNPINNED_WARNING + "\n")
-
-
-def cli_trust(args: argparse.Namespace) -> Trust:
-    """The trust inputs of a verifying command: ``--trust`` (if it has one), else the project's
-    ``[heso] operator_keys``; ``--approvers`` (if it has one), else the project's approvers."""
-    from heso.errors import HesoConfigError
-    from heso.project import POLICY_FILE, require_root
-    from heso.toml_source import TomlSource
-    from heso.trust import load_trust
-
-    try:
-        root = require_root(args.project)
-    except HesoConfigError:
-        if args.project:
-            raise
-        root = None
-    source = TomlSource.read(root / POLICY_FILE) if root is not None else None
-    approvers = getattr(args, "approvers", None)
-    return load_trust(
-        source,
-        trust=getattr(args, "trust", None),
-        approvers=TomlSource.read(approvers) if approvers else None,
-    )

@@ -25,7 +25,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -211,6 +217,32 @@ def create_app(
 
         return endpoint
 
+    async def export(request: Request) -> Response:
+        """The filtered receipts as a download (``format=jsonl`` or ``csv``)."""
+        if not authed(request):
+            return JSONResponse(
+                {"error": "Unauthorized", "message": "log in with the URL heso console printed"},
+                status_code=401,
+            )
+        params = dict(request.query_params)
+        form = params.pop("format", "jsonl")
+        if form not in ("jsonl", "csv"):
+            return JSONResponse(
+                {"error": "BadRequest", "message": "format must be jsonl or csv"}, status_code=400
+            )
+        try:
+            # the filters are checked before the first byte is sent
+            await run_in_threadpool(view.receipts, {**params, "limit": "1"})
+            rows = view.export(params, form)
+        except ValueError as exc:
+            return JSONResponse({"error": "BadRequest", "message": str(exc)}, status_code=400)
+        media = "text/csv; charset=utf-8" if form == "csv" else "application/x-ndjson"
+        return StreamingResponse(
+            rows,
+            media_type=media,
+            headers={"content-disposition": f'attachment; filename="heso-receipts.{form}"'},
+        )
+
     async def index(request: Request) -> Response:
         given = request.query_params.get("token")
         if given is not None:
@@ -248,11 +280,17 @@ def create_app(
     def receipts(request: Request, body: bytes) -> dict[str, Any]:
         return view.receipts(dict(request.query_params))
 
+    def timeline(request: Request, body: bytes) -> dict[str, Any]:
+        return view.timeline(dict(request.query_params))
+
+    def status(request: Request, body: bytes) -> dict[str, Any]:
+        return view.status()
+
     def entry(request: Request, body: bytes) -> dict[str, Any]:
         return view.entry(int(request.path_params["seq"]))
 
     def chain(request: Request, body: bytes) -> dict[str, Any]:
-        return view.chain()
+        return view.chain(dict(request.query_params))
 
     def approvals(request: Request, body: bytes) -> list[dict[str, Any]]:
         return view.approvals(include_all=request.query_params.get("all") in ("1", "true"))
@@ -288,6 +326,9 @@ def create_app(
         Route("/api/session", api(session)),
         Route("/api/receipts", api(receipts)),
         Route("/api/entries/{seq:int}", api(entry)),
+        Route("/api/timeline", api(timeline)),
+        Route("/api/status", api(status)),
+        Route("/api/export", export),
         Route("/api/chain", api(chain)),
         Route("/api/approvals", api(approvals)),
         Route("/api/approvals/{action_hash}", api(approval)),

@@ -8,42 +8,45 @@ operator keys pinned by ``[heso] operator_keys`` and the registered approvers.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from heso import stores
-from heso.canonical import loads_strict
+from heso.canonical import canonical_bytes, loads_strict
+from heso.console.index import ChainIndex, newest_first, parse_stamp
+from heso.display import escape
 from heso.errors import CanonicalizationError, ChainError
 from heso.ledger.format import Head, entry_hash
+from heso.ledger.watch import ChainWatch, entry_status
 from heso.project import POLICY_FILE, data_dir
 from heso.toml_source import TomlSource
+from heso.verdict import Verdict
 
 FILTERS = ("verb", "tool", "decision", "workflow", "account")
 MAX_LIMIT = 1000
-_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z", re.ASCII)
-_BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
-_MAX_BUCKETS = 48
+CHAIN_WINDOW = 42
+"""Entries the chain view draws at a time."""
+_RELATIVE = re.compile(r"([1-9][0-9]{0,5})([mhdw])\Z")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_stamp(text: Any) -> datetime | None:
-    """An RFC 3339 UTC ``...Z`` timestamp (up to 9 fraction digits), else ``None``."""
-    if not isinstance(text, str):
+def relative_since(text: str | None, now: datetime | None = None) -> datetime | None:
+    """The start of a relative range: ``30m``, ``24h``, ``7d``, ``2w`` before ``now``."""
+    if not text:
         return None
-    m = _STAMP.match(text.strip())
+    m = _RELATIVE.match(text.strip().lower())
     if m is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(m.group(1)).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-    fraction = (m.group(2) or "").ljust(6, "0")[:6]
-    return moment + timedelta(microseconds=int(fraction))
+        raise ValueError(f"not a relative range: {text!r} (use e.g. 24h, 7d, 30m)")
+    now = now or datetime.now(timezone.utc)
+    return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
 
 
 def parse_bound(text: str | None) -> datetime | None:
@@ -107,16 +110,18 @@ class RowFilter:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str | None]) -> RowFilter:
-        """From query or command-line parameters (``ValueError`` for a bad time)."""
+        """From query or command-line parameters (``ValueError`` for a bad time); ``last``
+        (``24h``, ``7d``) is a range ending now and wins over ``since``."""
+        since = relative_since(params.get("last")) or parse_bound(params.get("since"))
         return cls(
-            wanted={f: params.get(f) or "" for f in FILTERS},
+            wanted={f: params.get(f) or "" for f in (*FILTERS, "outcome")},
             q=(params.get("q") or "").strip().lower(),
-            since=parse_bound(params.get("since")),
+            since=since,
             until=parse_bound(params.get("until")),
         )
 
     def matches(self, row: Row) -> bool:
-        if any(v and getattr(row, f) != v for f, v in self.wanted.items()):
+        if any(v and getattr(row, f) != v for f, v in self.wanted.items() if f in FILTERS):
             return False
         if self.q and all(word not in row.search for word in self.q.split()):
             return False
@@ -166,7 +171,13 @@ def row_of(seq: int, line: bytes) -> Row:
 
 
 class ProjectView:
-    """A project's evidence for the console; caches what it parsed until the files change."""
+    """A project's evidence for the console, read through its stores' interfaces.
+
+    The ledger is never read whole per request: :class:`~heso.console.index.ChainIndex` keeps
+    the columns the filters read in step with it (reading only appended entries), a page parses
+    only its own entries, and :class:`~heso.ledger.watch.ChainWatch` keeps the chain's verdict
+    current the same way.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -174,11 +185,23 @@ class ProjectView:
         spec = stores.setting(TomlSource.read(self.root / POLICY_FILE), self.root)
         self.ledger = stores.open_ledger(spec)
         self.approvals_store = stores.open_approvals(spec)
+        self.index = ChainIndex(self.ledger)
+        # One process: a background check in worker processes would leave them behind when
+        # the console is stopped mid-check.
+        self.watch = ChainWatch(self.ledger, workers=1)
         self._lock = threading.Lock()
-        self._rows: list[Row] = []
-        self._rows_stamp: Any = None
-        self._chain: dict[str, Any] | None = None
-        self._chain_stamp: tuple[Any, ...] | None = None
+        self._search: tuple[str, int, int, list[int]] = ("", -1, 0, [])
+        self._picked: tuple[Any, range | list[int]] | None = None
+        self._timeline: tuple[Any, dict[str, Any]] | None = None
+        self._rewound: Verdict | None = None
+        self._verdict: Verdict | None = None
+        self._verifier: threading.Thread | None = None
+        self._verify_lock = threading.Lock()
+        self.verify_wait = 5.0
+        """How long a request waits for the chain check before answering "verifying"."""
+        self.index_wait = 0.25
+        """How long a request waits for the index to catch up before answering from what is
+        indexed (the index keeps building in the background)."""
 
     # -- files ---------------------------------------------------------------------------
 
@@ -201,58 +224,193 @@ class ProjectView:
         except Exception:  # a missing or unreadable key file only hides the line
             return None
 
-    def rows(self) -> list[Row]:
-        """Every entry of the chain, oldest first (complete lines only)."""
-        with self._lock:
-            stamp = self.ledger.stamp()
-            if stamp != self._rows_stamp:
-                self._rows = [row_of(seq, line) for seq, line in self.ledger.entries()]
-                self._rows_stamp = stamp
-            return self._rows
-
     # -- receipts ------------------------------------------------------------------------
 
     def receipts(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """The filtered list (newest first), its facets and its timeline."""
-        rows = self.rows()
-        keep = RowFilter.from_params(params)
-        picked = [row for row in rows if keep.matches(row)]
-        try:
-            limit = max(1, min(MAX_LIMIT, int(params.get("limit") or 100)))
-            offset = max(0, int(params.get("offset") or 0))
-        except ValueError:
-            raise ValueError("limit and offset must be integers") from None
-        newest = picked[::-1]
+        """One page of the filtered list (newest first) and the filters' values. While the
+        index is still being built (a large store, just opened), the unfiltered list is read
+        from the store's end and a filtered one covers the entries indexed so far
+        (``complete`` is false, ``indexed`` says how many)."""
+        offset, limit = _page(params, 100)
+        RowFilter.from_params(params)  # a bad filter is refused even while indexing
+        total = self.entry_count()
+        if _filter_key(params) == () and total - self.index.length > _LONG_WAY:
+            # a large store just opened: its newest entries, read from its end
+            complete = self.index.catch_up(0)
+            picked: range | list[int] = range(total)
+            outcomes = Outcomes(self)
+        else:
+            picked, outcomes, complete = self._pick(params)
+            if complete:
+                total = self.index.length
+            elif _filter_key(params) == ():
+                picked = range(total)
+        seqs = list(newest_first(picked, offset, limit))
+        lines: dict[int, bytes] = {}
+        if seqs and seqs[0] - seqs[-1] == len(seqs) - 1:  # one run: read it in one pass
+            for seq, line in self.ledger.entries(seqs[-1]):
+                if seq > seqs[0]:
+                    break
+                lines[seq] = line
+        rows = []
+        for seq in seqs:
+            row = self.row(seq, outcomes, lines.get(seq))
+            if row is not None:
+                rows.append(row)
         return {
-            "total": len(rows),
+            "total": total,
             "matched": len(picked),
             "offset": offset,
             "limit": limit,
-            "rows": [r.to_dict() for r in newest[offset : offset + limit]],
-            "facets": {f: sorted({getattr(r, f) for r in rows if getattr(r, f)}) for f in FILTERS},
-            "timeline": timeline(picked),
+            "rows": rows,
+            "facets": self.index.facets(),
+            "complete": complete,
+            "indexed": self.index.length,
         }
+
+    def timeline(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """Actions over time for the filtered list (the indexed entries), each action counted
+        once."""
+        picked, _, complete = self._pick(params)
+        key = (_filter_key(params), self.index.length, self.index.resets)
+        cached = self._timeline
+        if cached is not None and cached[0] == key and key[0] is not None:
+            return cached[1]
+        result = self.index.timeline(picked)
+        result["complete"] = complete
+        self._timeline = (key, result)
+        return result
+
+    def entry_count(self) -> int:
+        """Entries in the store, without reading it whole: those the index holds, or those
+        under the signed head when it covers more, plus the entries after them."""
+        head = self.ledger.signed_head()
+        base = self.index.length
+        if isinstance(head, Head) and head.length > base:
+            base = head.length
+        count = base
+        for seq, _ in self.ledger.entries(max(base - 1, 0)):
+            count = seq + 1
+        return max(count, base)
+
+    def row(self, seq: int, outcomes: Outcomes, line: bytes | None = None) -> dict[str, Any] | None:
+        """Entry ``seq`` (its ``line`` when already read) as the list shows it, parsed from the
+        entry itself."""
+        if line is None:
+            try:
+                line = self.ledger.line(seq)
+            except ChainError:
+                return None
+        row = row_of(seq, line)
+        out = row.to_dict()
+        if seq < self.index.length:
+            out["outcome"] = self.index.outcome_of(seq, row.action_hash, outcomes.of)
+        elif row.decision == "require_approval":
+            out["outcome"] = "approved" if row.approvers else outcomes.of(row.action_hash)
+        else:
+            out["outcome"] = _OUTCOME_OF_DECISION.get(row.decision, "unreadable")
+        return out
+
+    def _pick(self, params: Mapping[str, str]) -> tuple[range | list[int], Outcomes, bool]:
+        """Positions of the indexed entries the filters keep (oldest first), the approvals'
+        outcomes they were resolved with, and whether the index had caught up."""
+        # a long way behind (a large store just opened): answer at once, index meanwhile
+        behind = self.entry_count() - self.index.length > _LONG_WAY
+        complete = self.index.catch_up(0 if behind else self.index_wait)
+        keep = RowFilter.from_params(params)
+        outcomes = Outcomes(self)
+        key = (_filter_key(params), self.index.length, self.index.resets)
+        cached = self._picked
+        if cached is not None and cached[0] == key and key[0] is not None:
+            return cached[1], outcomes, complete
+        among = self._search_hits(keep.q) if keep.q else None
+        picked = self.index.select(
+            keep.wanted,
+            _epoch(keep.since),
+            _epoch(keep.until),
+            outcomes.of,
+            among,
+        )
+        self._picked = (key, picked)
+        return picked, outcomes, complete
+
+    def _search_hits(self, q: str) -> list[int]:
+        """Positions of the entries with a word of ``q`` in their row (verb, tool, decision,
+        rule, workflow, account, agent, fields, hash): the entries are read, once per query
+        and then only the appended ones."""
+        words = q.split()
+        length, resets = self.index.length, self.index.resets
+        with self._lock:
+            cq, cresets, done, hits = self._search
+            if cq != q or cresets != resets or done > length:
+                done, hits = 0, []
+            hits = list(hits)
+            for seq, line in self.ledger.entries(done):
+                if seq >= length:
+                    break
+                text = line.decode("utf-8", "replace").lower()
+                if any(w in text for w in words):
+                    search = row_of(seq, line).search
+                    if any(w in search for w in words):
+                        hits.append(seq)
+                done = seq + 1
+            self._search = (q, resets, done, hits)
+            return hits
+
+    def export(self, params: Mapping[str, str], form: str) -> Iterator[bytes]:
+        """The filtered receipts in chain order: ``jsonl`` (one receipt a line, as signed) or
+        ``csv`` (the list's columns, cells escaped for display and against formulas)."""
+        if form not in ("jsonl", "csv"):
+            raise ValueError("format must be jsonl or csv")
+        self.index.catch_up(None)  # every entry, however long indexing takes
+        picked, outcomes, _ = self._pick(params)
+        if form == "csv":
+            yield _csv_line(EXPORT_COLUMNS)
+        if not len(picked):
+            return
+        wanted = iter(picked)
+        nxt = next(wanted, None)
+        for seq, line in self.ledger.entries(picked[0]):
+            if nxt is None:
+                break
+            if seq != nxt:
+                continue
+            nxt = next(wanted, None)
+            if form == "jsonl":
+                try:
+                    yield canonical_bytes(loads_strict(line)["receipt"]) + b"\n"
+                except (CanonicalizationError, KeyError, TypeError):
+                    continue  # not a receipt (verification reports the entry)
+            else:
+                row = row_of(seq, line).to_dict()
+                row["outcome"] = self.index.outcome_of(seq, row["action_hash"], outcomes.of)
+                yield _csv_line([row[c] for c in EXPORT_COLUMNS])
 
     def entry(self, seq: int) -> dict[str, Any]:
         """One entry: its receipt, the receipt's verdict and its place in the chain."""
-        rows = self.rows()
-        if not 0 <= seq < len(rows):
+        self.index.catch_up(self.index_wait)
+        inside = 0 <= seq < max(self.index.length, self.entry_count())
+        row = self.row(seq, Outcomes(self)) if inside else None
+        if row is None:
             raise LookupError(f"no chain entry {seq}")
-        row = rows[seq]
         try:
             entry = loads_strict(self.ledger.line(seq))
             receipt = entry["receipt"]
         except (ChainError, CanonicalizationError, ValueError, KeyError, TypeError) as exc:
-            return {"row": row.to_dict(), "error": f"entry {seq} is not readable: {exc}"}
+            return {"row": row, "error": f"entry {seq} is not readable: {exc}"}
         verdict = self.trust().verify_receipt(receipt)
-        status = self.chain()
+        chain, _ = self.verdict_now(self.verify_wait)
         return {
-            "row": row.to_dict(),
+            "row": row,
             "prev": entry.get("prev") if isinstance(entry, Mapping) else None,
             "receipt": receipt,
             "verdict": verdict.to_dict(),
-            "chain": {"status": status["entries"][seq]["status"], "verdict": status["verdict"]},
-            "approval": self._approval_of(row.action_hash),
+            "chain": (
+                {"status": entry_status(chain, seq), "verdict": chain.to_dict()}
+                if chain is not None
+                else {"status": "verifying", "verdict": None}
+            ),
+            "approval": self._approval_of(row["action_hash"] if row else ""),
         }
 
     def _approval_of(self, action_hash: str) -> bool:
@@ -260,26 +418,74 @@ class ProjectView:
 
     # -- the chain -----------------------------------------------------------------------
 
-    def chain(self) -> dict[str, Any]:
-        """``heso verify --chain``'s verdict and every entry's status for the picture."""
-        with self._lock:
-            stamp = (self.ledger.stamp(), self._policy_stamp())
-            if stamp == self._chain_stamp and self._chain is not None:
-                return self._chain
-        verdict = self.trust().verify_chain(self.ledger)
-        rows = self.rows()
+    def chain_verdict(self) -> Verdict:
+        """``heso verify --chain``'s verdict, kept current (only new entries are checked)."""
+        trust = self.trust()
+        verdict: Verdict = trust.noted(self.watch.verdict(trust.chain_inputs()))
+        self._verdict = verdict
+        if verdict is not self._rewound:
+            self._rewound = verdict
+            if not verdict.ok and verdict.entry is not None:
+                self.index.rewind(verdict.entry)  # the entry changed: index it afresh
+        return verdict
+
+    def verdict_now(self, wait: float) -> tuple[Verdict | None, bool]:
+        """The chain's verdict, checked in a background thread: waits at most ``wait`` seconds
+        for the check to finish; returns the latest verdict (``None`` before the first) and
+        whether a check is still running."""
+        with self._verify_lock:
+            if self._verifier is None or not self._verifier.is_alive():
+                self._verifier = threading.Thread(
+                    target=self.chain_verdict, name="heso-console-verify", daemon=True
+                )
+                self._verifier.start()
+            verifier = self._verifier
+        verifier.join(wait)
+        return self._verdict, verifier.is_alive()
+
+    def status(self) -> dict[str, Any]:
+        """What every tab shows at its top: the chain's verdict (``None`` while the first check
+        runs), whether a check is running, and the entry count."""
+        verdict, running = self.verdict_now(self.verify_wait)
+        return {
+            "verdict": verdict.to_dict() if verdict is not None else None,
+            "verifying": running,
+            "entries": self.entry_count(),
+        }
+
+    def chain(self, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The verdict and one window of entries with their status: around the first broken
+        entry, else the newest (``offset``/``limit`` choose another)."""
+        params = params or {}
+        verdict, running = self.verdict_now(self.verify_wait)
+        total = self.entry_count()
+        if verdict is None:
+            return {"verdict": None, "verifying": True, "total": total, "entries": []}
+        _, limit = _page(params, CHAIN_WINDOW)
+        if params.get("offset"):
+            offset, _ = _page(params, CHAIN_WINDOW)
+        else:
+            focus = verdict.entry if not verdict.ok and verdict.entry is not None else total
+            offset = focus - limit // 2
+        offset = max(0, min(offset, total - limit))
         entries = []
-        for row in rows:
-            status = _entry_status(verdict, row.seq)
-            item: dict[str, Any] = {"seq": row.seq, "hash": row.entry_hash, "status": status}
+        for seq, line in self.ledger.entries(offset):
+            if seq >= offset + limit or seq >= total:
+                break
+            status = entry_status(verdict, seq)
+            item: dict[str, Any] = {"seq": seq, "hash": entry_hash(line), "status": status}
             if status == "broken":
                 item["code"] = verdict.code
-            if status == "ok" and row.approvers:
+            if status == "ok" and row_of(seq, line).approvers:
                 item["trust_level"] = "L1"
             entries.append(item)
         head = self.ledger.signed_head()
-        result = {
+        return {
             "verdict": verdict.to_dict(),
+            "verifying": running,
+            "total": total,
+            "offset": offset,
+            "limit": limit,
             "entries": entries,
             "head": (
                 {
@@ -291,18 +497,21 @@ class ProjectView:
                 else None
             ),
         }
-        with self._lock:
-            self._chain, self._chain_stamp = result, stamp
-        return result
-
-    def _policy_stamp(self) -> tuple[int, int]:
-        try:
-            info = (self.root / POLICY_FILE).stat()
-        except FileNotFoundError:
-            return (-1, -1)
-        return (info.st_size, info.st_mtime_ns)
 
     # -- approvals -----------------------------------------------------------------------
+
+    def approval_outcomes(self) -> dict[str, str]:
+        """action_hash → ``waiting``, ``approved``, ``denied`` or ``expired``, for every action
+        ever suspended (from the signed lifecycles)."""
+        from heso.approvals import sla
+        from heso.approvals.errors import LifecycleError
+        from heso.approvals.state import survey
+
+        out = {}
+        for action_hash, _, st in survey(self.approvals_store, self.registry(), sla.clock()):
+            if not isinstance(st, LifecycleError):
+                out[action_hash] = _OUTCOME_OF_STATUS.get(st.decision, "waiting")
+        return out
 
     def approvals(self, *, include_all: bool = False) -> list[dict[str, Any]]:
         """Actions awaiting a decision (``include_all``: every one ever suspended), derived
@@ -359,48 +568,76 @@ class ProjectView:
         return record_external_decision(self.approvals_store, self.registry(), part)
 
 
-def _entry_status(verdict: Any, seq: int) -> str:
-    """``ok``, ``broken`` (the entry the verdict names) or ``unchecked`` (after it)."""
-    from heso import verdict as v
+_LONG_WAY = 20_000
+"""Entries the index may lag behind by for a request to wait for it (briefly)."""
+_OUTCOME_OF_DECISION = {"allow": "ran", "block": "blocked"}
+_OUTCOME_OF_STATUS = {
+    "approved": "approved",
+    "completed": "approved",
+    "denied": "denied",
+    "expired": "expired",
+}
+EXPORT_COLUMNS = (
+    "seq",
+    "captured_at",
+    "verb",
+    "tool",
+    "decision",
+    "outcome",
+    "rule_id",
+    "workflow",
+    "account",
+    "approvers",
+    "action_hash",
+    "entry_hash",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
-    if verdict.ok or verdict.code in (v.HEAD_MISSING, v.TORN_TAIL, v.CHAIN_TRUNCATED):
-        return "ok"
-    if verdict.entry is None:
-        return "unchecked"
-    if seq == verdict.entry:
-        return "broken"
-    if seq < verdict.entry or verdict.code == v.HEAD_MISMATCH:
-        return "ok"
-    return "unchecked"
+
+class Outcomes:
+    """What became of suspended actions, read from the approvals store at most once a
+    request, when a suspended entry is shown or filtered on."""
+
+    def __init__(self, view: ProjectView) -> None:
+        self._view = view
+        self._map: dict[str, str] | None = None
+
+    def of(self, action_hash: str) -> str:
+        if self._map is None:
+            self._map = self._view.approval_outcomes()
+        return self._map.get(action_hash, "waiting")
 
 
-def timeline(rows: list[Row]) -> dict[str, Any]:
-    """Counts per time bucket and decision; the bucket size keeps at most 48 buckets."""
-    times = [r.when for r in rows if r.when is not None]
-    if not times:
-        return {"bucket_seconds": 0, "buckets": []}
-    first, last = min(times), max(times)
-    span = (last - first).total_seconds()
-    size = next((b for b in _BUCKETS if span / b < _MAX_BUCKETS), _BUCKETS[-1])
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+def csv_cell(value: Any) -> str:
+    """A CSV cell: unprintable characters escaped as everywhere else, and a leading quote
+    before text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` …)."""
+    text = escape(str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
-    def start_of(t: datetime) -> int:
-        return int((t - epoch).total_seconds()) // size
 
-    base, end = start_of(first), start_of(last)
-    if end - base >= 400:  # 30-day buckets over decades: keep the picture bounded
-        base = end - 399
-    counts: list[dict[str, int]] = [{} for _ in range(end - base + 1)]
-    for r in rows:
-        if r.when is None or start_of(r.when) < base:
-            continue
-        bucket = counts[start_of(r.when) - base]
-        bucket[r.decision] = bucket.get(r.decision, 0) + 1
-    fmt = "%Y-%m-%d" if size >= 86400 else "%Y-%m-%d %H:%M"
-    return {
-        "bucket_seconds": size,
-        "buckets": [
-            {"start": (epoch + timedelta(seconds=(base + i) * size)).strftime(fmt), "counts": c}
-            for i, c in enumerate(counts)
-        ],
-    }
+def _csv_line(values: Any) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([csv_cell(v) for v in values])
+    return out.getvalue().encode("utf-8")
+
+
+def _page(params: Mapping[str, str], default: int) -> tuple[int, int]:
+    try:
+        limit = max(1, min(MAX_LIMIT, int(params.get("limit") or default)))
+        offset = max(0, int(params.get("offset") or 0))
+    except ValueError:
+        raise ValueError("limit and offset must be integers") from None
+    return offset, limit
+
+
+def _filter_key(params: Mapping[str, str]) -> tuple[tuple[str, str], ...] | None:
+    """The filters of ``params``, comparable; ``None`` when the result depends on the time
+    or on the approvals store (not cached)."""
+    if params.get("last") or params.get("outcome"):
+        return None
+    names = (*FILTERS, "q", "since", "until")
+    return tuple((k, params[k]) for k in names if params.get(k))
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()

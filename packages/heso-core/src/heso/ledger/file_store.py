@@ -1,6 +1,7 @@
 """The file store: a project's ledger in ``heso-local-data/``, one entry per line of
-``receipts.jsonl``, with ``chain.head.json`` (the signed head) and ``receipts.idx`` (the
-hash-prefix index, :mod:`heso.ledger.index`).
+``receipts.jsonl``, with ``chain.head.json`` (the signed head), ``receipts.idx`` (the
+hash-prefix index, :mod:`heso.ledger.index`), ``receipts.tree`` (the Merkle tree's hashes) and
+``checkpoints/`` (the signed checkpoints, :mod:`heso.transparency.ledger_tree`).
 
 Appends hold a thread lock and an inter-process ``flock`` on ``receipts.lock``; each line goes
 out in one ``write`` on an ``O_APPEND`` descriptor. A line left torn by a killed writer is
@@ -34,6 +35,7 @@ from heso.errors import (
     CanonicalizationError,
     ChainError,
     ReceiptNotFoundError,
+    TransparencyError,
 )
 from heso.keys import SigningKey
 from heso.ledger import format as fmt
@@ -57,11 +59,17 @@ from heso.ledger.index import INDEX_FILE
 from heso.ledger.store import DURABILITY_MODES
 from heso.ledger.verify import Checked, Checker, head_matches
 from heso.receipt import format_timestamp
+from heso.transparency.checkpoint_store import CHECKPOINTS_DIR, FileCheckpointStore
+from heso.transparency.hash_store import FileHashStore
+from heso.transparency.ledger_tree import LedgerTree
+from heso.transparency.settings import TransparencySettings
+from heso.transparency.tree import MerkleTree
 from heso.verdict import Verdict
 
 log = logging.getLogger("heso.ledger")
 
 LOCK_FILE = "receipts.lock"
+TREE_FILE = "receipts.tree"
 
 _forks = 0
 """How many forks separate this process from the one that imported heso: a writer's
@@ -112,13 +120,14 @@ class FileLedger:
 
     def __init__(
         self,
-        data_dir: str | Path,
+        data_dir: str | os.PathLike[str],
         *,
         key: SigningKey | None = None,
         durability: str = "buffered",
         seal_every: int = 256,
         seal_interval: float = 1.0,
         lock_timeout: float = 10.0,
+        transparency: TransparencySettings | None = None,
     ) -> None:
         if durability not in DURABILITY_MODES:
             raise ChainError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
@@ -146,6 +155,9 @@ class FileLedger:
         self._unsealed = 0
         self._last_seal = 0.0
         self._index_stale = False
+        self.transparency = transparency or TransparencySettings()
+        self._tree: LedgerTree | None = None
+        self._tree_stale = False
 
     # The descriptors are per process: a forked child reopens them.
     def _ensure_open(self) -> None:
@@ -162,6 +174,15 @@ class FileLedger:
             self._lock_fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
             self._idx_fd = os.open(
                 self.data_dir / INDEX_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600
+            )
+            self._tree = LedgerTree(
+                FileHashStore(self.data_dir / TREE_FILE),
+                FileCheckpointStore(
+                    self.data_dir / CHECKPOINTS_DIR, sync=self.durability == "fsync"
+                ),
+                self.entries,
+                settings=self.transparency,
+                key=self.key,
             )
         except OSError as exc:
             self._discard()
@@ -191,6 +212,11 @@ class FileLedger:
             if fd is not None:
                 os.close(fd)
         self._fd = self._idx_fd = self._lock_fd = None
+        if self._tree is not None:
+            store = self._tree.tree.store
+            if isinstance(store, FileHashStore):
+                store.close()
+            self._tree = None
 
     def _load_state(self) -> None:
         """Start from the signed head (fast) and catch up with whatever follows it."""
@@ -225,6 +251,8 @@ class FileLedger:
         self._catch_up()
         self._index_stale = True
         self._try_sync_index()
+        self._tree_stale = True
+        self._sync_tree()
 
     def _catch_up(self) -> None:
         """Fold in entries other processes appended; recover a torn tail."""
@@ -252,6 +280,7 @@ class FileLedger:
             self._prev = entry_hash(line)
         self._seq += len(lines)
         self._size += end
+        self._tree_stale = True  # the other writer added their leaves; re-read them
 
     def _quarantine(self, offset: int, torn: bytes) -> None:
         record = {
@@ -313,6 +342,87 @@ class FileLedger:
         if out:
             self._write_index(bytes(out))
 
+    def _sync_tree(self) -> None:
+        """Bring the Merkle tree up to the chain (after another writer, or a failed write):
+        O(log n) reads, and hashing only the entries it lacks."""
+        assert self._tree is not None
+        try:
+            self._tree.recover(self._seq)
+        except (OSError, TransparencyError) as exc:
+            raise ChainError(f"cannot update the Merkle tree in {TREE_FILE}: {exc}") from exc
+        self._tree_stale = False
+
+    def _add_leaves(self, lines: list[bytes]) -> None:
+        """The tree's share of an append: one leaf per line written. A failure to store the
+        hashes is caught up at the next append (the chain holds the lines)."""
+        assert self._tree is not None
+        if self._tree_stale:
+            self._sync_tree()
+            return
+        try:
+            append = self._tree.tree.append
+            for line in lines:
+                append(line)
+        except (OSError, TransparencyError) as exc:
+            self._tree_stale = True
+            log.warning("cannot update %s (%s); it is caught up later", TREE_FILE, exc)
+
+    def _checkpoint_locked(self) -> bytes:
+        """Sign, keep and return a checkpoint of the tree as it is (hold the locks)."""
+        assert self._tree is not None and self._fd is not None
+        if self._tree_stale:
+            self._sync_tree()
+        if self.durability == "fsync" and self._synced < self._size:
+            # The lines first, then the checkpoint that covers them (as for the head).
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise ChainError(f"cannot fsync the audit chain: {exc}") from exc
+            self._synced = max(self._synced, self._size)
+        store = self._tree.tree.store
+        if self.durability == "fsync" and isinstance(store, FileHashStore):
+            store.sync()
+        try:
+            return self._tree.issue()
+        except (OSError, TransparencyError) as exc:
+            raise ChainError(f"cannot issue a checkpoint: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold this writer's thread lock and the chain's lock, caught up with other writers."""
+        with self._lock:
+            self._ensure_open()
+            assert self._lock_fd is not None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                self._catch_up()
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def checkpoint(self) -> bytes:
+        """Issue a signed checkpoint of the whole chain now; returns the note (the latest
+        one when nothing was appended since it)."""
+        with self._writing():
+            return self._checkpoint_locked()
+
+    def keep_cosigned(self, note: bytes) -> None:
+        """Keep ``note`` (a checkpoint this log issued, now with witness cosignatures) in
+        place of the copy without them."""
+        with self._writing():
+            assert self._tree is not None
+            try:
+                self._tree.keep_cosigned(note)
+            except (OSError, TransparencyError) as exc:
+                raise ChainError(f"cannot keep the cosigned checkpoint: {exc}") from exc
+
+    @property
+    def origin(self) -> str | None:
+        """The origin line of this log's checkpoints (known to a writer)."""
+        if self.key is None:
+            return None
+        return self.transparency.origin_for(self.key.public_key())
+
     def _acquire(self) -> None:
         """Take the inter-process lock, waiting at most ``lock_timeout`` seconds."""
         assert self._lock_fd is not None
@@ -371,6 +481,7 @@ class FileLedger:
                     except OSError as exc:
                         self._index_stale = True
                         log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
+                self._add_leaves([line])
                 self._unsealed += 1
                 now = time.monotonic()
                 if (
@@ -380,6 +491,8 @@ class FileLedger:
                 ):
                     self._seal_locked()
                     self._last_seal = now
+                if self._tree is not None and self._tree.due(now):
+                    self._checkpoint_locked()
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
         finally:
@@ -473,8 +586,7 @@ class FileLedger:
                 seq, offset, prev = seq + 1, offset + len(line) + 1, h
             if not lines:
                 return None
-            lines.append(b"")
-            self._write_line(b"\n".join(lines))
+            self._write_line(b"\n".join(lines) + b"\n")
             self._seq, self._prev, self._size = seq, prev, offset
             if not self._index_stale:
                 try:
@@ -482,6 +594,7 @@ class FileLedger:
                 except OSError as exc:
                     self._index_stale = True
                     log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
+            self._add_leaves(lines)
             self._unsealed += len(records)
             now = time.monotonic()
             if (
@@ -491,6 +604,8 @@ class FileLedger:
             ):
                 self._seal_locked()
                 self._last_seal = now
+            if self._tree is not None and self._tree.due(now):
+                self._checkpoint_locked()
             return offset
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
@@ -566,16 +681,9 @@ class FileLedger:
 
     def seal(self) -> None:
         """Sign the current head now (also done periodically and on :meth:`close`)."""
-        with self._lock:
-            self._ensure_open()
-            assert self._lock_fd is not None
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            try:
-                self._catch_up()
-                if self._seq:
-                    self._seal_locked()
-            finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        with self._writing():
+            if self._seq:
+                self._seal_locked()
 
     def close(self) -> None:
         """Seal unsealed entries and release descriptors."""
@@ -590,6 +698,8 @@ class FileLedger:
                     self._seal_locked()  # in fsync durability, the lines are synced first
                 elif self.durability == "fsync":
                     os.fsync(self._fd)
+                if self._tree is not None and self._tree.tree.size > self._tree.latest_size():
+                    self._checkpoint_locked()
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                 self._discard()
@@ -645,6 +755,28 @@ class FileLedger:
 
     def head_line(self, head: Head) -> bytes | None:
         return reader.line_ending_at(self.path, head.size)
+
+    def merkle_tree(self) -> MerkleTree:
+        """The Merkle tree as stored, opened to read proofs (a writer keeps it current)."""
+        try:
+            return MerkleTree(FileHashStore(self.data_dir / TREE_FILE, writable=False))
+        except FileNotFoundError:
+            raise ChainError(
+                f"no Merkle tree in {self.data_dir} ({TREE_FILE}): append with this version "
+                "of heso, or run `heso checkpoint`, to build it"
+            ) from None
+
+    def checkpoint_store(self) -> FileCheckpointStore:
+        """The signed checkpoints kept with the chain."""
+        return FileCheckpointStore(self.data_dir / CHECKPOINTS_DIR)
+
+    def torn_tail(self) -> bool:
+        """Whether an incomplete (newline-less) line ends ``receipts.jsonl``."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return False
+        return bool(size) and not reader.ends_with_newline(self.path, size)
 
     def quarantined(self) -> int:
         return reader.torn_count(self.data_dir)

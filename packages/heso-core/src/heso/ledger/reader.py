@@ -91,18 +91,18 @@ def chunked_lines(f: IO[bytes], start: int, end: int) -> Iterator[tuple[bytes | 
         lines = chunk.split(b"\n")
         tail = lines.pop()  # after the chunk's last newline: an unfinished line (or b"")
         if lines:
+            drop_first = False
             if carry or too_long:
                 first = lines[0]
                 if too_long or carried + len(first) > limit:
-                    lines[0] = None  # type: ignore[call-overload]
+                    drop_first = True
                 else:
                     carry.append(first)
                     lines[0] = b"".join(carry)
                 carry, carried, too_long = [], 0, False
-            for line in lines:
-                if line is not None and len(line) > limit:
-                    line = None
-                yield line, True
+            for index, line in enumerate(lines):
+                dropped = (drop_first and index == 0) or len(line) > limit
+                yield (None if dropped else line), True
         if tail and not too_long:
             carry.append(tail)
             carried += len(tail)
@@ -196,8 +196,9 @@ def line_at(path: Path, offset: int) -> bytes:
 
 
 def offset_of(data_dir: Path, seq: int) -> int | None:
-    """The byte offset of line ``seq``: from the index when its record there is confirmed by
-    the line (which ends in its own ``seq``), else by counting lines."""
+    """The byte offset of line ``seq``: from the index when its record there (or, for the
+    entry after the last indexed one, the record before it) is confirmed by the line (which
+    ends in its own ``seq``), else by counting lines."""
     path = data_dir / CHAIN_FILE
     found = idx.record_at(data_dir / INDEX_FILE, seq)
     if found is not None:
@@ -206,6 +207,16 @@ def offset_of(data_dir: Path, seq: int) -> int | None:
                 return found[1]
         except (OSError, ChainError):
             pass
+    elif seq > 0:
+        # the entry after the last indexed one (where a reader resumes): just past that one
+        before = idx.record_at(data_dir / INDEX_FILE, seq - 1)
+        if before is not None:
+            try:
+                line = line_at(path, before[1])
+                if line.endswith(b',"seq":%d}' % (seq - 1)):
+                    return before[1] + len(line) + 1
+            except (OSError, ChainError):
+                pass
     for n, offset, _ in lines(path):
         if n == seq:
             return offset

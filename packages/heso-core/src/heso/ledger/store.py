@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from heso.ledger.format import Entry, Head
     from heso.ledger.verify import Checked, Checker
+    from heso.transparency.checkpoint_store import CheckpointStore
+    from heso.transparency.tree import MerkleTree
     from heso.verdict import Verdict
 
 
@@ -91,6 +93,16 @@ class LedgerReader(Checkable, Protocol):
         decisions that must hold when an index was tampered with (an approval's firing)."""
         ...
 
+    def merkle_tree(self) -> MerkleTree:
+        """The log's Merkle tree (C2SP ``merkle-tree``, a leaf per entry line), to read
+        roots and proofs: O(log n) stored hashes per proof. A writer keeps it current through
+        :class:`heso.transparency.ledger_tree.LedgerTree`, the one place that maintains it."""
+        ...
+
+    def checkpoint_store(self) -> CheckpointStore:
+        """The signed checkpoints kept with the log."""
+        ...
+
     def stamp(self) -> Hashable:
         """A value that changes whenever entries, the head or the quarantine change (the
         console caches what it derived until then)."""
@@ -104,6 +116,19 @@ class LedgerStore(LedgerReader, Protocol):
         """Link ``receipt`` into the chain; returns its entry once durable (per the store's
         durability), so the caller may then run the action. Raises ``ChainError`` when the
         receipt cannot be recorded: the gate then fails closed."""
+        ...
+
+    def checkpoint(self) -> bytes:
+        """Issue a signed checkpoint of the whole log now; returns the note."""
+        ...
+
+    def keep_cosigned(self, note: bytes) -> None:
+        """Keep a checkpoint this log issued, now carrying witness cosignatures."""
+        ...
+
+    @property
+    def origin(self) -> str | None:
+        """The origin line of the log's checkpoints."""
         ...
 
     def seal(self) -> None:

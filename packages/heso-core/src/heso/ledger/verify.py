@@ -175,6 +175,35 @@ def verify_ledger(
     (``Unsealed``) when entries follow the signed head: only the head proves that nothing was
     appended after it or cut off the end.
     """
+    prepared = prepare(
+        store,
+        trusted_operators=trusted_operators,
+        approver_keys=approver_keys,
+        approver_groups=approver_groups,
+    )
+    if isinstance(prepared, Verdict):
+        return prepared
+    head, anchor, checker = prepared
+    checked = store.check(checker, workers=workers)
+    return conclude(
+        checked,
+        head,
+        store.head_line,
+        anchor=anchor,
+        quarantined=store.quarantined,
+        require_sealed=require_sealed,
+    )
+
+
+def prepare(
+    store: Checkable,
+    *,
+    trusted_operators: Collection[PublicKey] | None = None,
+    approver_keys: Mapping[PublicKey, str] | None = None,
+    approver_groups: Mapping[str, ApproverGroup] | None = None,
+) -> tuple[Head | None, PublicKey | None, Checker] | Verdict:
+    """What checking ``store`` needs: its signed head, the operator it anchors on and the
+    :class:`Checker` for its lines (or the verdict that ends verification before any line)."""
     head = store.signed_head()
     if isinstance(head, Verdict):
         return head
@@ -195,15 +224,7 @@ def verify_ledger(
         groups = {
             n: RegisteredGroup(g.threshold, frozenset(g.keys)) for n, g in approver_groups.items()
         }
-    checked = store.check(Checker(trusted, approver_keys, groups), workers=workers)
-    return conclude(
-        checked,
-        head,
-        store.head_line,
-        anchor=anchor,
-        quarantined=store.quarantined,
-        require_sealed=require_sealed,
-    )
+    return head, anchor, Checker(trusted, approver_keys, groups)
 
 
 def conclude(

@@ -24,6 +24,10 @@ _ATEXT = frozenset("!#$%&'*+-/=?^_`{|}~")
 _URL_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_ASCII_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(
+    rf"({_ASCII_ATOM}(?:\.{_ASCII_ATOM})*)@({_ASCII_ATOM}(?:\.{_ASCII_ATOM})*)"
+)
 
 
 class AddressError(ValueError):
@@ -134,7 +138,7 @@ class _Parser:
 
     def quoted_string(self) -> str:
         self.i += 1  # the opening quote
-        out = []
+        out: list[str] = []
         s = self.s
         while self.i < len(s):
             c = s[self.i]
@@ -278,6 +282,9 @@ class _Parser:
 def parse_address_list(text: str) -> list[Mailbox]:
     """Every mailbox in an address list (group members included); ``[]`` for blank text.
     Raises :class:`AddressError` for anything that is not an address list."""
+    plain = _PLAIN_ADDRESS.fullmatch(text)
+    if plain is not None:  # one bare ASCII local@domain: what the parser reads, at once
+        return [Mailbox(plain[1], plain[2].lower())]
     return _Parser(text).address_list()
 
 

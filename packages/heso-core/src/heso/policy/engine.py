@@ -3,13 +3,15 @@
 Rules are indexed by verb and scope, so an action only meets the rules that could match it:
 an exact-scope rule is found by dict lookup, a ``prefix*`` glob by its literal prefix, and only
 globs that start with a wildcard are tested one by one. The candidates for a (verb, tool name)
-pair and the :class:`Decision` objects are computed once and reused.
+pair and the :class:`Decision` objects are computed once and reused. When many candidates
+remain (overlapping wildcard scopes), a :class:`heso.policy.plan.Plan` rules most of them out
+by field value at once, and only the rest are tried in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from heso.action import Action, Verb
@@ -26,9 +28,15 @@ from heso.policy.model import (
     floor_rule_id,
 )
 from heso.policy.operators import compile_glob, has_wildcard
+from heso.policy.plan import Plan
 
 _MAX_TARGETS = 16384
 _MAX_VARIANTS = 4096
+_PLAN_MIN = 24
+"""Candidates tried one by one in one evaluation from which a (verb, tool name) pair gets a
+plan for the next."""
+_PLAN_BUDGET = 200_000
+"""Candidates over all cached plans; past it, the caches start again (memory stays bounded)."""
 _APPROVAL = DecisionKind.REQUIRE_APPROVAL
 
 
@@ -102,13 +110,27 @@ class _Index:
                 for pattern in rule.scopes:
                     bucket.add(rank, pattern)
 
-    def candidates(self, verb: Verb, name: str) -> tuple[Rule, ...]:
+    def candidates(self, verb: Verb, name: str) -> tuple[int, ...]:
+        """The ranks of the rules whose verb and scope cover (verb, name), in order."""
         ranks: set[int] = set()
         for key in (verb, None):
             bucket = self.buckets.get(key)
             if bucket is not None:
                 bucket.collect(name, ranks)
-        return tuple(self.ordered[r] for r in sorted(ranks))
+        return tuple(sorted(ranks))
+
+
+class _Many:
+    """Many candidates for a (verb, tool name) pair: once trying them one by one went deep,
+    their plan."""
+
+    __slots__ = ("deep", "plan", "ranks", "rules")
+
+    def __init__(self, ranks: tuple[int, ...], rules: tuple[Rule, ...]) -> None:
+        self.ranks = ranks
+        self.rules = rules
+        self.deep = False
+        self.plan: Plan | None = None
 
 
 class _Lane:
@@ -123,6 +145,11 @@ class _Lane:
         self.prefix = f"lane:{lane.value}({source})"
         self.decisions: dict[Any, Decision] = {}
         self.default: Decision | None = None
+
+
+_Target = tuple[_Lane, tuple[Rule, ...], bool, _Many | None]
+"""What a (verb, tool name) pair resolves to: its lane, its candidates, whether it is an HTTP
+request, and for many candidates their :class:`_Many`."""
 
 
 class Policy:
@@ -145,7 +172,9 @@ class Policy:
         self.ordered_rules: tuple[Rule, ...] = tuple(sorted(self.rules, key=lambda r: r.sort_key))
         """Every rule in evaluation order (disabled ones included)."""
         self._index = _Index([r for r in self.ordered_rules if r.enabled])
-        self._targets: dict[Any, tuple[_Lane, tuple[Rule, ...], bool]] = {}
+        self._targets: dict[Any, _Target] = {}
+        self._plans: dict[tuple[int, ...], Plan] = {}
+        self._planned = 0
         self._lanes: dict[tuple[Lane, str], _Lane] = {}
         self._unknown: dict[tuple[str, str], Decision] = {}
 
@@ -176,7 +205,7 @@ class Policy:
     def classify(self, action: Action) -> tuple[str, str]:
         """(lane, source) of an action: source is ``verb``, ``name``, ``method`` or
         ``catalog:<id>``, the strongest reason for the lane (an unknown catalog id is ignored)."""
-        lane, _, is_http = self._target(action.verb, action.tool_name)
+        lane, _, is_http, _ = self._target(action.verb, action.tool_name)
         refined = self._refine(lane, action, is_http)
         if isinstance(refined, str):
             refined = self._refine(lane, _without_catalog(action), is_http)
@@ -188,14 +217,14 @@ class Policy:
         target = self._targets.get((action.verb, action.tool_name))
         if target is None:
             target = self._target(action.verb, action.tool_name)
-        lane, candidates, is_http = target
+        lane, candidates, is_http, many = target
         if is_http or action.domain is not None or action.action_id is not None:
             refined = self._refine(lane, action, is_http)
             if isinstance(refined, str):
                 return self._unknown_catalog(lane, action, is_http, refined)
             lane = refined
         fields = action.fields
-        for rule in candidates:
+        for rule in candidates if many is None else self._many(many, action):
             if rule.subject.matches_name is not None and not rule.subject.matches(action):
                 continue
             if rule.any_conditions:
@@ -223,17 +252,48 @@ class Policy:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _target(self, verb: Verb | str, tool_name: str) -> tuple[_Lane, tuple[Rule, ...], bool]:
+    def _many(self, many: _Many, action: Action) -> Iterable[Rule]:
+        """Many candidates, in order: those the plan leaves once trying them one by one went
+        deep (past :data:`_PLAN_MIN`), else all of them."""
+        plan = many.plan
+        if plan is None and many.deep:
+            plan = many.plan = self._plan(many.ranks)
+        if plan is not None:
+            return plan.survivors(action, action.fields)
+        return self._one_by_one(many)
+
+    @staticmethod
+    def _one_by_one(many: _Many) -> Iterator[Rule]:
+        for tried, rule in enumerate(many.rules, 1):
+            if tried == _PLAN_MIN:
+                many.deep = True
+            yield rule
+
+    def _target(self, verb: Verb | str, tool_name: str) -> _Target:
         target = self._targets.get((verb, tool_name))
         if target is None:
             v = Verb(verb)
             lane, source = structural_lane(v, tool_name)
-            candidates = self._index.candidates(v, tool_name)
-            target = (self._lane(lane, source), candidates, v is Verb.HTTP_REQUEST)
+            ranks = self._index.candidates(v, tool_name)
+            candidates = tuple(self._index.ordered[r] for r in ranks)
+            many = _Many(ranks, candidates) if len(ranks) >= _PLAN_MIN else None
+            target = (self._lane(lane, source), candidates, v is Verb.HTTP_REQUEST, many)
             if len(self._targets) >= _MAX_TARGETS:
                 self._targets.clear()
             self._targets[(verb, tool_name)] = target
         return target
+
+    def _plan(self, ranks: tuple[int, ...]) -> Plan:
+        """The plan for these candidates, shared by every target that has them."""
+        plan = self._plans.get(ranks)
+        if plan is None:
+            if self._planned + len(ranks) > _PLAN_BUDGET:
+                self._plans.clear()
+                self._targets.clear()  # they hold plans too
+                self._planned = 0
+            plan = self._plans[ranks] = Plan([self._index.ordered[r] for r in ranks])
+            self._planned += len(ranks)
+        return plan
 
     def _lane(self, lane: Lane, source: str) -> _Lane:
         found = self._lanes.get((lane, source))

@@ -82,14 +82,24 @@ class Condition:
     test: Callable[[Any], bool | None] = dataclasses.field(compare=False, repr=False)
     on_missing: bool = False
     record: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    read: Callable[[Any], Any] = dataclasses.field(init=False, compare=False, repr=False)
+    """:func:`heso.fieldpath.get` compiled for ``segments`` (``None`` not yet made missing)."""
+    key: str | None = dataclasses.field(init=False, compare=False, repr=False)
+    """The one key of a one-step path, else ``None``."""
+
+    def __post_init__(self) -> None:
+        # The path resolved once, when the policy loads (a frozen dataclass: set directly).
+        object.__setattr__(self, "read", fieldpath.compile_get(self.segments))
+        key = self.segments[0] if len(self.segments) == 1 else None
+        object.__setattr__(self, "key", key if type(key) is str else None)
 
     def lookup(self, fields: Mapping[str, Any]) -> Any:
         """The field's value, or :data:`heso.fieldpath.MISSING` (a ``None`` counts as missing)."""
-        segments = self.segments
-        if len(segments) == 1 and type(segments[0]) is str:
-            value = fields.get(segments[0], fieldpath.MISSING)
+        key = self.key
+        if key is not None and type(fields) is dict:
+            value = fields.get(key, fieldpath.MISSING)
         else:
-            value = fieldpath.get(fields, segments)
+            value = self.read(fields)
         return fieldpath.MISSING if value is None else value
 
     def evaluate(self, fields: Mapping[str, Any]) -> bool | None:

@@ -5,10 +5,17 @@ A compiled test returns ``True`` (holds), ``False`` (does not hold) or ``None``
 ``"lots"`` for ``gt``). The engine never treats indeterminate as a silent pass: see
 ``docs/policy.md``. Missing fields (absent, or ``None``) never reach a test; the engine
 answers them with :attr:`OperatorSpec.on_missing`.
+
+A *sieve* tests many conditions with one operator on one field at once: built from
+``(value, mask)`` entries (the rule's ``value``, a bit mask naming the rule), it answers, for one
+present field value, the mask of the rules whose condition certainly does **not** hold
+(``False``; never an indeterminate one). It may leave out a rule whose condition fails; it never
+names one whose condition holds or is indeterminate.
 """
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import math
 import numbers
@@ -21,10 +28,14 @@ from functools import lru_cache
 from typing import Any
 
 from heso.policy.destinations import recipients, url_scheme
-from heso.policy.regex import RegexError, compile_search
+from heso.policy.regex import RegexError, compile_search, compile_search_any
 from heso.toml_source import type_name
 
 Test = Callable[[Any], "bool | None"]
+Sieve = Callable[[Any], int]
+"""For a present field value, the mask of the rules whose condition is certainly false."""
+SieveEntries = Sequence[tuple[Any, int]]
+"""``(rule value, rule mask)`` pairs, one per rule."""
 
 _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
@@ -106,6 +117,81 @@ class _Members:
         if n is None:
             return False
         return n in self.nums or n in self.str_nums
+
+
+class _MemberTable:
+    """Many :class:`_Members` at once: a value's :meth:`holding` mask names every set that
+    contains it, with exactly ``_Members.__contains__``'s equality."""
+
+    __slots__ = ("bools", "nums", "str_nums", "strs")
+
+    def __init__(self) -> None:
+        self.bools: dict[bool, int] = {}
+        self.nums: dict[Any, int] = {}
+        self.strs: dict[str, int] = {}
+        self.str_nums: dict[Any, int] = {}
+
+    def add(self, values: Sequence[Any], mask: int) -> None:
+        members = _Members(values)
+        tables: tuple[tuple[dict[Any, int], Any], ...] = (
+            (self.bools, members.bools),
+            (self.nums, members.nums),
+            (self.strs, members.strs),
+            (self.str_nums, members.str_nums),
+        )
+        for table, keys in tables:
+            for key in keys:
+                table[key] = table.get(key, 0) | mask
+
+    def holding(self, x: Any) -> int:
+        t = type(x)
+        if t is str:
+            found = self.strs.get(x, 0)
+            if self.nums:
+                n = to_number(x)
+                if n is not None:
+                    found |= self.nums.get(n, 0)
+            return found
+        if t is bool:
+            return self.bools.get(x, 0)
+        n = to_number(x)
+        if n is None:
+            return 0
+        return self.nums.get(n, 0) | self.str_nums.get(n, 0)
+
+
+class Affixes:
+    """Literal prefixes (or suffixes) with a mask each: :meth:`holding` is the mask of those a
+    string starts (or ends) with, one dict lookup per distinct length, none when no affix
+    starts (or ends) with the string's first (or last) character."""
+
+    __slots__ = ("by_length", "empty", "ends", "suffix")
+
+    def __init__(self, suffix: bool = False) -> None:
+        self.suffix = suffix
+        self.by_length: dict[int, dict[str, int]] = {}
+        self.ends: set[str] = set()
+        """The affixes' first characters (last, for suffixes)."""
+        self.empty = 0
+        """The mask of the empty affix, which every string holds."""
+
+    def add(self, text: str, mask: int) -> None:
+        table = self.by_length.setdefault(len(text), {})
+        table[text] = table.get(text, 0) | mask
+        if text:
+            self.ends.add(text[-1] if self.suffix else text[0])
+        else:
+            self.empty |= mask
+
+    def holding(self, x: str) -> int:
+        if (x[-1:] if self.suffix else x[:1]) not in self.ends:
+            return self.empty
+        found = 0
+        size = len(x)
+        for length, table in self.by_length.items():
+            if length <= size:
+                found |= table.get(x[size - length :] if self.suffix else x[:length], 0)
+        return found
 
 
 @lru_cache(maxsize=65536)
@@ -406,6 +492,207 @@ def _presence(op: str) -> Callable[[Any], Test]:
     return build
 
 
+# -- sieves ---------------------------------------------------------------------------------
+
+
+def _union(entries: SieveEntries) -> int:
+    out = 0
+    for _, mask in entries:
+        out |= mask
+    return out
+
+
+def _members_sieve(check: Callable[[str, Any], Any], negated: bool) -> Callable[..., Sieve]:
+    """``eq``/``in`` (a rule fails unless the value is a member) or ``ne``/``not_in`` (a rule
+    fails when it is)."""
+
+    def build(op: str, entries: SieveEntries) -> Sieve:
+        table = _MemberTable()
+        for value, mask in entries:
+            checked = check(op, value)
+            table.add(checked if isinstance(checked, list) else [checked], mask)
+        if negated:
+            return table.holding
+        every = _union(entries)
+        return lambda x: every & ~table.holding(x)
+
+    return build
+
+
+def _numeric_sieve(op: str, entries: SieveEntries) -> Sieve:
+    """The bounds sorted: the rules a number fails are a run at one end, found by bisection."""
+    pairs = sorted((_number(op, value), mask) for value, mask in entries)
+    bounds = [b for b, _ in pairs]
+    # runs[i]: rules of the bounds before i ("lt"/"lte") or from i on ("gt"/"gte").
+    below = op in ("lt", "lte")
+    runs = [0] * (len(pairs) + 1)
+    if below:
+        for i, (_, mask) in enumerate(pairs):
+            runs[i + 1] = runs[i] | mask
+    else:
+        for i in range(len(pairs) - 1, -1, -1):
+            runs[i] = runs[i + 1] | pairs[i][1]
+    # gt fails when bound >= n, gte when bound > n, lt when bound <= n, lte when bound < n.
+    find = bisect.bisect_left if op in ("gt", "lte") else bisect.bisect_right
+
+    def sieve(x: Any) -> int:
+        n = to_number(x)
+        if n is None or type(n) is Decimal:
+            return 0  # indeterminate, or compared by the test's own rules
+        return runs[find(bounds, n)]
+
+    return sieve
+
+
+def _affix_sieve(op: str, entries: SieveEntries) -> Sieve:
+    affixes = Affixes(suffix=op == "ends_with")
+    for value, mask in entries:
+        for text in _strings(op, value):
+            affixes.add(text, mask)
+    every = _union(entries)
+    return lambda x: every & ~affixes.holding(x) if type(x) is str else 0
+
+
+def _text_sieve(
+    make: Callable[[Any], Test], any_of: Callable[[list[str]], Callable[[str], bool]] | None = None
+) -> Callable[..., Sieve]:
+    """Operators on strings that no index covers (``regex``, ``glob``): each distinct value is
+    tested once per field value; with ``any_of`` (all values at once), only when one holds."""
+
+    def build(op: str, entries: SieveEntries) -> Sieve:
+        by_value: dict[Any, int] = {}
+        for value, mask in entries:
+            key = tuple(value) if isinstance(value, list) else value
+            by_value[key] = by_value.get(key, 0) | mask
+        tests = tuple(
+            (make(list(k) if isinstance(k, tuple) else k), m) for k, m in by_value.items()
+        )
+        every = _union(entries)
+        anything = any_of(list(by_value)) if any_of is not None else None
+
+        def sieve(x: Any) -> int:
+            if type(x) is not str:
+                return 0
+            if anything is not None and not anything(x):
+                return every
+            out = 0
+            for test, mask in tests:
+                if not test(x):
+                    out |= mask
+            return out
+
+        return sieve
+
+    return build
+
+
+def _contains_sieve(negated: bool) -> Callable[..., Sieve]:
+    """Text by substring (each distinct needle tested once), arrays by membership (one lookup
+    per element); a table's keys are left to the rules' own tests."""
+
+    def build(op: str, entries: SieveEntries) -> Sieve:
+        table = _MemberTable()
+        texts: dict[str, int] = {}
+        every = 0
+        for value, mask in entries:
+            needle = _scalar(op, value)
+            table.add([needle], mask)
+            every |= mask
+            if isinstance(needle, str):
+                texts[needle] = texts.get(needle, 0) | mask
+        needles = tuple(texts.items())
+        text_rules = _union(needles)
+
+        def sieve(x: Any) -> int:
+            if type(x) is str:
+                held = 0
+                for needle, mask in needles:
+                    if needle in x:
+                        held |= mask
+                return held if negated else text_rules & ~held
+            if isinstance(x, Mapping) or not isinstance(x, (list, tuple, set, frozenset)):
+                return 0
+            held = 0
+            for item in x:
+                if item is not None:
+                    held |= table.holding(item)
+            return held if negated else every & ~held
+
+        return sieve
+
+    return build
+
+
+class _Domains:
+    """The domains of many ``email_domain_in``/``email_domain_not_in`` values: the mask of
+    those that list a domain (exactly, or through a ``*.`` wildcard)."""
+
+    __slots__ = ("exact", "suffixes")
+
+    def __init__(self, op: str, entries: SieveEntries) -> None:
+        self.exact: dict[str, int] = {}
+        self.suffixes: dict[str, int] = {}
+        for value, mask in entries:
+            exact, suffixes = _domains(op, value)
+            for d in exact:
+                self.exact[d] = self.exact.get(d, 0) | mask
+            for sfx in suffixes:
+                self.suffixes[sfx] = self.suffixes.get(sfx, 0) | mask
+
+    def accepting(self, found: list[Any]) -> int | None:
+        """The mask of the values listing every recipient's domain (``None``: all of them)."""
+        out: int | None = None
+        for domain in {m.domain for m in found}:
+            held = self.exact.get(domain, 0)
+            if self.suffixes:
+                dot = domain.find(".")
+                while dot >= 0:
+                    held |= self.suffixes.get(domain[dot:], 0)
+                    dot = domain.find(".", dot + 1)
+            out = held if out is None else out & held
+        return out
+
+
+def _email_domain_sieve(op: str, entries: SieveEntries) -> Sieve:
+    domains = _Domains(op, entries)
+    every = _union(entries)
+    negated = op == "email_domain_not_in"
+
+    def sieve(x: Any) -> int:
+        found = recipients(x)
+        if found is None:
+            return 0
+        accepted = domains.accepting(found)
+        if negated:
+            return every if accepted is None else accepted  # no recipient: none outside
+        return 0 if accepted is None else every & ~accepted  # no recipient: indeterminate
+
+    return sieve
+
+
+def _url_scheme_sieve(op: str, entries: SieveEntries) -> Sieve:
+    by_scheme: dict[str, int] = {}
+    for value, mask in entries:
+        for scheme in _schemes(op, value):
+            by_scheme[scheme] = by_scheme.get(scheme, 0) | mask
+    every = _union(entries)
+    negated = op == "url_scheme_not_in"
+
+    def sieve(x: Any) -> int:
+        scheme = url_scheme(x)
+        if scheme is None:
+            return 0
+        held = by_scheme.get(scheme, 0)
+        return held if negated else every & ~held
+
+    return sieve
+
+
+def _presence_sieve(op: str, entries: SieveEntries) -> Sieve:
+    every = _union(entries)
+    return lambda x: every if op == "missing" else 0
+
+
 @dataclass(frozen=True)
 class OperatorSpec:
     """One operator: its name, what it does, and how it handles a missing field."""
@@ -419,44 +706,95 @@ class OperatorSpec:
     """What a field must hold for the test to be determinate ("a number"), for explanations."""
     detail: Callable[[Any], str] | None = None
     """What the operator read from a field value, for explanations."""
+    sieve: Callable[[str, SieveEntries], Sieve] = _presence_sieve
+    """Builds the operator's sieve from validated values (see the module's docstring)."""
+    cost: int = 0
+    """How dear its sieve is to run, 0 (a lookup) to 2 (a test per distinct value)."""
 
 
 _SPECS = (
-    OperatorSpec("eq", "equals (numbers by value; a numeric string equals a number)", _eq),
-    OperatorSpec("ne", "does not equal (the negation of eq)", _ne),
-    OperatorSpec("in", "equals one of the listed values", _in),
-    OperatorSpec("not_in", "equals none of the listed values", _not_in),
-    OperatorSpec("lt", "is a number < value", _numeric("lt", operator.lt), expects="a number"),
-    OperatorSpec("lte", "is a number <= value", _numeric("lte", operator.le), expects="a number"),
-    OperatorSpec("gt", "is a number > value", _numeric("gt", operator.gt), expects="a number"),
-    OperatorSpec("gte", "is a number >= value", _numeric("gte", operator.ge), expects="a number"),
+    OperatorSpec(
+        "eq",
+        "equals (numbers by value; a numeric string equals a number)",
+        _eq,
+        sieve=_members_sieve(_scalar, negated=False),
+    ),
+    OperatorSpec(
+        "ne",
+        "does not equal (the negation of eq)",
+        _ne,
+        sieve=_members_sieve(_scalar, negated=True),
+    ),
+    OperatorSpec(
+        "in",
+        "equals one of the listed values",
+        _in,
+        sieve=_members_sieve(_scalar_list, negated=False),
+    ),
+    OperatorSpec(
+        "not_in",
+        "equals none of the listed values",
+        _not_in,
+        sieve=_members_sieve(_scalar_list, negated=True),
+    ),
+    *(
+        OperatorSpec(
+            name,
+            f"is a number {sign} value",
+            _numeric(name, compare),
+            expects="a number",
+            sieve=_numeric_sieve,
+        )
+        for name, sign, compare in (
+            ("lt", "<", operator.lt),
+            ("lte", "<=", operator.le),
+            ("gt", ">", operator.gt),
+            ("gte", ">=", operator.ge),
+        )
+    ),
     OperatorSpec(
         "regex",
         "is a string in which the regular expression is found (RE2, linear time)",
         _regex,
         expects="a string",
+        sieve=_text_sieve(_regex, compile_search_any),
+        cost=2,
     ),
     OperatorSpec(
-        "contains", "string contains text / array has element / table has key", _contains_test
+        "contains",
+        "string contains text / array has element / table has key",
+        _contains_test,
+        sieve=_contains_sieve(negated=False),
+        cost=2,
     ),
-    OperatorSpec("not_contains", "the negation of contains", _not_contains),
+    OperatorSpec(
+        "not_contains",
+        "the negation of contains",
+        _not_contains,
+        sieve=_contains_sieve(negated=True),
+        cost=2,
+    ),
     OperatorSpec(
         "starts_with",
         "is a string starting with value (or any of values)",
         _starts_with,
         expects="a string",
+        sieve=_affix_sieve,
     ),
     OperatorSpec(
         "ends_with",
         "is a string ending with value (or any of values)",
         _ends_with,
         expects="a string",
+        sieve=_affix_sieve,
     ),
     OperatorSpec(
         "glob",
         "is a string matching the glob pattern (or any of them)",
         _glob_test,
         expects="a string",
+        sieve=_text_sieve(_glob_test),
+        cost=2,
     ),
     OperatorSpec(
         "email_domain_in",
@@ -464,6 +802,8 @@ _SPECS = (
         _email_domain_in,
         expects="a list of email addresses",
         detail=_recipient_domains,
+        sieve=_email_domain_sieve,
+        cost=1,
     ),
     OperatorSpec(
         "email_domain_not_in",
@@ -471,6 +811,8 @@ _SPECS = (
         _email_domain_not_in,
         expects="a list of email addresses",
         detail=_recipient_domains,
+        sieve=_email_domain_sieve,
+        cost=1,
     ),
     OperatorSpec(
         "url_scheme_in",
@@ -478,6 +820,8 @@ _SPECS = (
         _url_scheme_in,
         expects="an absolute URL",
         detail=_scheme_detail,
+        sieve=_url_scheme_sieve,
+        cost=1,
     ),
     OperatorSpec(
         "url_scheme_not_in",
@@ -485,6 +829,8 @@ _SPECS = (
         _url_scheme_not_in,
         expects="an absolute URL",
         detail=_scheme_detail,
+        sieve=_url_scheme_sieve,
+        cost=1,
     ),
     OperatorSpec(
         "exists", "the field is present and not null", _presence("exists"), needs_value=False
@@ -519,8 +865,11 @@ OPERATOR_ALIASES: Mapping[str, str] = {
 __all__ = [
     "OPERATORS",
     "OPERATOR_ALIASES",
+    "Affixes",
     "OperatorSpec",
     "OperatorValueError",
+    "Sieve",
+    "SieveEntries",
     "Test",
     "compile_glob",
     "compile_globs",

@@ -30,14 +30,14 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-if sys.version_info >= (3, 11):
-    from re import _constants as sre
-    from re import _parser as sre_parse
-else:  # pragma: no cover - exercised on Python 3.10 only
+if TYPE_CHECKING or sys.version_info < (3, 11):  # typeshed types the 3.10 names only
     import sre_constants as sre
     import sre_parse
+else:
+    from re import _constants as sre
+    from re import _parser as sre_parse
 
 Ranges = tuple[tuple[int, int], ...]
 """A set of code points: sorted, disjoint, non-adjacent inclusive ranges."""
@@ -158,7 +158,7 @@ def _engine_set(source: str, flags: int, bmp: bool = False) -> Ranges:
     """The code points (of :func:`_universe`) that Python's engine matches with the
     one-character pattern ``source`` under ``flags``."""
     runs = re.compile(f"(?:{source})+", flags)
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for offset, text in _universe(bmp):
         pairs.extend((offset + m.start(), offset + m.end() - 1) for m in runs.finditer(text))
     return _normalize(pairs)
@@ -461,7 +461,7 @@ _STARTS = frozenset({sre.AT_BEGINNING, sre.AT_BEGINNING_STRING})
 _ENDS = frozenset({sre.AT_END, sre.AT_END_STRING})
 
 
-def _scoped(flags: int, av: Any) -> int:
+def _scoped(flags: int, av: tuple[Any, int, int, Any]) -> int:
     _group, add, remove, _items = av
     return (flags | add) & ~remove
 
@@ -596,19 +596,48 @@ def compile_search(pattern: str) -> Callable[[str], bool]:
     if fast is not None:
         return fast
     translated = _Translator(pattern, parsed).sequence(parsed, parsed.state.flags, _INPUT, _INPUT)
+    search = _engine_search(translated)
+    if isinstance(search, str):
+        raise RegexError(
+            f"regular expression {pattern!r} is too large for the linear-time engine ({search})",
+            "simplify it: fewer or smaller repetitions, especially of large classes such as \\w",
+        )
+    return search
+
+
+def compile_search_any(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """A function telling whether any of ``patterns`` (each valid for :func:`compile_search`)
+    is found in a string; the patterns RE2 runs are joined into one, searched in one pass."""
+    unique = list(dict.fromkeys(patterns))
+    parsed = [_parse(pattern) for pattern in unique]
+    if all(_fast_path(p) is not None for p in parsed):
+        tests = [compile_search(pattern) for pattern in unique]
+    else:  # one pass of RE2 for all of them (plain-text ones included)
+        joined = _engine_search(
+            "|".join(
+                f"(?:{_Translator(pattern, p).sequence(p, p.state.flags, _INPUT, _INPUT)})"
+                for pattern, p in zip(unique, parsed, strict=True)
+            )
+        )
+        tests = [compile_search(p) for p in unique] if isinstance(joined, str) else [joined]
+    if len(tests) == 1:
+        return tests[0]
+    found = tuple(tests)
+    return lambda text: any(test(text) for test in found)
+
+
+def _engine_search(translated: str) -> Callable[[str], bool] | str:
+    """RE2's unanchored search for a translated pattern, or RE2's error compiling it."""
     engine, options, unanchored = _engine()
     compiled = engine(translated.encode("utf-8"), options)
     if not compiled.ok():
-        error = compiled.error().decode("utf-8", "replace")
-        raise RegexError(
-            f"regular expression {pattern!r} is too large for the linear-time engine ({error})",
-            "simplify it: fewer or smaller repetitions, especially of large classes such as \\w",
-        )
+        return str(compiled.error().decode("utf-8", "replace"))
     match = compiled.Match
 
     def search(text: str) -> bool:
         data = text.encode("utf-8", "surrogatepass")
-        return match(unanchored, data, 0, len(data))[0][0] >= 0
+        start: int = match(unanchored, data, 0, len(data))[0][0]
+        return start >= 0
 
     return search
 
@@ -629,4 +658,4 @@ def _parse(pattern: str) -> Any:
         ) from None
 
 
-__all__ = ["MAX_REPEAT", "RegexError", "compile_search", "translate"]
+__all__ = ["MAX_REPEAT", "RegexError", "compile_search", "compile_search_any", "translate"]

@@ -180,12 +180,15 @@ class MerkleTree:
 
     def append(self, leaf: bytes) -> int:
         """Append one leaf (an entry's bytes); returns its index."""
-        return self.append_hash(leaf_hash(leaf))
+        return self._append(leaf_hash(leaf))
 
     def append_hash(self, hashed_leaf: bytes) -> int:
         """Append a leaf by its leaf hash; returns its index."""
         if type(hashed_leaf) is not bytes or len(hashed_leaf) != HASH_SIZE:
             raise TransparencyError(f"a leaf hash is {HASH_SIZE} bytes")
+        return self._append(hashed_leaf)
+
+    def _append(self, hashed_leaf: bytes) -> int:
         n = self._range.size
         group = self._range.append_hash(hashed_leaf)
         try:

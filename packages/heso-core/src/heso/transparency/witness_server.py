@@ -223,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"heso witness: {exc}", file=sys.stderr)
         return 2
     host, port = server.server_address[:2]
+    host = host.decode() if isinstance(host, bytes) else host
     print(f"witness {witness.signer.verifier().vkey()}", flush=True)
     print(f"listening on http://{host}:{port} for {', '.join(witness.logs)}", flush=True)
 

@@ -6,7 +6,8 @@ scripts (by SHA-256) and forbids every network request (``connect-src 'none'``).
 verification code (``static/heso-verify.js``: strict JSON, RFC 8785, BLAKE3, Ed25519 through
 WebCrypto, receipt and chain verdicts, trust inputs) is shared with the console; the page reads
 a pasted ``heso.toml`` with smol-toml (``static/smol-toml.js``, vendored by
-``tools/vendor_smol_toml.py``).
+``tools/vendor_smol_toml.py``). ``static/heso-transparency.js`` checks checkpoints, inclusion
+and consistency proofs by the rules of :mod:`heso.transparency`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,20 @@ STATIC_FILES = (
     "heso.css",
     "smol-toml.js",
     "heso-verify.js",
+    "heso-transparency.js",
     "heso-ui.js",
     "verifier.js",
     "console.js",
 )
 """The files under ``static/`` (the console serves them; the verifier inlines some)."""
 
-VERIFIER_SCRIPTS = ("smol-toml.js", "heso-verify.js", "heso-ui.js", "verifier.js")
+VERIFIER_SCRIPTS = (
+    "smol-toml.js",
+    "heso-verify.js",
+    "heso-transparency.js",
+    "heso-ui.js",
+    "verifier.js",
+)
 
 
 def _read(name: str) -> str:

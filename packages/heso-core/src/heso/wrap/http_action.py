@@ -153,12 +153,12 @@ def _multipart(content: bytes, boundary: str | None) -> dict[str, Any] | None:
         head, sep, data = chunk[2:-2].partition(b"\r\n\r\n")
         if not sep:
             return None
-        headers = {}
+        headers: dict[str, str] = {}
         for line in _text(head).split("\r\n"):
-            key, colon, value = line.partition(":")
+            key, colon, header = line.partition(":")
             if not colon:
                 return None
-            headers[key.strip().lower()] = value.strip()
+            headers[key.strip().lower()] = header.strip()
         disposition = headers.get("content-disposition", "")
         name = _param(disposition, "name")
         if name is None or not disposition.lower().startswith("form-data"):

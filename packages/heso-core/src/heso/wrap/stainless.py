@@ -76,7 +76,7 @@ def gate_client(client: Any, redact: Mapping[str, RedactStrategy]) -> Any:
     cls = type(client)
     base: type = cls.__dict__.get("_heso_base", cls)
     if base is not cls:
-        redact = merge_redact_specs(cls._heso_redact, redact)  # type: ignore[attr-defined]
+        redact = merge_redact_specs(cls._heso_redact, redact)
     gated = _gated_class(base, redact)
     if gated is not cls:
         client.__class__ = gated

@@ -9,7 +9,8 @@
   const V = globalThis.HesoVerify;
   const { h, add, clear, short, escapeText, verdictBadge, pre, chainPicture, timelinePicture, legend } = globalThis.HesoUI;
   const view = document.getElementById("view");
-  const state = { csrf: null, session: null, key: null, filters: {}, showAll: false };
+  const state = { csrf: null, session: null, key: null, filters: {}, page: 0, showAll: false,
+    onlyMine: false, slaOrder: 1, openApproval: null, chainOffset: null };
 
   // ------------------------------------------------------------------------------ HTTP
 
@@ -154,48 +155,98 @@
 
   // -- receipts
 
+  const FILTER_KEYS = ["q", "verb", "tool", "decision", "outcome", "workflow", "account", "last",
+    "since", "until"];
+  const PAGE = 100;
+  const RANGES = [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"],
+    ["30d", "last 30 days"]];
+  const OUTCOME_PILL = { ran: "allow", approved: "allow", blocked: "block", denied: "block",
+    expired: "block", waiting: "require_approval", unreadable: "block" };
+
+  /** The filters (and page) as a query string: the same in the address bar and the API. */
+  function filterParams(withPage) {
+    const params = new URLSearchParams();
+    for (const k of FILTER_KEYS) if (state.filters[k]) params.set(k, state.filters[k]);
+    if (withPage && state.page) params.set("page", String(state.page));
+    return params;
+  }
+
+  /** Keep the address bar in step with the filters, so a view can be shared or bookmarked. */
+  function syncAddress() {
+    const q = filterParams(true).toString();
+    const path = location.hash.replace(/^#/, "").split("?")[0] || "receipts";
+    const want = `#${path.startsWith("entry/") ? path : "receipts"}${q ? "?" + q : ""}`;
+    if (location.hash !== want && !(want === "#receipts" && !location.hash)) {
+      history.replaceState(null, "", want);
+    }
+  }
+
   async function showReceipts(selected) {
     clear(view);
     const timeline = h("div", { class: "picture" });
-    const count = h("span", { class: "muted" });
+    const count = h("span", { class: "muted", id: "receipt-count" });
     const table = h("div", {});
+    const pager = h("div", { class: "pager row", id: "pager" });
+    const indexing = h("p", { class: "hint", id: "indexing", hidden: true });
     const detail = h("div", { id: "detail" });
     const filterBox = h("div", { class: "filters" });
-    add(view, 
+    const exports = h("div", { class: "row exports" });
+    add(view,
       h("section", { class: "card" }, h("h2", {}, "Actions over time"), legend(), timeline),
       detail,
-      h("section", { class: "card" }, h("h2", {}, "Receipts ", count), filterBox, table),
+      h("section", { class: "card" }, h("h2", {}, "Receipts ", count), filterBox, exports,
+        indexing, table, pager),
     );
     const f = state.filters;
+    const changed = () => { state.page = 0; refresh(); };
     const input = (name, placeholder) => {
       const el = h("input", { name, placeholder, value: f[name] || "", type: "search" });
-      el.addEventListener("input", debounce(() => { f[name] = el.value; refresh(); }, 200));
+      el.addEventListener("input", debounce(() => { f[name] = el.value; changed(); }, 200));
       return el;
     };
     const selects = {};
     const select = (name, label) => {
       const el = h("select", { name, "aria-label": label }, h("option", { value: "" }, `any ${label}`));
-      el.addEventListener("change", () => { f[name] = el.value; refresh(); });
+      el.addEventListener("change", () => { f[name] = el.value; changed(); });
       selects[name] = el;
       return el;
     };
     const time = (name) => {
       const el = h("input", { name, type: "datetime-local", value: f[name] || "" });
-      el.addEventListener("change", () => { f[name] = el.value; refresh(); });
+      el.addEventListener("change", () => { f[name] = el.value; changed(); });
       return el;
     };
-    add(filterBox, 
+    const since = time("since");
+    const range = h("select", { name: "last", "aria-label": "time range" },
+      RANGES.map(([v, label]) => h("option", { value: v }, label)));
+    range.value = f.last || "";
+    since.disabled = !!f.last;
+    range.addEventListener("change", () => {
+      f.last = range.value;
+      since.disabled = !!f.last;
+      changed();
+    });
+    add(filterBox,
       input("q", "search hash, tool, rule, fields…"),
       select("verb", "verb"), select("tool", "tool"), select("decision", "decision"),
-      select("workflow", "workflow"), select("account", "account"),
-      h("div", { class: "times" }, "from", time("since"), "to", time("until"), "(UTC)"),
+      select("outcome", "outcome"), select("workflow", "workflow"), select("account", "account"),
+      h("div", { class: "times" }, range, "or from", since, "to", time("until"), "(UTC)"),
     );
+    const exportLink = (format) => h("a", { class: "button secondary", id: `export-${format}`,
+      download: `heso-receipts.${format}` }, `Export ${format.toUpperCase()}`);
+    const jsonl = exportLink("jsonl"), csv = exportLink("csv");
+    add(exports, jsonl, csv, h("span", { class: "hint" }, "the filtered receipts, every page"));
 
+    let generation = 0;
     async function refresh() {
-      const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(f)) if (v) params.set(k, v);
-      params.set("limit", "200");
-      const data = await api("/api/receipts?" + params);
+      const mine = ++generation;
+      syncAddress();
+      const params = filterParams(false);
+      jsonl.href = "/api/export?" + new URLSearchParams([...params, ["format", "jsonl"]]);
+      csv.href = "/api/export?" + new URLSearchParams([...params, ["format", "csv"]]);
+      const offset = (state.page || 0) * PAGE;
+      const data = await api(`/api/receipts?${params}&limit=${PAGE}&offset=${offset}`);
+      if (mine !== generation) return;
       for (const [name, el] of Object.entries(selects)) {
         const keep = f[name] || "";
         add(clear(el), h("option", { value: "" }, `any ${name}`),
@@ -203,24 +254,51 @@
         el.value = keep;
       }
       count.textContent = `${data.matched} of ${data.total}`;
-      add(clear(timeline), timelinePicture(data.timeline));
+      indexing.hidden = data.complete;
+      indexing.textContent = data.complete ? "" : `Indexing the store: ${data.indexed} of ` +
+        `${data.total} entries so far. The newest receipts are listed; filters and the ` +
+        "timeline cover the entries indexed so far.";
       const body = h("tbody", {}, data.rows.map((r) => {
         const tr = h("tr", { class: "clickable", "data-seq": r.seq, "data-hash": r.action_hash },
           h("td", {}, `#${r.seq}`),
           h("td", {}, r.captured_at.replace("T", " ").replace("Z", "")),
           h("td", {}, h("code", {}, r.verb), " ", r.tool),
           h("td", {}, h("span", { class: `pill ${r.decision}` }, r.decision)),
+          h("td", { class: "outcome" }, h("span", { class: `pill ${OUTCOME_PILL[r.outcome] || ""}`,
+            "data-outcome": r.outcome }, r.outcome)),
           h("td", {}, r.workflow), h("td", {}, r.account),
           h("td", {}, r.approvers ? h("span", { class: "pill l1" }, `co-signed ×${r.approvers}`) : ""),
           h("td", {}, h("code", {}, short(r.action_hash))));
-        tr.addEventListener("click", () => { location.hash = `#entry/${r.seq}`; });
+        tr.addEventListener("click", () => {
+          const q = filterParams(true).toString();
+          location.hash = `#entry/${r.seq}${q ? "?" + q : ""}`;
+        });
         return tr;
       }));
       add(clear(table), h("table", { class: "list" },
-        h("thead", {}, h("tr", {}, ["entry", "captured (UTC)", "action", "decision", "workflow",
-          "account", "approvers", "action_hash"].map((c) => h("th", {}, c)))), body));
+        h("thead", {}, h("tr", {}, ["entry", "captured (UTC)", "action", "decision", "outcome",
+          "workflow", "account", "approvers", "action_hash"].map((c) => h("th", {}, c)))), body));
       if (!data.rows.length) add(table, h("p", { class: "hint" }, "No receipt matches."));
+      const last = Math.max(0, Math.ceil(data.matched / PAGE) - 1);
+      const go = (page) => { state.page = page; refresh(); };
+      const button = (label, page, disabled, cls) => {
+        const b = h("button", { type: "button", class: `secondary ${cls}`, disabled }, label);
+        b.addEventListener("click", () => go(page));
+        return b;
+      };
+      const page = state.page || 0;
+      add(clear(pager),
+        button("« newest", 0, page === 0, "first"), button("‹ newer", page - 1, page === 0, "prev"),
+        h("span", { class: "muted", id: "page-info" }, data.rows.length
+          ? `${offset + 1}–${offset + data.rows.length} of ${data.matched}` : `0 of ${data.matched}`),
+        button("older ›", page + 1, page >= last, "next"), button("oldest »", last, page >= last, "last"));
       loaded("receipts");
+      api(`/api/timeline?${params}`).then((tl) => {
+        if (mine === generation) add(clear(timeline), timelinePicture(tl));
+      }).catch(() => {});
+      if (!data.complete) {
+        setTimeout(() => { if (mine === generation && document.body.contains(table)) refresh(); }, 2000);
+      }
     }
     await refresh();
     if (selected !== undefined) await showEntry(detail, selected);
@@ -251,7 +329,9 @@
           h("span", { class: "muted" }, short(s.public_key, 24) + "…")))],
         r.multi_approval ? ["approval", `group ${r.multi_approval.group}, ` +
           `${r.multi_approval.threshold} of its members`] : null,
-        ["chain", `entry #${seq} · ${data.chain.status} · chain verdict ${data.chain.verdict.summary}`],
+        ["chain", data.chain.verdict
+          ? `entry #${seq} · ${data.chain.status} · chain verdict ${data.chain.verdict.summary}`
+          : `entry #${seq} · the chain is being verified`],
         data.approval ? ["approval flow", h("a", { href: "#approvals" }, "see Approvals")] : null,
       ]),
     );
@@ -279,32 +359,99 @@
 
   // -- chain
 
+  const CHAIN_PAGE = 42;
+
   async function showChain() {
-    const data = await api("/api/chain");
+    const q = state.chainOffset === null ? "" : `?offset=${state.chainOffset}&limit=${CHAIN_PAGE}`;
+    const data = await api("/api/chain" + q);
     clear(view);
+    const card = h("section", { class: "card chain-result" }, h("h2", {}, "Audit chain"));
+    add(view, card);
+    if (!data.verdict) {
+      add(card, h("p", { class: "hint", id: "chain-verifying" },
+        `Verifying the chain (${data.total} entries)… the picture appears when it is done.`));
+      setTimeout(() => { if (document.body.contains(card)) showChain(); }, 2000);
+      loaded("chain");
+      return;
+    }
     const v = data.verdict;
-    const card = h("section", { class: "card chain-result" }, h("h2", {}, "Audit chain"),
-      verdictBadge(v));
+    add(card, verdictBadge(v));
     if (v.ok && v.entries !== undefined) {
       add(card, h("p", { class: "summary" }, `${v.entries} entries, ${v.sealed} sealed by the ` +
         `signed head` + (v.unsealed ? `, ${v.unsealed} after it` : "") +
         (v.l1_receipts ? `, ${v.l1_receipts} co-signed by approvers (L1)` : "")));
-    } else if (v.entry !== undefined) {
+    } else if (v.entry !== undefined && v.entry !== null) {
       add(card, h("p", { class: "summary" }, `First broken entry: #${v.entry}. `,
-        v.entry < data.entries.length ? h("a", { href: `#entry/${v.entry}` }, "open it") : ""));
+        v.entry < data.total ? h("a", { href: `#entry/${v.entry}` }, "open it") : ""));
     }
-    const picture = chainPicture({ entries: data.entries, verdict: v, head: data.head });
+    const picture = chainPicture({ entries: data.entries, verdict: v, head: data.head,
+      offset: data.offset, total: data.total });
     picture.addEventListener("click", (e) => {
       const g = e.target.closest("g.entry[data-seq]");
-      if (g && Number(g.dataset.seq) < data.entries.length) location.hash = `#entry/${g.dataset.seq}`;
+      if (g && Number(g.dataset.seq) < data.total) location.hash = `#entry/${g.dataset.seq}`;
     });
-    add(card, h("div", { class: "picture" }, picture));
+    const move = (label, offset, disabled, cls) => {
+      const b = h("button", { type: "button", class: `secondary ${cls}`, disabled }, label);
+      b.addEventListener("click", () => { state.chainOffset = offset; showChain(); });
+      return b;
+    };
+    const start = data.offset, end = data.offset + data.entries.length;
+    const broken = !v.ok && v.entry !== undefined && v.entry !== null && v.entry < data.total;
+    add(card, h("div", { class: "picture" }, picture),
+      h("div", { class: "row pager", id: "chain-pager" },
+        move("« first", 0, start === 0, "first"),
+        move("‹ earlier", Math.max(0, start - CHAIN_PAGE), start === 0, "prev"),
+        h("span", { class: "muted", id: "chain-range" },
+          data.entries.length ? `entries #${start}–#${end - 1} of ${data.total}` : `${data.total} entries`),
+        move("later ›", end, end >= data.total, "next"),
+        move("newest »", Math.max(0, data.total - CHAIN_PAGE), end >= data.total, "last"),
+        broken ? move("the broken entry", Math.max(0, v.entry - Math.floor(CHAIN_PAGE / 2)), false,
+          "broken") : null));
     if (data.head) {
       add(card, h("p", { class: "hint" },
         `Signed head: ${data.head.length} entries, sealed ${data.head.sealed_at} by ${short(data.head.operator, 24)}…`));
     }
-    add(view, card);
     loaded("chain");
+  }
+
+  // -- the banner every tab shows
+
+  let statusTimer = null;
+
+  /** Ask for the chain's verdict and show a banner above every tab when it fails. */
+  async function refreshStatus() {
+    clearTimeout(statusTimer);
+    let again = 15000;
+    try {
+      const s = await api("/api/status");
+      showBanner(s);
+      if (!s.verdict || s.verifying) again = 2000;
+    } catch (exc) {
+      /* the next poll retries */
+    }
+    statusTimer = setTimeout(refreshStatus, again);
+  }
+
+  function showBanner(s) {
+    const banner = document.getElementById("banner");
+    const v = s.verdict;
+    banner.dataset.verdict = v ? v.verdict : "";
+    if (!v) {
+      banner.className = "banner info";
+      add(clear(banner), `Verifying the audit chain (${s.entries} entries)…`);
+      banner.hidden = false;
+      return;
+    }
+    if (v.ok) {
+      banner.hidden = true;
+      clear(banner);
+      return;
+    }
+    banner.className = "banner bad";
+    const where = v.entry !== undefined && v.entry !== null ? ` at entry #${v.entry}` : "";
+    add(clear(banner), h("strong", {}, `Audit chain broken: ${v.verdict}${where}.`), " ",
+      v.reason || "", " ", h("a", { href: "#chain" }, "see the chain"));
+    banner.hidden = false;
   }
 
   // -- approvals
@@ -320,29 +467,92 @@
     }
   }
 
+  /** Whether this browser's approver may still decide for `a` (an open action, a group of
+   * theirs that they have not decided for yet). */
+  function canApprove(a, reg) {
+    if (!reg || !a.open) return false;
+    return a.groups.some((g) => reg.groups.includes(g.group) &&
+      !a.approvals.some((x) => x.approver === reg.name && x.group === g.group));
+  }
+
   async function showApprovals(message) {
-    const rows = await api("/api/approvals" + (state.showAll ? "?all=1" : ""));
+    const all = await api("/api/approvals" + (state.showAll ? "?all=1" : ""));
     clear(view);
     const reg = registration();
     const head = h("section", { class: "card" }, h("h2", {}, "Waiting for a human"));
     const status = h("div", { id: "approval-status" });
     if (message) flash(status, message.ok, message.text);
-    const toggle = h("input", { type: "checkbox", id: "show-all" });
-    toggle.checked = state.showAll;
-    toggle.addEventListener("change", () => { state.showAll = toggle.checked; showApprovals(); });
-    add(head, 
+    const checkbox = (id, checked, label, onChange) => {
+      const box = h("input", { type: "checkbox", id });
+      box.checked = checked;
+      box.addEventListener("change", () => onChange(box.checked));
+      return h("label", { class: "inline" }, box, label);
+    };
+    add(head,
       h("p", { class: "hint" }, !state.key
         ? "This browser has no approver key yet: create one under “Browser key” to approve here."
         : reg ? `You approve as ${reg.name} (${reg.groups.join(", ")}) with this browser's key.`
           : "This browser's key is not registered in heso.toml yet (see “Browser key”)."),
-      h("label", {}, toggle, " show decided actions too"), status);
+      h("div", { class: "row" },
+        checkbox("only-mine", state.onlyMine, " only what I can approve",
+          (on) => { state.onlyMine = on; showApprovals(); }),
+        checkbox("show-all", state.showAll, " show decided actions too",
+          (on) => { state.showAll = on; showApprovals(); })),
+      status);
     add(view, head);
+    const rows = all.filter((a) => !state.onlyMine || canApprove(a, reg));
+    const left = (a) => (a.open && a.sla_left_seconds !== undefined ? a.sla_left_seconds : Infinity);
+    rows.sort((x, y) => state.slaOrder * (left(x) - left(y) || 0) ||
+      (x.captured_at < y.captured_at ? -1 : 1));
+    const detail = h("div", { id: "approval-detail" });
     if (!rows.length) {
-      add(view, h("p", { class: "hint" }, "Nothing is waiting for approval."));
+      add(view, h("p", { class: "hint" }, state.onlyMine && all.length
+        ? "Nothing here is yours to approve." : "Nothing is waiting for approval."));
+    } else {
+      const sort = h("button", { type: "button", class: "sort", id: "sort-sla",
+        "data-order": state.slaOrder > 0 ? "asc" : "desc" },
+      `SLA left ${state.slaOrder > 0 ? "▲" : "▼"}`);
+      sort.addEventListener("click", () => { state.slaOrder = -state.slaOrder; showApprovals(); });
+      const body = h("tbody", {}, rows.map((a) => approvalRow(a, reg, detail, status)));
+      add(view, h("section", { class: "card" }, h("table", { class: "list queue" },
+        h("thead", {}, h("tr", {}, h("th", {}, sort), ...["status", "action", "rule",
+          "approvers needed", "workflow / account", "captured (UTC)"].map((c) => h("th", {}, c)))),
+        body)));
     }
-    for (const a of rows) add(view, approvalCard(a, reg, status));
+    add(view, detail);
+    const open = rows.find((a) => a.action_hash === state.openApproval);
+    if (open) add(detail, approvalCard(open, reg, status));
     await refreshPending();
     loaded("approvals");
+  }
+
+  function approvalRow(a, reg, detail, status) {
+    const tr = h("tr", { class: "clickable", "data-hash": a.action_hash, "data-status": a.status });
+    if (a.status === "corrupt") {
+      add(tr, h("td", {}, ""), h("td", {}, h("span", { class: "pill block" }, "corrupt")),
+        h("td", { colspan: 5 }, short(a.action_hash), " ", h("span", { class: "hint bad" }, a.error)));
+      return tr;
+    }
+    const overdue = a.open && a.sla_left_seconds !== undefined && a.sla_left_seconds < 0;
+    const sla = !a.open ? "—" : a.sla_left !== undefined ? a.sla_left : "no SLA";
+    const pill = a.open ? "require_approval" : ["denied", "expired"].includes(a.status) ? "block" : "allow";
+    add(tr,
+      h("td", {}, h("span", { class: `sla${overdue ? " overdue" : ""}` }, sla)),
+      h("td", {}, h("span", { class: `pill ${pill}` }, a.status),
+        canApprove(a, reg) ? h("span", { class: "pill l1 yours" }, "yours") : ""),
+      h("td", {}, h("code", {}, a.verb), " ", a.tool_name),
+      h("td", {}, h("code", {}, a.rule_id)),
+      h("td", {}, a.groups.map((g) => `${g.group} ${g.approvals}/${g.threshold ?? "?"}`).join("; ")),
+      h("td", {}, `${a.workflow} / ${a.account}`),
+      h("td", {}, a.captured_at.replace("T", " ").replace("Z", "")));
+    tr.addEventListener("click", () => {
+      state.openApproval = a.action_hash;
+      for (const row of tr.parentNode.children) row.classList.toggle("selected", row === tr);
+      add(clear(detail), approvalCard(a, reg, status));
+      detail.firstChild.scrollIntoView({ block: "nearest" });
+    });
+    if (a.action_hash === state.openApproval) tr.classList.add("selected");
+    return tr;
   }
 
   function approvalCard(a, reg, status) {
@@ -354,7 +564,7 @@
     const needs = a.groups.map((g) => g.threshold === null
       ? `${g.group} (not defined in heso.toml!)`
       : `${g.group} ${g.approvals}/${g.threshold} (${g.members.join(", ")})`).join("; ");
-    const overdue = a.sla_left_seconds !== undefined && a.sla_left_seconds < 0;
+    const overdue = a.open && a.sla_left_seconds !== undefined && a.sla_left_seconds < 0;
     const pill = a.open ? "require_approval" : ["denied", "expired"].includes(a.status) ? "block" : "allow";
     add(card,
       h("h3", {}, h("code", {}, a.verb), " ", a.tool_name, " ", h("span", { class: `pill ${pill}` }, a.status)),
@@ -363,8 +573,9 @@
         ["approvers needed", h("span", { class: "needs" }, needs)],
         a.approvals.length ? ["approved so far", a.approvals.map((x) =>
           `${x.approver} (${x.group}) at ${x.at}`).join(", ")] : null,
-        a.deadline ? ["SLA", h("span", { class: `sla${overdue ? " overdue" : ""}` },
+        a.deadline && a.open ? ["SLA", h("span", { class: `sla${overdue ? " overdue" : ""}` },
           `${a.sla_left} → ${a.on_timeout}`), h("span", { class: "muted" }, ` (deadline ${a.deadline})`)] : null,
+        a.deadline && !a.open ? ["deadline", a.deadline] : null,
         ["workflow / account", `${a.workflow} / ${a.account}`],
         ["captured at", a.captured_at],
         ["action_hash", h("code", { class: "hash" }, a.action_hash)],
@@ -485,9 +696,21 @@
 
   // ------------------------------------------------------------------------------ routing
 
+  /** `#tab/arg?query`: the tab, its argument and the filters in the address. */
+  function parseAddress() {
+    const [path, query] = (location.hash.replace(/^#/, "") || "receipts").split("?");
+    const [tab, arg] = path.split("/");
+    return { tab: tab || "receipts", arg, params: new URLSearchParams(query || "") };
+  }
+
   async function route() {
-    const hash = location.hash.replace(/^#/, "") || "receipts";
-    const [tab, arg] = hash.split("/");
+    const { tab, arg, params } = parseAddress();
+    if (tab === "receipts" || tab === "entry") {
+      state.filters = {};
+      for (const k of FILTER_KEYS) if (params.get(k)) state.filters[k] = params.get(k);
+      state.page = Math.max(0, parseInt(params.get("page") || "0", 10) || 0);
+    }
+    if (tab !== "chain") state.chainOffset = null;
     const current = tab === "entry" ? "receipts" : tab;
     for (const b of document.querySelectorAll("#tabs button")) {
       b.setAttribute("aria-selected", String(b.dataset.tab === current));
@@ -508,7 +731,10 @@
 
   async function init() {
     for (const b of document.querySelectorAll("#tabs button")) {
-      b.addEventListener("click", () => { location.hash = "#" + b.dataset.tab; });
+      b.addEventListener("click", () => {
+        const q = b.dataset.tab === "receipts" ? filterParams(true).toString() : "";
+        location.hash = "#" + b.dataset.tab + (q ? "?" + q : "");
+      });
     }
     window.addEventListener("hashchange", route);
     try {
@@ -523,6 +749,7 @@
       return;
     }
     await refreshPending();
+    refreshStatus();
     await route();
     document.body.dataset.state = "ready";
   }

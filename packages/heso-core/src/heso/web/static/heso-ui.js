@@ -148,22 +148,34 @@
 
   /**
    * The chain as linked boxes. `chain` is {entries: [{seq, hash, status, code?,
-   * trust_level?}], verdict: {verdict, entry, ...}, head?: {length}}; status is "ok", "broken"
-   * or "unchecked". The broken entry (and its link, for ChainBroken/SequenceMismatch) is red;
+   * trust_level?}], verdict: {verdict, entry, ...}, head?: {length}, offset?, total?}; status is
+   * "ok", "broken" or "unchecked"; with `offset`/`total` the entries are a window of a longer
+   * chain (the console pages it). The broken entry (and its link, for ChainBroken/SequenceMismatch) is red;
    * a torn tail, missing (truncated) entries and the signed head are drawn too.
    */
   function chainPicture(chain) {
     const v = chain.verdict || {};
     const entries = (chain.entries || []).map((e) => Object.assign({}, e));
     const code = v.verdict || v.code;
-    if (code === "TornTail") entries.push({ seq: entries.length, torn: true, status: "broken" });
-    if (code === "ChainTruncated" && chain.head && chain.head.length > entries.length) {
-      for (let i = entries.length; i < chain.head.length; i++) {
-        entries.push({ seq: i, missing: true, status: i === entries.length ? "broken" : "missing" });
+    // A window of a longer chain: `offset` entries before it, `total` in all.
+    const offset = chain.offset || 0;
+    const total = chain.total ?? offset + entries.length;
+    const atEnd = offset + entries.length >= total;
+    if (code === "TornTail" && atEnd) entries.push({ seq: total, torn: true, status: "broken" });
+    if (code === "ChainTruncated" && atEnd && chain.head && chain.head.length > total) {
+      const shown = Math.min(chain.head.length, total + 42);
+      for (let i = total; i < shown; i++) {
+        entries.push({ seq: i, missing: true, status: i === total ? "broken" : "missing" });
       }
     }
     const focusIdx = entries.findIndex((e) => e.status === "broken");
-    const items = chainWindow(entries, focusIdx >= 0 ? focusIdx : entries.length - 1);
+    let items;
+    if (offset === 0 && atEnd) {
+      items = chainWindow(entries, focusIdx >= 0 ? focusIdx : entries.length - 1);
+    } else {
+      items = [...(offset > 0 ? [{ gap: offset }] : []), ...entries];
+      if (!atEnd) items.push({ gap: total - offset - (chain.entries || []).length });
+    }
     const W = 128, H = 58, GAP = 30, PER_ROW = 7, ROW_GAP = 34, PAD = 8;
     const rows = Math.max(1, Math.ceil(items.length / PER_ROW));
     const width = PAD * 2 + PER_ROW * W + (PER_ROW - 1) * GAP;
@@ -235,7 +247,7 @@
       ? `signed head covers ${sealed} entr${sealed === 1 ? "y" : "ies"}`
       : "no signed head";
     svg.append(s("text", { x: PAD, y: height - 4, class: "legend" },
-      `${entries.filter((e) => !e.torn && !e.missing).length} entries · ${legend}`));
+      `${chain.total ?? entries.filter((e) => !e.torn && !e.missing).length} entries · ${legend}`));
     return svg;
   }
 

@@ -6,6 +6,7 @@
 (function () {
   "use strict";
   const V = globalThis.HesoVerify;
+  const T = globalThis.HesoTransparency;
   const { h, add, clear, short, verdictBadge, pre, chainPicture } = globalThis.HesoUI;
   const $ = (id) => document.getElementById(id);
   const utf8 = new TextEncoder();
@@ -15,13 +16,48 @@
     return V.trustOptions(V.trustFromToml($("approvers").value, V.parsePinnedKeys($("trust").value)));
   }
 
-  /** Sort inputs into a chain (receipts.jsonl + head + torn) and single receipts. */
+  /** What a transparency file is: "proof", "consistency", "checkpoint" or null. */
+  function sniffTransparency(bytes) {
+    const start = new TextDecoder().decode(bytes.subarray(0, 64));
+    if (start.startsWith(T.TLOG_PROOF_V1 + "\n")) return "proof";
+    if (/^old (0|[1-9][0-9]*)\n/.test(start)) return "consistency";
+    const text = new TextDecoder().decode(bytes.subarray(0, 4096));
+    if (!text.startsWith("{") && !text.startsWith("[") && text.includes("\n\n\u2014 ")) return "checkpoint";
+    return null;
+  }
+
+  /** The log and witness keys (vkeys, one per line: type 0x01 log keys, 0x04 witnesses) and
+   * the threshold (blank: every witness listed), as heso verify takes --key, --witness and
+   * --threshold. */
+  async function transparencyTrust() {
+    const lines = $("vkeys").value.split("\n").map((l) => l.trim()).filter(Boolean);
+    const keys = await Promise.all(lines.map((l) => T.parseVkey(l)));
+    const log_keys = keys.filter((k) => k.type === 1).map((k) => k.vkey);
+    const witnesses = keys.filter((k) => k.type === 4).map((k) => k.vkey);
+    const raw = $("threshold").value.trim();
+    const threshold = raw === "" ? witnesses.length : Number(raw);
+    if (!Number.isInteger(threshold) || threshold < 0 || threshold > witnesses.length) {
+      throw new Error(`a threshold of ${raw} needs that many witness keys (${witnesses.length} given)`);
+    }
+    if (!log_keys.length) {
+      throw new Error("paste the log's verifier key (vkey, from `heso checkpoint`) under " +
+        "Trust to check checkpoints and proofs");
+    }
+    return { log_keys, witnesses, threshold };
+  }
+
+  /** Sort inputs into a chain (receipts.jsonl + head + torn), single receipts, and
+   * transparency files (checkpoints, inclusion and consistency proofs). */
   function classify(inputs) {
-    const out = { chain: null, head: null, torn: null, receipts: [] };
+    const out = { chain: null, head: null, torn: null, receipts: [], proofs: [], consistency: [], checkpoints: [] };
     for (const item of inputs) {
       const name = item.name.toLowerCase();
+      const tkind = sniffTransparency(item.bytes);
       const kind = name.endsWith(".torn") ? "torn" : V.sniff(item.bytes);
-      if (kind === "torn") out.torn = item.bytes;
+      if (tkind === "proof") out.proofs.push(item);
+      else if (tkind === "consistency") out.consistency.push(item);
+      else if (tkind === "checkpoint") out.checkpoints.push(item);
+      else if (kind === "torn") out.torn = item.bytes;
       else if (kind === "head" || name === "chain.head.json") out.head = item.bytes;
       else if (kind === "chain" || name.endsWith(".jsonl")) out.chain = item;
       else out.receipts.push(item);
@@ -45,6 +81,10 @@
         add(result, await chainView(sorted.chain, head, sorted.torn, opts));
       }
       for (const item of sorted.receipts) add(result, await receiptView(item, opts));
+      if (sorted.proofs.length || sorted.consistency.length || sorted.checkpoints.length) {
+        const trust = await transparencyTrust();
+        for (const view of await transparencyViews(sorted, trust)) add(result, view);
+      }
     } catch (exc) {
       add(result, h("div", { class: "verdict bad", "data-verdict": "Error" },
         h("span", { class: "verdict-code" }, "Could not verify"),
@@ -103,6 +143,52 @@
       add(card, h("details", {}, h("summary", {}, "the whole receipt"), pre(r)));
     }
     return card;
+  }
+
+  function transparencyCard(kind, title, r) {
+    const card = h("section", { class: `card ${kind}-result`, "data-file": title });
+    const j = r.ok ? { verdict: "Valid", ok: true } : { verdict: "NotInLog", ok: false, reason: r.reason };
+    add(card, h("h2", {}, title), verdictBadge(j));
+    if (r.ok) {
+      const parts = [];
+      if (r.index !== undefined) parts.push(`entry ${r.index} of the log's ${r.size} entries`);
+      else if (r.old_size !== undefined) parts.push(`the log at ${r.size} entries extends the checkpoint at ${r.old_size}`);
+      else parts.push(`checkpoint of ${r.origin} at ${r.size} entries`);
+      if (r.cosigned_by && r.cosigned_by.length) parts.push(`cosigned by ${r.cosigned_by.join(", ")}`);
+      add(card, h("p", { class: "summary" }, parts.join("; ")));
+    }
+    return card;
+  }
+
+  /** Inclusion (each proof against each receipt given), consistency (each checkpoint given
+   * against each consistency proof), or the checkpoints alone. */
+  async function transparencyViews(sorted, trust) {
+    const views = [];
+    const text = (item) => new TextDecoder().decode(item.bytes);
+    for (const proof of sorted.proofs) {
+      if (!sorted.receipts.length) {
+        views.push(h("p", { class: "hint" }, `${proof.name} is an inclusion proof: drop it with the receipt it proves.`));
+      }
+      for (const receipt of sorted.receipts) {
+        const r = await T.verifyReceiptInclusion(receipt.bytes, text(proof), trust);
+        views.push(transparencyCard("inclusion", `${receipt.name} in ${proof.name}`, r));
+      }
+    }
+    for (const cons of sorted.consistency) {
+      if (!sorted.checkpoints.length) {
+        views.push(h("p", { class: "hint" }, `${cons.name} is a consistency proof: drop it with the older checkpoint.`));
+      }
+      for (const old of sorted.checkpoints) {
+        const r = await T.verifyConsistencyProof(old.bytes, text(cons), trust);
+        views.push(transparencyCard("consistency", `${cons.name} extends ${old.name}`, r));
+      }
+    }
+    if (!sorted.consistency.length) {
+      for (const cp of sorted.checkpoints) {
+        views.push(transparencyCard("checkpoint", cp.name, await T.verifyCheckpoint(cp.bytes, trust)));
+      }
+    }
+    return views;
   }
 
   async function chainView(item, headBytes, tornBytes, opts) {

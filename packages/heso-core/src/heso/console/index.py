@@ -1,0 +1,367 @@
+"""The console's index of a ledger: the columns its filters read, kept in step with the store.
+
+One small record per entry, in arrays (a few dozen bytes an entry, whatever the receipts
+hold): a code for each of verb, tool, decision, rule, workflow and account, the capture time,
+the approver count and the entry's outcome. :meth:`ChainIndex.refresh` reads only the entries
+appended since it last read (:meth:`~heso.ledger.store.LedgerReader.entries` from the last
+position) and starts over only when the entries it read are no longer there. The index is
+derived data, used to pick which entries to show; what a page shows is parsed from the entries
+themselves, and the chain's verdict comes from the verifier.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import threading
+from array import array
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from heso.errors import ChainError
+from heso.ledger.format import entry_hash
+from heso.ledger.store import LedgerReader
+
+COLUMNS = ("verb", "tool", "decision", "rule_id", "workflow", "account")
+FILTERS = ("verb", "tool", "decision", "workflow", "account", "outcome")
+
+# Outcomes: what became of the action an entry records.
+RAN, BLOCKED, APPROVED, SUSPENDED, UNREADABLE = range(5)
+OUTCOME_NAMES = ("ran", "blocked", "approved", "suspended", "unreadable")
+"""``suspended`` is resolved from the approvals store: ``waiting``, ``approved``, ``denied`` or
+``expired``."""
+OUTCOMES = ("ran", "blocked", "approved", "waiting", "denied", "expired", "unreadable")
+REPEAT = 1
+"""Flag: the entry is the L1 receipt of an action listed before (counted once)."""
+
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z\Z", re.ASCII)
+_FAST_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z\Z", re.ASCII).match
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
+_MAX_BUCKETS = 48
+_BATCH = 5_000
+_QUICK = 2_000
+"""Entries a request indexes itself before handing the rest to a background thread."""
+
+try:
+    from orjson import loads as _loads
+except ImportError:  # PyPy: the standard parser
+    _loads = json.loads  # type: ignore[assignment]  # takes what the index passes (bytes, str)
+
+
+def parse_stamp(text: Any) -> datetime | None:
+    """An RFC 3339 UTC ``...Z`` timestamp (up to 9 fraction digits), else ``None``."""
+    if not isinstance(text, str):
+        return None
+    m = _STAMP.match(text.strip())
+    if m is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(m.group(1)).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    fraction = (m.group(2) or "").ljust(6, "0")[:6]
+    return moment + timedelta(microseconds=int(fraction))
+
+
+def epoch_of(stamp: Any) -> float:
+    """Seconds since the epoch of a ``captured_at`` stamp (NaN when it is not one)."""
+    if type(stamp) is str and len(stamp) in (20, 27) and _FAST_STAMP(stamp):
+        try:
+            return datetime.fromisoformat(stamp[:-1] + "+00:00").timestamp()
+        except ValueError:
+            return math.nan
+    moment = parse_stamp(stamp)
+    return math.nan if moment is None else (moment - _EPOCH).total_seconds()
+
+
+class ChainIndex:
+    """The filterable columns of every entry of one ledger (thread-safe)."""
+
+    def __init__(self, ledger: LedgerReader) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._builder: threading.Thread | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.length = 0
+        self.values: dict[str, list[str]] = {c: [""] for c in COLUMNS}
+        self._codes: dict[str, dict[str, int]] = {c: {"": 0} for c in COLUMNS}
+        self.columns: dict[str, array[int]] = {c: array("I") for c in COLUMNS}
+        self._column_list = [self.columns[c] for c in COLUMNS]
+        self._code_list = [self._codes[c] for c in COLUMNS]
+        self._value_list = [self.values[c] for c in COLUMNS]
+        self.when = array("d")
+        self.approvers = array("H")
+        self.outcome = array("B")
+        self.flags = array("B")
+        self.suspended: dict[str, int] = {}
+        """action_hash → seq of require_approval entries whose L1 receipt is not chained."""
+        self._last_hash = ""
+        self._stamp: Any = None
+        self.resets = 0
+
+    # -- keeping up with the store --------------------------------------------------------
+
+    def refresh(self, batch: int | None = None) -> bool:
+        """Read the entries appended since the last refresh (at most ``batch`` of them);
+        returns whether the index has caught up with the store."""
+        with self._lock:
+            stamp = self.ledger.stamp()
+            if stamp == self._stamp:
+                return True
+            if self.length and not self._still_there():
+                self._reset()
+                self.resets += 1
+            last = None
+            left = batch
+            for seq, line in self.ledger.entries(self.length):
+                if seq != self.length:
+                    break
+                if left is not None:
+                    if left == 0:
+                        break
+                    left -= 1
+                self._add(line)
+                last = line
+            if last is not None:
+                self._last_hash = entry_hash(last)
+            if left != 0:
+                self._stamp = stamp
+            return left != 0
+
+    def catch_up(self, wait: float | None) -> bool:
+        """Bring the index up to date, in a background thread when that takes long: waits at
+        most ``wait`` seconds (``None``: until done); returns whether it is up to date."""
+        with self._build_lock:
+            if self._builder is None or not self._builder.is_alive():
+                if wait != 0 and self.refresh(batch=_QUICK):
+                    return True
+                self._builder = threading.Thread(
+                    target=self._build, name="heso-console-index", daemon=True
+                )
+                self._builder.start()
+            builder = self._builder
+        builder.join(wait)
+        return not builder.is_alive() and self.refresh(batch=_BATCH)
+
+    def _build(self) -> None:
+        while not self.refresh(batch=_BATCH):
+            pass
+
+    def rewind(self, seq: int) -> None:
+        """Forget entries from ``seq`` on (the verifier found entry ``seq`` changed), so the
+        next refresh reads them again."""
+        with self._lock:
+            if seq >= self.length:
+                return
+            for name in COLUMNS:
+                del self.columns[name][seq:]
+            for col in (self.when, self.approvers, self.outcome, self.flags):
+                del col[seq:]
+            self.suspended = {h: s for h, s in self.suspended.items() if s < seq}
+            self.length = seq
+            self._stamp = None
+            self._last_hash = entry_hash(self.ledger.line(seq - 1)) if seq else ""
+
+    def _still_there(self) -> bool:
+        try:
+            return entry_hash(self.ledger.line(self.length - 1)) == self._last_hash
+        except ChainError:
+            return False
+
+    def _add(self, line: bytes) -> None:
+        seq = self.length
+        try:
+            receipt = _loads(line)["receipt"]
+            content = receipt["content"]
+            action, policy = content["action"], content["policy"]
+            approvers = 0
+            for sig in receipt.get("signatures") or ():
+                if type(sig) is dict and sig.get("key_id") != "operator":
+                    approvers += 1
+            values = (
+                action.get("verb"),
+                action.get("tool_name"),
+                policy.get("decision"),
+                policy.get("rule_id"),
+                action.get("workflow"),
+                action.get("account"),
+            )
+            action_hash = content.get("action_hash")
+            when = epoch_of(content.get("captured_at"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            values, action_hash, approvers = ("?", "?", "unreadable", "", "", ""), "", 0
+            outcome, flag, when = UNREADABLE, 0, math.nan
+        else:
+            outcome, flag = RAN, 0
+            decision = values[2]
+            if decision == "block":
+                outcome = BLOCKED
+            elif decision == "require_approval" and type(action_hash) is str:
+                if approvers:
+                    outcome = APPROVED
+                    first = self.suspended.pop(action_hash, None)
+                    if first is not None:
+                        self.outcome[first] = APPROVED
+                        flag = REPEAT
+                else:
+                    outcome = SUSPENDED
+                    self.suspended.setdefault(action_hash, seq)
+        columns, codes, tables = self._column_list, self._code_list, self._value_list
+        for k in range(6):
+            value = values[k]
+            if type(value) is not str:
+                value = ""
+            code = codes[k].get(value)
+            if code is None:
+                code = codes[k][value] = len(tables[k])
+                tables[k].append(value)
+            columns[k].append(code)
+        self.when.append(when)
+        self.approvers.append(min(approvers, 65535))
+        self.outcome.append(outcome)
+        self.flags.append(flag)
+        self.length += 1
+
+    # -- asking it -------------------------------------------------------------------------
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values each filter can take (those seen in the store)."""
+        out = {c: sorted(v for v in self.values[c] if v) for c in COLUMNS if c != "rule_id"}
+        out["outcome"] = list(OUTCOMES)
+        return out
+
+    def select(
+        self,
+        wanted: Mapping[str, str],
+        since: float | None,
+        until: float | None,
+        resolve: Callable[[str], str] | None = None,
+        among: Any = None,
+    ) -> range | list[int]:
+        """Positions of the entries matching the exact ``wanted`` values and the time range,
+        oldest first (``among``: only these positions). A ``range`` when nothing filters."""
+        with self._lock:
+            return self._select(wanted, since, until, resolve, among)
+
+    def _select(
+        self,
+        wanted: Mapping[str, str],
+        since: float | None,
+        until: float | None,
+        resolve: Callable[[str], str] | None,
+        among: Any,
+    ) -> range | list[int]:
+        n = self.length
+        tests: list[Callable[[int], bool]] = []
+        for name in COLUMNS:
+            value = wanted.get(name)
+            if value:
+                code = self._codes[name].get(value)
+                if code is None:
+                    return []
+                col = self.columns[name]
+                tests.append(functools.partial(_equals, col, code))
+        when = self.when
+        if since is not None:
+            tests.append(lambda i: when[i] >= since)
+        if until is not None:
+            tests.append(lambda i: when[i] <= until)
+        outcome = wanted.get("outcome")
+        if outcome:
+            tests.append(self._outcome_test(outcome, resolve))
+        pool = range(n) if among is None else among
+        if not tests:
+            return pool
+        if len(tests) == 1:
+            test = tests[0]
+            return [i for i in pool if test(i)]
+        return [i for i in pool if all(t(i) for t in tests)]
+
+    def _outcome_test(
+        self, outcome: str, resolve: Callable[[str], str] | None
+    ) -> Callable[[int], bool]:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        codes = self.outcome
+        direct = {"ran": RAN, "blocked": BLOCKED, "unreadable": UNREADABLE}
+        if outcome in direct:
+            code = direct[outcome]
+            return lambda i: codes[i] == code
+        # approved, waiting, denied, expired: decided by the approvals store for suspensions
+        # whose L1 receipt is not chained
+        resolved = {
+            seq
+            for h, seq in self.suspended.items()
+            if resolve is not None and resolve(h) == outcome
+        }
+        if outcome == "approved":
+            return lambda i: codes[i] == APPROVED or i in resolved
+        return lambda i: i in resolved
+
+    def outcome_of(self, seq: int, action_hash: str, resolve: Callable[[str], str]) -> str:
+        code = self.outcome[seq]
+        if code == SUSPENDED:
+            return resolve(action_hash)
+        return OUTCOME_NAMES[code]
+
+    def timeline(self, picked: range | list[int]) -> dict[str, Any]:
+        """Actions per time bucket and decision, each action counted once (an L1 receipt of
+        an action listed before is not a new action); at most 48 buckets."""
+        with self._lock:
+            return self._timeline(picked)
+
+    def _timeline(self, picked: range | list[int]) -> dict[str, Any]:
+        when, flags, decisions = self.when, self.flags, self.columns["decision"]
+        names = self.values["decision"]
+        times = [when[i] for i in picked if not flags[i] and when[i] == when[i]]
+        if not times:
+            return {"bucket_seconds": 0, "buckets": []}
+        first, last = min(times), max(times)
+        size = next((b for b in _BUCKETS if (last - first) / b < _MAX_BUCKETS), _BUCKETS[-1])
+        base, end = int(first // size), int(last // size)
+        if end - base >= 400:  # 30-day buckets over decades: keep the picture bounded
+            base = end - 399
+        counts: list[dict[str, int]] = [{} for _ in range(end - base + 1)]
+        for i in picked:
+            t = when[i]
+            if flags[i] or t != t:
+                continue
+            k = int(t // size) - base
+            if k < 0:
+                continue
+            bucket = counts[k]
+            d = names[decisions[i]]
+            bucket[d] = bucket.get(d, 0) + 1
+        fmt = "%Y-%m-%d" if size >= 86400 else "%Y-%m-%d %H:%M"
+        return {
+            "bucket_seconds": size,
+            "buckets": [
+                {
+                    "start": (_EPOCH + timedelta(seconds=(base + i) * size)).strftime(fmt),
+                    "counts": c,
+                }
+                for i, c in enumerate(counts)
+            ],
+        }
+
+
+def _equals(col: array[int], code: int, i: int) -> bool:
+    return col[i] == code
+
+
+def _start(bucket: int, size: int, fmt: str) -> str:
+    return (_EPOCH + timedelta(seconds=bucket * size)).strftime(fmt)
+
+
+def newest_first(picked: range | list[int], offset: int, limit: int) -> Iterator[int]:
+    """Positions ``offset`` to ``offset + limit`` of ``picked`` read from its end."""
+    n = len(picked)
+    for k in range(offset, min(n, offset + limit)):
+        yield picked[n - 1 - k]
