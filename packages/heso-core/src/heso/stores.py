@@ -21,7 +21,7 @@ from heso.approvals.file_store import FileApprovalStore
 from heso.errors import HesoConfigError
 from heso.ledger.file_store import FileLedger
 from heso.project import data_dir
-from heso.store_url import redact_url
+from heso.store_url import redact_url as redact_url
 from heso.toml_source import type_name
 
 if TYPE_CHECKING:

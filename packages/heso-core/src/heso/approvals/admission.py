@@ -67,7 +67,9 @@ def admit(
     approval). ``with admit("tool_call", name, args): run()``.
     """
     if hint is not None and _config.current().config.blocking:
-        shape = {k: options.get(k) for k in ("workflow", "account", "agent", "domain", "action_id")}
+        shape: dict[str, Any] = {
+            k: options.get(k) for k in ("workflow", "account", "agent", "domain", "action_id")
+        }
         found = find(verb, tool_name, fields, hint=hint, **shape)
         if found is not None:
             fired = fire(found)

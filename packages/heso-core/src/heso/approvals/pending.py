@@ -32,7 +32,7 @@ from heso.policy import Decision
 def park(runtime: Runtime, receipt: Mapping[str, Any], decision: Decision) -> str:
     """Open the pending approval of a ``require_approval`` receipt (``SuspendedError``
     surfaces, or observe-only mode lets the call run); returns its session id."""
-    action_hash = receipt["content"]["action_hash"]
+    action_hash: str = receipt["content"]["action_hash"]
     store = store_of(runtime)
     session = AUTO_SESSION_PREFIX + action_hash
     registry_of(runtime)

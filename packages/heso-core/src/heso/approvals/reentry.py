@@ -39,9 +39,9 @@ from heso.action_scope import action_hash_scope
 from heso.approvals import session as _session
 from heso.approvals import sla
 from heso.approvals.binding import has_destroyed
-from heso.approvals.state import OPENING_KINDS, SessionState, fold
+from heso.approvals.state import SessionState, fold
 from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
-from heso.approvals.store import ApprovalStore
+from heso.approvals.store import OPENING_KINDS, ApprovalStore
 from heso.canonical import canonical_bytes, to_json_value
 from heso.errors import (
     BlockedError,

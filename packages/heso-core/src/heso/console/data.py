@@ -504,8 +504,8 @@ class ProjectView:
         """action_hash → ``waiting``, ``approved``, ``denied`` or ``expired``, for every action
         ever suspended (from the signed lifecycles)."""
         from heso.approvals import sla
-        from heso.approvals.errors import LifecycleError
         from heso.approvals.state import survey
+        from heso.errors import LifecycleError
 
         out = {}
         for action_hash, _, st in survey(self.approvals_store, self.registry(), sla.clock()):

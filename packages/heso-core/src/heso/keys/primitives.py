@@ -100,7 +100,8 @@ class PublicKey:
             if len(signature) != 64:
                 return False
             signed = signature + data
-            return _crypto_sign_open(_ffi.NULL, _ffi.NULL, signed, len(signed), self._raw) == 0
+            status: int = _crypto_sign_open(_ffi.NULL, _ffi.NULL, signed, len(signed), self._raw)
+            return status == 0
         try:
             self._verify_key.verify(data, signature)
         except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
@@ -169,7 +170,8 @@ class SigningKey:
             n = len(data)
             out = _ffi.new("unsigned char[]", n + 64)  # signature ‖ message
             if _crypto_sign(out, _ffi.NULL, data, n, sk) == 0:
-                return _ffi.buffer(out, 64)[:]
+                signature: bytes = _ffi.buffer(out, 64)[:]
+                return signature
         return self._key.sign(data).signature
 
     def private_bytes_unsafe(self) -> bytes:
