@@ -114,7 +114,7 @@ class RowFilter:
         (``24h``, ``7d``) is a range ending now and wins over ``since``."""
         since = relative_since(params.get("last")) or parse_bound(params.get("since"))
         return cls(
-            wanted={f: params.get(f) or "" for f in (*FILTERS, "outcome")},
+            wanted={f: params.get(f) or "" for f in (*FILTERS, "host", "outcome")},
             q=(params.get("q") or "").strip().lower(),
             since=since,
             until=parse_bound(params.get("until")),
@@ -253,9 +253,11 @@ class ProjectView:
                     break
                 lines[seq] = line
         rows = []
+        hosts = self.hosts(seqs)
         for seq in seqs:
             row = self.row(seq, outcomes, lines.get(seq))
             if row is not None:
+                row["host"] = hosts.get(seq, "")
                 rows.append(row)
         return {
             "total": total,
@@ -292,6 +294,22 @@ class ProjectView:
         for seq, _ in self.ledger.entries(max(base - 1, 0)):
             count = seq + 1
         return max(count, base)
+
+    def hosts(self, seqs: list[int]) -> dict[int, str]:
+        """The host each of the entries ``seqs`` was appended from, as the store recorded it
+        beside the entry (unsigned metadata; the file store records none)."""
+        hosts_of = getattr(self.ledger, "hosts", None)
+        if hosts_of is None or not seqs:
+            return {}
+        found: dict[int, str] = {}
+        for seq in seqs:
+            host = self.index.host(seq)
+            if host is not None:
+                found[seq] = host
+        rest = [seq for seq in seqs if seq not in found]
+        if rest:  # not indexed yet: the newest entries, one run read from the store
+            found.update(hosts_of(min(rest), max(rest) + 1))
+        return found
 
     def row(self, seq: int, outcomes: Outcomes, line: bytes | None = None) -> dict[str, Any] | None:
         """Entry ``seq`` (its ``line`` when already read) as the list shows it, parsed from the
@@ -393,6 +411,7 @@ class ProjectView:
         row = self.row(seq, Outcomes(self)) if inside else None
         if row is None:
             raise LookupError(f"no chain entry {seq}")
+        row["host"] = self.hosts([seq]).get(seq, "")
         try:
             entry = loads_strict(self.ledger.line(seq))
             receipt = entry["receipt"]
@@ -702,7 +721,7 @@ def _filter_key(params: Mapping[str, str]) -> tuple[tuple[str, str], ...] | None
     or on the approvals store (not cached)."""
     if params.get("last") or params.get("outcome"):
         return None
-    names = (*FILTERS, "q", "since", "until")
+    names = (*FILTERS, "host", "q", "since", "until")
     return tuple((k, params[k]) for k in names if params.get(k))
 
 

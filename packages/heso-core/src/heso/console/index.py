@@ -1,7 +1,8 @@
 """The console's index of a ledger: the columns its filters read, kept in step with the store.
 
 One small record per entry, in arrays (a few dozen bytes an entry, whatever the receipts
-hold): a code for each of verb, tool, decision, rule, workflow and account, the capture time,
+hold): a code for each of verb, tool, decision, rule, workflow, account and host (the
+PostgreSQL store's unsigned record of where the entry was appended), the capture time,
 the approver count and the entry's outcome. :meth:`ChainIndex.refresh` reads only the entries
 appended since it last read (:meth:`~heso.ledger.store.LedgerReader.entries` from the last
 position) and starts over only when the entries it read are no longer there. The index is
@@ -25,8 +26,10 @@ from heso.errors import ChainError
 from heso.ledger.format import entry_hash
 from heso.ledger.store import LedgerReader
 
-COLUMNS = ("verb", "tool", "decision", "rule_id", "workflow", "account")
-FILTERS = ("verb", "tool", "decision", "workflow", "account", "outcome")
+COLUMNS = ("verb", "tool", "decision", "rule_id", "workflow", "account", "host")
+FILTERS = ("verb", "tool", "decision", "workflow", "account", "host", "outcome")
+_READ = 6
+"""The columns read from the entry itself (``host`` comes from the store, beside it)."""
 
 # Outcomes: what became of the action an entry records.
 RAN, BLOCKED, APPROVED, SUSPENDED, UNREADABLE = range(5)
@@ -120,6 +123,7 @@ class ChainIndex:
                 self.resets += 1
             last = None
             left = batch
+            first = self.length
             for seq, line in self.ledger.entries(self.length):
                 if seq != self.length:
                     break
@@ -131,6 +135,7 @@ class ChainIndex:
                 last = line
             if last is not None:
                 self._last_hash = entry_hash(last)
+            self._add_hosts(first, self.length)
             if left != 0:
                 self._stamp = stamp
             return left != 0
@@ -175,6 +180,20 @@ class ChainIndex:
         except ChainError:
             return False
 
+    def _add_hosts(self, start: int, end: int) -> None:
+        """The host column of entries ``start`` to ``end``: what the store recorded beside
+        each entry (``hosts``, the PostgreSQL store), else empty."""
+        column, codes, table = self.columns["host"], self._codes["host"], self.values["host"]
+        hosts_of = getattr(self.ledger, "hosts", None)
+        known = hosts_of(start, end) if hosts_of is not None and end > start else {}
+        for seq in range(start, end):
+            value = known.get(seq, "")
+            code = codes.get(value)
+            if code is None:
+                code = codes[value] = len(table)
+                table.append(value)
+            column.append(code)
+
     def _add(self, line: bytes) -> None:
         seq = self.length
         try:
@@ -214,7 +233,7 @@ class ChainIndex:
                     outcome = SUSPENDED
                     self.suspended.setdefault(action_hash, seq)
         columns, codes, tables = self._column_list, self._code_list, self._value_list
-        for k in range(6):
+        for k in range(_READ):
             value = values[k]
             if type(value) is not str:
                 value = ""
@@ -304,6 +323,14 @@ class ChainIndex:
         if outcome == "approved":
             return lambda i: codes[i] == APPROVED or i in resolved
         return lambda i: i in resolved
+
+    def host(self, seq: int) -> str | None:
+        """The host of entry ``seq`` (empty when the store recorded none); ``None`` when the
+        entry is not indexed."""
+        with self._lock:
+            if not 0 <= seq < self.length:
+                return None
+            return self.values["host"][self.columns["host"][seq]]
 
     def outcome_of(self, seq: int, action_hash: str, resolve: Callable[[str], str]) -> str:
         code = self.outcome[seq]

@@ -20,6 +20,8 @@ in ``seq`` order, and checks them against the signed head, exactly as for the fi
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Hashable, Iterator, Mapping
@@ -45,6 +47,8 @@ from heso.verdict import Verdict
 if TYPE_CHECKING:
     import psycopg
 
+HOST_ENV = "HESO_HOST"
+MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
@@ -76,6 +80,7 @@ class PostgresLedger:
         seal_interval: float = 1.0,
         lock_timeout: float = 10.0,
         db: Database | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db if db is not None else Database(url)
         self.key = key
@@ -90,6 +95,8 @@ class PostgresLedger:
         self._unsealed = 0
         self._last_seal = 0.0
         self._tip: tuple[int, str, int] = (0, GENESIS, 0)
+        self.host = host if host is not None else host_name()
+        """The host recorded with each entry this process appends (unsigned metadata)."""
 
     @property
     def location(self) -> str:
@@ -205,12 +212,12 @@ class PostgresLedger:
                 )
             h = blake3.blake3(line).hexdigest()
             p.entry = Entry(seq, h, offset)
-            rows.append((seq, p.action_hash, offset, line))
+            rows.append((seq, p.action_hash, offset, line, self.host))
             seq, offset, prev = seq + 1, offset + len(line) + 1, h
         attempt[:] = [(rows[0][0], rows[0][3])]
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY heso_entries (seq, action_hash, byte_offset, line) FROM STDIN"
+                "COPY heso_entries (seq, action_hash, byte_offset, line, host) FROM STDIN"
             ) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -420,6 +427,15 @@ class PostgresLedger:
                 continue
         return out
 
+    def hosts(self, start: int, end: int) -> dict[int, str]:
+        """The host each entry with ``start <= seq < end`` was appended from (``HESO_HOST`` or
+        the machine's name, recorded by the writer beside the line: unsigned metadata)."""
+        rows = self._fetch_all(
+            "SELECT seq, host FROM heso_entries WHERE seq >= %s AND seq < %s AND host IS NOT NULL",
+            (start, end),
+        )
+        return {int(seq): str(host) for seq, host in rows}
+
     def stamp(self) -> Hashable:
         row = self._fetch_one(
             "SELECT (SELECT length FROM heso_tip), (SELECT count(*) FROM heso_entries), "
@@ -427,6 +443,11 @@ class PostgresLedger:
             (),
         )
         return tuple(row) if row else ()
+
+
+def host_name() -> str:
+    """This host's name as entries record it: ``HESO_HOST``, else the machine's name."""
+    return os.environ.get(HOST_ENV, "").strip()[:MAX_HOST] or socket.gethostname()[:MAX_HOST]
 
 
 def _check_lines(lines: Iterator[tuple[int, bytes]], checker: Checker) -> Segment:

@@ -155,8 +155,8 @@
 
   // -- receipts
 
-  const FILTER_KEYS = ["q", "verb", "tool", "decision", "outcome", "workflow", "account", "last",
-    "since", "until"];
+  const FILTER_KEYS = ["q", "verb", "tool", "decision", "outcome", "workflow", "account", "host",
+    "last", "since", "until"];
   const PAGE = 100;
   const RANGES = [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"],
     ["30d", "last 30 days"]];
@@ -230,6 +230,7 @@
       input("q", "search hash, tool, rule, fields…"),
       select("verb", "verb"), select("tool", "tool"), select("decision", "decision"),
       select("outcome", "outcome"), select("workflow", "workflow"), select("account", "account"),
+      select("host", "host"),
       h("div", { class: "times" }, range, "or from", since, "to", time("until"), "(UTC)"),
     );
     const exportLink = (format) => h("a", { class: "button secondary", id: `export-${format}`,
@@ -253,6 +254,9 @@
           data.facets[name].map((v) => h("option", { value: v }, v)));
         el.value = keep;
       }
+      // the host column: only a store that records hosts (PostgreSQL) has any
+      const withHost = data.facets.host.length > 0;
+      selects.host.hidden = !withHost && !f.host;
       count.textContent = `${data.matched} of ${data.total}`;
       indexing.hidden = data.complete;
       indexing.textContent = data.complete ? "" : `Indexing the store: ${data.indexed} of ` +
@@ -267,6 +271,7 @@
           h("td", { class: "outcome" }, h("span", { class: `pill ${OUTCOME_PILL[r.outcome] || ""}`,
             "data-outcome": r.outcome }, r.outcome)),
           h("td", {}, r.workflow), h("td", {}, r.account),
+          withHost ? h("td", { class: "host", title: "unsigned: recorded by the store" }, r.host) : null,
           h("td", {}, r.approvers ? h("span", { class: "pill l1" }, `co-signed ×${r.approvers}`) : ""),
           h("td", {}, h("code", {}, short(r.action_hash))));
         tr.addEventListener("click", () => {
@@ -277,7 +282,8 @@
       }));
       add(clear(table), h("table", { class: "list" },
         h("thead", {}, h("tr", {}, ["entry", "captured (UTC)", "action", "decision", "outcome",
-          "workflow", "account", "approvers", "action_hash"].map((c) => h("th", {}, c)))), body));
+          "workflow", "account", withHost ? "host (unsigned)" : null, "approvers", "action_hash"]
+          .filter((c) => c !== null).map((c) => h("th", {}, c)))), body));
       if (!data.rows.length) add(table, h("p", { class: "hint" }, "No receipt matches."));
       const last = Math.max(0, Math.ceil(data.matched / PAGE) - 1);
       const go = (page) => { state.page = page; refresh(); };
@@ -323,6 +329,8 @@
         ["workflow / account", `${a.workflow} / ${a.account}`],
         a.agent ? ["agent", a.agent] : null,
         ["captured at", c.captured_at],
+        data.row.host ? ["host", data.row.host, h("span", { class: "muted" },
+          " (unsigned: recorded by the store, not part of the receipt)")] : null,
         ["action_hash", h("code", { class: "hash" }, c.action_hash)],
         ["operator", h("code", { class: "hash" }, c.agent_identity)],
         ["signatures", r.signatures.map((s) => h("div", {}, h("code", {}, s.key_id), " ",
