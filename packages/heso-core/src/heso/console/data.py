@@ -435,6 +435,22 @@ class ProjectView:
     def _approval_of(self, action_hash: str) -> bool:
         return bool(action_hash) and self.approvals_store.session_of(action_hash) is not None
 
+    # -- the transparency log ------------------------------------------------------------
+
+    def checkpoints(self) -> dict[str, Any]:
+        """The latest signed checkpoints, each verified (:mod:`heso.console.checkpoints`)."""
+        from heso.console import checkpoints
+
+        return checkpoints.checkpoints(self.root, self.trust(), self.ledger)
+
+    def inclusion(self, seq: int) -> dict[str, Any]:
+        """Entry ``seq``'s inclusion proof against the latest checkpoint, verified."""
+        from heso.console import checkpoints
+
+        if not 0 <= seq < self.entry_count():
+            raise LookupError(f"no chain entry {seq}")
+        return checkpoints.inclusion(self.root, self.trust(), self.ledger, seq)
+
     # -- the chain -----------------------------------------------------------------------
 
     def chain_verdict(self) -> Verdict:

@@ -359,10 +359,69 @@
       }, "Download receipt"), h("span", { class: "hint" },
         "check it anywhere with `heso verify receipt.json` or the offline verifier page")),
     );
+    const proofBox = h("div", { class: "proof", "data-proof": "" }, h("h3", {}, "Transparency log"),
+      h("p", { class: "hint" }, "Proving this entry against the latest checkpoint…"));
+    add(card, proofBox);
     if (card.getBoundingClientRect().top < 0 || card.getBoundingClientRect().top > innerHeight) {
       card.scrollIntoView({ block: "start" });
     }
+    await showProof(proofBox, seq);
     loaded(`entry/${seq}`);
+  }
+
+  /** The entry's inclusion proof against the latest checkpoint, as the server verified it. */
+  async function showProof(box, seq) {
+    let p;
+    try {
+      p = await api(`/api/entries/${seq}/proof`);
+    } catch (exc) {
+      p = { status: "failed", message: String(exc.message || exc) };
+    }
+    box.dataset.proof = p.status;
+    add(clear(box), h("h3", {}, "Transparency log"));
+    if (p.status !== "verified") {
+      add(box, h("p", { class: `hint${p.status === "failed" ? " bad" : ""}` },
+        p.status === "failed" ? `Inclusion proof failed: ${p.message}` : p.message));
+      return;
+    }
+    const blob = new Blob([p.proof], { type: "text/plain" });
+    add(box, facts([
+      ["inclusion", h("span", { class: "pill allow" }, "verified"),
+        ` in the checkpoint of ${p.checkpoint_size} entries (${p.path_length} hashes)`],
+      ["root", h("code", { class: "hash" }, p.root)],
+      ["cosignatures", `${p.cosignatures} of ${p.threshold} required`],
+      ["log key", p.pinned_by],
+    ]), h("div", { class: "row" }, h("a", { class: "button secondary", href: URL.createObjectURL(blob),
+      download: `entry-${seq}.tlog-proof` }, "Download proof"), h("span", { class: "hint" },
+      "check it with `heso verify receipt.json --checkpoint entry.tlog-proof` or the verifier page")));
+  }
+
+  // -- checkpoints
+
+  async function showCheckpoints() {
+    const data = await api("/api/checkpoints");
+    const card = h("section", { class: "card checkpoints" }, h("h2", {}, "Checkpoints"));
+    add(clear(view), card);
+    if (!data.available) {
+      add(card, h("p", { class: "hint", id: "no-checkpoints" }, data.message));
+      loaded("checkpoints");
+      return;
+    }
+    add(card, h("p", { class: "hint" }, `${data.count} checkpoints; the newest ${data.checkpoints.length} ` +
+      `shown. Each is verified with the log key of ${data.pinned_by} and ${data.threshold} of ` +
+      `${data.witnesses} witness cosignatures required.`));
+    const body = h("tbody", {}, data.checkpoints.map((c) => h("tr", { "data-size": c.size },
+      h("td", {}, String(c.size)),
+      h("td", {}, h("code", { class: "hash" }, c.root || "")),
+      h("td", { class: "cosignatures" }, `${c.cosignatures} / ${data.threshold}`,
+        c.cosigned_by && c.cosigned_by.length ? h("span", { class: "muted" },
+          ` (${c.cosigned_by.join(", ")})`) : ""),
+      h("td", {}, h("span", { class: `pill ${c.ok ? "allow" : "block"}`, "data-ok": String(c.ok) },
+        c.ok ? "verified" : "failed"), c.ok ? "" : h("span", { class: "bad" }, ` ${c.error}`)))));
+    add(card, h("table", { class: "list" }, h("thead", {}, h("tr", {},
+      ["size", "root hash", "cosignatures / threshold", "verdict"].map((t) => h("th", {}, t)))),
+      body));
+    loaded("checkpoints");
   }
 
   // -- chain
@@ -727,6 +786,7 @@
     try {
       if (tab === "entry") await showReceipts(Number(arg));
       else if (tab === "chain") await showChain();
+      else if (tab === "checkpoints") await showCheckpoints();
       else if (tab === "approvals") await showApprovals();
       else if (tab === "key") await showKey();
       else await showReceipts();
