@@ -85,10 +85,11 @@ def test_entries_appended_after_the_console_started_get_their_host(
 ) -> None:
     client = _client(two_hosts)
     assert client.get("/api/receipts", params={"host": "alpha"}).json()["matched"] == 3
-    _write_from(two_hosts, monkeypatch, "gamma", 1, "search")
+    hostile = "gamma<img src=x onerror=alert(1)>\u202e"
+    _write_from(two_hosts, monkeypatch, hostile, 1, "search")
     data = client.get("/api/receipts").json()
-    assert data["total"] == 6 and data["rows"][0]["host"] == "gamma"
-    assert client.get("/api/receipts", params={"host": "gamma"}).json()["matched"] == 1
+    assert data["total"] == 6 and data["rows"][0]["host"] == hostile
+    assert client.get("/api/receipts", params={"host": hostile}).json()["matched"] == 1
 
 
 def test_the_file_store_has_no_host_column(heso_project: Project) -> None:
@@ -101,14 +102,18 @@ def test_the_file_store_has_no_host_column(heso_project: Project) -> None:
 
 
 def test_the_page_shows_the_host_column_and_filters_by_host(
-    page: Any, two_hosts: Project, start_console: Any
+    page: Any, two_hosts: Project, start_console: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _write_from(two_hosts, monkeypatch, "evil<img src=x>\u202e", 1, "search")
     console = start_console(two_hosts.root)
     page.goto(console.url)
     page.wait_for_selector("table.list tbody tr")
     assert page.locator("table.list th", has_text="host (unsigned)").count() == 1
     hosts = page.locator("table.list tbody td.host").all_inner_texts()
-    assert hosts == ["beta", "beta", "alpha", "alpha", "alpha"]
+    assert hosts[1:] == ["beta", "beta", "alpha", "alpha", "alpha"]
+    # a hostile host name is text, its bidi override shown escaped, never markup
+    assert hosts[0].startswith("evil<img src=x>") and "\u202e" not in hosts[0]
+    assert page.locator("table.list img").count() == 0
     page.select_option("select[name=host]", "alpha")
     page.wait_for_function("() => document.querySelectorAll('table.list tbody tr').length === 3")
     assert "host=alpha" in page.url
