@@ -21,6 +21,7 @@ from typing import Any
 
 from heso import stores
 from heso.canonical import canonical_bytes, loads_strict
+from heso.console import index_file
 from heso.console.index import ChainIndex, newest_first, parse_stamp
 from heso.display import escape
 from heso.errors import CanonicalizationError, ChainError
@@ -185,7 +186,7 @@ class ProjectView:
         spec = stores.setting(TomlSource.read(self.root / POLICY_FILE), self.root)
         self.ledger = stores.open_ledger(spec)
         self.approvals_store = stores.open_approvals(spec)
-        self.index = ChainIndex(self.ledger)
+        self.index = ChainIndex(self.ledger, self.data_dir / index_file.FILE_NAME)
         # One process: a background check in worker processes would leave them behind when
         # the console is stopped mid-check.
         self.watch = ChainWatch(self.ledger, workers=1)

@@ -20,8 +20,10 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+from heso.console import index_file
 from heso.errors import ChainError
 from heso.ledger.format import entry_hash
 from heso.ledger.store import LedgerReader
@@ -46,6 +48,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 _MAX_BUCKETS = 48
 _BATCH = 5_000
+SAVE_EVERY = 50_000
+"""Entries the index grows by before it is written to its file again (a smaller store is
+indexed afresh in about a second)."""
 _QUICK = 2_000
 """Entries a request indexes itself before handing the rest to a background thread."""
 
@@ -84,8 +89,15 @@ def epoch_of(stamp: Any) -> float:
 class ChainIndex:
     """The filterable columns of every entry of one ledger (thread-safe)."""
 
-    def __init__(self, ledger: LedgerReader) -> None:
+    def __init__(
+        self, ledger: LedgerReader, path: Path | None = None, save_every: int = SAVE_EVERY
+    ) -> None:
         self.ledger = ledger
+        self.path = path
+        """Where the index is kept between runs (``None``: never kept)."""
+        self.save_every = save_every
+        self._saved = 0
+        self._tried_load = False
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
@@ -144,6 +156,9 @@ class ChainIndex:
         """Bring the index up to date, in a background thread when that takes long: waits at
         most ``wait`` seconds (``None``: until done); returns whether it is up to date."""
         with self._build_lock:
+            if not self._tried_load:
+                self._tried_load = True
+                self.load()
             if self._builder is None or not self._builder.is_alive():
                 if wait != 0 and self.refresh(batch=_QUICK):
                     return True
@@ -158,6 +173,10 @@ class ChainIndex:
     def _build(self) -> None:
         while not self.refresh(batch=_BATCH):
             pass
+        try:
+            self.save()
+        except OSError:
+            pass  # a read-only or full data directory: the index is rebuilt next time
 
     def rewind(self, seq: int) -> None:
         """Forget entries from ``seq`` on (the verifier found entry ``seq`` changed), so the
@@ -196,28 +215,12 @@ class ChainIndex:
 
     def _add(self, line: bytes) -> None:
         seq = self.length
-        try:
-            receipt = _loads(line)["receipt"]
-            content = receipt["content"]
-            action, policy = content["action"], content["policy"]
-            approvers = 0
-            for sig in receipt.get("signatures") or ():
-                if type(sig) is dict and sig.get("key_id") != "operator":
-                    approvers += 1
-            values = (
-                action.get("verb"),
-                action.get("tool_name"),
-                policy.get("decision"),
-                policy.get("rule_id"),
-                action.get("workflow"),
-                action.get("account"),
-            )
-            action_hash = content.get("action_hash")
-            when = epoch_of(content.get("captured_at"))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        read = read_entry(line)
+        if read is None:
             values, action_hash, approvers = ("?", "?", "unreadable", "", "", ""), "", 0
             outcome, flag, when = UNREADABLE, 0, math.nan
         else:
+            values, action_hash, approvers, when = read
             outcome, flag = RAN, 0
             decision = values[2]
             if decision == "block":
@@ -247,6 +250,52 @@ class ChainIndex:
         self.outcome.append(outcome)
         self.flags.append(flag)
         self.length += 1
+
+    # -- kept on disk ----------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Write the index to its file (atomically), when it has one and grew by
+        ``save_every`` entries since it was last written or read; returns whether it wrote."""
+        if self.path is None:
+            return False
+        with self._lock:
+            if self.length - self._saved < self.save_every:
+                return False
+            data = index_file.dump(self, self.ledger.location)
+            length = self.length
+        index_file.write(self.path, data)
+        self._saved = length
+        return True
+
+    def load(self) -> bool:
+        """Take up the index saved in its file when it still describes the store (the same
+        store, its entries still there, a sample of them read again the same); a stale,
+        foreign or damaged file is ignored (and rebuilt). Returns whether it was taken up."""
+        if self.path is None:
+            return False
+        with self._lock:
+            if self.length:
+                return False
+            state = index_file.load(self.path, self.ledger, COLUMNS, read_entry)
+            if state is None:
+                return False
+            self._take(state)
+            self._saved = self.length
+            return True
+
+    def _take(self, state: index_file.State) -> None:
+        self._reset()
+        for k, name in enumerate(COLUMNS):
+            self.values[name][:] = state.values[name]
+            self._codes[name].clear()
+            self._codes[name].update((v, i) for i, v in enumerate(state.values[name]))
+            self.columns[name].extend(state.columns[name])
+            self._value_list[k] = self.values[name]
+        self.when, self.approvers = state.when, state.approvers
+        self.outcome, self.flags = state.outcome, state.flags
+        self.suspended = dict(state.suspended)
+        self.length = state.length
+        self._last_hash = state.last_hash
 
     # -- asking it -------------------------------------------------------------------------
 
@@ -377,6 +426,31 @@ class ChainIndex:
                 for i, c in enumerate(counts)
             ],
         }
+
+
+def read_entry(line: bytes) -> tuple[tuple[Any, ...], Any, int, float] | None:
+    """The indexed fields of an entry: the columns read from it (verb, tool, decision, rule,
+    workflow, account), its action_hash, its approvers and capture time; ``None`` when it is
+    not a readable receipt."""
+    try:
+        receipt = _loads(line)["receipt"]
+        content = receipt["content"]
+        action, policy = content["action"], content["policy"]
+        approvers = 0
+        for sig in receipt.get("signatures") or ():
+            if type(sig) is dict and sig.get("key_id") != "operator":
+                approvers += 1
+        values = (
+            action.get("verb"),
+            action.get("tool_name"),
+            policy.get("decision"),
+            policy.get("rule_id"),
+            action.get("workflow"),
+            action.get("account"),
+        )
+        return values, content.get("action_hash"), approvers, epoch_of(content.get("captured_at"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _equals(col: array[int], code: int, i: int) -> bool:
