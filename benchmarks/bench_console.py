@@ -10,7 +10,10 @@ loopback HTTP:
 * **warm pages**: the first page, a page deep in the list, a filtered page and the timeline,
   once the index is built (medians of repeated requests);
 * **append**: one entry appended, then the next page (only the new entry is read);
-* **server memory**: peak resident memory of the server process while listing.
+* **server memory**: peak resident memory of the server process while listing;
+* **restart**: the console started again on the same store, taking up the index it kept on
+  disk (``console-index``): the first page and a filtered page, and whether that filtered page
+  was already complete (covering every entry).
 
 Verification (``/api/status``) is timed on the smaller store only: it is ``heso verify --chain``
 (see ``bench_verify``), done once and then only for appended entries.
@@ -158,6 +161,25 @@ def one_run(root: Path, n: int, verify: bool) -> dict[str, Any]:
         _truncate_appended(root, n)
 
 
+def restarted_run(root: Path, n: int) -> dict[str, Any]:
+    """A console started again on the same store: it takes up the index it kept on disk."""
+    assert (root / "heso-local-data" / "console-index").exists()
+    server = Server(root)
+    try:
+        out: dict[str, Any] = {}
+        elapsed, first = server.get("/api/receipts?limit=100")
+        out["restart_first_page_s"] = elapsed
+        out["restart_first_page_since_start_s"] = time.perf_counter() - server.started
+        assert first["total"] >= n and len(first["rows"]) == 100
+        elapsed, page = server.get("/api/receipts?limit=100&decision=block&account=acme")
+        out["restart_filtered_page_s"] = elapsed
+        out["restart_complete"] = bool(page["complete"])
+        out["restart_peak_rss_mib"] = server.peak_kib / 1024
+        return out
+    finally:
+        server.close()
+
+
 def _truncate_appended(root: Path, n: int) -> None:
     """Put the store back to ``n`` entries (the appended one removed)."""
     from heso.ledger import format as fmt
@@ -178,7 +200,9 @@ def run(quick: bool) -> dict[str, Any]:
     out["store_build_s"] = {str(n): build(roots[n], n) for n in sizes}
     for _ in range(repeats):  # interleaved: load that comes and goes hits every size
         for n in sizes:
-            runs[n].append(one_run(roots[n], n, verify=n == sizes[0]))
+            (roots[n] / "heso-local-data" / "console-index").unlink(missing_ok=True)
+            fresh = one_run(roots[n], n, verify=n == sizes[0])
+            runs[n].append({**fresh, **restarted_run(roots[n], n)})
     for n in sizes:
         keys = runs[n][0].keys()
         out["stores"][str(n)] = {
