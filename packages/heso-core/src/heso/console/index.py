@@ -156,11 +156,11 @@ class ChainIndex:
         """Bring the index up to date, in a background thread when that takes long: waits at
         most ``wait`` seconds (``None``: until done); returns whether it is up to date."""
         with self._build_lock:
-            if not self._tried_load:
-                self._tried_load = True
-                self.load()
             if self._builder is None or not self._builder.is_alive():
-                if wait != 0 and self.refresh(batch=_QUICK):
+                # a saved index is taken up by the builder, not by this request
+                saved = not self._tried_load and self.path is not None and self.path.exists()
+                self._tried_load = self._tried_load or not saved
+                if not saved and wait != 0 and self.refresh(batch=_QUICK):
                     return True
                 self._builder = threading.Thread(
                     target=self._build, name="heso-console-index", daemon=True
@@ -171,6 +171,9 @@ class ChainIndex:
         return not builder.is_alive() and self.refresh(batch=_BATCH)
 
     def _build(self) -> None:
+        if not self._tried_load:
+            self._tried_load = True
+            self.load()
         while not self.refresh(batch=_BATCH):
             pass
         try:
@@ -271,17 +274,20 @@ class ChainIndex:
         """Take up the index saved in its file when it still describes the store (the same
         store, its entries still there, a sample of them read again the same); a stale,
         foreign or damaged file is ignored (and rebuilt). Returns whether it was taken up."""
-        if self.path is None:
+        if self.path is None or self.length:
+            return False
+        state = index_file.load(self.path, self.ledger, COLUMNS, read_entry)
+        if state is None:
             return False
         with self._lock:
-            if self.length:
-                return False
-            state = index_file.load(self.path, self.ledger, COLUMNS, read_entry)
-            if state is None:
-                return False
-            self._take(state)
-            self._saved = self.length
-            return True
+            fresh = self._empty()  # nothing was indexed meanwhile
+            if fresh:
+                self._take(state)
+                self._saved = self.length
+        return fresh
+
+    def _empty(self) -> bool:
+        return self.length == 0
 
     def _take(self, state: index_file.State) -> None:
         self._reset()

@@ -56,9 +56,11 @@ class State:
 def dump(index: Any, location: str) -> bytes:
     """The file's bytes for ``index`` (a :class:`~heso.console.index.ChainIndex`, read under
     its lock) of the store at ``location``."""
-    parts = [index.columns[name].tobytes() for name in index.columns]
-    parts += [getattr(index, name).tobytes() for name, _ in _ARRAYS]
-    body = b"".join(parts)
+    parts = [memoryview(index.columns[name]).cast("B") for name in index.columns]
+    parts += [memoryview(getattr(index, name)).cast("B") for name, _ in _ARRAYS]
+    hasher = blake3.blake3()
+    for part in parts:
+        hasher.update(part)
     header = {
         "location": location,
         "length": index.length,
@@ -67,10 +69,10 @@ def dump(index: Any, location: str) -> bytes:
         "columns": list(index.columns),
         "values": index.values,
         "suspended": index.suspended,
-        "body": blake3.blake3(body).hexdigest(),
+        "body": hasher.hexdigest(),
     }
     head = json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode()
-    return MAGIC + struct.pack(">Q", len(head)) + head + body
+    return b"".join([MAGIC, struct.pack(">Q", len(head)), head, *parts])
 
 
 def write(path: Path, data: bytes) -> None:
