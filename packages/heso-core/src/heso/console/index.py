@@ -12,7 +12,6 @@ themselves, and the chain's verdict comes from the verifier.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -333,15 +332,15 @@ class ChainIndex:
         among: Any,
     ) -> range | list[int]:
         n = self.length
-        tests: list[Callable[[int], bool]] = []
+        equal: list[tuple[array[int], int]] = []
         for name in COLUMNS:
             value = wanted.get(name)
             if value:
                 code = self._codes[name].get(value)
                 if code is None:
                     return []
-                col = self.columns[name]
-                tests.append(functools.partial(_equals, col, code))
+                equal.append((self.columns[name], code))
+        tests: list[Callable[[int], bool]] = []
         when = self.when
         if since is not None:
             tests.append(lambda i: when[i] >= since)
@@ -350,13 +349,18 @@ class ChainIndex:
         outcome = wanted.get("outcome")
         if outcome:
             tests.append(self._outcome_test(outcome, resolve))
-        pool = range(n) if among is None else among
-        if not tests:
+        pool: range | list[int] = range(n) if among is None else among
+        if not equal and not tests:
             return pool
-        if len(tests) == 1:
-            test = tests[0]
-            return [i for i in pool if test(i)]
-        return [i for i in pool if all(t(i) for t in tests)]
+        # the exact columns first, each one pass over what is left (no call per entry)
+        for col, code in equal:
+            if among is None and pool == range(n):
+                pool = [i for i, c in enumerate(col) if c == code]
+            else:
+                pool = [i for i in pool if col[i] == code]
+        for test in tests:
+            pool = [i for i in pool if test(i)]
+        return pool
 
     def _outcome_test(
         self, outcome: str, resolve: Callable[[str], str] | None
@@ -457,10 +461,6 @@ def read_entry(line: bytes) -> tuple[tuple[Any, ...], Any, int, float] | None:
         return values, content.get("action_hash"), approvers, epoch_of(content.get("captured_at"))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def _equals(col: array[int], code: int, i: int) -> bool:
-    return col[i] == code
 
 
 def _start(bucket: int, size: int, fmt: str) -> str:
