@@ -14,16 +14,6 @@ from heso.console.app import create_app
 from heso_testing.project import Project
 
 
-@pytest.fixture
-def pg_project(
-    heso_project: Project, postgres_store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Project:
-    """A project whose store is a migrated database (``HESO_STORE``), allowing everything."""
-    heso_project.write_policy('[policy]\ndefault = "allow"\n')
-    monkeypatch.setenv("HESO_STORE", postgres_store_url)
-    return heso_project
-
-
 def _write_from(
     project: Project, monkeypatch: pytest.MonkeyPatch, host: str, n: int, tool: str
 ) -> None:
