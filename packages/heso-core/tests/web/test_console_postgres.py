@@ -3,6 +3,8 @@ beside the entry, unsigned), a host filter, and the page end to end in headless 
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -64,6 +66,9 @@ def test_the_list_shows_and_filters_by_the_host_each_entry_came_from(two_hosts: 
     # the host is the store's metadata, not the receipt's: nothing of it is signed
     assert "beta" not in str(entry["receipt"])
     assert client.get("/api/status").json()["verdict"]["ok"] is True
+    exported = client.get("/api/export", params={"format": "csv", "host": "beta"}).text
+    table = list(csv.reader(io.StringIO(exported)))
+    assert [dict(zip(table[0], r, strict=True))["host"] for r in table[1:]] == ["beta", "beta"]
     # this store keeps no Merkle tree yet: the views say so instead of failing
     checkpoints = client.get("/api/checkpoints").json()
     assert checkpoints["available"] is False and "no Merkle tree" in checkpoints["message"]

@@ -403,6 +403,7 @@ class ProjectView:
             else:
                 row = row_of(seq, line).to_dict()
                 row["outcome"] = self.index.outcome_of(seq, row["action_hash"], outcomes.of)
+                row["host"] = self.index.host(seq) or ""
                 yield _csv_line([row[c] for c in EXPORT_COLUMNS])
 
     def entry(self, seq: int) -> dict[str, Any]:
@@ -626,7 +627,10 @@ EXPORT_COLUMNS = (
     "approvers",
     "action_hash",
     "entry_hash",
+    "host",
 )
+"""The CSV export's columns (``host``: the store's unsigned record of where the entry was
+appended, empty on the file store)."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
