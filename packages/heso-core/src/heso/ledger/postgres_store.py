@@ -245,11 +245,12 @@ class PostgresLedger:
             ) as copy:
                 for row in rows:
                     copy.write_row(row)
-            with cur.copy("COPY heso_tree (seq, hashes) FROM STDIN") as copy:
-                for tree_row in tree_rows:
-                    copy.write_row(tree_row)
+            # The tree rows ride on the tip's update: no round trip of their own.
             cur.execute(
-                "UPDATE heso_tip SET length = %s, prev = %s, size = %s", (seq, prev, offset)
+                "WITH tree AS (INSERT INTO heso_tree (seq, hashes) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bytea[])) "
+                "UPDATE heso_tip SET length = %s, prev = %s, size = %s",
+                ([r[0] for r in tree_rows], [r[1] for r in tree_rows], seq, prev, offset),
             )
         conn.commit()
         self._tree_stale = False
