@@ -1,7 +1,8 @@
 """The Merkle tree and checkpoints on the PostgreSQL store: tree rows written with the entries
 (by many writers, caught up after a migration), checkpoints every N entries and on demand,
-proofs that verify, insert-only rows for the writer role, a DBA's tree edits caught, and
-evidence moved between the stores with its tree and checkpoints."""
+proofs that verify, a DBA's tree edits caught, and
+evidence moved between the stores with its tree and checkpoints. The CLI verbs and the
+whole-database rewrite run in ``tests/transparency/test_cli_transparency.py`` on both stores."""
 
 from __future__ import annotations
 
@@ -136,32 +137,6 @@ def test_a_chain_from_before_the_tree_is_caught_up_after_migrating(
     tree = PostgresLedger(postgres_store_url).merkle_tree()
     assert tree.size == 9 and tree.root() == _root(lines)
     assert PostgresLedger(postgres_store_url).checkpoint_store().sizes()[-1] == 9
-
-
-def test_the_writer_role_inserts_tree_rows_and_checkpoints_and_never_rewrites_them(
-    postgres_store_url: str, key: SigningKey, postgres_server: Any
-) -> None:
-    dbname = postgres_store_url.rsplit("/", 1)[1]
-    with psycopg.connect(postgres_store_url, autocommit=True) as conn:
-        conn.execute("DROP ROLE IF EXISTS heso_agent_tt")
-        conn.execute("CREATE ROLE heso_agent_tt LOGIN PASSWORD 'agentpw' IN ROLE heso_writer")
-    agent_url = postgres_server.url_for(dbname, "heso_agent_tt", "agentpw")
-    _append(agent_url, key, 0, 5)
-    assert PostgresLedger(agent_url).checkpoint_store().sizes() == [1, 5]
-    with psycopg.connect(agent_url, autocommit=True) as conn:
-        for sql in (
-            "UPDATE heso_tree SET hashes = hashes WHERE seq = 0",
-            "DELETE FROM heso_tree WHERE seq = 4",
-            "TRUNCATE heso_tree",
-            "UPDATE heso_checkpoints SET note = note",
-            "DELETE FROM heso_checkpoints",
-            "TRUNCATE heso_checkpoints",
-        ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(sql)
-    with psycopg.connect(postgres_store_url, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-            conn.execute("DELETE FROM heso_checkpoints")
 
 
 def test_a_dba_editing_the_tree_gets_no_proof_and_no_checkpoint(
