@@ -7,6 +7,7 @@ whole-database rewrite run in ``tests/transparency/test_cli_transparency.py`` on
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,16 @@ def test_a_checkpoint_that_does_not_match_the_chain_is_not_carried(
     )
     with pytest.raises(ChainError, match="checkpoint at size 3 does not match"):
         export_files(PostgresLedger(postgres_store_url), tmp_path / "out", verify_ledger)
+
+
+def test_checkpoints_are_also_issued_by_time(postgres_store_url: str, key: SigningKey) -> None:
+    timed = TransparencySettings(checkpoint_every=1000, checkpoint_interval=1.0)
+    store = PostgresLedger(postgres_store_url, key=key, transparency=timed)
+    store.append(signed_receipt(key, 0))  # the first entry is always covered
+    store.append(signed_receipt(key, 1))  # neither 1000 entries nor 1 s since
+    sizes = PostgresLedger(postgres_store_url).checkpoint_store().sizes()
+    assert sizes == [1]
+    time.sleep(1.1)
+    store.append(signed_receipt(key, 2))
+    assert PostgresLedger(postgres_store_url).checkpoint_store().sizes() == [1, 3]
+    store.close()
