@@ -276,7 +276,9 @@ class PostgresLedger:
             try:
                 stale, self._tree_stale = self._tree_stale, True  # until this commits
                 if stale or tree.size != length:
-                    ltree.recover(length)
+                    tree.reload()  # another writer's rows: the edge is re-read, O(log n)
+                    if tree.size != length:
+                        ltree.recover(length)  # behind (a chain from before the tree) or ahead
                 with self._hashes.deferred() as tree_rows:
                     ltree.add(lines)
             except TransparencyError as exc:
@@ -286,7 +288,7 @@ class PostgresLedger:
     def _tree_lines(self, start: int) -> Iterator[tuple[int, bytes]]:
         """The log's lines for the writer's tree: over the bound transaction when there is
         one (the writer holds the tip lock), else as :meth:`entries`."""
-        conn = self._hashes._conn
+        conn = self._hashes.connection
         if conn is None:
             yield from self._lines(start)
             return

@@ -52,6 +52,11 @@ class _Bound:
         finally:
             self._conn = before
 
+    @property
+    def connection(self) -> psycopg.Connection[Any] | None:
+        """The bound connection, if any."""
+        return self._conn
+
     def _run(self, doing: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         if self._conn is not None:
             return work(self._conn)
