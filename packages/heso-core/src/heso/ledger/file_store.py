@@ -368,8 +368,13 @@ class FileLedger:
             log.warning("cannot update %s (%s); it is caught up later", TREE_FILE, exc)
 
     def _checkpoint_locked(self) -> bytes:
-        """Sign, keep and return a checkpoint of the tree as it is (hold the locks)."""
+        """Sign, keep and return a checkpoint of the whole chain (hold the locks): entries
+        other writers appended are folded in first, so it never covers less than the log (nor
+        less than a checkpoint another writer issued)."""
         assert self._tree is not None and self._fd is not None
+        self._catch_up()
+        if self._tree.tree.size != self._seq:
+            self._tree_stale = True
         if self._tree_stale:
             self._sync_tree()
         if self.durability == "fsync" and self._synced < self._size:
