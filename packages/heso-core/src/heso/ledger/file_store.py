@@ -775,7 +775,8 @@ class FileLedger:
         return reader.line_ending_at(self.path, head.size)
 
     def merkle_tree(self) -> MerkleTree:
-        """The Merkle tree as stored, opened to read proofs (a writer keeps it current)."""
+        """The Merkle tree as stored, opened to read proofs: a writer keeps it current up to
+        its signed head and latest checkpoint (it stores newer leaves at its next seal)."""
         try:
             return MerkleTree(FileHashStore(self.data_dir / TREE_FILE, writable=False))
         except FileNotFoundError:

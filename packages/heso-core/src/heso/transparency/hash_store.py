@@ -147,8 +147,9 @@ class FileHashStore:
     """A :class:`HashStore` in one flat file: hash ``i`` is bytes ``[32i, 32i + 32)``.
 
     The file is derived data (the log's entries rebuild it), so an append is one ``pwrite``
-    (of one leaf's group, or of a batch) and :meth:`sync` is the owner's choice. A torn last write leaves a partial group, which
-    :class:`~heso.transparency.tree.MerkleTree` ignores and the next append overwrites. The
+    (of one leaf's group, or of a batch) and :meth:`sync` is the owner's choice. A torn last
+    write leaves a partial group, which :class:`~heso.transparency.tree.MerkleTree` ignores
+    and the next append overwrites. The
     owner opens the tree with the log's size (``MerkleTree(store, size=n)``), which also cuts
     anything written past it. Thread-safe; several processes must serialize appends (the
     log's own write lock does) and :meth:`~heso.transparency.tree.MerkleTree.reload` after

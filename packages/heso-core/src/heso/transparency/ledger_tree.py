@@ -16,9 +16,9 @@ The tree is derived data: the log's lines rebuild it. Recovery cuts hashes past 
 length, checks the last stored leaf against the log's line, and hashes only the entries it
 lacks, so a crash that loses deferred leaves loses nothing the next writer does not recompute.
 Readers of the stored tree see at least every leaf a checkpoint (or, for the file store, the
-signed head) covers, and possibly fewer than the log holds. A checkpoint is signed only if the tree at its size extends the last checkpoint issued:
-a log never signs two inconsistent checkpoints, and refuses to go on once its entries no longer
-match what it signed.
+signed head) covers, and possibly fewer than the log holds. A checkpoint is signed only if the
+tree at its size extends the last checkpoint issued: a log never signs two inconsistent
+checkpoints, and refuses to go on once its entries no longer match what it signed.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class LedgerTree:
             return False
         if self._last_size is None:
             self.latest_size()
-        size = self.tree.size + len(self._deferred)
+        size = self.size
         if size >= self._due_size:
             return True
         if now is None:
