@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from heso.keys import _base58btc
+from heso.keys.primitives import base58btc
 
 PASSPHRASE = "operator-passphrase-" + secrets.token_hex(8)
 APPROVER_PASSPHRASE = "approver-passphrase-" + secrets.token_hex(8)
@@ -81,7 +81,7 @@ def _forms(value: bytes) -> set[bytes]:
         base64.b64encode(value),
         base64.b64encode(value).rstrip(b"="),
         base64.urlsafe_b64encode(value).rstrip(b"="),
-        _base58btc(value).encode(),
+        base58btc(value).encode(),
     }
     return {f for f in out if len(f) >= 8}
 

@@ -1,18 +1,34 @@
-"""The approval errors live in the one hierarchy, and keep their old import paths."""
+"""The approval errors live in the one hierarchy."""
 
 from __future__ import annotations
 
-import heso.approvals
-import heso.approvals.errors
-from heso.errors import ApprovalError, HesoError, LifecycleError, OperatorKeyMismatchError
+import importlib.util
+
+import heso
+import heso.policy
+from heso.errors import (
+    ApprovalError,
+    HesoConfigError,
+    HesoError,
+    LifecycleError,
+    OperatorKeyMismatchError,
+    Paused,
+    PolicyConfigError,
+    SuspendedError,
+)
 
 
-def test_approval_errors_are_heso_errors_importable_from_their_old_homes() -> None:
+def test_approval_errors_are_heso_errors() -> None:
     assert issubclass(LifecycleError, ApprovalError) and issubclass(ApprovalError, HesoError)
-    assert heso.approvals.errors.ApprovalError is ApprovalError
-    assert heso.approvals.errors.LifecycleError is LifecycleError
-    assert heso.approvals.ApprovalError is ApprovalError
-    assert heso.approvals.LifecycleError is LifecycleError
+
+
+def test_public_errors_are_defined_in_errors_only() -> None:
+    assert importlib.util.find_spec("heso.approvals.errors") is None
+    assert heso.Paused is Paused and issubclass(Paused, SuspendedError)
+    assert heso.policy.PolicyConfigError is PolicyConfigError
+    assert issubclass(PolicyConfigError, HesoConfigError)
+    for error in (Paused, PolicyConfigError, ApprovalError, LifecycleError):
+        assert error.__module__ == "heso.errors"
 
 
 def test_operator_key_mismatch_carries_both_hashes() -> None:

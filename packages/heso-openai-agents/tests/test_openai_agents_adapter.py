@@ -255,7 +255,7 @@ def test_the_guardrail_alone_refuses_what_needs_approval(
 
 
 def test_unreadable_arguments_fail_closed(ctx: ConformanceContext, tools: ConformanceTools) -> None:
-    from heso_openai_agents.guardrail import parse_arguments
+    from heso_openai_agents.arguments import parse_arguments
 
     with pytest.raises(heso.BridgeError, match="not JSON"):
         parse_arguments("x", "{nope")
@@ -358,7 +358,7 @@ def test_a_state_restored_in_another_process_resumes_with_pending_actions(
     actions = pending_actions(result)
     assert actions == {result.interruptions[0].call_id: suspended}
     saved = result.to_state().to_json()
-    approvals.registry.clear()  # what a new process remembers
+    approvals.paused_calls.clear()  # what a new process remembers
     ctx.approve(suspended)
     state = asyncio.run(RunState.from_json(agent, saved))
     assert apply_approvals(state).unknown  # without actions= heso cannot tell
@@ -377,7 +377,7 @@ def test_actions_that_do_not_match_the_call_are_refused(
     (first,) = hashes(ctx, "escalate_ticket")
     agent.model = ScriptedModel([[("escalate_ticket", {"ticket_id": "T-2", "note": "x"})]])
     second = run(agent, "go")
-    approvals.registry.clear()
+    approvals.paused_calls.clear()
     wrong = {second.interruptions[0].call_id: first}
     with pytest.raises(ValueError, match="is not the paused call"):
         apply_approvals(second.to_state(), actions=wrong)

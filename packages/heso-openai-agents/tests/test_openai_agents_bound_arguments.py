@@ -93,7 +93,7 @@ def test_a_restored_state_finds_the_action_by_its_bound_arguments(ctx):
     result = run(agent, "go")
     actions = pending_actions(result)
     saved = result.to_state().to_json()
-    approvals.registry.clear()  # what a new process remembers
+    approvals.paused_calls.clear()  # what a new process remembers
     (action_hash,) = actions.values()
     ctx.approve(action_hash)
     state = asyncio.run(RunState.from_json(agent, saved))

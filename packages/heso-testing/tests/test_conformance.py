@@ -9,7 +9,7 @@ import pytest
 
 import heso
 from heso.adapters import call_fields
-from heso.capture import gate, gated
+from heso.capture import gate
 from heso_testing.conformance import (
     AdapterConformance,
     ConformanceTools,
@@ -53,7 +53,7 @@ class TestCoreGateConformance(AdapterConformance):
 class TestCallAgainPauseConformance(AdapterConformance):
     """A natively pausing adapter built on the core's "call again to resume": a call that
     policy suspends pauses the run, and the resume makes the same call again
-    (``heso.capture.gated``), which runs it once approved and refuses it once denied."""
+    (``with heso.capture.gate(...)``), which runs it once approved and refuses it once denied."""
 
     supports_native_pause = True
 
@@ -67,7 +67,7 @@ class TestCallAgainPauseConformance(AdapterConformance):
     ) -> RunResult:
         fn = tools.get(tool_name, asynchronous=True)
         try:
-            with gated("tool_call", tool_name, call_fields(fn, (), arguments)):
+            with gate("tool_call", tool_name, call_fields(fn, (), arguments)):
                 output = await fn(**arguments)
         except heso.SuspendedError:
             return RunResult(paused=True, state=(tools.get(tool_name), tool_name, arguments, mode))
@@ -80,7 +80,7 @@ class TestCallAgainPauseConformance(AdapterConformance):
 
     def _call(self, fn: Any, tool_name: str, arguments: dict[str, Any], mode: str) -> RunResult:
         try:
-            with gated("tool_call", tool_name, call_fields(fn, (), arguments)):
+            with gate("tool_call", tool_name, call_fields(fn, (), arguments)):
                 output = fn(**arguments)
         except heso.SuspendedError:
             return RunResult(paused=True, state=(fn, tool_name, arguments, mode))

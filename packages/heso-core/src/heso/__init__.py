@@ -59,7 +59,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "append_decision": ("heso.approvals.gated", "append_decision"),
     "SUSPENDED": ("heso.approvals.gated", "SUSPENDED"),
     "DENIED": ("heso.approvals.gated", "DENIED"),
-    "Paused": ("heso.approvals.gated", "Paused"),
+    "Paused": ("heso.errors", "Paused"),
     "finalize_l1": ("heso.approvals.finalize", "finalize_l1"),
     "finalize_quorum": ("heso.approvals.finalize", "finalize_quorum"),
 }

@@ -21,53 +21,21 @@ point in the group :data:`ENTRY_POINT_GROUP`; the core names none of them.
 
 from __future__ import annotations
 
-import enum
-import functools
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
 from heso import config as _config
 from heso.action import Verb
 from heso.adapter_packages import INSTALL_HINTS
+from heso.approvals.admission import Admission, admit
 from heso.approvals.gated import append_decision, decision
-from heso.approvals.reentry import (
-    Admission,
-    FireTicket,
-    Found,
-    admit,
-    find,
-    fire,
-    lookup,
-    suspension,
-)
+from heso.approvals.reentry import FireTicket, Found, find, fire, lookup, suspension
 from heso.approvals.session import AUTO_SESSION_PREFIX
+from heso.approvals.status import ApprovalStatus
+from heso.arguments import call_fields
 from heso.canonical import to_json_value
 from heso.capture import Outcome, OutcomeKind, action_hash_scope, current_action_hash, gate
-from heso.decorators import call_binder
 from heso.refusals import GATE_FAILED, MODES, Mode, check_mode, refusal_info, refusal_text
 
 ENTRY_POINT_GROUP = "heso.adapters"
 """Entry point group of adapters: ``<attribute of heso> = "<module>[:<object>]"``."""
-
-
-class ApprovalStatus(str, enum.Enum):
-    """Where a suspended action's approval session stands (:attr:`Found.status`)."""
-
-    PENDING = "pending"
-    ESCALATED = "escalated"
-    APPROVED = "approved"
-    FIRED = "fired"
-    COMPLETED = "completed"
-    DENIED = "denied"
-    EXPIRED = "expired"
-
-    @property
-    def waiting(self) -> bool:
-        """No decision yet: the call keeps waiting for heso's approvers."""
-        return self in (ApprovalStatus.PENDING, ApprovalStatus.ESCALATED)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def status(key: str, *, settle: bool = False) -> ApprovalStatus | None:
@@ -75,7 +43,7 @@ def status(key: str, *, settle: bool = False) -> ApprovalStatus | None:
     ``None`` when heso suspended no such action. ``settle=True`` first records due timeouts
     and finalizes the L1 receipt of an approval."""
     found = lookup(key, settle=settle)
-    return ApprovalStatus(found.status) if found is not None else None
+    return found.status if found is not None else None
 
 
 def session_of(action_hash: str) -> str:
@@ -92,34 +60,6 @@ def blocking() -> bool:
 def project_key() -> str:
     """A string naming the current heso project (its data directory)."""
     return str(_config.current().config.data_dir)
-
-
-@functools.lru_cache(maxsize=512)
-def _binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    return call_binder(fn)
-
-
-def call_fields(
-    fn: Callable[..., Any],
-    args: Iterable[Any] = (),
-    kwargs: Mapping[str, Any] | None = None,
-    *,
-    exclude: Iterable[str] = (),
-) -> dict[str, Any]:
-    """The fields ``@heso.tool`` records for ``fn(*args, **kwargs)``: every parameter by name,
-    defaults applied, ``self``/``cls`` left out, ``*args``/``**kwargs`` under their own names;
-    ``exclude`` drops parameters the framework injects (a context, a callback manager).
-
-    A call Python would refuse raises ``TypeError``.
-    """
-    try:
-        bind = _binder(fn)
-    except TypeError:  # unhashable callable
-        bind = call_binder(fn)
-    fields = bind(tuple(args), dict(kwargs or {}))
-    for name in exclude:
-        fields.pop(name, None)
-    return fields
 
 
 __all__ = [

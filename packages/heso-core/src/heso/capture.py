@@ -1,26 +1,26 @@
 """The one capture path: every surface (decorators, ``wrap``, ``process``, adapters) calls it.
 
 ``capture`` decides, signs and chains an action and returns an :class:`Outcome`; ``gate`` does
-the same and raises the refusal when blocking is on; ``gated`` is the context-manager form that
-also exposes ``current_action_hash()`` to the body. Identical inputs give byte-identical
-receipt content whichever surface captured them.
+the same and raises the refusal when blocking is on. ``with gate(...) as outcome:`` runs the
+block as the action (:func:`current_action_hash` set; an approved firing records how the block
+ended). Identical inputs give byte-identical receipt content whichever surface captured them.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from heso import approvals
 from heso import config as _config
 from heso import telemetry as _telemetry
 from heso.action import Action, Verb
+from heso.action_scope import action_hash_scope, current_action_hash
 from heso.canonical import to_json_value
 from heso.errors import (
     BlockedError,
@@ -36,6 +36,9 @@ from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
 from heso.steps import current_step
 
+if TYPE_CHECKING:
+    from heso.approvals.reentry import FireTicket
+
 log = logging.getLogger("heso.capture")
 _decisions = _telemetry.log
 _INFO = logging.INFO
@@ -43,7 +46,6 @@ _INFO = logging.INFO
 _DEFAULT = "default"
 GATED_FLOOR_RULE_ID = floor_rule_id("gated")
 """``rule_id`` of a ``@heso.gated`` call that policy allowed: a person still approves it."""
-_action_hash: ContextVar[str | None] = ContextVar("heso_action_hash", default=None)
 
 
 class OutcomeKind(str, enum.Enum):
@@ -83,7 +85,7 @@ class Outcome:
     decision: Decision | None = None
     entry: Entry | None = None
     error: BaseException | None = None
-    ticket: Any = None
+    ticket: FireTicket | None = None
     """For ``APPROVED``: the claimed firing (:class:`heso.approvals.reentry.FireTicket`);
     ``with outcome.ticket:`` runs the body and records how it ended."""
 
@@ -140,6 +142,27 @@ class Outcome:
             if refusal is not None:
                 raise refusal
 
+    @functools.cached_property
+    def _scope(self) -> FireTicket | action_hash_scope:
+        # Kept in the instance's __dict__ (cached_property bypasses the frozen __setattr__);
+        # not a field: equality, hash and repr ignore it.
+        return self.ticket if self.ticket is not None else action_hash_scope(self.action_hash)
+
+    def __enter__(self) -> Outcome:
+        """Run the ``with`` block as this action: :func:`current_action_hash` set, and for an
+        approved firing, ``completed`` recorded when the block ends."""
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._scope.__exit__(*exc)
+
+    async def __aenter__(self) -> Outcome:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.__exit__(*exc)
+
     def _name(self) -> str:
         if self.receipt is None:
             return "the action"
@@ -148,11 +171,6 @@ class Outcome:
 
     def _short(self) -> str:
         return (self.action_hash or "")[:12]
-
-
-def current_action_hash() -> str | None:
-    """The ``action_hash`` of the gated action whose body is running, else ``None``."""
-    return _action_hash.get()
 
 
 _second: tuple[int, str] = (-1, "")
@@ -188,6 +206,7 @@ def capture(
     action_id: str | None = None,
     approval_floor: bool = False,
     reenter: bool = False,
+    approval_session: str | None = None,
 ) -> Outcome:
     """Decide, sign and chain one action; never raises for a refusal (but see ``reenter``).
 
@@ -196,8 +215,11 @@ def capture(
     enclosing step's. ``approval_floor`` raises an ``allow`` to ``require_approval``
     (``@heso.gated``: a human decides every call). ``reenter`` (what :func:`gate` passes):
     when policy requires approval and blocking is on, a call that was suspended before is
-    re-entered instead of suspended anew (:func:`heso.approvals.reentry.reenter`): approved,
-    it returns ``APPROVED`` with the claimed firing; else it raises the refusal.
+    re-entered instead of suspended anew (:func:`heso.approvals.pending.reenter`): approved,
+    it returns ``APPROVED`` with the claimed firing; else it raises the refusal. A
+    ``require_approval`` verdict opens the pending approval ``action-<action_hash>``
+    (:func:`heso.approvals.pending.park`), unless the call belongs to the ``@heso.gated``
+    session ``approval_session``, whose caller records the action's lifecycle itself.
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
@@ -245,9 +267,19 @@ def capture(
         kind = _KIND_OF[decision.kind]
         if kind is OutcomeKind.SUSPENDED and reenter and cfg.blocking:
             stage = "looking up an earlier suspension"
-            resumed = approvals.reenter(rt, action, decision)
-            if resumed is not None:
-                return resumed
+            from heso.approvals import pending  # loaded on the first require_approval verdict
+
+            ticket = pending.reenter(rt, action)
+            if ticket is not None:
+                return Outcome(
+                    OutcomeKind.APPROVED,
+                    True,
+                    action_hash=ticket.action_hash,
+                    receipt=ticket.receipt,
+                    decision=decision,
+                    entry=ticket.entry,
+                    ticket=ticket,
+                )
         if spec:
             stage = "redacting fields"
             shown, commitments = _redact(values, spec)
@@ -268,10 +300,12 @@ def capture(
         stage = "writing the audit chain"
         entry = rt.ledger.append(receipt)
         if _telemetry.tracer is not None or kind is not _ALLOWED or _decisions.isEnabledFor(_INFO):
-            _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns)
-        if kind is OutcomeKind.SUSPENDED:
+            _telemetry.gate_decided(kind, cfg.blocking, receipt, entry, start_ns, approval_session)
+        if kind is OutcomeKind.SUSPENDED and approval_session is None:
             stage = "opening the approval"
-            approvals.on_suspended(rt, receipt, decision)
+            from heso.approvals import pending
+
+            pending.park(rt, receipt, decision)
     except (HesoConfigError, BridgeError, GateRefusal):
         raise
     except Exception as exc:
@@ -329,7 +363,7 @@ def gate(
     return outcome
 
 
-def _gate_call(
+def gate_call(
     verb: Verb,
     tool_name: str,
     fields: Mapping[str, Any],
@@ -359,75 +393,11 @@ def _gate_call(
 
 def _observe_failure(exc: HesoError) -> Outcome:
     """Re-raise a gate failure, or in observe-only mode log it and let the action run."""
-    rt = _config._runtime
+    rt = _config.active()
     if rt is None or rt.config.blocking:
         raise exc
     log.error("heso gate failed in observe-only mode; the action runs unrecorded: %s", exc)
     return Outcome(OutcomeKind.FAILED, False, error=exc)
-
-
-class action_hash_scope:
-    """Set :func:`current_action_hash` for a ``with`` block; re-enterable one level at a
-    time (used to run a generator body step by step)."""
-
-    __slots__ = ("_hash", "_tokens")
-
-    def __init__(self, action_hash: str | None) -> None:
-        self._hash = action_hash
-        self._tokens: list[Token[str | None]] = []
-
-    def __enter__(self) -> str | None:
-        self._tokens.append(_action_hash.set(self._hash))
-        return self._hash
-
-    def __exit__(self, *exc: object) -> None:
-        _action_hash.reset(self._tokens.pop())
-
-
-class gated:
-    """Gate on entry (as :func:`gate`), then run the ``with`` body with
-    :func:`current_action_hash` set; ``as`` gives the :class:`Outcome`. An approved earlier
-    suspension of the call runs as its one firing, which records how the body ended.
-
-    ``with heso.capture.gated("tool_call", "send_email", {"to": to}): send(to)``
-    """
-
-    __slots__ = ("_args", "_options", "_ticket", "_token")
-
-    def __init__(
-        self,
-        verb: Verb | str,
-        tool_name: str,
-        fields: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        self._args = (verb, tool_name, fields)
-        self._options = options
-        self._token: Token[str | None] | None = None
-        self._ticket: Any = None
-
-    def __enter__(self) -> Outcome:
-        outcome = gate(*self._args, **self._options)
-        if outcome.ticket is not None:
-            self._ticket = outcome.ticket
-            self._ticket.__enter__()
-        else:
-            self._token = _action_hash.set(outcome.action_hash)
-        return outcome
-
-    def __exit__(self, *exc: Any) -> None:
-        ticket, self._ticket = self._ticket, None
-        if ticket is not None:
-            ticket.__exit__(*exc)
-        if self._token is not None:
-            _action_hash.reset(self._token)
-            self._token = None
-
-    async def __aenter__(self) -> Outcome:
-        return self.__enter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.__exit__(*exc)
 
 
 def process(action: Action, *, redact_fields: Any = None) -> Outcome:
@@ -457,6 +427,5 @@ __all__ = [
     "capture",
     "current_action_hash",
     "gate",
-    "gated",
     "process",
 ]

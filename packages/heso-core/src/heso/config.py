@@ -107,6 +107,11 @@ _runtime: Runtime | None = None
 _init_lock = threading.Lock()
 
 
+def active() -> Runtime | None:
+    """The active runtime, ``None`` before :func:`init` (or after :func:`shutdown`)."""
+    return _runtime
+
+
 def current() -> Runtime:
     """The active runtime; ``HesoConfigError`` when :func:`init` was not called."""
     rt = _runtime

@@ -114,14 +114,14 @@ def _psycopg() -> Any:
 
 
 def shown(url: str) -> str:
-    from heso.stores import redact_url
+    from heso.store_url import redact_url
 
     return redact_url(url)
 
 
 def scrub(url: str, exc: BaseException) -> str:
     """``exc``'s message without the URL's password (or any ``password=`` parameter)."""
-    from heso.stores import redact_url
+    from heso.store_url import redact_url
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     try:

@@ -2,8 +2,8 @@
 
 The call's bound arguments (by parameter name, defaults applied; ``self``/``cls`` left out,
 ``*args``/``**kwargs`` under their own names) become the action's fields. The body runs only
-when policy allows it (or in observe-only mode), inside :func:`heso.capture.gated`, so
-:func:`heso.current_action_hash` names its receipt. A call that policy suspended
+when policy allows it (or in observe-only mode), with :func:`heso.current_action_hash`
+naming its receipt. A call that policy suspended
 (``SuspendedError``) runs when it is made again after approval, once, as that action's firing.
 Sync and async functions, generators, methods, ``classmethod``/``staticmethod`` objects all
 work, and the wrapper keeps the function's name, docstring, signature and type hints.
@@ -19,17 +19,14 @@ from typing import Any, TypeVar, cast, overload
 
 from heso import fieldpath
 from heso.action import Verb
-from heso.capture import _action_hash, _gate_call, action_hash_scope, gate
+from heso.action_scope import action_hash_scope, action_hash_var
+from heso.arguments import receiver_of, signature_binder
+from heso.capture import gate, gate_call
 from heso.errors import HesoConfigError
 from heso.policy import lookup_catalog
 from heso.redaction import RedactStrategy, normalize_redact_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_RECEIVERS = ("self", "cls")
-_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, _POSITIONAL_OR_KEYWORD)
-_FAST_KINDS = (_POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 @dataclass(frozen=True)
@@ -112,7 +109,7 @@ def _wrap(
         raise ValueError(f"a tool name must be a non-empty string, not {tool_name!r}")
     sig = inspect.signature(func)
     params = list(sig.parameters.values())
-    receiver = _receiver(params)
+    receiver = receiver_of(params)
     _check_redact(spec, params, receiver, tool_name)
     info = GateInfo(verb, tool_name, domain, action_id, spec or None)
     options: dict[str, Any] = {
@@ -120,7 +117,7 @@ def _wrap(
         "domain": domain,
         "action_id": action_id,
     }
-    fields_of = _binder(sig, receiver)
+    fields_of = signature_binder(sig)
 
     redact_fields = options["redact_fields"]
 
@@ -128,18 +125,18 @@ def _wrap(
     if inspect.iscoroutinefunction(func):
 
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # As ``with gated(...)``, without building the context manager per call.
-            outcome = _gate_call(
+            # As ``with gate(...)``, without building a scope object per call.
+            outcome = gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
             if outcome.ticket is not None:  # an approved earlier suspension: its one firing
                 with outcome.ticket:
                     return await func(*args, **kwargs)
-            token = _action_hash.set(outcome.action_hash)
+            token = action_hash_var.set(outcome.action_hash)
             try:
                 return await func(*args, **kwargs)
             finally:
-                _action_hash.reset(token)
+                action_hash_var.reset(token)
 
     elif inspect.isasyncgenfunction(func):
 
@@ -208,18 +205,18 @@ def _wrap(
     else:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # As ``with gated(...)``, without building the context manager per call.
-            outcome = _gate_call(
+            # As ``with gate(...)``, without building a scope object per call.
+            outcome = gate_call(
                 verb, tool_name, fields_of(args, kwargs), redact_fields, domain, action_id
             )
             if outcome.ticket is not None:  # an approved earlier suspension: its one firing
                 with outcome.ticket:
                     return func(*args, **kwargs)
-            token = _action_hash.set(outcome.action_hash)
+            token = action_hash_var.set(outcome.action_hash)
             try:
                 return func(*args, **kwargs)
             finally:
-                _action_hash.reset(token)
+                action_hash_var.reset(token)
 
     functools.update_wrapper(wrapper, func)
     wrapper.__signature__ = sig  # type: ignore[union-attr]  # functions take attributes
@@ -231,90 +228,6 @@ def _complete(outcome: Any, failed: BaseException | None) -> None:
     """Record how a generator body that ran as an approval's firing ended."""
     if outcome.ticket is not None:
         outcome.ticket.complete(failed is None, error=failed)
-
-
-def _receiver(params: list[inspect.Parameter]) -> str | None:
-    """The name of a ``self``/``cls`` first parameter, left out of the fields."""
-    first = params[0] if params else None
-    if first is not None and first.kind in _POSITIONAL and first.name in _RECEIVERS:
-        return first.name
-    return None
-
-
-def call_binder(
-    func: Callable[..., Any],
-) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    """``(args, kwargs) -> fields`` for calls of ``func``: the fields ``@heso.tool`` records
-    for the same call (bound by parameter name, defaults applied, ``self``/``cls`` left out).
-    """
-    sig = inspect.signature(func)
-    return _binder(sig, _receiver(list(sig.parameters.values())))
-
-
-def _binder(
-    sig: inspect.Signature, receiver: str | None
-) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    """``(args, kwargs) -> fields``, as ``sig.bind`` + ``apply_defaults`` would name them.
-
-    Signatures without ``*args``/``**kwargs``/positional-only parameters take a fast path
-    that skips ``inspect`` (a third of the gate's own cost); anything unusual, including a
-    call Python would refuse, falls back to ``sig.bind`` and its ``TypeError``.
-    """
-    bind = sig.bind
-
-    def slow(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = bound.arguments
-        if receiver is not None:
-            arguments.pop(receiver, None)
-        return arguments
-
-    params = list(sig.parameters.values())
-    if any(p.kind not in _FAST_KINDS for p in params):
-        return slow
-    positional = tuple(p.name for p in params if p.kind is _POSITIONAL_OR_KEYWORD)
-    names = frozenset(p.name for p in params)
-    defaults = tuple((p.name, p.default) for p in params if p.default is not p.empty)
-    n_positional, n_names = len(positional), len(names)
-    # A call with k positional arguments and no keywords: the parameters after the k-th get
-    # their defaults, ``tails[k]``; ``None`` when one of them has none (Python refuses the call).
-    tails = [
-        tuple((p.name, p.default) for p in params[k:])
-        if all(p.default is not p.empty for p in params[k:])
-        else None
-        for k in range(n_positional + 1)
-    ]
-
-    def fast(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if len(args) > n_positional:
-            return slow(args, kwargs)
-        if not kwargs:
-            tail = tails[len(args)]
-            if tail is not None:
-                out = dict(zip(positional, args))  # noqa: B905 - args may be fewer
-                if tail:
-                    out.update(tail)
-                if receiver is not None:
-                    del out[receiver]
-                return out
-        out = dict(zip(positional, args))  # noqa: B905 - args may be fewer than positional
-        if kwargs:
-            for key, value in kwargs.items():
-                if key in out or key not in names:
-                    return slow(args, kwargs)
-                out[key] = value
-        if len(out) != n_names:
-            for name, default in defaults:
-                if name not in out:
-                    out[name] = default
-            if len(out) != n_names:
-                return slow(args, kwargs)
-        if receiver is not None:
-            del out[receiver]
-        return out
-
-    return fast
 
 
 def _check_redact(

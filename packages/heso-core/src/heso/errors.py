@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only annotations: `import heso` does not load pathlib
+    from collections.abc import Sequence
     from pathlib import Path
 
 
@@ -58,6 +59,32 @@ class HesoConfigError(HesoError):
         if self.hint:
             text += f" ({self.hint})"
         return text
+
+
+class PolicyConfigError(HesoConfigError):
+    """A policy failed to load. It reads as its first problem in file order; ``problems`` holds
+    them all."""
+
+    def __init__(self, problems: Sequence[HesoConfigError]) -> None:
+        self.problems: tuple[HesoConfigError, ...] = tuple(
+            sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        )
+        first = self.problems[0]
+        super().__init__(
+            first.message,
+            path=first.path,
+            line=first.line,
+            column=first.column,
+            key=first.key,
+            hint=first.hint,
+        )
+
+    def diagnostics(self) -> str:
+        more = len(self.problems) - 1
+        if not more:
+            return str(self)
+        plural = "s" if more > 1 else ""
+        return f"{self} [+{more} more problem{plural}: run `heso policy check` to list them]"
 
 
 class BridgeError(HesoError):
@@ -139,6 +166,27 @@ class SuspendedError(GateRefusal):
         super().__init__(message, action_hash=action_hash, rule_id=rule_id, reason=reason)
 
 
+class Paused(SuspendedError):
+    """Raised instead of returning ``SUSPENDED`` when ``raise_on_suspend=True`` parks a call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        session: str,
+        action_hash: str | None = None,
+        rule_id: str | None = None,
+        reason: str | None = None,
+        approvers: list[str] | None = None,
+        deadline: str | None = None,
+    ) -> None:
+        self.session = session
+        self.deadline = deadline
+        super().__init__(
+            message, action_hash=action_hash, rule_id=rule_id, reason=reason, approvers=approvers
+        )
+
+
 class ApprovalError(HesoError):
     """An approval step cannot proceed: unknown action or session, already decided, a denied
     or invalid leg, or a lifecycle that does not verify."""
@@ -195,6 +243,8 @@ __all__ = [
     "KeyDecryptionError",
     "LifecycleError",
     "OperatorKeyMismatchError",
+    "Paused",
+    "PolicyConfigError",
     "ReceiptNotFoundError",
     "SuspendedError",
     "TransparencyError",

@@ -40,9 +40,8 @@ OPERATOR_KEY_ID = "operator"
 APPROVER_KEY_PREFIX = "approver:"
 OPERATOR_DOMAIN = b"heso-action/v2+ed25519\n"
 APPROVAL_DOMAIN = b"heso-approval/v2\n"
-APPROVED = "approved"
-DENIED = "denied"
-APPROVAL_DECISIONS = (APPROVED, DENIED)
+APPROVAL_DECISIONS = ("approved", "denied")
+"""What an approver's co-signature may attest."""
 MULTI_APPROVAL_KEYS = frozenset({"group", "threshold"})
 TRUST_LEVELS = ("L0", "L1")
 
@@ -129,7 +128,7 @@ def operator_message(action_hash: str) -> bytes:
 
 
 def approval_statement(
-    action_hash: str, *, group: str, threshold: int, decision: str = APPROVED
+    action_hash: str, *, group: str, threshold: int, decision: str = "approved"
 ) -> dict[str, Any]:
     """What an approver attests: this decision on exactly this action, as a member of ``group``
     whose quorum is ``threshold`` distinct approvers."""
@@ -144,7 +143,7 @@ def approval_statement(
 
 
 def approval_message(
-    action_hash: str, *, group: str, threshold: int, decision: str = APPROVED
+    action_hash: str, *, group: str, threshold: int, decision: str = "approved"
 ) -> bytes:
     """The bytes an approver signs: the domain, then the canonical approval statement."""
     statement = approval_statement(action_hash, group=group, threshold=threshold, decision=decision)
@@ -586,7 +585,7 @@ def _verify_approvals(
         raw = bytes.fromhex(sig["signature"])
         if not key.verify(raw, approved):
             denial = approval_message(
-                action_hash, group=group, threshold=threshold, decision=DENIED
+                action_hash, group=group, threshold=threshold, decision="denied"
             )
             what = "a denial" if key.verify(raw, denial) else "not an approval"
             return v.fail(

@@ -13,7 +13,6 @@ A store URL may carry a password. It is kept only in :class:`StoreSpec` and show
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -22,6 +21,7 @@ from heso.approvals.file_store import FileApprovalStore
 from heso.errors import HesoConfigError
 from heso.ledger.file_store import FileLedger
 from heso.project import data_dir
+from heso.store_url import redact_url as redact_url
 from heso.toml_source import type_name
 
 if TYPE_CHECKING:
@@ -37,29 +37,6 @@ POSTGRESQL: Final = "postgresql"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 ENV_STORE = "HESO_STORE"
 SETTING = ("heso", "store")
-MASK = "***"
-_SECRET_PARAM = re.compile(
-    r"((?:^|[?&\s])(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", re.IGNORECASE
-)
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def redact_url(text: str) -> str:
-    """``text`` (a store URL or connection string) fit to show: the password of the URL's
-    user, and any ``password=`` / ``sslpassword=`` parameter, replaced by ``***``.
-
-    Errs toward hiding: everything between ``scheme://user:`` and the last ``@`` is masked, so
-    a password holding ``/``, ``?`` or ``@`` does not leak either.
-    """
-    m = _SCHEME.match(text)
-    if m is not None:
-        scheme, rest = m.group(0), text[m.end() :]
-        at = rest.rfind("@")
-        if at >= 0:
-            user, colon, _ = rest[:at].partition(":")
-            rest = (user + colon + MASK if colon else user) + rest[at:]
-        text = scheme + rest
-    return _SECRET_PARAM.sub(lambda p: p.group(1) + MASK, text)
 
 
 @dataclass(frozen=True)

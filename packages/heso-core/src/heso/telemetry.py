@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -254,10 +253,16 @@ def suspension_traceparent(action_hash: str) -> str | None:
 
 
 def gate_decided(
-    kind: Any, blocking: bool, receipt: Mapping[str, Any], entry: Any, start_ns: int
+    kind: Any,
+    blocking: bool,
+    receipt: Mapping[str, Any],
+    entry: Any,
+    start_ns: int,
+    session: str | None = None,
 ) -> None:
     """The gate decided ``receipt`` (``kind``: the outcome, ``allowed``/``blocked``/
-    ``suspended``) and chained it as ``entry``: one span and one log record."""
+    ``suspended``) and chained it as ``entry``: one span and one log record. ``session`` is
+    the ``@heso.gated`` session the action was captured for, if any."""
     outcome = str(kind)
     level = _WARNING if outcome == "suspended" and blocking else _INFO
     logged = log.isEnabledFor(level)
@@ -265,7 +270,6 @@ def gate_decided(
         return
     try:
         content = receipt["content"]
-        session = _gated_session()
         if session is None and outcome == "suspended":
             session = "action-" + content["action_hash"]
         seq = entry.seq if entry is not None else None
@@ -281,11 +285,6 @@ def gate_decided(
             _log_decision(content, outcome, blocking, seq, session, level)
     except Exception as exc:  # telemetry never changes a decision
         _failed(exc)
-
-
-def _gated_session() -> str | None:
-    gated = sys.modules.get("heso.approvals.gated")
-    return gated.capturing_session() if gated is not None else None
 
 
 def _log_decision(
@@ -351,7 +350,7 @@ def approval_event(
         content = opening["receipt"]["content"]
         kind = record["kind"]
         if kind == "fired":
-            from heso.approvals.session import TRACKED
+            from heso.approvals.status import TRACKED
 
             if record.get("approved_by") not in TRACKED:
                 return

@@ -7,10 +7,9 @@ import pytest
 import heso
 from heso import verdict as v
 from heso.approvals.decisions import approver_decision, sign_record
-from heso.approvals.errors import LifecycleError
 from heso.approvals.file_store import FileApprovalStore
 from heso.approvals.identity import load_approver
-from heso.errors import OperatorKeyMismatchError, VerificationError
+from heso.errors import LifecycleError, OperatorKeyMismatchError, VerificationError
 from heso.keys import SigningKey, resolve_passphrase, write_key_file
 from heso.ledger import FileLedger
 from heso.receipt import co_sign, verify_receipt

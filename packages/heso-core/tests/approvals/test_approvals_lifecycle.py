@@ -8,8 +8,7 @@ import pytest
 
 import heso
 from heso import verdict as v
-from heso.approvals.errors import ApprovalError
-from heso.errors import VerificationError
+from heso.errors import ApprovalError, VerificationError
 from heso.ledger import FileLedger
 from heso.receipt import verify_receipt
 
@@ -52,7 +51,9 @@ def test_approve_then_resume_fires_once_with_an_l1_receipt(approvals):
         "refunds-need-oncall",
         "suspended",
     )
-    assert row["groups"] == [{"group": "oncall", "approvals": 0, "threshold": 1, "defined": True}]
+    assert row["groups"] == [
+        {"group": "oncall", "approvals": 0, "threshold": 1, "defined": True, "members": ["alice"]}
+    ]
     assert row["sla_left_seconds"] == 24 * 3600
     h = row["action_hash"]
 

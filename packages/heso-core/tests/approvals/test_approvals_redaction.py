@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso.approvals import reentry
+from heso.approvals import admission
 from heso.errors import BlockedError, SuspendedError
 
 SECRET = "sk-live-7c1e0b9d-HESO-NEVER-STORE"
@@ -55,8 +55,8 @@ def test_gated_sessions_bind_arguments_without_their_cleartext(approvals):
 
 
 def test_adapter_sessions_match_redacted_arguments_without_their_cleartext(approvals):
-    def call(secret: str) -> reentry.Admission:
-        return reentry.admit(
+    def call(secret: str) -> admission.Admission:
+        return admission.admit(
             "tool_call", "refund", {"order": "o-2", "api_key": secret}, redact_fields=["api_key"]
         )
 

@@ -9,6 +9,7 @@ import pytest
 
 import heso
 from heso.approvals import reentry
+from heso.approvals.admission import admit
 from heso.errors import BlockedError, SuspendedError
 from heso.ledger import FileLedger
 
@@ -21,7 +22,7 @@ REFUND = {"order": "o-1", "amount": 10}
 def refund_hash(approvals, fields=REFUND, **options) -> str:
     """Suspend ``refund(**fields)`` through the gate; its action_hash."""
     with pytest.raises(SuspendedError) as caught:
-        reentry.admit("tool_call", "refund", fields, **options)
+        admit("tool_call", "refund", fields, **options)
     assert caught.value.action_hash is not None
     return caught.value.action_hash
 
@@ -38,13 +39,13 @@ def test_an_approved_call_made_again_fires_once_with_its_l1_receipt(approvals):
 
     # Again before anyone decided: refused, and nothing new is minted.
     with pytest.raises(SuspendedError) as again:
-        reentry.admit("tool_call", "refund", dict(REFUND))
+        admit("tool_call", "refund", dict(REFUND))
     assert again.value.action_hash == action_hash and again.value.approvers == ["oncall"]
     assert "heso approve" in str(again.value) and len(receipts(approvals)) == 1
 
     approvals.approve(action_hash, "alice")
     ran: list[str | None] = []
-    with reentry.admit("tool_call", "refund", dict(REFUND)) as admission:
+    with admit("tool_call", "refund", dict(REFUND)) as admission:
         ran.append(heso.current_action_hash())
     assert ran == [action_hash] and admission.ticket is not None
     assert admission.ticket.trust_level == "L1"
@@ -73,7 +74,7 @@ def test_a_denial_is_delivered_once_then_the_call_is_new(approvals):
     action_hash = refund_hash(approvals)
     approvals.deny(action_hash, "alice", reason="not this order")
     with pytest.raises(BlockedError) as denied:
-        reentry.admit("tool_call", "refund", dict(REFUND))
+        admit("tool_call", "refund", dict(REFUND))
     assert denied.value.action_hash == action_hash
     assert denied.value.rule_id == "refunds-need-oncall"
     display = receipts(approvals)[0]["content"]["policy"]["rule_display"]
@@ -100,12 +101,12 @@ def test_other_arguments_or_context_are_another_action(approvals):
 
 
 def test_a_call_the_policy_does_not_suspend_is_never_looked_up(approvals):
-    with reentry.admit("tool_call", "lookup", {"order": "o-1"}) as admission:
+    with admit("tool_call", "lookup", {"order": "o-1"}) as admission:
         assert heso.current_action_hash() == admission.action_hash
     assert admission.ticket is None and admission.outcome is not None
     assert reentry.find("tool_call", "lookup", {"order": "o-1"}) is None
     with pytest.raises(BlockedError, match="never-nuke"):
-        reentry.admit("tool_call", "nuke", {})
+        admit("tool_call", "nuke", {})
 
 
 def test_a_redacted_field_matches_only_through_its_commitment(approvals):
@@ -225,14 +226,14 @@ def test_a_rotated_operator_key_asks_again(approvals):
     assert isinstance(refused, SuspendedError) and refused.action_hash != action_hash
     new_hash = refused.action_hash
     approvals.approve(new_hash, "alice")
-    with reentry.admit("tool_call", "refund", dict(REFUND)) as admission:
+    with admit("tool_call", "refund", dict(REFUND)) as admission:
         assert heso.current_action_hash() == new_hash
     assert admission.ticket is not None and admission.ticket.action_hash == new_hash
 
 
 def test_observe_only_gates_anew_and_runs(approvals):
     approvals.init(blocking=False)
-    with reentry.admit("tool_call", "refund", dict(REFUND)) as admission:
+    with admit("tool_call", "refund", dict(REFUND)) as admission:
         pass
     assert admission.outcome is not None and admission.outcome.kind == "suspended"
     assert admission.ticket is None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import heso
-from heso.capture import gated as gated_block
+from heso.capture import gate
 from heso.errors import BlockedError, SuspendedError
 from heso.ledger import FileLedger
 
@@ -84,7 +84,7 @@ def _async_tool(ran: list[str | None]) -> Callable[..., Any]:
 
 def _block(ran: list[str | None]) -> Callable[..., Any]:
     def refund(order: str, amount: int = 10) -> str:
-        with gated_block("tool_call", "refund", {"order": order, "amount": amount}):
+        with gate("tool_call", "refund", {"order": order, "amount": amount}):
             ran.append(heso.current_action_hash())
             return f"refunded {order}"
 
@@ -96,7 +96,7 @@ SURFACES = {
     "destructive": _destructive,
     "action": _action,
     "async-tool": _async_tool,
-    "capture.gated": _block,
+    "with gate": _block,
 }
 
 
@@ -204,12 +204,12 @@ def test_another_process_resumes_the_call(project):
 
 
 def test_an_allowed_call_never_looks_for_approvals(project, monkeypatch):
-    from heso.approvals import reentry
+    from heso.approvals import pending
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an allowed call consulted the approvals store")
 
-    monkeypatch.setattr(reentry, "reenter", boom)
+    monkeypatch.setattr(pending, "reenter", boom)
 
     @heso.tool
     def lookup(order: str) -> str:

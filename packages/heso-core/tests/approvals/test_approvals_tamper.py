@@ -16,6 +16,7 @@ import pytest
 import heso
 from heso import verdict as v
 from heso.approvals import reentry
+from heso.approvals.admission import admit
 from heso.approvals.file_store import FileApprovalStore
 from heso.canonical import loads_strict
 from heso.cli import main
@@ -174,11 +175,11 @@ def test_a_gated_approval_never_fires_twice(approvals, cut_at):
 def test_a_reentered_approval_never_fires_twice(approvals):
     fields = {"order": "o-5", "amount": 5}
     with pytest.raises(SuspendedError) as parked:
-        reentry.admit("tool_call", "refund", fields)
+        admit("tool_call", "refund", fields)
     h = parked.value.action_hash
     approvals.approve(h, "alice")
     ran: list[str] = []
-    with reentry.admit("tool_call", "refund", fields):
+    with admit("tool_call", "refund", fields):
         ran.append("x")
     session = f"action-{h}"
     _trim_after_firing(approvals, session, approvals.kinds(session).index("finalized"))
@@ -186,7 +187,7 @@ def test_a_reentered_approval_never_fires_twice(approvals):
     approvals.init()
     with (
         pytest.raises((BlockedError, SuspendedError)),
-        reentry.admit("tool_call", "refund", fields),
+        admit("tool_call", "refund", fields),
     ):
         ran.append("again")
     found = reentry.lookup(h)

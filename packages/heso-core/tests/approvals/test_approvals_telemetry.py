@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso.approvals import reentry
+from heso.approvals.admission import admit
 from heso.approvals.decisions import signer_of
 from heso.errors import SuspendedError
 from heso.keys import PublicKey
@@ -18,7 +18,7 @@ T0_90M = "2026-03-02T10:30:00Z"
 
 def _suspend() -> str:
     with pytest.raises(SuspendedError) as caught:
-        reentry.admit("tool_call", "refund", dict(REFUND))
+        admit("tool_call", "refund", dict(REFUND))
     assert caught.value.action_hash is not None
     return caught.value.action_hash
 
@@ -58,7 +58,7 @@ def test_approval_firing_and_completion_link_to_the_suspension(approvals, otel_t
     assert approvals.approve(action_hash, "alice")[0] == 0
     tracer = otel_traces.provider.get_tracer("the-agent")
     with tracer.start_as_current_span("resume") as parent:
-        with reentry.admit("tool_call", "refund", dict(REFUND)):
+        with admit("tool_call", "refund", dict(REFUND)):
             pass
     fired, completed = (s for s in otel_traces.spans() if s.name != "resume")
     assert fired.name == "execute_tool refund" and completed.name == "heso.approval.completed"
@@ -127,7 +127,7 @@ def test_untraced_suspensions_record_no_traceparent(approvals, otel_traces):
     # Traced later, its events still carry heso.* attributes, with no link to follow.
     approvals.init(telemetry=otel_traces.provider)
     assert approvals.approve(action_hash, "alice")[0] == 0
-    with reentry.admit("tool_call", "refund", dict(REFUND)):
+    with admit("tool_call", "refund", dict(REFUND)):
         pass
     fired, completed = otel_traces.spans()
     assert list(fired.links) == [] and list(completed.links) == []
@@ -155,7 +155,7 @@ def test_a_forged_opening_line_changes_no_span(approvals, otel_traces):
     with store.locked(session):
         store.append(session, part)
     assert approvals.approve(action_hash, "alice")[0] == 0
-    with reentry.admit("tool_call", "refund", dict(REFUND)):
+    with admit("tool_call", "refund", dict(REFUND)):
         pass
     later = otel_traces.spans()[1:]
     assert [s.name for s in later] == ["execute_tool refund", "heso.approval.completed"]

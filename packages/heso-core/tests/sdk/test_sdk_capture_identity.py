@@ -1,5 +1,5 @@
 """The capture-identity contract: the same logical call yields byte-identical receipt content
-whichever surface captured it (decorators, wrap, process, gated, step), under a pinned clock.
+whichever surface captured it (decorators, wrap, process, `with gate`, step), under a pinned clock.
 
 The adapter conformance suite reuses :mod:`heso_testing.reference` for the same check.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import heso
-from heso.capture import capture, gate, gated
+from heso.capture import capture, gate
 from heso_testing.reference import (
     LogicalCall,
     assert_same_content,
@@ -50,9 +50,23 @@ def test_every_functional_surface_matches_the_reference(project):
     for name, run in surfaces.items():
         run()
         assert content_bytes(_last(project)) == content_bytes(expected), name
-    with gated("tool_call", "notify", FIELDS):
-        pass
+    with gate("tool_call", "notify", FIELDS) as outcome:
+        assert heso.current_action_hash() == outcome.action_hash
     assert_same_content(_last(project), expected)
+
+
+async def test_with_gate_runs_the_block_as_the_action(project):
+    """``with gate(...)`` (and ``async with``) names the receipt inside the block only."""
+    with gate("tool_call", "notify", FIELDS) as outcome:
+        inside = heso.current_action_hash()
+        with gate("tool_call", "nested", {}) as nested:
+            assert heso.current_action_hash() == nested.action_hash
+        assert heso.current_action_hash() == inside
+    assert inside == outcome.action_hash and inside is not None
+    assert heso.current_action_hash() is None
+    async with gate("tool_call", "notify", {**FIELDS, "count": 4}) as later:
+        assert heso.current_action_hash() == later.action_hash != outcome.action_hash
+    assert heso.current_action_hash() is None
 
 
 def test_workflow_and_account_from_step_or_arguments_are_the_same(project):

@@ -84,12 +84,12 @@ def test_name_overrides_the_tool_name_and_called_form_works(sdk_project):
     ],
 )
 def test_fast_argument_binding_matches_inspect(args, kwargs):
-    from heso.decorators import _binder
+    from heso.arguments import signature_binder
 
     def f(self, a, b=2, *, c=None): ...
 
     sig = inspect.signature(f)
-    fast = _binder(sig, "self")
+    fast = signature_binder(sig)
     try:
         bound = sig.bind(object(), *args, **kwargs)
     except TypeError as exc:

@@ -67,9 +67,9 @@ def test_chain_errors_surface_as_bridge_errors(sdk_project, monkeypatch):
 
 
 def test_a_failing_approval_hook_refuses_the_call(sdk_project, monkeypatch):
-    from heso import approvals
+    from heso.approvals import pending
 
-    _break(monkeypatch, approvals, "on_suspended")
+    _break(monkeypatch, pending, "park")
 
     @heso.destructive
     def drop(table: str) -> None:

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 import heso
-from heso.approvals import reentry
+from heso.approvals.admission import admit
 
 POLICY = """
 [policy]
@@ -68,7 +68,7 @@ def _run_three() -> str:
     with pytest.raises(heso.BlockedError):
         heso.capture.gate("delete", "/users/7", {})
     with pytest.raises(heso.SuspendedError) as suspended:
-        reentry.admit("tool_call", "wire", {"amount": 5})
+        admit("tool_call", "wire", {"amount": 5})
     assert suspended.value.action_hash is not None
     return suspended.value.action_hash
 
@@ -141,7 +141,7 @@ def test_a_suspended_actions_later_events_are_logged(heso_project, heso_log):
     wire_hash = _run_three()
     handler.records.clear()
     heso.append_decision(f"action-{wire_hash}", "approved")
-    with reentry.admit("tool_call", "wire", {"amount": 5}):
+    with admit("tool_call", "wire", {"amount": 5}):
         pass
     records = _decisions(handler)
     short = wire_hash[:12]

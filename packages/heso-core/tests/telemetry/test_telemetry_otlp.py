@@ -10,7 +10,7 @@ import pytest
 
 import heso
 from heso import telemetry
-from heso.approvals import reentry
+from heso.approvals.admission import admit
 
 POLICY = """
 [policy]
@@ -52,10 +52,10 @@ def test_spans_reach_an_otlp_receiver_with_links_and_resource(otlp_project, otlp
     lookup("c-1", "sk-live-otlp")
     heso.capture.capture("llm_call", "messages.create", {"model": "claude-x", "max_tokens": 5})
     with pytest.raises(heso.SuspendedError) as suspended:
-        reentry.admit("tool_call", "refund", {"order": "o-1"})
+        admit("tool_call", "refund", {"order": "o-1"})
     action_hash = suspended.value.action_hash
     heso.append_decision(f"action-{action_hash}", "approved")
-    with reentry.admit("tool_call", "refund", {"order": "o-1"}):
+    with admit("tool_call", "refund", {"order": "o-1"}):
         pass
     assert telemetry.flush()
     spans = otlp_receiver.wait_for(6)

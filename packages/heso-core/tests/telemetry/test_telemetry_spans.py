@@ -15,7 +15,7 @@ import pytest
 
 import heso
 from heso import telemetry
-from heso.approvals import reentry
+from heso.approvals.admission import admit
 from heso.errors import HesoConfigError
 
 POLICY = """
@@ -63,7 +63,7 @@ def test_each_decision_is_a_span_under_the_current_span(project, otel_traces):
         with pytest.raises(heso.BlockedError):
             heso.capture.gate("delete", "/users/7", {})
         with pytest.raises(heso.SuspendedError) as suspended:
-            reentry.admit("tool_call", "wire", {"amount": 5})
+            admit("tool_call", "wire", {"amount": 5})
     receipts = project.receipts()
     spans = [s for s in otel_traces.spans() if s.name != "invoke_agent"]
     names = ["execute_tool send_email", "execute_tool /users/7", "execute_tool wire"]
@@ -286,7 +286,7 @@ def test_endpoints_get_the_traces_path_and_are_logged_without_credentials():
 _GLOBAL = """
 import json, sys
 import heso
-from heso.approvals import reentry
+from heso.approvals.admission import admit
 heso.init(project_root={root!r})
 
 @heso.tool
@@ -295,7 +295,7 @@ def lookup(q: str) -> str:
 
 lookup("x")
 try:
-    reentry.admit("tool_call", "wire", {{"amount": 1}})
+    admit("tool_call", "wire", {{"amount": 1}})
 except heso.SuspendedError:
     pass
 try:

@@ -257,18 +257,32 @@ def test_the_console_verifies_with_the_operator_keys_pinned_in_heso_toml(
 # --------------------------------------------------------------------------- approvals
 
 
-def test_pending_approvals_show_action_rule_approvers_and_sla(client: TestClient) -> None:
+def test_pending_approvals_show_action_rule_approvers_and_sla(
+    client: TestClient, scene: Scene, capsys
+) -> None:
     rows = client.get("/api/approvals").json()
-    assert [r["tool"] for r in rows] == ["wire_transfer", "refund"]
+    assert [r["tool_name"] for r in rows] == ["wire_transfer", "refund"]
     wire = rows[0]
     assert wire["rule_id"] == "wires-need-finance" and wire["status"] == "suspended"
     assert wire["groups"] == [
-        {"group": "finance", "approvals": 0, "threshold": 2, "members": ["alice", "bob", "carol"]}
+        {
+            "group": "finance",
+            "approvals": 0,
+            "threshold": 2,
+            "defined": True,
+            "members": ["alice", "bob", "carol"],
+        }
     ]
     assert wire["fields"] == {"to": "ACME", "amount": 25000}
     assert wire["deadline"] == "2026-03-03T08:10:00Z"
     assert wire["sla_left_seconds"] == 23 * 3600 + 10 * 60 and wire["sla_left"] == "23h10m left"
     assert wire["on_timeout"] == "deny"
+    # `heso approvals list --json` lists the same sessions in the same shape.
+    assert main(["approvals", "list", "--json", "--project", str(scene.root)]) == 0
+    cli_rows = json.loads(capsys.readouterr().out)
+    assert sorted(cli_rows, key=lambda r: r["action_hash"]) == sorted(
+        rows, key=lambda r: r["action_hash"]
+    )
 
 
 def test_a_decision_signed_elsewhere_is_recorded_like_heso_approve(
@@ -302,7 +316,7 @@ def test_a_decision_signed_elsewhere_is_recorded_like_heso_approve(
     }
     lines = FileApprovalStore(scene.data_dir).lines(out["session"])
     assert lines[-1].part == part
-    assert client.get("/api/approvals").json()[0]["tool"] == "wire_transfer"
+    assert client.get("/api/approvals").json()[0]["tool_name"] == "wire_transfer"
 
     # The call made again fires it exactly as after `heso approve`: with an L1 receipt.
     assert scene.call_again(refund).kind == "approved"

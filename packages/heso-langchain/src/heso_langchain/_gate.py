@@ -1,5 +1,5 @@
 """What every LangChain seam shares: the arguments a tool's function receives for a call, one
-core gate call per tool call and the checkpointable verdict. The refusal modes and the text
+core gate call per tool call and the checkpointable gate result. The refusal modes and the text
 the model sees are the core's (:mod:`heso.adapters`)."""
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def check(
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GateResult:
     """A gate result that survives a LangGraph checkpoint (plain data)."""
 
     tool_call_id: str | None
@@ -135,7 +135,7 @@ class Verdict:
         outcome: Outcome | None,
         refusal: GateRefusal | None,
         fields: Mapping[str, Any] | None = None,
-    ) -> Verdict:
+    ) -> GateResult:
         shown = _json_or_none(fields)
         if refusal is None:
             return cls(tool_call_id, outcome.action_hash if outcome else None, None, shown)
@@ -158,7 +158,7 @@ class Verdict:
         }
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Verdict:
+    def from_data(cls, data: Mapping[str, Any]) -> GateResult:
         return cls(data["tool_call_id"], data["action_hash"], data["refusal"], data.get("fields"))
 
     def refusal_error(self) -> GateRefusal | None:
@@ -196,8 +196,8 @@ def _json_or_none(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 __all__ = [
     "MODES",
+    "GateResult",
     "Mode",
-    "Verdict",
     "call_fields_of",
     "check",
     "check_mode",

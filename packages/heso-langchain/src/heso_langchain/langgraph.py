@@ -44,6 +44,7 @@ from langgraph.types import Command, interrupt
 
 from heso import BridgeError, GateRefusal, SuspendedError
 from heso.adapters import (
+    ApprovalStatus,
     FireTicket,
     action_hash_scope,
     append_decision,
@@ -52,7 +53,7 @@ from heso.adapters import (
     lookup,
 )
 from heso_langchain._gate import (
-    Verdict,
+    GateResult,
     call_fields_of,
     check,
     check_mode,
@@ -67,7 +68,7 @@ AExecute = Callable[[ToolCallRequest], Awaitable[ToolResult]]
 _APPROVE = frozenset({"approve", "approved", "accept", "yes", "true"})
 _DENY = frozenset({"deny", "denied", "reject", "rejected", "no", "false"})
 _PENDING = ("suspended", "escalated")
-_RAN = frozenset({"fired", "completed"})
+_RAN = (ApprovalStatus.FIRED, ApprovalStatus.COMPLETED)
 
 
 class ToolCallGate:
@@ -97,15 +98,15 @@ class ToolCallGate:
     def wrap_tool_call(self, request: ToolCallRequest, execute: Execute) -> ToolResult:
         """``ToolNode(wrap_tool_call=...)``: gate, then ``execute(request)`` at most once."""
         if _pausable(request):
-            gate_task = task(self._verdict_task(request, False), name=_task_name(request))
-            verdict = _verdict_from(gate_task().result(), request)
+            gate_task = task(self._gate_result_task(request, False), name=_task_name(request))
+            gate_result = _gate_result_from(gate_task().result(), request)
         else:
-            verdict = self._verdict(request, False)
-        settled = self._settle(request, verdict)
+            gate_result = self._gate_result(request, False)
+        settled = self._settle(request, gate_result)
         if isinstance(settled, ToolMessage):
             return settled
         if settled is None:
-            with action_hash_scope(verdict.action_hash):
+            with action_hash_scope(gate_result.action_hash):
                 return execute(request)
         with settled:  # the one firing: `completed` is recorded when the tool returns
             return _completed(settled, execute(request))
@@ -113,32 +114,32 @@ class ToolCallGate:
     async def awrap_tool_call(self, request: ToolCallRequest, execute: AExecute) -> ToolResult:
         """``ToolNode(awrap_tool_call=...)``: the async form of :meth:`wrap_tool_call`."""
         if _pausable(request):
-            gate_task = task(self._verdict_task(request, True), name=_task_name(request))
-            verdict = _verdict_from(await gate_task(), request)
+            gate_task = task(self._gate_result_task(request, True), name=_task_name(request))
+            gate_result = _gate_result_from(await gate_task(), request)
         else:
-            verdict = self._verdict(request, True)
-        settled = self._settle(request, verdict)
+            gate_result = self._gate_result(request, True)
+        settled = self._settle(request, gate_result)
         if isinstance(settled, ToolMessage):
             return settled
         if settled is None:
-            with action_hash_scope(verdict.action_hash):
+            with action_hash_scope(gate_result.action_hash):
                 return await execute(request)
         with settled:
             return _completed(settled, await execute(request))
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _verdict(self, request: ToolCallRequest, asynchronous: bool) -> Verdict:
+    def _gate_result(self, request: ToolCallRequest, asynchronous: bool) -> GateResult:
         call = request.tool_call
         fields = _fields(request, asynchronous)
         outcome, refusal = check("tool_call", call["name"], fields, agent=self.agent)
-        return Verdict.of(call.get("id"), outcome, refusal, fields)
+        return GateResult.of(call.get("id"), outcome, refusal, fields)
 
-    def _verdict_task(
+    def _gate_result_task(
         self, request: ToolCallRequest, asynchronous: bool
     ) -> Callable[[], dict[str, Any]]:
         def heso_gate() -> dict[str, Any]:
-            return self._verdict(request, asynchronous).to_data()
+            return self._gate_result(request, asynchronous).to_data()
 
         return heso_gate
 
@@ -156,14 +157,14 @@ class ToolCallGate:
         )
 
     def _payload(
-        self, request: ToolCallRequest, verdict: Verdict, refusal: GateRefusal, session: str
+        self, request: ToolCallRequest, gate_result: GateResult, refusal: GateRefusal, session: str
     ) -> dict[str, Any]:
         call = request.tool_call
         short = (refusal.action_hash or "")[:12]
         return {
             "heso": "approval_required",
             "tool": call["name"],
-            "args": dict(verdict.fields or {}),
+            "args": dict(gate_result.fields or {}),
             "tool_call_id": call.get("id"),
             "action_hash": refusal.action_hash,
             "session": session,
@@ -184,16 +185,16 @@ class ToolCallGate:
             append_decision(session, "approved", reason=_answer_reason(answer))
 
     def _settle(
-        self, request: ToolCallRequest, verdict: Verdict
+        self, request: ToolCallRequest, gate_result: GateResult
     ) -> ToolMessage | FireTicket | None:
         """``None`` when the call may run now as the action it was captured as; a
         :class:`~heso.adapters.FireTicket` when it runs as the one firing of its
         approved suspension; else its refusal (raised in raise mode). A suspended call in a
         pausable graph waits here, across interrupts, for its decision."""
-        refusal = verdict.refusal_error()
+        refusal = gate_result.refusal_error()
         if refusal is None:
             return None
-        if not (verdict.suspended and _pausable(request)):
+        if not (gate_result.suspended and _pausable(request)):
             return self._refuse(request, refusal)
         found = lookup(refusal.action_hash or "")
         if found is None:
@@ -202,7 +203,7 @@ class ToolCallGate:
                 f"{(refusal.action_hash or '')[:12]!r}; refusing to run it"
             )
         while True:
-            answer = interrupt(self._payload(request, verdict, refusal, found.session))
+            answer = interrupt(self._payload(request, gate_result, refusal, found.session))
             self._record_answer(found.session, answer)
             fired = fire(found)
             if isinstance(fired, FireTicket):
@@ -245,20 +246,21 @@ def _pausable(request: ToolCallRequest) -> bool:
 
 def _task_name(request: ToolCallRequest) -> str:
     # Unique per tool call: LangGraph matches a task's checkpointed result by name and call
-    # order, so parallel calls in one node never read each other's verdict.
+    # order, so parallel calls in one node never read each other's gate result.
     call = request.tool_call
     key = call.get("id") or f"{call['name']}:{sorted((call.get('args') or {}).items())!r}"
     return "heso_gate_" + hashlib.sha256(str(key).encode()).hexdigest()[:20]
 
 
-def _verdict_from(data: Mapping[str, Any], request: ToolCallRequest) -> Verdict:
-    verdict = Verdict.from_data(data)
-    if verdict.tool_call_id != request.tool_call.get("id"):
+def _gate_result_from(data: Mapping[str, Any], request: ToolCallRequest) -> GateResult:
+    gate_result = GateResult.from_data(data)
+    if gate_result.tool_call_id != request.tool_call.get("id"):
         raise BridgeError(
-            f"heso: the checkpointed gate result belongs to tool call {verdict.tool_call_id!r}, "
+            "heso: the checkpointed gate result belongs to tool call "
+            f"{gate_result.tool_call_id!r}, "
             f"not {request.tool_call.get('id')!r}; refusing to run it"
         )
-    return verdict
+    return gate_result
 
 
 def _answer_word(answer: Any) -> str | None:

@@ -19,9 +19,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from agents import FunctionTool
+from agents import FunctionTool, ToolInputGuardrail
 from agents.items import ToolApprovalItem
 from agents.run_state import RunState
 
@@ -29,6 +29,7 @@ from heso import BridgeError, GateRefusal, SuspendedError, adapters
 from heso.adapters import (
     ApprovalStatus,
     FireTicket,
+    Mode,
     Outcome,
     Verb,
     find,
@@ -38,15 +39,8 @@ from heso.adapters import (
     session_of,
     suspension,
 )
-from heso_openai_agents.arguments import call_fields_of
+from heso_openai_agents.arguments import call_fields_of, parse_arguments
 from heso_openai_agents.refusals import tripwire
-
-if TYPE_CHECKING:
-    from heso_openai_agents.guardrail import HesoGate
-
-OPEN = (ApprovalStatus.PENDING, ApprovalStatus.ESCALATED)
-"""Session statuses under which a paused call keeps waiting for heso's approvers."""
-APPROVED = ApprovalStatus.APPROVED
 
 _HELD_LIMIT = 4096
 
@@ -66,6 +60,17 @@ class Call:
         return cls(project_key(), tool_name, call_id, arguments)
 
 
+class PausingGate(Protocol):
+    """What a paused call remembers of the gate that paused it
+    (:class:`~heso_openai_agents.HesoGate`)."""
+
+    @property
+    def mode(self) -> Mode: ...
+
+    @property
+    def guardrail(self) -> ToolInputGuardrail[Any]: ...
+
+
 @dataclass(frozen=True)
 class Parked:
     """A call the gate suspended: the heso action it is, and the gate that paused it."""
@@ -73,11 +78,11 @@ class Parked:
     action_hash: str
     session: str
     refusal: SuspendedError
-    gate: HesoGate
+    gate: PausingGate
     """The gate that paused it (its ``mode`` and ``guardrail``)."""
 
 
-class Registry:
+class PausedCalls:
     """What the two seams hand each other, per call: a paused call's action until it fires
     or is refused, and a verdict ``needs_approval`` captured for the guardrail to take."""
 
@@ -87,7 +92,7 @@ class Registry:
         self._pausing: set[Call] = set()
         self._held: OrderedDict[Call, Outcome | GateRefusal] = OrderedDict()
 
-    def park(self, call: Call, refusal: SuspendedError, gate: HesoGate) -> Parked:
+    def park(self, call: Call, refusal: SuspendedError, gate: PausingGate) -> Parked:
         assert refusal.action_hash is not None
         session = session_of(refusal.action_hash)  # opened by the core
         parked = Parked(refusal.action_hash, session, refusal, gate)
@@ -135,13 +140,12 @@ class Registry:
             self._held.clear()
 
 
-registry = Registry()
+paused_calls = PausedCalls()
 
 
-def status(parked: Parked) -> str | None:
-    """Where the paused action's session stands (``pending``, ``escalated``, ``approved``,
-    ``fired``, ``completed``, ``denied``, ``expired``) after recording due timeouts and
-    finalizing the L1 receipt of an approval; ``None`` for an unknown session."""
+def status(parked: Parked) -> ApprovalStatus | None:
+    """Where the paused action's session stands after recording due timeouts; ``None`` for an
+    unknown session."""
     return adapters.status(parked.session, settle=True)
 
 
@@ -151,7 +155,7 @@ def fire(call: Call, parked: Parked) -> FireTicket | GateRefusal:
     found = lookup(parked.session)
     fired = adapters.fire(found) if found is not None else parked.refusal
     if not isinstance(fired, SuspendedError):
-        registry.forget(call)
+        paused_calls.forget(call)
     return fired
 
 
@@ -202,16 +206,16 @@ def apply_approvals(
             continue
         call, parked = found
         decision = status(parked)
-        if decision in OPEN:
+        if decision is not None and decision.waiting:
             decisions.pending.append(item)
-        elif decision == APPROVED:
+        elif decision is ApprovalStatus.APPROVED:
             state.approve(item)
             decisions.approved.append(item)
         else:
             found = lookup(parked.session)
             refusal = (found.refusal() if found is not None else None) or parked.refusal
             state.reject(item, rejection_message=refusal_text(refusal))
-            registry.forget(call)
+            paused_calls.forget(call)
             decisions.refused.append(item)
             if parked.gate.mode == "raise" and raised is None:
                 raised = tripwire(refusal, parked.gate.guardrail)
@@ -235,8 +239,6 @@ def pending_actions(source: Any) -> dict[str, str]:
 def _parked_of(
     item: ToolApprovalItem, actions: Mapping[str, str] | None
 ) -> tuple[Call, Parked] | None:
-    from heso_openai_agents.guardrail import parse_arguments
-
     raw = item.raw_item
     kind = raw.get("type") if isinstance(raw, Mapping) else getattr(raw, "type", None)
     tool_name, call_id = item.tool_name, item.call_id
@@ -247,7 +249,7 @@ def _parked_of(
     except BridgeError:
         return None  # the SDK pauses calls it cannot parse without asking the gate
     call = Call.of(tool_name, call_id, fields)
-    parked = registry.parked(call)
+    parked = paused_calls.parked(call)
     if parked is None and actions and call_id in actions:
         tool = _tool_of(item)
         gate = getattr(tool, "_heso_gate", None)
@@ -264,7 +266,7 @@ def _tool_of(item: ToolApprovalItem) -> FunctionTool | None:
     return None
 
 
-def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGate) -> Parked:
+def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: PausingGate) -> Parked:
     """Park ``call`` as ``action_hash`` after checking the suspended receipt is this call
     (redacted arguments must open their commitments); the workflow and account are the
     recorded ones, as the restored run may resume outside the original ``heso.step``."""
@@ -286,12 +288,10 @@ def _adopt(call: Call, fields: Mapping[str, Any], action_hash: str, gate: HesoGa
             f"action {action_hash[:12]} is not the paused call {call.call_id!r} of "
             f"{call.tool_name!r}: actions= must come from pending_actions() of this run"
         )
-    return registry.park(call, suspension(found.state), gate)
+    return paused_calls.park(call, suspension(found.state), gate)
 
 
 __all__ = [
-    "APPROVED",
-    "OPEN",
     "Call",
     "Decisions",
     "Parked",

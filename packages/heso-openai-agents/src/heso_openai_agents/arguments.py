@@ -10,6 +10,7 @@ model left out is gated and the receipt is ``@heso.tool``'s for the same call.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from agents import FunctionTool
 from agents.function_schema import function_schema
 from pydantic import ValidationError
 
+from heso import BridgeError
 from heso.adapters import call_fields
 
 Binder = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
@@ -70,4 +72,20 @@ def _function(tool: FunctionTool) -> Callable[..., Any] | None:
     return normalized  # type: ignore[no-any-return]
 
 
-__all__ = ["call_fields_of"]
+def parse_arguments(tool_name: str, arguments: str | None) -> dict[str, Any]:
+    """A call's JSON arguments as the action's fields (an empty string is no arguments)."""
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError as exc:
+        raise BridgeError(
+            f"heso cannot gate {tool_name!r}: its arguments are not JSON ({exc})"
+        ) from None
+    if not isinstance(value, dict):
+        raise BridgeError(
+            f"heso cannot gate {tool_name!r}: its arguments are a JSON "
+            f"{type(value).__name__}, not an object"
+        )
+    return value
+
+
+__all__ = ["call_fields_of", "parse_arguments"]

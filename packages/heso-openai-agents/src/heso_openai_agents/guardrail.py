@@ -21,7 +21,6 @@ unrecorded while blocking is on.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar, get_args, get_origin
 
@@ -34,8 +33,9 @@ from agents.tool_guardrails import (
     ToolInputGuardrailData,
 )
 
-from heso import BridgeError, GateRefusal, SuspendedError
+from heso import GateRefusal, SuspendedError
 from heso.adapters import (
+    ApprovalStatus,
     FireTicket,
     Mode,
     Outcome,
@@ -47,7 +47,7 @@ from heso.adapters import (
     refusal_text,
 )
 from heso_openai_agents import approvals
-from heso_openai_agents.arguments import call_fields_of
+from heso_openai_agents.arguments import call_fields_of, parse_arguments
 from heso_openai_agents.refusals import tripwire
 
 GUARDRAIL_NAME = "heso"
@@ -154,23 +154,23 @@ class HesoGate:
         the call on to the guardrail, ``None`` defers to the tool's own setting."""
         call = approvals.Call.of(tool.name, call_id, params)
         verdict = self._verdict(call, tool.name, _fields_of(tool, params))
-        approvals.registry.set_pausing(call, verdict is True)
+        approvals.paused_calls.set_pausing(call, verdict is True)
         return verdict
 
     def _verdict(self, call: approvals.Call, tool_name: str, fields: dict[str, Any]) -> bool | None:
-        parked = approvals.registry.parked(call)
+        parked = approvals.paused_calls.parked(call)
         if parked is not None:
             status = approvals.status(parked)
-            if status in approvals.OPEN:
+            if status is not None and status.waiting:
                 return True
             if status is not None:
-                return None if status == approvals.APPROVED else False
-            approvals.registry.forget(call)
+                return None if status is ApprovalStatus.APPROVED else False
+            approvals.paused_calls.forget(call)
         held = capture(tool_name, fields)
         if isinstance(held, SuspendedError):
-            approvals.registry.park(call, held, self)
+            approvals.paused_calls.park(call, held, self)
             return True
-        approvals.registry.hold(call, held)
+        approvals.paused_calls.hold(call, held)
         return None
 
     def _check(self, data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
@@ -178,14 +178,14 @@ class HesoGate:
         params = parse_arguments(ctx.tool_name, ctx.tool_arguments)
         call = approvals.Call.of(ctx.tool_name, ctx.tool_call_id, params)
         held: Outcome | GateRefusal | FireTicket | None
-        parked = approvals.registry.parked(call)
+        parked = approvals.paused_calls.parked(call)
         if parked is not None:
             if _pre_approval(ctx, call):
                 # RunConfig(tool_execution=ToolExecutionConfig(pre_approval_tool_input_guardrails
                 # =True)): the SDK asks before it pauses the call; let it pause.
                 return ToolGuardrailFunctionOutput.allow(refusal_info(parked.refusal))
             held = approvals.fire(call, parked)
-        elif (held := approvals.registry.take(call)) is None:
+        elif (held := approvals.paused_calls.take(call)) is None:
             held = capture(ctx.tool_name, _fields_of(_tool_of(data, self.guardrail), params))
         if isinstance(held, GateRefusal):
             return self._refuse(held)
@@ -210,22 +210,6 @@ def capture(tool_name: str, fields: dict[str, Any]) -> Outcome | GateRefusal:
         return gate(Verb.TOOL_CALL, tool_name, fields)
     except GateRefusal as refusal:
         return refusal
-
-
-def parse_arguments(tool_name: str, arguments: str | None) -> dict[str, Any]:
-    """A call's JSON arguments as the action's fields (an empty string is no arguments)."""
-    try:
-        value = json.loads(arguments or "{}")
-    except ValueError as exc:
-        raise BridgeError(
-            f"heso cannot gate {tool_name!r}: its arguments are not JSON ({exc})"
-        ) from None
-    if not isinstance(value, dict):
-        raise BridgeError(
-            f"heso cannot gate {tool_name!r}: its arguments are a JSON "
-            f"{type(value).__name__}, not an object"
-        )
-    return value
 
 
 def protect(target: T, *, mode: Mode = "raise") -> T:
@@ -267,7 +251,7 @@ def _tool_of(data: ToolInputGuardrailData, guardrail: ToolInputGuardrail[Any]) -
 def _pre_approval(ctx: Any, call: approvals.Call) -> bool:
     """The guardrail runs before the SDK pauses a call ``needs_approval`` just paused."""
     undecided = ctx.is_tool_approved(ctx.tool_name, ctx.tool_call_id) is None
-    return undecided and approvals.registry.pausing(call)
+    return undecided and approvals.paused_calls.pausing(call)
 
 
 def _is_many(target: Any) -> bool:
@@ -289,4 +273,4 @@ def _handoff_targets(agent: AgentBase[Any]) -> list[AgentBase[Any]]:
     return found
 
 
-__all__ = ["HesoGate", "capture", "parse_arguments", "protect", "tool_guardrail"]
+__all__ = ["HesoGate", "capture", "protect", "tool_guardrail"]

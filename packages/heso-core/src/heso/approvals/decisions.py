@@ -34,8 +34,6 @@ DECISION = "decision"
 BY_APPROVER = "approver"
 BY_OPERATOR = "operator"
 BY_TIMEOUT = "timeout"
-APPROVED, DENIED, EXPIRED, ESCALATED = "approved", "denied", "expired", "escalated"
-DECISION_KINDS = (APPROVED, DENIED, EXPIRED, ESCALATED)
 
 
 def record_message(record: Mapping[str, Any]) -> bytes:

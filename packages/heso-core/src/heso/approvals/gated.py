@@ -13,7 +13,6 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,22 +20,23 @@ from typing import TYPE_CHECKING, Any
 from heso import config as _config
 from heso import telemetry
 from heso.action import Verb
+from heso.action_scope import action_hash_scope
 from heso.approvals import binding as _binding
 from heso.approvals import session as _session
 from heso.approvals import sla as _sla
-from heso.approvals.decisions import APPROVED, operator_record
+from heso.approvals.decisions import operator_record
 from heso.approvals.reentry import FireTicket, claim
-from heso.approvals.state import COMPLETED, FIRED, TERMINAL, SessionState
+from heso.approvals.state import SessionState
+from heso.approvals.status import TERMINAL, ApprovalStatus
 from heso.approvals.store import ApprovalStore, check_session, new_session_id
-from heso.errors import ApprovalError, HesoConfigError, HesoError, SuspendedError
+from heso.arguments import signature_binder
+from heso.capture import OutcomeKind, capture
+from heso.errors import ApprovalError, HesoConfigError, HesoError, Paused
 
 if TYPE_CHECKING:
     from heso.config import Runtime
 
 log = logging.getLogger("heso.approvals")
-
-_RECEIVERS = ("self", "cls")
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 class Sentinel:
@@ -62,41 +62,6 @@ SUSPENDED = Sentinel("SUSPENDED")
 DENIED = Sentinel("DENIED")
 """Returned on a terminal refusal: denied, expired, blocked by policy, or arguments that
 differ from the approved ones."""
-
-
-class Paused(SuspendedError):
-    """Raised instead of returning ``SUSPENDED`` when ``raise_on_suspend=True`` parks a call."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        session: str,
-        action_hash: str | None = None,
-        rule_id: str | None = None,
-        reason: str | None = None,
-        approvers: list[str] | None = None,
-        deadline: str | None = None,
-    ) -> None:
-        self.session = session
-        self.deadline = deadline
-        super().__init__(
-            message, action_hash=action_hash, rule_id=rule_id, reason=reason, approvers=approvers
-        )
-
-
-_capturing: ContextVar[str | None] = ContextVar("heso_gated_capture", default=None)
-
-
-def capturing() -> bool:
-    """Whether a gated first call is gating its action in this context (it opens the session
-    itself, under the session lock)."""
-    return _capturing.get() is not None
-
-
-def capturing_session() -> str | None:
-    """The session of the gated first call gating its action in this context, if any."""
-    return _capturing.get()
 
 
 @dataclass(frozen=True)
@@ -171,7 +136,7 @@ def gated(
         sig = inspect.signature(body)
         if "_heso_session" in sig.parameters:
             raise TypeError("_heso_session is reserved by @heso.gated")
-        fields_of = _fields_binder(sig)
+        fields_of = signature_binder(sig)
 
         if inspect.iscoroutinefunction(body):
 
@@ -203,27 +168,6 @@ def gated(
     return decorate(func) if func is not None else decorate
 
 
-def _fields_binder(
-    sig: inspect.Signature,
-) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    params = list(sig.parameters.values())
-    receiver = (
-        params[0].name
-        if params and params[0].kind in _POSITIONAL and params[0].name in _RECEIVERS
-        else None
-    )
-
-    def fields_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
-        if receiver is not None:
-            arguments.pop(receiver, None)
-        return arguments
-
-    return fields_of
-
-
 def _identity(spec: _Spec) -> dict[str, Any]:
     """What a session binds besides the arguments."""
     return {"tool_name": spec.tool_name, "tool_version": spec.tool_version, "verb": spec.verb.value}
@@ -251,19 +195,17 @@ def _first_call(
     fields: dict[str, Any],
     now: datetime,
 ) -> _Plan | None:
-    from heso.capture import OutcomeKind, capture
-
     secret = store.create_session(session)
-    token = _capturing.set(session)
     try:
-        outcome = capture(spec.verb, spec.tool_name, fields, **spec.options)
+        # This call opens its own session (it holds the lock and knows the name).
+        outcome = capture(
+            spec.verb, spec.tool_name, fields, approval_session=session, **spec.options
+        )
     except HesoError as exc:
         if runtime.config.blocking or isinstance(exc, HesoConfigError):
             raise
         log.error("heso gate failed in observe-only mode: %s", exc)
         return _Plan(True, session=session)
-    finally:
-        _capturing.reset(token)
     assert outcome.receipt is not None
     bound = _binding.bind(
         secret, _identity(spec), fields, outcome.receipt["content"]["action"]["fields"]
@@ -342,9 +284,9 @@ def _resume(
     st = settled
     if st.status in TERMINAL:
         return _Plan(False, DENIED, session, st.action_hash)
-    if st.status in (FIRED, COMPLETED) or store.fire_claimed(session):
+    if st.status in (ApprovalStatus.FIRED, ApprovalStatus.COMPLETED) or store.fire_claimed(session):
         return _Plan(False, SUSPENDED, session, st.action_hash)
-    if st.status != APPROVED:
+    if st.status != ApprovalStatus.APPROVED:
         return _park(spec, st)
     if bound.destroyed is not None and held is None:
         raise ApprovalError(
@@ -382,8 +324,6 @@ def _park(spec: _Spec, st: SessionState) -> _Plan:
 
 def _fired(plan: _Plan) -> AbstractContextManager[Any]:
     """Run the body with ``current_action_hash()`` set; the ticket records how it completed."""
-    from heso.capture import action_hash_scope
-
     return plan.ticket if plan.ticket is not None else action_hash_scope(plan.action_hash)
 
 
@@ -442,7 +382,7 @@ def resume(session: str, *, now: datetime | str | None = None) -> ResumeOutcome 
     st = _update(session, now, functools.partial(_session.settle, on_rotation="log"))
     if st is None:
         return None
-    fired = st.fired is not None or st.status in (FIRED, COMPLETED)
+    fired = st.fired is not None or st.status in (ApprovalStatus.FIRED, ApprovalStatus.COMPLETED)
     receipt = _session.firing_receipt(runtime, st) if fired else None
     return ResumeOutcome(
         st.decision,

@@ -1,7 +1,7 @@
 """Re-entry: run a suspended action once heso approved it, when its call is made again.
 
 A ``require_approval`` verdict outside ``@heso.gated`` parks the action in the session
-``action-<action_hash>`` (:func:`heso.approvals.on_suspended`). When the framework issues the
+``action-<action_hash>`` (:func:`heso.approvals.pending.park`). When the framework issues the
 call again (its own resume, or the model calling the tool once more), an adapter:
 
 1. :func:`find` s the suspended action the call *is*: by a hint the framework carried (the
@@ -16,8 +16,9 @@ call again (its own resume, or the model calling the tool once more), an adapter
    undecided, ``BlockedError`` once denied, expired or already fired;
 3. runs the body and records ``completed`` (:meth:`FireTicket.complete`, or ``with ticket:``).
 
-:func:`admit` does all three for an adapter whose framework has no native pause: re-enter the
-call's suspension, else gate it as a new action. ``@heso.gated`` fires through the same claim
+:func:`heso.approvals.admission.admit` does all three for an adapter whose framework has no
+native pause, and the gate itself re-enters a call it would suspend
+(:func:`heso.approvals.pending.reenter`). ``@heso.gated`` fires through the same claim
 (:func:`claim`) and ticket. Nothing here writes a field's value: the lifecycle holds the
 redacted receipt, and matching happens in memory.
 """
@@ -34,14 +35,14 @@ from typing import TYPE_CHECKING, Any
 from heso import config as _config
 from heso import fieldpath
 from heso.action import Action, Verb
+from heso.action_scope import action_hash_scope
 from heso.approvals import session as _session
 from heso.approvals import sla
 from heso.approvals.binding import has_destroyed
-from heso.approvals.decisions import APPROVED
-from heso.approvals.state import OPEN, TERMINAL, SessionState, fold
+from heso.approvals.state import SessionState, fold
+from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
 from heso.approvals.store import OPENING_KINDS, ApprovalStore
 from heso.canonical import canonical_bytes, to_json_value
-from heso.capture import Outcome, OutcomeKind, action_hash_scope, gate
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("heso.approvals")
 
 OBSERVE_ONLY = "observe-only"
-_PREFERENCE = {APPROVED: 0, **{status: 1 for status in OPEN}}
+_PREFERENCE = {ApprovalStatus.APPROVED: 0, **{status: 1 for status in OPEN}}
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,8 @@ class Found:
         return self.state.action_hash
 
     @property
-    def status(self) -> str:
-        """``pending``, ``escalated``, ``approved``, ``fired``, ``completed``, ``denied`` or
-        ``expired``."""
+    def status(self) -> ApprovalStatus:
+        """Where the session stands."""
         return self.state.status
 
     def refusal(self) -> GateRefusal | None:
@@ -127,11 +127,11 @@ def find(
             return found
     if not _suspends(runtime, action):
         return None
-    return _search(runtime, store, action, now, skip=hinted, include_spent=include_spent)
+    return search(runtime, store, action, now, skip=hinted, include_spent=include_spent)
 
 
-def _search(
-    runtime: Runtime,
+def search(
+    runtime: Any,
     store: ApprovalStore,
     action: Action,
     now: datetime,
@@ -363,7 +363,7 @@ def fire(found: Found) -> FireTicket | GateRefusal:
         ticket = claim(runtime, store, st, now) if eligible else None
         if ticket is not None:
             return ticket
-        lost = eligible and st.status == APPROVED
+        lost = eligible and st.status == ApprovalStatus.APPROVED
         st = _session.state(runtime, store, found.session, now) or st
         if st.status in TERMINAL:
             _session.retire(store, st, now)
@@ -381,91 +381,6 @@ def approved_call(found: Found) -> Iterator[FireTicket]:
         yield fired
 
 
-@dataclass
-class Admission:
-    """A call :func:`admit` let through: a new action policy allowed (``outcome``; observe-only
-    lets refused ones through too), or the approved suspension it re-entered (``ticket``).
-
-    ``with admission:`` runs the body with :func:`heso.current_action_hash` set and, for a
-    re-entry, records ``completed`` when the block ends.
-    """
-
-    action_hash: str | None
-    outcome: Outcome | None = None
-    ticket: FireTicket | None = None
-    _scope: Any = field(default=None, init=False, repr=False)
-
-    def complete(self, ok: bool = True, *, error: BaseException | str | None = None) -> None:
-        """Record how a re-entered body ended (nothing to record for a new action)."""
-        if self.ticket is not None:
-            self.ticket.complete(ok, error=error)
-
-    def __enter__(self) -> Admission:
-        scope = self.ticket if self.ticket is not None else action_hash_scope(self.action_hash)
-        scope.__enter__()
-        self._scope = scope
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        scope, self._scope = self._scope, None
-        if scope is not None:
-            scope.__exit__(exc_type, exc, tb)
-
-
-def admit(
-    verb: Verb | str,
-    tool_name: str,
-    fields: Mapping[str, Any] | None = None,
-    *,
-    hint: str | None = None,
-    **options: Any,
-) -> Admission:
-    """Let one call through, for a framework without a native pause: re-enter its approved
-    suspension (the one ``hint`` names first), else gate it (:func:`heso.capture.gate`, with
-    ``options``, which itself re-enters an earlier suspension of the same call).
-
-    Raises the refusal while blocking is on: ``SuspendedError`` (a new suspension, or one still
-    undecided: no new receipt), ``BlockedError`` (policy, a denial, an expiry, a spent
-    approval). ``with admit("tool_call", name, args): run()``.
-    """
-    if hint is not None and _config.current().config.blocking:
-        shape: dict[str, Any] = {
-            k: options.get(k) for k in ("workflow", "account", "agent", "domain", "action_id")
-        }
-        found = find(verb, tool_name, fields, hint=hint, **shape)
-        if found is not None:
-            fired = fire(found)
-            if isinstance(fired, GateRefusal):
-                raise fired
-            return Admission(fired.action_hash, ticket=fired)
-    outcome = gate(verb, tool_name, fields, **options)
-    return Admission(outcome.action_hash, outcome=outcome, ticket=outcome.ticket)
-
-
-def reenter(runtime: Runtime, action: Action, decision: Any) -> Outcome | None:
-    """The gate's re-entry (:func:`heso.capture.capture` with ``reenter=True``), for a call
-    policy suspends while blocking is on: the same call suspended before and approved since
-    fires now (an ``APPROVED`` outcome carrying its :class:`FireTicket`); one still undecided,
-    denied, expired or lost to a concurrent caller raises its refusal (no new receipt);
-    ``None`` when heso never suspended this call, or its approval was spent (a new action)."""
-    store = _session.store_of(runtime)
-    found = _search(runtime, store, action, sla.clock(runtime))
-    if found is None:
-        return None
-    fired = fire(found)
-    if isinstance(fired, GateRefusal):
-        raise fired
-    return Outcome(
-        OutcomeKind.APPROVED,
-        True,
-        action_hash=fired.action_hash,
-        receipt=fired.receipt,
-        decision=decision,
-        entry=fired.entry,
-        ticket=fired,
-    )
-
-
 # -- refusals -----------------------------------------------------------------------------------
 
 
@@ -474,7 +389,7 @@ def refusal(st: SessionState, *, claimed: bool = False) -> GateRefusal | None:
     firing); ``None`` when it may."""
     if st.status in OPEN:
         return suspension(st)
-    if st.status == APPROVED and not claimed and st.approved_by != OBSERVE_ONLY:
+    if st.status == ApprovalStatus.APPROVED and not claimed and st.approved_by != OBSERVE_ONLY:
         return None
     return _ran_once(st)
 
@@ -500,7 +415,7 @@ def _ran_once(st: SessionState) -> BlockedError:
     """The ``BlockedError`` of an action that will never fire (again)."""
     if st.status in TERMINAL:
         why = "approval " + _decided(st)
-    elif st.approved_by == OBSERVE_ONLY and st.status == APPROVED:
+    elif st.approved_by == OBSERVE_ONLY and st.status == ApprovalStatus.APPROVED:
         why = "it was suspended in observe-only mode"
     else:
         why = "it already ran once"
@@ -534,16 +449,14 @@ def _decided(st: SessionState) -> str:
 
 
 __all__ = [
-    "Admission",
     "FireTicket",
     "Found",
-    "admit",
     "approved_call",
     "claim",
     "find",
     "fire",
     "lookup",
-    "reenter",
     "refusal",
+    "search",
     "suspension",
 ]

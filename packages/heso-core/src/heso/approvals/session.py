@@ -1,4 +1,4 @@
-"""The operator's side of a session: open it, record timeouts, finalize, re-suspend, decide.
+"""The operator's side of a session: open it, record timeouts, fire, re-suspend, decide.
 
 Every function here runs in the process that holds the operator key (``heso.init()``), and
 every write happens under the session's lock.
@@ -15,17 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from heso import telemetry
 from heso.approvals import evidence, sla
-from heso.approvals.decisions import (
-    APPROVED,
-    BY_OPERATOR,
-    DECISION,
-    DECISION_KINDS,
-    ESCALATED,
-    operator_record,
-)
-from heso.approvals.finalize import assemble_l1
+from heso.approvals.decisions import BY_OPERATOR, DECISION, operator_record
+from heso.approvals.l1 import assemble_l1
 from heso.approvals.registry import Registry, load_registry
 from heso.approvals.state import SessionState, escalation_groups, fold
+from heso.approvals.status import DECISION_KINDS, TRACKED, ApprovalStatus
 from heso.approvals.store import ApprovalStore, Line
 from heso.canonical import loads_strict
 from heso.errors import ApprovalError, OperatorKeyMismatchError
@@ -39,9 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("heso.approvals")
 
 AUTO_SESSION_PREFIX = "action-"
-TRACKED = ("approvers", "operator", "timeout")
-"""Who approved an action whose firing is recorded in the audit chain (a human decision or a
-timeout); policy-allowed and observe-only calls are not approvals, and chain nothing more."""
 
 _registries: dict[tuple[str, Any], Registry] = {}
 
@@ -167,34 +158,7 @@ def _warn_undefined(runtime: Runtime, record: Mapping[str, Any]) -> None:
         )
 
 
-def open_pending(runtime: Runtime, receipt: Mapping[str, Any], decision: Any) -> str:
-    """Open the pending approval of a ``require_approval`` receipt captured outside
-    ``@heso.gated`` (``SuspendedError`` surfaces); returns its session id."""
-    action_hash: str = receipt["content"]["action_hash"]
-    store = store_of(runtime)
-    session = AUTO_SESSION_PREFIX + action_hash
-    registry_of(runtime)
-    with store.locked(session):
-        if store.exists(session):
-            return session
-        minutes = getattr(decision, "sla_minutes", None)
-        record = opening_record(
-            "suspended",
-            session,
-            receipt,
-            at=sla.parse_time(receipt["content"]["captured_at"]),
-            link=chain_link(runtime, action_hash),
-            decision=decision,
-            sla_delta=timedelta(minutes=minutes) if minutes else None,
-            observe_only=not runtime.config.blocking,
-        )
-        open_session(runtime, store, session, record)
-    return session
-
-
-def state(
-    runtime: Runtime, store: ApprovalStore, session: str, now: datetime
-) -> SessionState | None:
+def state(runtime: Any, store: ApprovalStore, session: str, now: datetime) -> SessionState | None:
     """``session`` folded at ``now``."""
     return fold(session, store.lines(session), registry_of(runtime), now)
 
@@ -228,7 +192,7 @@ def settle(
             store.append(session, operator_record(timeout, runtime.key))
             telemetry.approval_event(runtime, session, timeout, state=st)
         st = _refold(runtime, store, session, now)
-    if st.status == APPROVED and st.approved_by in TRACKED:
+    if st.status == ApprovalStatus.APPROVED and st.approved_by in TRACKED:
         refuse_stale_key(runtime, store, st, now)
     return st
 
@@ -239,36 +203,7 @@ def _refold(runtime: Runtime, store: ApprovalStore, session: str, now: datetime)
     return st
 
 
-def finalize_locked(
-    runtime: Runtime,
-    store: ApprovalStore,
-    st: SessionState,
-    now: datetime,
-    parts: Sequence[Mapping[str, Any]],
-    *,
-    single: bool | None = None,
-) -> dict[str, Any]:
-    """Mint, chain and record the L1 receipt of ``st`` (hold the lock)."""
-    refuse_stale_key(runtime, store, st, now)
-    l1 = _assemble(runtime, st, parts, single=single)
-    entry = runtime.ledger.append(l1)
-    multi = l1["multi_approval"]
-    record = {
-        "kind": "finalized",
-        "at": sla.stamp(now),
-        "action_hash": st.action_hash,
-        "chain": chain_link(runtime, st.action_hash, entry),
-        "group": multi["group"],
-        "threshold": multi["threshold"],
-        "approvers": sorted(p["record"]["approver"] for p in parts),
-    }
-    store.append(st.session, operator_record(record, runtime.key))
-    return l1
-
-
-def refuse_stale_key(
-    runtime: Runtime, store: ApprovalStore, st: SessionState, now: datetime
-) -> None:
+def refuse_stale_key(runtime: Any, store: ApprovalStore, st: SessionState, now: datetime) -> None:
     """If the operator key rotated since ``st`` was suspended: suspend the action again under
     the current key and raise ``OperatorKeyMismatchError`` (hold the lock)."""
     if runtime.identity == st.operator:
@@ -345,7 +280,7 @@ def claim_firing(
     crash part-way leaves the claim, or the chain entry: the action then never fires (at most
     once).
     """
-    if st.status != APPROVED or store.fire_claimed(st.session):
+    if st.status != ApprovalStatus.APPROVED or store.fire_claimed(st.session):
         return None
     tracked = st.approved_by in TRACKED
     receipt: Mapping[str, Any] | None = None
@@ -415,7 +350,7 @@ def _assemble(
     if single is None:
         single = registry.group(parts[0]["record"]["group"]).threshold == 1 if parts else True
     return assemble_l1(
-        runtime,
+        runtime.key,
         registry,
         st.action_hash,
         st.receipt["content"],
@@ -478,67 +413,6 @@ def record_completed(
     telemetry.approval_event(runtime, session, record)
 
 
-def session_of(store: ApprovalStore, action_hash: str) -> str:
-    """The session that suspended ``action_hash`` (a full hash or a unique prefix)."""
-    return store.resolve(action_hash)[1]
-
-
-def finalize(
-    action_hash: str,
-    suspended_content: Mapping[str, Any],
-    relayed_parts: Sequence[Mapping[str, Any]],
-    *,
-    single: bool,
-) -> dict[str, Any]:
-    """``finalize_l1`` / ``finalize_quorum``: see :mod:`heso.approvals.finalize`."""
-    from heso.config import current
-
-    runtime = current()
-    store = store_of(runtime)
-    registry = registry_of(runtime)
-    session = session_of(store, action_hash)
-    now = sla.clock(runtime)
-    with store.locked(session):
-        st = state(runtime, store, session, now)
-        if st is None or st.action_hash != action_hash:
-            newer = f" (superseded by {st.action_hash[:12]})" if st is not None else ""
-            raise ApprovalError(f"{action_hash[:12]} is not the session's current action{newer}")
-        if dict(suspended_content) != st.receipt["content"]:
-            raise ApprovalError(
-                f"the suspended content given differs from what {action_hash[:12]} suspended"
-            )
-        # Refuse before writing anything: every leg approved and valid, the quorum met.
-        for part in relayed_parts:
-            rec = part.get("record") if isinstance(part, Mapping) else None
-            if not isinstance(rec, Mapping) or rec.get("decision") != APPROVED:
-                raise ApprovalError(
-                    f"refusing to finalize {action_hash[:12]}: every leg must be 'approved'"
-                )
-        if st.finalized is not None:
-            receipt: dict[str, Any] = runtime.ledger.receipt(action_hash)
-            return receipt
-        if not st.is_open and st.status != APPROVED:
-            raise ApprovalError(f"{action_hash[:12]} was {st.status}; nothing to finalize")
-        refuse_stale_key(runtime, store, st, now)
-        assemble_l1(
-            runtime,
-            registry,
-            action_hash,
-            st.receipt["content"],
-            relayed_parts,
-            groups=st.groups,
-            single=single,
-        )
-        known = [line.part for line in store.lines(session)]
-        for part in relayed_parts:
-            if dict(part) not in known:
-                store.append(session, dict(part))
-        st = _refold(runtime, store, session, now)
-        if st.status != APPROVED or st.approved_by != "approvers":
-            raise ApprovalError(f"{action_hash[:12]} is {st.decision}, not approved")
-        return finalize_locked(runtime, store, st, now, list(relayed_parts), single=single)
-
-
 def decide(
     runtime: Runtime,
     session: str,
@@ -568,7 +442,7 @@ def decide(
         }
         if reason:
             record["reason"] = reason
-        if kind == ESCALATED:
+        if kind == ApprovalStatus.ESCALATED:
             record["groups"] = escalation_groups(st.groups, registry_of(runtime))
             record["deadline"] = sla.stamp(at + (st.sla or sla.DEFAULT_SLA))
         store.append(session, operator_record(record, runtime.key))
@@ -582,10 +456,7 @@ __all__ = [
     "Firing",
     "claim_firing",
     "decide",
-    "finalize",
-    "finalize_locked",
     "firing_receipt",
-    "open_pending",
     "open_session",
     "opening_record",
     "record_completed",

@@ -16,41 +16,27 @@ from typing import Any
 from heso import verdict as v
 from heso.approvals import sla as _sla
 from heso.approvals.decisions import (
-    APPROVED,
     BY_APPROVER,
     BY_OPERATOR,
     BY_TIMEOUT,
     DECISION,
-    DENIED,
-    ESCALATED,
-    EXPIRED,
     check_approver_decision,
     signer_of,
 )
 from heso.approvals.registry import Registry
+from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
 from heso.approvals.store import OPENING_KINDS, ApprovalStore, Line
 from heso.errors import LifecycleError
 from heso.keys import PublicKey
 from heso.receipt import OPERATOR_KEY_ID, compute_action_hash, verify_receipt
 from heso.verdict import Verdict
 
-# Session statuses.
-PENDING = "pending"
-FIRED = "fired"
-COMPLETED = "completed"
-OPEN = (PENDING, ESCALATED)
-TERMINAL = (DENIED, EXPIRED)
-
-# What heso.decision() reports for each status.
-DECISION_NAMES = {
-    PENDING: "suspended",
-    ESCALATED: "escalated",
-    APPROVED: "approved",
-    FIRED: "approved",
-    COMPLETED: "completed",
-    DENIED: "denied",
-    EXPIRED: "expired",
+_OPENED_AS = {
+    "suspended": ApprovalStatus.PENDING,
+    "allowed": ApprovalStatus.APPROVED,
+    "blocked": ApprovalStatus.DENIED,
 }
+"""The status an opening record puts a session in."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +66,7 @@ class SessionState:
     action_hash: str
     receipt: dict[str, Any]
     opening: dict[str, Any]
-    status: str
+    status: ApprovalStatus
     operator: str
     groups: list[str] = field(default_factory=list)
     sla: timedelta | None = None
@@ -108,7 +94,7 @@ class SessionState:
     @property
     def decision(self) -> str:
         """``suspended``, ``escalated``, ``approved``, ``completed``, ``denied`` or ``expired``."""
-        return DECISION_NAMES[self.status]
+        return self.status.decision
 
     @property
     def is_open(self) -> bool:
@@ -187,13 +173,13 @@ def fold(
         elif kind == "finalized":
             st.finalized = rec
             if rec.get("firing"):
-                st.fired, st.status = rec, FIRED
+                st.fired, st.status = rec, ApprovalStatus.FIRED
             else:
                 st.finalizations.append(rec)
         elif kind == "fired":
-            st.fired, st.status = rec, FIRED
+            st.fired, st.status = rec, ApprovalStatus.FIRED
         elif kind == "completed":
-            st.completed, st.status = rec, COMPLETED
+            st.completed, st.status = rec, ApprovalStatus.COMPLETED
     if st is not None:
         _advance(st, now, registry)
     return st
@@ -247,10 +233,10 @@ def _open(session: str, st: SessionState | None, line: Line) -> SessionState:
             "its current action"
         )
     kind = rec["kind"]
-    status = {"suspended": PENDING, "allowed": APPROVED, "blocked": DENIED}[kind]
+    status = _OPENED_AS[kind]
     approved_by = {"allowed": "policy"}.get(kind)
     if rec.get("observe_only"):
-        status, approved_by = APPROVED, "observe-only"
+        status, approved_by = ApprovalStatus.APPROVED, "observe-only"
     new = SessionState(
         session=session,
         action_hash=rec["action_hash"],
@@ -313,15 +299,15 @@ def _approver_decision(st: SessionState, line: Line, registry: Registry, now: da
         return
     key = PublicKey.from_str(line.signer["public_key"])
     group = registry.groups[rec["group"]]
-    if rec["decision"] == DENIED:
-        st.status, st.decided = DENIED, rec
+    if rec["decision"] == ApprovalStatus.DENIED:
+        st.status, st.decided = ApprovalStatus.DENIED, rec
         return
     legs = st.legs.setdefault(group.name, {})
     if key in legs:
         return
     legs[key] = Leg(rec["approver"], key, group.name, rec["at"], part)
     if len(legs) >= group.threshold:
-        st.status, st.decided = APPROVED, rec
+        st.status, st.decided = ApprovalStatus.APPROVED, rec
         st.approved_by, st.quorum_group = "approvers", group.name
 
 
@@ -344,12 +330,12 @@ def _operator_decision(
         return
     decision = rec["decision"]
     st.decided = rec
-    if decision == APPROVED:
-        st.status, st.approved_by = APPROVED, "operator"
+    if decision == ApprovalStatus.APPROVED:
+        st.status, st.approved_by = ApprovalStatus.APPROVED, "operator"
     elif decision in TERMINAL:
-        st.status = decision
-    elif decision == ESCALATED:
-        st.status = ESCALATED
+        st.status = ApprovalStatus(decision)
+    elif decision == ApprovalStatus.ESCALATED:
+        st.status = ApprovalStatus.ESCALATED
         st.groups = list(rec.get("groups", st.groups))
         st.deadline = _sla.parse_time(rec["deadline"]) if rec.get("deadline") else st.deadline
 
@@ -397,34 +383,41 @@ def _advance(st: SessionState, t: datetime, registry: Registry) -> None:
     """Apply every timeout (SLA deadline, action expiry) that took effect by ``t``."""
     while True:
         expiry = st.expires_at
-        if expiry is not None and t >= expiry and st.status in (*OPEN, APPROVED):
-            if st.deadline is None or st.status == APPROVED or expiry <= st.deadline:
-                _timeout(st, EXPIRED, expiry, f"the action expired at {_sla.stamp(expiry)}")
+        if expiry is not None and t >= expiry and st.status in (*OPEN, ApprovalStatus.APPROVED):
+            if st.deadline is None or st.status == ApprovalStatus.APPROVED or expiry <= st.deadline:
+                _timeout(
+                    st,
+                    ApprovalStatus.EXPIRED,
+                    expiry,
+                    f"the action expired at {_sla.stamp(expiry)}",
+                )
                 return
         if not st.is_open or st.deadline is None or t < st.deadline:
             return
         deadline = st.deadline
         if st.on_timeout == _sla.AUTO_APPROVE:
-            _timeout(st, APPROVED, deadline, "SLA elapsed; on_timeout = auto_approve")
+            _timeout(
+                st, ApprovalStatus.APPROVED, deadline, "SLA elapsed; on_timeout = auto_approve"
+            )
             st.approved_by = "timeout"
         elif st.on_timeout == _sla.ESCALATE and not st.escalated_by_timeout:
             st.escalated_by_timeout = True
             st.groups = escalation_groups(st.groups, registry)
             assert st.sla is not None
             st.deadline = deadline + st.sla
-            _timeout(st, ESCALATED, deadline, "SLA elapsed; on_timeout = escalate")
+            _timeout(st, ApprovalStatus.ESCALATED, deadline, "SLA elapsed; on_timeout = escalate")
             st.timeouts[-1]["groups"] = list(st.groups)
             st.timeouts[-1]["deadline"] = _sla.stamp(st.deadline)
         else:
             why = "SLA elapsed" + ("; escalation SLA elapsed" if st.escalated_by_timeout else "")
-            _timeout(st, EXPIRED, deadline, f"{why}; on_timeout = {st.on_timeout}")
+            _timeout(st, ApprovalStatus.EXPIRED, deadline, f"{why}; on_timeout = {st.on_timeout}")
 
 
-def _timeout(st: SessionState, decision: str, at: datetime, reason: str) -> None:
+def _timeout(st: SessionState, decision: ApprovalStatus, at: datetime, reason: str) -> None:
     rec = {
         "kind": DECISION,
         "by": BY_TIMEOUT,
-        "decision": decision,
+        "decision": decision.value,
         "action_hash": st.action_hash,
         "at": _sla.stamp(at),
         "reason": reason,

@@ -77,39 +77,6 @@ def _context(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     return load_project_registry(root), approvals_of(args), sla.clock()
 
 
-def _summary(st: Any, registry: Any, now: Any) -> dict[str, Any]:
-    from heso.approvals import sla
-
-    content = st.receipt["content"]
-    action = content["action"]
-    out: dict[str, Any] = {
-        "action_hash": st.action_hash,
-        "session": st.session,
-        "status": st.decision,
-        "verb": action["verb"],
-        "tool_name": action["tool_name"],
-        "workflow": action["workflow"],
-        "account": action["account"],
-        "rule_id": content["policy"]["rule_id"],
-        "rule_display": content["policy"].get("rule_display", ""),
-        "captured_at": content["captured_at"],
-        "on_timeout": st.on_timeout,
-        "groups": [
-            {"group": g, "approvals": n, "threshold": k, "defined": k is not None}
-            for g, (n, k) in st.progress(registry).items()
-        ],
-    }
-    if st.deadline is not None:
-        out["deadline"] = sla.stamp(st.deadline)
-        out["sla_left_seconds"] = int((st.deadline - now).total_seconds())
-    if st.expires_at is not None:
-        out["expires_at"] = sla.stamp(st.expires_at)
-    if st.approved_by is not None:
-        out["approved_by"] = st.approved_by
-    out["rejected"] = len(st.rejected)
-    return out
-
-
 def _progress_text(summary: dict[str, Any]) -> str:
     parts = []
     for g in summary["groups"]:
@@ -129,25 +96,10 @@ def _left_text(summary: dict[str, Any], now: Any) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from heso.approvals.errors import LifecycleError
-    from heso.approvals.state import survey
+    from heso.approvals.summary import summaries
 
     registry, store, now = _context(args)
-    rows: list[dict[str, Any]] = []
-    for action_hash, session, st in survey(store, registry, now):
-        if isinstance(st, LifecycleError):
-            rows.append(
-                {
-                    "action_hash": action_hash,
-                    "session": session,
-                    "status": "corrupt",
-                    "error": str(st),
-                }
-            )
-            continue
-        if st.action_hash != action_hash or (not args.all and not st.is_open):
-            continue
-        rows.append(_summary(st, registry, now))
+    rows = summaries(store, registry, now, include_all=args.all)
     if args.json:
         emit(args, "", rows)
         return 0
@@ -179,15 +131,16 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
-    from heso.approvals.errors import ApprovalError
     from heso.approvals.state import fold
+    from heso.approvals.summary import summary
+    from heso.errors import ApprovalError
 
     registry, store, now = _context(args)
     action_hash, session = store.resolve(args.prefix)
     st = fold(session, store.lines(session), registry, now)
     if st is None:
         raise ApprovalError(f"session {session!r} has no lifecycle")
-    data = _summary(st, registry, now)
+    data = summary(st, registry, now)
     if st.action_hash != action_hash:
         data["superseded_by"] = st.action_hash
     data["action"] = st.receipt["content"]["action"]
@@ -269,9 +222,10 @@ def _rejected(r: Any) -> dict[str, Any]:
 def run_decide(args: argparse.Namespace) -> int:
     from heso.approvals import sla
     from heso.approvals.decisions import approver_decision
-    from heso.approvals.errors import ApprovalError
     from heso.approvals.identity import check_name, load_approver
     from heso.approvals.state import fold
+    from heso.approvals.status import ApprovalStatus
+    from heso.errors import ApprovalError
 
     name = check_name(args.approver)
     registry, store, _ = _context(args)
@@ -327,14 +281,14 @@ def run_decide(args: argparse.Namespace) -> int:
     tool = _e(
         f"{st.receipt['content']['action']['verb']} {st.receipt['content']['action']['tool_name']}"
     )
-    if args.decision == "denied":
+    if args.decision == ApprovalStatus.DENIED:
         human = f"{name} denied {action_hash[:12]} ({tool}); it will not run"
     else:
         human = (
             f"{name} approved {action_hash[:12]} ({tool}) for {group.name}: "
             f"{count} of {group.threshold}"
         )
-        if after.status == "approved":
+        if after.status is ApprovalStatus.APPROVED:
             met = "quorum met" if group.threshold > 1 else "approved"
             human += f"\n{met}: the action fires, with an L1 receipt, when its call is made again"
     emit(args, human, data)
@@ -342,7 +296,7 @@ def run_decide(args: argparse.Namespace) -> int:
 
 
 def _pick_group(st: Any, registry: Any, name: str, wanted: str | None) -> Any:
-    from heso.approvals.errors import ApprovalError
+    from heso.errors import ApprovalError
 
     for g in st.groups:
         if g not in registry.groups:

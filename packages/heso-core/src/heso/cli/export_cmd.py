@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from heso import durable
     from heso.cli._stores import ledger_of
-    from heso.cli.verify_cmd import cli_trust
+    from heso.cli.trust_args import cli_trust
     from heso.ledger.transfer import export_files, exported_policy
     from heso.project import POLICY_FILE, data_dir, require_root
 

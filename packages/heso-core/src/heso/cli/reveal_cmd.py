@@ -13,7 +13,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
-from heso.cli.verify_cmd import cli_trust, warn_unpinned
+from heso.cli.trust_args import cli_trust
+from heso.cli.verify_cmd import warn_unpinned
 
 if TYPE_CHECKING:
     from heso.verdict import Verdict

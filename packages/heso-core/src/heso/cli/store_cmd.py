@@ -98,7 +98,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_copy(args: argparse.Namespace) -> int:
     from heso import stores
-    from heso.cli.verify_cmd import cli_trust
+    from heso.cli.trust_args import cli_trust
     from heso.errors import HesoConfigError
     from heso.ledger.file_store import FileLedger
     from heso.ledger.transfer import copy_to_database

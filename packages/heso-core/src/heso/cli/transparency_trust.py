@@ -81,7 +81,7 @@ def project_settings(args: argparse.Namespace) -> TransparencySettings:
 
 def checkpoint_trust(args: argparse.Namespace, note: bytes) -> CheckpointTrust:
     """The keys that verify ``note`` (a checkpoint, or the checkpoint a proof carries)."""
-    from heso.cli.verify_cmd import cli_trust
+    from heso.cli.trust_args import cli_trust
     from heso.transparency.prove import checkpoint_of, log_keys_for
     from heso.transparency.vkey import parse_vkey
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heso.cli._output import add_json_flag, emit
+from heso.cli.trust_args import cli_trust
 from heso.display import escape
 
 if TYPE_CHECKING:
-    from heso.trust import Trust
+    pass
 
 UNPINNED_WARNING = (
     "warning: no operator key is pinned, so this proves the store is intact, not who wrote it "
@@ -151,26 +152,3 @@ def warn_unpinned(args: argparse.Namespace, warn: bool) -> None:
     """Say on stderr (human mode) that a valid verdict rests on an unpinned key."""
     if warn and not getattr(args, "json", False):
         sys.stderr.write(UNPINNED_WARNING + "\n")
-
-
-def cli_trust(args: argparse.Namespace) -> Trust:
-    """The trust inputs of a verifying command: ``--trust`` (if it has one), else the project's
-    ``[heso] operator_keys``; ``--approvers`` (if it has one), else the project's approvers."""
-    from heso.errors import HesoConfigError
-    from heso.project import POLICY_FILE, require_root
-    from heso.toml_source import TomlSource
-    from heso.trust import load_trust
-
-    try:
-        root = require_root(args.project)
-    except HesoConfigError:
-        if args.project:
-            raise
-        root = None
-    source = TomlSource.read(root / POLICY_FILE) if root is not None else None
-    approvers = getattr(args, "approvers", None)
-    return load_trust(
-        source,
-        trust=getattr(args, "trust", None),
-        approvers=TomlSource.read(approvers) if approvers else None,
-    )

@@ -504,8 +504,8 @@ class ProjectView:
         """action_hash → ``waiting``, ``approved``, ``denied`` or ``expired``, for every action
         ever suspended (from the signed lifecycles)."""
         from heso.approvals import sla
-        from heso.approvals.errors import LifecycleError
         from heso.approvals.state import survey
+        from heso.errors import LifecycleError
 
         out = {}
         for action_hash, _, st in survey(self.approvals_store, self.registry(), sla.clock()):
@@ -517,28 +517,9 @@ class ProjectView:
         """Actions awaiting a decision (``include_all``: every one ever suspended), derived
         from the signed lifecycles."""
         from heso.approvals import sla
-        from heso.approvals.errors import LifecycleError
-        from heso.approvals.state import survey
+        from heso.approvals.summary import summaries
 
-        registry = self.registry()
-        now = sla.clock()
-        out = []
-        for action_hash, session, st in survey(self.approvals_store, registry, now):
-            if isinstance(st, LifecycleError):
-                out.append(
-                    {
-                        "action_hash": action_hash,
-                        "session": session,
-                        "status": "corrupt",
-                        "error": str(st),
-                    }
-                )
-                continue
-            if st.action_hash != action_hash:
-                continue
-            if not include_all and not st.is_open:
-                continue
-            out.append(summary(st, registry, now))
+        out = summaries(self.approvals_store, self.registry(), sla.clock(), include_all=include_all)
         out.sort(key=lambda a: a.get("deadline") or "~")
         return out
 
@@ -546,6 +527,7 @@ class ProjectView:
         """One action: its summary, and what a browser key may sign for it now."""
         from heso.approvals import sla
         from heso.approvals.state import fold
+        from heso.approvals.summary import summary
         from heso.keys import PublicKey
 
         registry = self.registry()
@@ -584,55 +566,6 @@ class ProjectView:
         from heso.approvals.external import record_external_decision
 
         return record_external_decision(self.approvals_store, self.registry(), part)
-
-
-def summary(st: Any, registry: Any, now: datetime) -> dict[str, Any]:
-    """An action awaiting (or past) approval, as the console lists it."""
-    from heso.approvals import sla
-
-    content = st.receipt["content"]
-    action = content["action"]
-    out: dict[str, Any] = {
-        "action_hash": st.action_hash,
-        "session": st.session,
-        "status": st.decision,
-        "open": st.is_open,
-        "verb": action["verb"],
-        "tool": action["tool_name"],
-        "workflow": action["workflow"],
-        "account": action["account"],
-        "fields": action.get("fields", {}),
-        "rule_id": content["policy"]["rule_id"],
-        "rule_display": content["policy"].get("rule_display", ""),
-        "captured_at": content["captured_at"],
-        "on_timeout": st.on_timeout,
-        "groups": [],
-        "approvals": [
-            {"approver": leg.approver, "group": leg.group, "at": leg.at}
-            for legs in st.legs.values()
-            for leg in legs.values()
-        ],
-    }
-    for g in st.groups:
-        group = registry.groups.get(g)
-        out["groups"].append(
-            {
-                "group": g,
-                "approvals": len(st.legs.get(g, {})),
-                "threshold": group.threshold if group else None,
-                "members": sorted(group.members) if group else [],
-            }
-        )
-    if st.deadline is not None:
-        out["deadline"] = sla.stamp(st.deadline)
-        out["sla_left_seconds"] = int((st.deadline - now).total_seconds())
-        out["sla_left"] = sla.describe_left(st.deadline, now)
-    if st.expires_at is not None:
-        out["expires_at"] = sla.stamp(st.expires_at)
-    if st.approved_by is not None:
-        out["approved_by"] = st.approved_by
-    out["rejected"] = len(st.rejected)
-    return out
 
 
 _LONG_WAY = 20_000

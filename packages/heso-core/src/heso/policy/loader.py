@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from heso import fieldpath
 from heso.action import Verb
-from heso.errors import HesoConfigError
+from heso.errors import HesoConfigError, PolicyConfigError
 from heso.policy.engine import Policy
 from heso.policy.lanes import PINNED_FLOORS, Lane
 from heso.policy.model import SUBJECT_KINDS, Condition, DecisionKind, PolicySettings, Rule, Subject
@@ -35,32 +35,6 @@ _DECISION_ALIASES = {
     "approval": "require_approval", "ask": "require_approval", "review": "require_approval",
     "require-approval": "require_approval", "requires_approval": "require_approval",
 }  # fmt: skip
-
-
-class PolicyConfigError(HesoConfigError):
-    """A policy failed to load. It reads as its first problem in file order; ``problems`` holds
-    them all."""
-
-    def __init__(self, problems: Sequence[HesoConfigError]) -> None:
-        self.problems: tuple[HesoConfigError, ...] = tuple(
-            sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
-        )
-        first = self.problems[0]
-        super().__init__(
-            first.message,
-            path=first.path,
-            line=first.line,
-            column=first.column,
-            key=first.key,
-            hint=first.hint,
-        )
-
-    def diagnostics(self) -> str:
-        more = len(self.problems) - 1
-        if not more:
-            return str(self)
-        plural = "s" if more > 1 else ""
-        return f"{self} [+{more} more problem{plural}: run `heso policy check` to list them]"
 
 
 class _Invalid(Exception):

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from heso.action import Verb
 from heso.canonical import to_json_value
-from heso.capture import gated
+from heso.capture import gate
 from heso.errors import CanonicalizationError
 from heso.redaction import RedactStrategy
 from heso.wrap.http_action import digest
@@ -230,14 +230,14 @@ def _gated_method(
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             args, kwargs, kind, fields = prepare(args, kwargs)
-            with gated(kind, tool_name, fields, redact_fields=redact):
+            with gate(kind, tool_name, fields, redact_fields=redact):
                 return await method(*args, **kwargs)
 
     else:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             args, kwargs, kind, fields = prepare(args, kwargs)
-            with gated(kind, tool_name, fields, redact_fields=redact):
+            with gate(kind, tool_name, fields, redact_fields=redact):
                 return method(*args, **kwargs)
 
     functools.update_wrapper(call, method)

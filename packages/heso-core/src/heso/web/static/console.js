@@ -540,7 +540,7 @@
       h("td", {}, h("span", { class: `sla${overdue ? " overdue" : ""}` }, sla)),
       h("td", {}, h("span", { class: `pill ${pill}` }, a.status),
         canApprove(a, reg) ? h("span", { class: "pill l1 yours" }, "yours") : ""),
-      h("td", {}, h("code", {}, a.verb), " ", a.tool),
+      h("td", {}, h("code", {}, a.verb), " ", a.tool_name),
       h("td", {}, h("code", {}, a.rule_id)),
       h("td", {}, a.groups.map((g) => `${g.group} ${g.approvals}/${g.threshold ?? "?"}`).join("; ")),
       h("td", {}, `${a.workflow} / ${a.account}`),
@@ -567,7 +567,7 @@
     const overdue = a.open && a.sla_left_seconds !== undefined && a.sla_left_seconds < 0;
     const pill = a.open ? "require_approval" : ["denied", "expired"].includes(a.status) ? "block" : "allow";
     add(card,
-      h("h3", {}, h("code", {}, a.verb), " ", a.tool, " ", h("span", { class: `pill ${pill}` }, a.status)),
+      h("h3", {}, h("code", {}, a.verb), " ", a.tool_name, " ", h("span", { class: `pill ${pill}` }, a.status)),
       facts([
         ["rule", h("code", {}, a.rule_id), a.rule_display ? ` — ${a.rule_display}` : ""],
         ["approvers needed", h("span", { class: "needs" }, needs)],
