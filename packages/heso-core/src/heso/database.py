@@ -106,6 +106,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             for t in ("heso_tree", "heso_checkpoints")
         ),
     ),
+    (
+        # 3: the host each entry was appended from (unsigned metadata, not part of the line).
+        "ALTER TABLE heso_entries ADD COLUMN host text",
+    ),
 )
 """Each migration's statements; migration ``n`` (1-based) brings the schema to version ``n``."""
 SCHEMA_VERSION = len(MIGRATIONS)

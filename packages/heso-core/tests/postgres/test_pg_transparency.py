@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from heso.database import Database, migrate
+from heso.database import SCHEMA_VERSION, Database, migrate
 from heso.errors import ChainError, TransparencyError
 from heso.keys import SigningKey
 from heso.ledger import FileLedger, verify_ledger
@@ -128,10 +128,11 @@ def test_a_chain_from_before_the_tree_is_caught_up_after_migrating(
     _as_dba(
         postgres_store_url,
         ("DROP TABLE heso_tree, heso_checkpoints", ()),
+        ("ALTER TABLE heso_entries DROP COLUMN host", ()),
         ("UPDATE heso_schema SET version = 1", ()),
     )
     db = Database(postgres_store_url)
-    assert migrate(db) == (1, 2)
+    assert migrate(db) == (1, SCHEMA_VERSION)
     db.close()
     _append(postgres_store_url, key, 6, 3)
     lines = _lines(postgres_store_url)

@@ -1,10 +1,11 @@
 """The PostgreSQL store: one chain for a fleet, appended to by many processes on many hosts.
 
 Tables (:mod:`heso.database`): ``heso_entries`` keeps each entry's exact line (so the file form
-exports byte for byte) with its ``seq``, its receipt's ``action_hash`` (a lookup aid) and its
-byte offset in the file form; ``heso_tip`` is the chain's tip (length, last hash, file-form
-size); ``heso_heads`` keeps every signed head; ``heso_tree`` and ``heso_checkpoints`` keep the
-log's Merkle tree and signed checkpoints (:mod:`heso.ledger.postgres_tree`).
+exports byte for byte) with its ``seq``, its receipt's ``action_hash`` (a lookup aid), its
+byte offset in the file form and the ``host`` that appended it (unsigned metadata, never
+read by verification); ``heso_tip`` is the chain's tip (length, last hash, file-form size);
+``heso_heads`` keeps every signed head; ``heso_tree`` and ``heso_checkpoints`` keep the log's
+Merkle tree and signed checkpoints (:mod:`heso.ledger.postgres_tree`).
 
 Appending: receipts arrive signed; concurrent appends of one process queue up and the first
 waiting thread leads a batch (group commit). The batch's one transaction locks the tip row,
@@ -23,6 +24,8 @@ in ``seq`` order, and checks them against the signed head, exactly as for the fi
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Hashable, Iterator, Mapping
@@ -53,6 +56,8 @@ from heso.verdict import Verdict
 if TYPE_CHECKING:
     import psycopg
 
+HOST_ENV = "HESO_HOST"
+MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
@@ -85,6 +90,7 @@ class PostgresLedger:
         lock_timeout: float = 10.0,
         db: Database | None = None,
         transparency: TransparencySettings | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db if db is not None else Database(url)
         self.key = key
@@ -106,6 +112,8 @@ class PostgresLedger:
         self._tree: LedgerTree | None = None
         self._tree_lock = threading.Lock()
         self._tree_stale = True
+        self.host = host if host is not None else host_name()
+        """The host recorded with each entry this process appends (unsigned metadata)."""
 
     @property
     def location(self) -> str:
@@ -235,13 +243,13 @@ class PostgresLedger:
                 )
             h = blake3.blake3(line).hexdigest()
             p.entry = Entry(seq, h, offset)
-            rows.append((seq, p.action_hash, offset, line))
+            rows.append((seq, p.action_hash, offset, line, self.host))
             seq, offset, prev = seq + 1, offset + len(line) + 1, h
         attempt[:] = [(rows[0][0], rows[0][3])]
         tree_rows = self._tree_rows(conn, int(length), [row[3] for row in rows])
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY heso_entries (seq, action_hash, byte_offset, line) FROM STDIN"
+                "COPY heso_entries (seq, action_hash, byte_offset, line, host) FROM STDIN"
             ) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -566,6 +574,15 @@ class PostgresLedger:
                 continue
         return out
 
+    def hosts(self, start: int, end: int) -> dict[int, str]:
+        """The host each entry with ``start <= seq < end`` was appended from (``HESO_HOST`` or
+        the machine's name, recorded by the writer beside the line: unsigned metadata)."""
+        rows = self._fetch_all(
+            "SELECT seq, host FROM heso_entries WHERE seq >= %s AND seq < %s AND host IS NOT NULL",
+            (start, end),
+        )
+        return {int(seq): str(host) for seq, host in rows}
+
     def stamp(self) -> Hashable:
         row = self._fetch_one(
             "SELECT (SELECT length FROM heso_tip), (SELECT count(*) FROM heso_entries), "
@@ -573,6 +590,11 @@ class PostgresLedger:
             (),
         )
         return tuple(row) if row else ()
+
+
+def host_name() -> str:
+    """This host's name as entries record it: ``HESO_HOST``, else the machine's name."""
+    return os.environ.get(HOST_ENV, "").strip()[:MAX_HOST] or socket.gethostname()[:MAX_HOST]
 
 
 def _check_lines(lines: Iterator[tuple[int, bytes]], checker: Checker) -> Segment:
