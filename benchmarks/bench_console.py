@@ -10,7 +10,10 @@ loopback HTTP:
 * **warm pages**: the first page, a page deep in the list, a filtered page and the timeline,
   once the index is built (medians of repeated requests);
 * **append**: one entry appended, then the next page (only the new entry is read);
-* **server memory**: peak resident memory of the server process while listing.
+* **server memory**: peak resident memory of the server process while listing;
+* **restart**: the console started again on the same store, taking up the index it kept on
+  disk (``console-index``): the first page, the time until the index is taken up (filters
+  cover every entry), and the first filtered page then.
 
 Verification (``/api/status``) is timed on the smaller store only: it is ``heso verify --chain``
 (see ``bench_verify``), done once and then only for appended entries.
@@ -100,6 +103,22 @@ def median_get(server: Server, path: str, n: int = 5) -> float:
     return statistics.median(server.get(path)[0] for _ in range(n))
 
 
+def first_page(server: Server, n: int, name: str) -> dict[str, Any]:
+    """The first page's time, from the request and from the server's start line."""
+    elapsed, first = server.get("/api/receipts?limit=100")
+    since_start = time.perf_counter() - server.started
+    assert first["total"] >= n and len(first["rows"]) == 100, first["total"]
+    return {f"{name}_first_page_s": elapsed, f"{name}_first_page_since_start_s": since_start}
+
+
+def until_indexed(server: Server, poll: float) -> float:
+    """Seconds until the server's index covers the whole store."""
+    t = time.perf_counter()
+    while not server.get("/api/receipts?limit=1")[1]["complete"]:
+        time.sleep(poll)
+    return time.perf_counter() - t
+
+
 def append_one(root: Path) -> None:
     from heso.canonical import loads_strict
     from heso.ledger import FileLedger
@@ -122,15 +141,8 @@ def _count(data: Path) -> int:
 def one_run(root: Path, n: int, verify: bool) -> dict[str, Any]:
     server = Server(root)
     try:
-        out: dict[str, Any] = {}
-        elapsed, first = server.get("/api/receipts?limit=100")
-        out["cold_first_page_s"] = elapsed
-        out["cold_first_page_since_start_s"] = time.perf_counter() - server.started
-        assert first["total"] >= n and len(first["rows"]) == 100, first["total"]
-        t = time.perf_counter()
-        while not server.get("/api/receipts?limit=1")[1]["complete"]:
-            time.sleep(0.2)
-        out["index_build_s"] = time.perf_counter() - t
+        out = first_page(server, n, "cold")
+        out["index_build_s"] = until_indexed(server, 0.2)
         out["warm_first_page_s"] = median_get(server, "/api/receipts?limit=100")
         out["deep_page_s"] = median_get(server, f"/api/receipts?limit=100&offset={n // 2}")
         out["filtered_page_s"] = median_get(
@@ -158,6 +170,24 @@ def one_run(root: Path, n: int, verify: bool) -> dict[str, Any]:
         _truncate_appended(root, n)
 
 
+def restarted_run(root: Path, n: int) -> dict[str, Any]:
+    """A console started again on the same store: it takes up the index it kept on disk
+    (nothing to time for a store too small for the index to be kept)."""
+    if not (root / "heso-local-data" / "console-index").exists():
+        return {}
+    server = Server(root)
+    try:
+        out = first_page(server, n, "restart")
+        out["restart_index_ready_s"] = until_indexed(server, 0.05)
+        elapsed, page = server.get("/api/receipts?limit=100&decision=block&account=acme")
+        out["restart_filtered_page_s"] = elapsed
+        assert page["complete"] and page["indexed"] >= n
+        out["restart_peak_rss_mib"] = server.peak_kib / 1024
+        return out
+    finally:
+        server.close()
+
+
 def _truncate_appended(root: Path, n: int) -> None:
     """Put the store back to ``n`` entries (the appended one removed)."""
     from heso.ledger import format as fmt
@@ -178,7 +208,9 @@ def run(quick: bool) -> dict[str, Any]:
     out["store_build_s"] = {str(n): build(roots[n], n) for n in sizes}
     for _ in range(repeats):  # interleaved: load that comes and goes hits every size
         for n in sizes:
-            runs[n].append(one_run(roots[n], n, verify=n == sizes[0]))
+            (roots[n] / "heso-local-data" / "console-index").unlink(missing_ok=True)
+            fresh = one_run(roots[n], n, verify=n == sizes[0])
+            runs[n].append({**fresh, **restarted_run(roots[n], n)})
     for n in sizes:
         keys = runs[n][0].keys()
         out["stores"][str(n)] = {

@@ -508,9 +508,15 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             ("tree append, file store", "append_file"),
             ("tree append, memory store", "append_memory"),
             ("tree append, hashing only", "append_hash_only"),
+            ("full gate, tree hook off (same run)", "gate_no_tree"),
         ):
             out.append(_call_row(label, _get(t, f"{key}.per_call_us")))
         out.append(_line("ratio tree append / gate (p50)", t.get("ratio_tree_append_to_gate"), "x"))
+        out.append(_line("tree's share of the gate (p50)", t.get("tree_share_of_gate"), "x"))
+        out.append(_line("  ... of its mean", t.get("tree_share_of_gate_mean"), "x"))
+        out.append(
+            _line("tree append, batched, per leaf", t.get("append_batched_per_leaf_us"), "µs")
+        )
     te = results.get("telemetry", {})
     if te and "error" not in te:
         out.append("telemetry (one @heso.tool call, 100-rule policy, buffered)")

@@ -4,7 +4,8 @@ Builds a demo project in a temporary directory (a day of an agent's actions, som
 waiting for approval, one approved with an L1 receipt), starts ``heso console`` on loopback
 and drives Debian's Chromium headless (Playwright, ``/usr/bin/chromium``). Writes
 ``docs/img/console.png`` (receipts and the timeline), ``console-receipt.png`` (one receipt and
-its verification), ``console-approvals.png`` (the queue and one card), ``console-broken.png``
+its verification and inclusion proof), ``console-checkpoints.png`` (the log's checkpoints),
+``console-approvals.png`` (the queue and one card), ``console-broken.png``
 (the chain-broken banner over the receipts) and ``verifier.png`` (a tampered chain).
 
     python tools/screenshot.py
@@ -181,7 +182,11 @@ def main() -> int:
                 page.click("table.list tbody tr:nth-child(3)")
                 page.wait_for_selector('main[data-loaded^="entry/"]')
                 page.wait_for_selector('[data-browser-verdict="Valid"]')
+                page.wait_for_selector('[data-proof="verified"]')
                 page.locator(".entry-detail").screenshot(path=str(OUT / "console-receipt.png"))
+                page.click('#tabs button[data-tab="checkpoints"]')
+                page.wait_for_selector('main[data-loaded="checkpoints"]')
+                page.locator(".checkpoints").screenshot(path=str(OUT / "console-checkpoints.png"))
 
                 page.click('#tabs button[data-tab="key"]')
                 page.wait_for_selector("#create-key")

@@ -79,7 +79,11 @@ for t in threads:
     t.join()
 report["errors"] = errors
 if role in "ACD":
-    report["decision"] = heso.wait("s-fleet", timeout=120)
+    # Host A may not have suspended the action yet (wait() knows no session until then).
+    deadline = time.monotonic() + 120
+    while (decided := heso.wait("s-fleet", timeout=120)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    report["decision"] = decided
     report["again"] = repr(refund("o-1", 40, _heso_session="s-fleet"))
 heso.shutdown()
 with open(out, "w") as f:

@@ -8,9 +8,9 @@ newer one than this heso knows (upgrade heso). Roles (created by the migration w
 migrating user may create roles; see ``docs/fleet.md``):
 
 ``heso_writer``
-    what agents' hosts run as: reads everything, inserts entries, signed heads and approval
-    records, moves the chain's tip; can never update or delete an entry or a record (no grant,
-    and a trigger refuses it even to the owner).
+    what agents' hosts run as: reads everything, inserts entries, tree hashes, signed heads,
+    checkpoints and approval records, moves the chain's tip; can never update or delete an
+    entry or a record (no grant, and a trigger refuses it even to the owner).
 ``heso_reader``
     what auditors and consoles run as: reads everything, changes nothing.
 
@@ -90,6 +90,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             for t in ("heso_entries", "heso_heads", "heso_lifecycle", "heso_fired")
         ),
     ),
+    (
+        # 2: the Merkle tree (one row per leaf: its group of hashes, written with the entry)
+        # and the signed checkpoints (a cosigned copy is a newer row of the same size).
+        "CREATE TABLE heso_tree (seq bigint PRIMARY KEY, hashes bytea NOT NULL "
+        "CHECK (octet_length(hashes) > 0 AND octet_length(hashes) % 32 = 0))",
+        "CREATE TABLE heso_checkpoints (id bigserial PRIMARY KEY, size bigint NOT NULL, "
+        "note bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now())",
+        "CREATE INDEX heso_checkpoints_size ON heso_checkpoints (size, id)",
+        *(
+            f"CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
+            "FOR EACH ROW EXECUTE FUNCTION heso_append_only()"
+            for t in ("heso_tree", "heso_checkpoints")
+        ),
+        *(
+            f"CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION heso_append_only()"
+            for t in ("heso_tree", "heso_checkpoints")
+        ),
+    ),
+    (
+        # 3: the host each entry was appended from (unsigned metadata, not part of the line).
+        "ALTER TABLE heso_entries ADD COLUMN host text",
+    ),
 )
 """Each migration's statements; migration ``n`` (1-based) brings the schema to version ``n``."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -102,6 +125,9 @@ _GRANTS = (
     f"heso_action_sessions TO {WRITER_ROLE}",
     f"GRANT UPDATE ON heso_tip TO {WRITER_ROLE}",
     f"GRANT USAGE ON SEQUENCE heso_heads_id_seq TO {WRITER_ROLE}",
+    f"GRANT SELECT ON heso_tree, heso_checkpoints TO {WRITER_ROLE}, {READER_ROLE}",
+    f"GRANT INSERT ON heso_tree, heso_checkpoints TO {WRITER_ROLE}",
+    f"GRANT USAGE ON SEQUENCE heso_checkpoints_id_seq TO {WRITER_ROLE}",
 )
 
 

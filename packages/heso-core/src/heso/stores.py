@@ -130,7 +130,13 @@ def open_ledger(
         from heso.ledger.postgres_store import PostgresLedger
 
         # Durability is the database's (synchronous_commit), whatever ``durability`` says.
-        return PostgresLedger(spec.url, key=key, lock_timeout=lock_timeout, db=database(spec))
+        return PostgresLedger(
+            spec.url,
+            key=key,
+            lock_timeout=lock_timeout,
+            db=database(spec),
+            transparency=transparency,
+        )
     assert spec.path is not None
     return FileLedger(
         spec.path,

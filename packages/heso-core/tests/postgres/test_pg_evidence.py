@@ -149,12 +149,21 @@ def test_the_writer_role_inserts_and_never_rewrites(
         writer.append(signed_receipt(key, i))
     writer.close()
     assert verify_ledger(PostgresLedger(agent_url)).details["entries"] == 3
+    # The role also inserted the entries' tree rows and the checkpoints (at 1, and on close).
+    assert PostgresLedger(agent_url).merkle_tree().size == 3
+    assert PostgresLedger(agent_url).checkpoint_store().sizes() == [1, 3]
     with psycopg.connect(agent_url, autocommit=True) as conn:
         for sql in (
             "UPDATE heso_entries SET line = line WHERE seq = 0",
             "DELETE FROM heso_entries WHERE seq = 2",
             "DELETE FROM heso_heads",
             "TRUNCATE heso_entries",
+            "UPDATE heso_tree SET hashes = hashes WHERE seq = 0",
+            "DELETE FROM heso_tree WHERE seq = 2",
+            "TRUNCATE heso_tree",
+            "UPDATE heso_checkpoints SET note = note",
+            "DELETE FROM heso_checkpoints",
+            "TRUNCATE heso_checkpoints",
             "SET session_replication_role = replica",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -162,8 +171,9 @@ def test_the_writer_role_inserts_and_never_rewrites(
     with psycopg.connect(
         postgres_store_url, autocommit=True
     ) as conn:  # even the owner, while triggers hold
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-            conn.execute("DELETE FROM heso_entries WHERE seq = 2")
+        for table in ("heso_entries", "heso_tree", "heso_checkpoints"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(f"DELETE FROM {table}")
     reader = PostgresLedger(agent_url)
     assert len(list(reader.entries())) == 3
 

@@ -11,6 +11,7 @@ import pytest
 import heso
 from heso.capture import capture
 from heso.cli import main
+from heso.database import SCHEMA_VERSION
 from heso.ledger.postgres_store import PostgresLedger
 from heso_testing.project import Project
 
@@ -81,7 +82,7 @@ def test_a_fresh_database_must_be_migrated_and_a_newer_schema_is_refused(
         heso_project.init()
     assert "heso store migrate" in err.value.diagnostics()
     code, out, err_text = _cli(capsys, "store", "migrate", "--project", str(heso_project.root))
-    assert code == 0 and "migrated from version 0 to 1" in out, err_text
+    assert code == 0 and f"migrated from version 0 to {SCHEMA_VERSION}" in out, err_text
     code, out, _ = _cli(capsys, "store", "migrate", "--project", str(heso_project.root))
     assert code == 0 and "already current" in out
     assert _password(postgres_url) not in out

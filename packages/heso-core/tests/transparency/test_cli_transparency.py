@@ -1,7 +1,8 @@
 """The transparency verbs end to end on a real project: checkpoints (issued, cosigned by a
 heso witness over loopback, verified), inclusion proofs (offline from a receipt file and a
 tlog-proof), consistency proofs, and the done-when: a verifier holding an older checkpoint
-detects a rewrite or a rollback of the whole store and head, and the witness refuses both."""
+detects a rewrite or a rollback of the whole store and head, and the witness refuses both. The
+witnessed flows run on both stores: files, and a PostgreSQL database (rewritten by a DBA)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 import heso
@@ -22,6 +24,8 @@ from heso.capture import capture
 from heso.cli import main
 from heso.keys import SigningKey, load_operator_key
 from heso.ledger import FileLedger
+from heso.ledger.postgres_store import PostgresLedger
+from heso.ledger.store import LedgerReader, LedgerStore
 from heso.transparency.checkpoint import default_origin
 from heso.transparency.cosignature import CosignatureSigner
 from heso.transparency.note import Ed25519Verifier
@@ -41,10 +45,21 @@ def operator_key(project: Any) -> SigningKey:
     return load_operator_key(project.data_dir)
 
 
-@pytest.fixture
-def witnessed(heso_project: Any, tmp_path: Path) -> Iterator[tuple[Any, Witness, str]]:
-    """A project whose log is witnessed by a heso witness on loopback (threshold 1)."""
+def ledger(project: Any) -> LedgerReader:
+    """The project's ledger, to read: the database when ``HESO_STORE`` names one."""
+    url = os.environ.get("HESO_STORE")
+    return PostgresLedger(url) if url else FileLedger(project.data_dir)
+
+
+@pytest.fixture(params=["file", "postgres"])
+def witnessed(
+    heso_project: Any, tmp_path: Path, request: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Any, Witness, str]]:
+    """A project whose log (on each store) is witnessed by a heso witness on loopback
+    (threshold 1)."""
     project = heso_project
+    if request.param == "postgres":
+        monkeypatch.setenv("HESO_STORE", request.getfixturevalue("postgres_store_url"))
     project.write_policy('[policy]\ndefault = "allow"\n')
     heso.init(project_root=project.root)
     heso.shutdown()
@@ -114,7 +129,7 @@ def test_checkpoint_proof_and_verify_round_trip(witnessed, tmp_path, capsys) -> 
     proof = tmp_path / "entry.tlog-proof"
     assert run(capsys, "proof", hashes[5][:12], "--out", str(proof))[0] == 0
     assert proof.read_text().startswith("c2sp.org/tlog-proof@v1\nextra ")
-    receipt = FileLedger(project.data_dir).receipt(hashes[5])
+    receipt = ledger(project).receipt(hashes[5])
     rfile = tmp_path / "r.json"
     rfile.write_text(json.dumps(receipt))
     code, out, _ = run(capsys, "verify", str(rfile), "--checkpoint", str(proof), "--json")
@@ -126,7 +141,7 @@ def test_checkpoint_proof_and_verify_round_trip(witnessed, tmp_path, capsys) -> 
     rfile.write_text(json.dumps(receipt))
     assert run(capsys, "verify", str(rfile), "--checkpoint", str(proof))[0] == 1
     # Another receipt under this proof fails inclusion even though its signature is valid.
-    other_receipt = FileLedger(project.data_dir).receipt(hashes[6])
+    other_receipt = ledger(project).receipt(hashes[6])
     rfile.write_text(json.dumps(other_receipt))
     code, out, _ = run(capsys, "verify", str(rfile), "--checkpoint", str(proof), "--json")
     assert code == 1 and json.loads(out)["verdict"] == "NotInLog"
@@ -149,8 +164,20 @@ def test_checkpoint_proof_and_verify_round_trip(witnessed, tmp_path, capsys) -> 
 
 def _replace_store(project: Any, build: Any) -> None:
     """Rewrite the project's whole store with the operator's own key: chain, signed head,
-    index, tree and checkpoints, as an operator (or anyone holding the key) could."""
+    index, tree and checkpoints, as an operator (or anyone holding the key) could; in a
+    database, as its DBA: every ledger table emptied (triggers off), then refilled."""
     key = operator_key(project)
+    url = os.environ.get("HESO_STORE")
+    if url:
+        with psycopg.connect(url) as conn:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute("DELETE FROM heso_entries; DELETE FROM heso_heads")
+            conn.execute("DELETE FROM heso_tree; DELETE FROM heso_checkpoints")
+            conn.execute("UPDATE heso_tip SET length = 0, prev = repeat('0', 64), size = 0")
+        forger = PostgresLedger(url, key=key)
+        build(forger, key)
+        forger.close()
+        return
     fresh = project.root / "rewritten"
     led = FileLedger(fresh, key=key)
     build(led, key)
@@ -173,18 +200,17 @@ def test_an_older_checkpoint_catches_a_rewritten_or_rolled_back_store(
     assert code == 0 and json.loads(out)["cosigned_by"] == ["auditor"]
     old = tmp_path / "old.note"
     old.write_text(json.loads(out)["note"])
-    lines = (project.data_dir / "receipts.jsonl").read_bytes().split(b"\n")[:-1]
     from heso.canonical import loads_strict
 
-    receipts = [loads_strict(line)["receipt"] for line in lines]
+    receipts = [loads_strict(line)["receipt"] for _, line in ledger(project).entries()]
     if attack == "rewrite":
         # Same length and more: entry 4 dropped, everything re-linked and re-signed.
-        def build(led: FileLedger, key: SigningKey) -> None:
+        def build(led: LedgerStore, key: SigningKey) -> None:
             for r in receipts[:4] + receipts[5:] + receipts[:3]:
                 led.append(r)
     else:
 
-        def build(led: FileLedger, key: SigningKey) -> None:
+        def build(led: LedgerStore, key: SigningKey) -> None:
             for r in receipts[:6]:
                 led.append(r)
 

@@ -69,8 +69,13 @@ class LeafRowStore:
 
     def append_hashes(self, start: int, hashes: Sequence[bytes]) -> None:
         leaf, offset = group_of(start)
-        assert offset == 0 and len(hashes) == group_size(leaf), "one whole group per entry"
-        self.rows[leaf] = b"".join(hashes)
+        assert offset == 0, "whole groups: one row per entry"
+        i = 0
+        while i < len(hashes):  # a batch holds the groups of consecutive entries
+            size = group_size(leaf)
+            assert i + size <= len(hashes), "whole groups: one row per entry"
+            self.rows[leaf] = b"".join(hashes[i : i + size])
+            i, leaf = i + size, leaf + 1
 
     def truncate(self, count: int) -> None:
         for leaf in [k for k in self.rows if group_start(k) >= count]:

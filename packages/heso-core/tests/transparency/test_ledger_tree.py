@@ -5,7 +5,9 @@ other writers, and the log refuses to sign a checkpoint its entries no longer ex
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ import pytest
 from heso.errors import ChainError
 from heso.keys import SigningKey
 from heso.ledger import FileLedger
-from heso.ledger.file_store import TREE_FILE
+from heso.ledger.file_store import TREE_FILE, read_head
+from heso.ledger.format import Head
 from heso.transparency.checkpoint import open_checkpoint
 from heso.transparency.note import Ed25519Verifier, parse_note
 from heso.transparency.prove import checkpoint_of
@@ -44,11 +47,19 @@ def ledger(path: Path, **kw) -> FileLedger:
 
 @pytest.mark.parametrize("durability", ["buffered", "fsync"])
 def test_the_tree_follows_every_append(tmp_path: Path, durability: str) -> None:
-    led = ledger(tmp_path, durability=durability)
+    """Between seals the writer holds new leaves in memory; a reader of the stored tree sees
+    a prefix of the log's tree that covers the signed head and the latest checkpoint."""
+    led = ledger(tmp_path, durability=durability, seal_every=3)
     for i in range(23):
         led.append(signed_receipt(KEY, i))
-        assert stored_root(tmp_path) == expected_root(tmp_path)
+        size, root = stored_root(tmp_path)
+        assert (size, root) == expected_root(tmp_path, size)
+        head = read_head(tmp_path)
+        assert isinstance(head, Head)
+        assert size >= head.length
+        assert size >= max(led.checkpoint_store().sizes())
     led.close()
+    assert stored_root(tmp_path) == expected_root(tmp_path)
     sizes = led.checkpoint_store().sizes()
     assert sizes[0] == 1 and sizes[-1] == 23
     assert all(b - a <= 4 for a, b in itertools.pairwise(sizes))
@@ -108,6 +119,62 @@ def test_torn_tail_and_lost_or_damaged_tree_files_are_recovered(tmp_path: Path) 
     latest = led.checkpoint_store().latest()
     assert latest is not None
     assert (checkpoint_of(latest).size, checkpoint_of(latest).root) == expected_root(tmp_path)
+
+
+def _append_then_die(path: str, count: int) -> None:
+    led = ledger(Path(path), transparency=TransparencySettings(checkpoint_every=1000))
+    for i in range(count):
+        led.append(signed_receipt(KEY, i))
+    os.kill(os.getpid(), signal.SIGKILL)  # the deferred leaf hashes die with the writer
+
+
+def test_a_writer_killed_with_deferred_hashes_loses_nothing(tmp_path: Path) -> None:
+    """A writer holds the hashes of entries appended since its last seal in memory; SIGKILL
+    loses them, and the next writer recomputes them from the chain before it goes on."""
+    proc = multiprocessing.get_context("fork").Process(
+        target=_append_then_die, args=(str(tmp_path), 10)
+    )
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL
+    size, root = stored_root(tmp_path)
+    assert size == 1  # only the first entry, sealed and checkpointed at once, was stored
+    assert (size, root) == expected_root(tmp_path, size)
+    assert expected_root(tmp_path)[0] == 10
+    led = ledger(tmp_path)
+    led.append(signed_receipt(KEY, 10))
+    note = led.checkpoint()
+    led.close()
+    assert stored_root(tmp_path) == expected_root(tmp_path)
+    verified = open_checkpoint(note, [Ed25519Verifier(led.origin or "", KEY.public_key())])
+    assert (verified.checkpoint.size, verified.checkpoint.root) == expected_root(tmp_path)
+
+
+def test_a_failed_flush_is_recomputed_before_the_next_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deferred hashes whose write fails are dropped, never half-kept: the next seal or
+    checkpoint rehashes them from the chain, and the checkpoint signs the log's true root."""
+    led = ledger(tmp_path, transparency=TransparencySettings(checkpoint_every=1000))
+    for i in range(5):
+        led.append(signed_receipt(KEY, i))
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    store = led._tree.tree.store  # type: ignore[union-attr]
+    with monkeypatch.context() as m:
+        m.setattr(store, "append_hashes", full_disk)
+        led.seal()  # the flush fails: a warning, and the chain is sealed all the same
+    head = read_head(tmp_path)
+    assert isinstance(head, Head) and head.length == 5
+    assert stored_root(tmp_path)[0] == 1
+    led.append(signed_receipt(KEY, 5))
+    note = led.checkpoint()
+    led.close()
+    assert checkpoint_of(note).size == 6
+    assert (checkpoint_of(note).size, checkpoint_of(note).root) == expected_root(tmp_path)
+    assert stored_root(tmp_path) == expected_root(tmp_path)
 
 
 def test_a_log_whose_entries_were_rewritten_refuses_to_sign(tmp_path: Path) -> None:

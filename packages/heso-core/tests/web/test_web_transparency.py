@@ -11,6 +11,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from heso.canonical import loads_strict
 from heso.errors import CanonicalizationError, TransparencyError
 from heso.keys import SigningKey
@@ -131,18 +133,34 @@ def test_page_accepts_real_sum_golang_org_checkpoints(verifier: Any) -> None:
     assert "does not match the name and key" in result
 
 
-def _live_log(tmp_path: Path) -> tuple[FileLedger, SigningKey, str]:
+def _live_log(tmp_path: Path, url: str | None = None) -> tuple[Any, SigningKey, str]:
+    """23 entries with a checkpoint every 5, in files (or the PostgreSQL store at ``url``)."""
     key = SigningKey.generate()
-    led = FileLedger(tmp_path, key=key, transparency=TransparencySettings(checkpoint_every=5))
+    settings = TransparencySettings(checkpoint_every=5)
+    if url is None:
+        led: Any = FileLedger(tmp_path, key=key, transparency=settings)
+    else:
+        from heso.ledger.postgres_store import PostgresLedger
+
+        led = PostgresLedger(url, key=key, transparency=settings)
     for i in range(23):
         led.append(signed_receipt(key, i))
     led.close()
     origin = led.origin or ""
-    return FileLedger(tmp_path), key, Ed25519Verifier(origin, key.public_key()).vkey()
+    if url is None:
+        reader: Any = FileLedger(tmp_path)
+    else:
+        reader = PostgresLedger(url)
+    return reader, key, Ed25519Verifier(origin, key.public_key()).vkey()
 
 
-def test_page_agrees_with_python_on_a_live_log(verifier: Any, tmp_path: Path) -> None:
-    reader, _key, vkey = _live_log(tmp_path)
+@pytest.mark.parametrize("store", ["file", "postgresql"])
+def test_page_agrees_with_python_on_a_live_log(
+    verifier: Any, tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    """Proofs from either store are the same files: the page checks them as Python does."""
+    url = request.getfixturevalue("postgres_store_url") if store == "postgresql" else None
+    reader, _key, vkey = _live_log(tmp_path, url)
     trust = {"log_keys": [vkey], "witnesses": [], "threshold": 0}
     store = reader.checkpoint_store()
     sizes = store.sizes()

@@ -11,7 +11,7 @@ import pytest
 
 from heso_testing.otlp import InMemoryTraces, OtlpReceiver
 from heso_testing.postgres import postgres_server, postgres_store_url, postgres_url
-from heso_testing.project import allow_all_project, heso_env, heso_project
+from heso_testing.project import Project, allow_all_project, heso_env, heso_project
 from heso_testing.providers import FakeProviderServer
 
 
@@ -50,6 +50,17 @@ def otel_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemoryTraces]:
     traces.shutdown()
 
 
+@pytest.fixture
+def pg_project(
+    heso_project: Project, postgres_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Project:
+    """A project whose store is a migrated PostgreSQL database (``HESO_STORE``), allowing
+    everything."""
+    heso_project.write_policy('[policy]\ndefault = "allow"\n')
+    monkeypatch.setenv("HESO_STORE", postgres_store_url)
+    return heso_project
+
+
 __all__ = [
     "allow_all_project",
     "fake_provider",
@@ -57,6 +68,7 @@ __all__ = [
     "heso_project",
     "otel_traces",
     "otlp_receiver",
+    "pg_project",
     "postgres_server",
     "postgres_store_url",
     "postgres_url",

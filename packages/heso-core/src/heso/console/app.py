@@ -289,6 +289,12 @@ def create_app(
     def entry(request: Request, body: bytes) -> dict[str, Any]:
         return view.entry(int(request.path_params["seq"]))
 
+    def checkpoints(request: Request, body: bytes) -> dict[str, Any]:
+        return view.checkpoints()
+
+    def proof(request: Request, body: bytes) -> dict[str, Any]:
+        return view.inclusion(int(request.path_params["seq"]))
+
     def chain(request: Request, body: bytes) -> dict[str, Any]:
         return view.chain(dict(request.query_params))
 
@@ -326,6 +332,8 @@ def create_app(
         Route("/api/session", api(session)),
         Route("/api/receipts", api(receipts)),
         Route("/api/entries/{seq:int}", api(entry)),
+        Route("/api/entries/{seq:int}/proof", api(proof)),
+        Route("/api/checkpoints", api(checkpoints)),
         Route("/api/timeline", api(timeline)),
         Route("/api/status", api(status)),
         Route("/api/export", export),

@@ -21,6 +21,7 @@ from typing import Any
 
 from heso import stores
 from heso.canonical import canonical_bytes, loads_strict
+from heso.console import index_file
 from heso.console.index import ChainIndex, newest_first, parse_stamp
 from heso.display import escape
 from heso.errors import CanonicalizationError, ChainError
@@ -114,7 +115,7 @@ class RowFilter:
         (``24h``, ``7d``) is a range ending now and wins over ``since``."""
         since = relative_since(params.get("last")) or parse_bound(params.get("since"))
         return cls(
-            wanted={f: params.get(f) or "" for f in (*FILTERS, "outcome")},
+            wanted={f: params.get(f) or "" for f in (*FILTERS, "host", "outcome")},
             q=(params.get("q") or "").strip().lower(),
             since=since,
             until=parse_bound(params.get("until")),
@@ -185,7 +186,7 @@ class ProjectView:
         spec = stores.setting(TomlSource.read(self.root / POLICY_FILE), self.root)
         self.ledger = stores.open_ledger(spec)
         self.approvals_store = stores.open_approvals(spec)
-        self.index = ChainIndex(self.ledger)
+        self.index = ChainIndex(self.ledger, self.data_dir / index_file.FILE_NAME)
         # One process: a background check in worker processes would leave them behind when
         # the console is stopped mid-check.
         self.watch = ChainWatch(self.ledger, workers=1)
@@ -253,9 +254,11 @@ class ProjectView:
                     break
                 lines[seq] = line
         rows = []
+        hosts = self.hosts(seqs)
         for seq in seqs:
             row = self.row(seq, outcomes, lines.get(seq))
             if row is not None:
+                row["host"] = hosts.get(seq, "")
                 rows.append(row)
         return {
             "total": total,
@@ -292,6 +295,22 @@ class ProjectView:
         for seq, _ in self.ledger.entries(max(base - 1, 0)):
             count = seq + 1
         return max(count, base)
+
+    def hosts(self, seqs: list[int]) -> dict[int, str]:
+        """The host each of the entries ``seqs`` was appended from, as the store recorded it
+        beside the entry (unsigned metadata; the file store records none)."""
+        hosts_of = getattr(self.ledger, "hosts", None)
+        if hosts_of is None or not seqs:
+            return {}
+        found: dict[int, str] = {}
+        for seq in seqs:
+            host = self.index.host(seq)
+            if host is not None:
+                found[seq] = host
+        rest = [seq for seq in seqs if seq not in found]
+        if rest:  # not indexed yet: the newest entries, one run read from the store
+            found.update(hosts_of(min(rest), max(rest) + 1))
+        return found
 
     def row(self, seq: int, outcomes: Outcomes, line: bytes | None = None) -> dict[str, Any] | None:
         """Entry ``seq`` (its ``line`` when already read) as the list shows it, parsed from the
@@ -384,6 +403,7 @@ class ProjectView:
             else:
                 row = row_of(seq, line).to_dict()
                 row["outcome"] = self.index.outcome_of(seq, row["action_hash"], outcomes.of)
+                row["host"] = self.index.host(seq) or ""
                 yield _csv_line([row[c] for c in EXPORT_COLUMNS])
 
     def entry(self, seq: int) -> dict[str, Any]:
@@ -393,6 +413,7 @@ class ProjectView:
         row = self.row(seq, Outcomes(self)) if inside else None
         if row is None:
             raise LookupError(f"no chain entry {seq}")
+        row["host"] = self.hosts([seq]).get(seq, "")
         try:
             entry = loads_strict(self.ledger.line(seq))
             receipt = entry["receipt"]
@@ -415,6 +436,22 @@ class ProjectView:
 
     def _approval_of(self, action_hash: str) -> bool:
         return bool(action_hash) and self.approvals_store.session_of(action_hash) is not None
+
+    # -- the transparency log ------------------------------------------------------------
+
+    def checkpoints(self) -> dict[str, Any]:
+        """The latest signed checkpoints, each verified (:mod:`heso.console.checkpoints`)."""
+        from heso.console import checkpoints
+
+        return checkpoints.checkpoints(self.root, self.trust(), self.ledger)
+
+    def inclusion(self, seq: int) -> dict[str, Any]:
+        """Entry ``seq``'s inclusion proof against the latest checkpoint, verified."""
+        from heso.console import checkpoints
+
+        if not 0 <= seq < self.entry_count():
+            raise LookupError(f"no chain entry {seq}")
+        return checkpoints.inclusion(self.root, self.trust(), self.ledger, seq)
 
     # -- the chain -----------------------------------------------------------------------
 
@@ -590,7 +627,10 @@ EXPORT_COLUMNS = (
     "approvers",
     "action_hash",
     "entry_hash",
+    "host",
 )
+"""The CSV export's columns (``host``: the store's unsigned record of where the entry was
+appended, empty on the file store)."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
@@ -635,7 +675,7 @@ def _filter_key(params: Mapping[str, str]) -> tuple[tuple[str, str], ...] | None
     or on the approvals store (not cached)."""
     if params.get("last") or params.get("outcome"):
         return None
-    names = (*FILTERS, "q", "since", "until")
+    names = (*FILTERS, "host", "q", "since", "until")
     return tuple((k, params[k]) for k in names if params.get(k))
 
 

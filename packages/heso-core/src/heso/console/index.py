@@ -1,7 +1,8 @@
 """The console's index of a ledger: the columns its filters read, kept in step with the store.
 
 One small record per entry, in arrays (a few dozen bytes an entry, whatever the receipts
-hold): a code for each of verb, tool, decision, rule, workflow and account, the capture time,
+hold): a code for each of verb, tool, decision, rule, workflow, account and host (the
+PostgreSQL store's unsigned record of where the entry was appended), the capture time,
 the approver count and the entry's outcome. :meth:`ChainIndex.refresh` reads only the entries
 appended since it last read (:meth:`~heso.ledger.store.LedgerReader.entries` from the last
 position) and starts over only when the entries it read are no longer there. The index is
@@ -11,7 +12,6 @@ themselves, and the chain's verdict comes from the verifier.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -19,14 +19,18 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+from heso.console import index_file
 from heso.errors import ChainError
 from heso.ledger.format import entry_hash
 from heso.ledger.store import LedgerReader
 
-COLUMNS = ("verb", "tool", "decision", "rule_id", "workflow", "account")
-FILTERS = ("verb", "tool", "decision", "workflow", "account", "outcome")
+COLUMNS = ("verb", "tool", "decision", "rule_id", "workflow", "account", "host")
+FILTERS = ("verb", "tool", "decision", "workflow", "account", "host", "outcome")
+_READ = 6
+"""The columns read from the entry itself (``host`` comes from the store, beside it)."""
 
 # Outcomes: what became of the action an entry records.
 RAN, BLOCKED, APPROVED, SUSPENDED, UNREADABLE = range(5)
@@ -43,6 +47,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BUCKETS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 _MAX_BUCKETS = 48
 _BATCH = 5_000
+SAVE_EVERY = 50_000
+"""Entries the index grows by before it is written to its file again (a smaller store is
+indexed afresh in about a second)."""
 _QUICK = 2_000
 """Entries a request indexes itself before handing the rest to a background thread."""
 
@@ -81,8 +88,15 @@ def epoch_of(stamp: Any) -> float:
 class ChainIndex:
     """The filterable columns of every entry of one ledger (thread-safe)."""
 
-    def __init__(self, ledger: LedgerReader) -> None:
+    def __init__(
+        self, ledger: LedgerReader, path: Path | None = None, save_every: int = SAVE_EVERY
+    ) -> None:
         self.ledger = ledger
+        self.path = path
+        """Where the index is kept between runs (``None``: never kept)."""
+        self.save_every = save_every
+        self._saved = 0
+        self._tried_load = False
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
@@ -120,6 +134,7 @@ class ChainIndex:
                 self.resets += 1
             last = None
             left = batch
+            first = self.length
             for seq, line in self.ledger.entries(self.length):
                 if seq != self.length:
                     break
@@ -131,6 +146,7 @@ class ChainIndex:
                 last = line
             if last is not None:
                 self._last_hash = entry_hash(last)
+            self._add_hosts(first, self.length)
             if left != 0:
                 self._stamp = stamp
             return left != 0
@@ -140,7 +156,10 @@ class ChainIndex:
         most ``wait`` seconds (``None``: until done); returns whether it is up to date."""
         with self._build_lock:
             if self._builder is None or not self._builder.is_alive():
-                if wait != 0 and self.refresh(batch=_QUICK):
+                # a saved index is taken up by the builder, not by this request
+                saved = not self._tried_load and self.path is not None and self.path.exists()
+                self._tried_load = self._tried_load or not saved
+                if not saved and wait != 0 and self.refresh(batch=_QUICK):
                     return True
                 self._builder = threading.Thread(
                     target=self._build, name="heso-console-index", daemon=True
@@ -151,8 +170,15 @@ class ChainIndex:
         return not builder.is_alive() and self.refresh(batch=_BATCH)
 
     def _build(self) -> None:
+        if not self._tried_load:
+            self._tried_load = True
+            self.load()
         while not self.refresh(batch=_BATCH):
             pass
+        try:
+            self.save()
+        except OSError:
+            pass  # a read-only or full data directory: the index is rebuilt next time
 
     def rewind(self, seq: int) -> None:
         """Forget entries from ``seq`` on (the verifier found entry ``seq`` changed), so the
@@ -175,30 +201,28 @@ class ChainIndex:
         except ChainError:
             return False
 
+    def _add_hosts(self, start: int, end: int) -> None:
+        """The host column of entries ``start`` to ``end``: what the store recorded beside
+        each entry (``hosts``, the PostgreSQL store), else empty."""
+        column, codes, table = self.columns["host"], self._codes["host"], self.values["host"]
+        hosts_of = getattr(self.ledger, "hosts", None)
+        known = hosts_of(start, end) if hosts_of is not None and end > start else {}
+        for seq in range(start, end):
+            value = known.get(seq, "")
+            code = codes.get(value)
+            if code is None:
+                code = codes[value] = len(table)
+                table.append(value)
+            column.append(code)
+
     def _add(self, line: bytes) -> None:
         seq = self.length
-        try:
-            receipt = _loads(line)["receipt"]
-            content = receipt["content"]
-            action, policy = content["action"], content["policy"]
-            approvers = 0
-            for sig in receipt.get("signatures") or ():
-                if type(sig) is dict and sig.get("key_id") != "operator":
-                    approvers += 1
-            values = (
-                action.get("verb"),
-                action.get("tool_name"),
-                policy.get("decision"),
-                policy.get("rule_id"),
-                action.get("workflow"),
-                action.get("account"),
-            )
-            action_hash = content.get("action_hash")
-            when = epoch_of(content.get("captured_at"))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        read = read_entry(line)
+        if read is None:
             values, action_hash, approvers = ("?", "?", "unreadable", "", "", ""), "", 0
             outcome, flag, when = UNREADABLE, 0, math.nan
         else:
+            values, action_hash, approvers, when = read
             outcome, flag = RAN, 0
             decision = values[2]
             if decision == "block":
@@ -214,7 +238,7 @@ class ChainIndex:
                     outcome = SUSPENDED
                     self.suspended.setdefault(action_hash, seq)
         columns, codes, tables = self._column_list, self._code_list, self._value_list
-        for k in range(6):
+        for k in range(_READ):
             value = values[k]
             if type(value) is not str:
                 value = ""
@@ -228,6 +252,55 @@ class ChainIndex:
         self.outcome.append(outcome)
         self.flags.append(flag)
         self.length += 1
+
+    # -- kept on disk ----------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Write the index to its file (atomically), when it has one and grew by
+        ``save_every`` entries since it was last written or read; returns whether it wrote."""
+        if self.path is None:
+            return False
+        with self._lock:
+            if self.length - self._saved < self.save_every:
+                return False
+            data = index_file.dump(self, self.ledger.location)
+            length = self.length
+        index_file.write(self.path, data)
+        self._saved = length
+        return True
+
+    def load(self) -> bool:
+        """Take up the index saved in its file when it still describes the store (the same
+        store, its entries still there, a sample of them read again the same); a stale,
+        foreign or damaged file is ignored (and rebuilt). Returns whether it was taken up."""
+        if self.path is None or self.length:
+            return False
+        state = index_file.load(self.path, self.ledger, COLUMNS, read_entry)
+        if state is None:
+            return False
+        with self._lock:
+            fresh = self._empty()  # nothing was indexed meanwhile
+            if fresh:
+                self._take(state)
+                self._saved = self.length
+        return fresh
+
+    def _empty(self) -> bool:
+        return self.length == 0
+
+    def _take(self, state: index_file.State) -> None:
+        self._reset()
+        for k, name in enumerate(COLUMNS):
+            self.values[name][:] = state.values[name]
+            self._codes[name].clear()
+            self._codes[name].update((v, i) for i, v in enumerate(state.values[name]))
+            self.columns[name].extend(state.columns[name])
+            self._value_list[k] = self.values[name]
+        self.when, self.approvers = state.when, state.approvers
+        self.outcome, self.flags = state.outcome, state.flags
+        self.suspended = dict(state.suspended)
+        self.length = state.length
+        self._last_hash = state.last_hash
 
     # -- asking it -------------------------------------------------------------------------
 
@@ -259,15 +332,15 @@ class ChainIndex:
         among: Any,
     ) -> range | list[int]:
         n = self.length
-        tests: list[Callable[[int], bool]] = []
+        equal: list[tuple[array[int], int]] = []
         for name in COLUMNS:
             value = wanted.get(name)
             if value:
                 code = self._codes[name].get(value)
                 if code is None:
                     return []
-                col = self.columns[name]
-                tests.append(functools.partial(_equals, col, code))
+                equal.append((self.columns[name], code))
+        tests: list[Callable[[int], bool]] = []
         when = self.when
         if since is not None:
             tests.append(lambda i: when[i] >= since)
@@ -276,13 +349,18 @@ class ChainIndex:
         outcome = wanted.get("outcome")
         if outcome:
             tests.append(self._outcome_test(outcome, resolve))
-        pool = range(n) if among is None else among
-        if not tests:
+        pool: range | list[int] = range(n) if among is None else among
+        if not equal and not tests:
             return pool
-        if len(tests) == 1:
-            test = tests[0]
-            return [i for i in pool if test(i)]
-        return [i for i in pool if all(t(i) for t in tests)]
+        # the exact columns first, each one pass over what is left (no call per entry)
+        for col, code in equal:
+            if among is None and pool == range(n):
+                pool = [i for i, c in enumerate(col) if c == code]
+            else:
+                pool = [i for i in pool if col[i] == code]
+        for test in tests:
+            pool = [i for i in pool if test(i)]
+        return pool
 
     def _outcome_test(
         self, outcome: str, resolve: Callable[[str], str] | None
@@ -304,6 +382,14 @@ class ChainIndex:
         if outcome == "approved":
             return lambda i: codes[i] == APPROVED or i in resolved
         return lambda i: i in resolved
+
+    def host(self, seq: int) -> str | None:
+        """The host of entry ``seq`` (empty when the store recorded none); ``None`` when the
+        entry is not indexed."""
+        with self._lock:
+            if not 0 <= seq < self.length:
+                return None
+            return self.values["host"][self.columns["host"][seq]]
 
     def outcome_of(self, seq: int, action_hash: str, resolve: Callable[[str], str]) -> str:
         code = self.outcome[seq]
@@ -352,8 +438,29 @@ class ChainIndex:
         }
 
 
-def _equals(col: array[int], code: int, i: int) -> bool:
-    return col[i] == code
+def read_entry(line: bytes) -> tuple[tuple[Any, ...], Any, int, float] | None:
+    """The indexed fields of an entry: the columns read from it (verb, tool, decision, rule,
+    workflow, account), its action_hash, its approvers and capture time; ``None`` when it is
+    not a readable receipt."""
+    try:
+        receipt = _loads(line)["receipt"]
+        content = receipt["content"]
+        action, policy = content["action"], content["policy"]
+        approvers = 0
+        for sig in receipt.get("signatures") or ():
+            if type(sig) is dict and sig.get("key_id") != "operator":
+                approvers += 1
+        values = (
+            action.get("verb"),
+            action.get("tool_name"),
+            policy.get("decision"),
+            policy.get("rule_id"),
+            action.get("workflow"),
+            action.get("account"),
+        )
+        return values, content.get("action_hash"), approvers, epoch_of(content.get("captured_at"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _start(bucket: int, size: int, fmt: str) -> str:

@@ -353,23 +353,42 @@ class FileLedger:
         self._tree_stale = False
 
     def _add_leaves(self, lines: list[bytes]) -> None:
-        """The tree's share of an append: one leaf per line written. A failure to store the
-        hashes is caught up at the next append (the chain holds the lines)."""
+        """The tree's share of an append: one leaf per line written, hashed and stored in one
+        write at the next seal or checkpoint (:meth:`_flush_tree`). A failure to store the
+        hashes is caught up later (the chain holds the lines)."""
         assert self._tree is not None
         if self._tree_stale:
             self._sync_tree()
             return
         try:
-            append = self._tree.tree.append
-            for line in lines:
-                append(line)
+            self._tree.defer(lines)
+        except (OSError, TransparencyError) as exc:
+            self._tree_stale = True
+            log.warning("cannot update %s (%s); it is caught up later", TREE_FILE, exc)
+
+    def _flush_tree(self) -> None:
+        """Store the hashes of the leaves deferred so far (before a head covers them), or
+        catch the tree up with the chain; a failure is caught up later."""
+        if self._tree is None:
+            return
+        try:
+            if self._tree_stale:
+                self._tree.recover(self._seq)
+                self._tree_stale = False
+            else:
+                self._tree.flush()
         except (OSError, TransparencyError) as exc:
             self._tree_stale = True
             log.warning("cannot update %s (%s); it is caught up later", TREE_FILE, exc)
 
     def _checkpoint_locked(self) -> bytes:
-        """Sign, keep and return a checkpoint of the tree as it is (hold the locks)."""
+        """Sign, keep and return a checkpoint of the whole chain (hold the locks): entries
+        other writers appended are folded in first, so it never covers less than the log (nor
+        less than a checkpoint another writer issued)."""
         assert self._tree is not None and self._fd is not None
+        self._catch_up()
+        if self._tree.tree.size != self._seq:
+            self._tree_stale = True
         if self._tree_stale:
             self._sync_tree()
         if self.durability == "fsync" and self._synced < self._size:
@@ -379,12 +398,14 @@ class FileLedger:
             except OSError as exc:
                 raise ChainError(f"cannot fsync the audit chain: {exc}") from exc
             self._synced = max(self._synced, self._size)
-        store = self._tree.tree.store
-        if self.durability == "fsync" and isinstance(store, FileHashStore):
-            store.sync()
         try:
+            self._tree.flush()
+            store = self._tree.tree.store
+            if self.durability == "fsync" and isinstance(store, FileHashStore):
+                store.sync()
             return self._tree.issue()
         except (OSError, TransparencyError) as exc:
+            self._tree_stale = True  # deferred leaves may be lost: recompute from the chain
             raise ChainError(f"cannot issue a checkpoint: {exc}") from exc
 
     @contextlib.contextmanager
@@ -672,6 +693,7 @@ class FileLedger:
             except OSError as exc:
                 raise ChainError(f"cannot fsync the audit chain: {exc}") from exc
             self._synced = max(self._synced, self._size)
+        self._flush_tree()  # readers of the tree see at least what the head covers
         doc = sign_head(self.key, self._seq, self._prev, self._size)
         try:
             durable.atomic_write(self.data_dir / HEAD_FILE, head_bytes(doc), sync=sync)
@@ -698,7 +720,8 @@ class FileLedger:
                     self._seal_locked()  # in fsync durability, the lines are synced first
                 elif self.durability == "fsync":
                     os.fsync(self._fd)
-                if self._tree is not None and self._tree.tree.size > self._tree.latest_size():
+                self._flush_tree()
+                if self._tree is not None and self._tree.size > self._tree.latest_size():
                     self._checkpoint_locked()
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -757,7 +780,8 @@ class FileLedger:
         return reader.line_ending_at(self.path, head.size)
 
     def merkle_tree(self) -> MerkleTree:
-        """The Merkle tree as stored, opened to read proofs (a writer keeps it current)."""
+        """The Merkle tree as stored, opened to read proofs: a writer keeps it current up to
+        its signed head and latest checkpoint (it stores newer leaves at its next seal)."""
         try:
             return MerkleTree(FileHashStore(self.data_dir / TREE_FILE, writable=False))
         except FileNotFoundError:

@@ -1,18 +1,22 @@
 """The PostgreSQL store: one chain for a fleet, appended to by many processes on many hosts.
 
 Tables (:mod:`heso.database`): ``heso_entries`` keeps each entry's exact line (so the file form
-exports byte for byte) with its ``seq``, its receipt's ``action_hash`` (a lookup aid) and its
-byte offset in the file form; ``heso_tip`` is the chain's tip (length, last hash, file-form
-size); ``heso_heads`` keeps every signed head.
+exports byte for byte) with its ``seq``, its receipt's ``action_hash`` (a lookup aid), its
+byte offset in the file form and the ``host`` that appended it (unsigned metadata, never
+read by verification); ``heso_tip`` is the chain's tip (length, last hash, file-form size);
+``heso_heads`` keeps every signed head; ``heso_tree`` and ``heso_checkpoints`` keep the log's
+Merkle tree and signed checkpoints (:mod:`heso.ledger.postgres_tree`).
 
 Appending: receipts arrive signed; concurrent appends of one process queue up and the first
 waiting thread leads a batch (group commit). The batch's one transaction locks the tip row,
-links the lines to it, inserts them and moves the tip (:meth:`PostgresLedger._link`, the one
-place entries are written), so writers on any host get one total order with no fork and no
-gap. Heads are signed after the commit, outside any lock. An append returns only after its
-transaction committed (PostgreSQL's durability, ``synchronous_commit``): the gate then runs the
-body. A transaction whose outcome was lost with its connection is looked up before it is
-retried, so a retry never duplicates an entry.
+links the lines to it, inserts them with their Merkle tree hashes (O(log n) per append) and
+moves the tip (:meth:`PostgresLedger._link`, the one place entries are written), so writers on
+any host get one total order with no fork and no gap. Heads are signed after the commit, outside
+any lock. An append returns only after its transaction committed (PostgreSQL's durability,
+``synchronous_commit``): the gate then runs the body. A transaction whose outcome was lost with
+its connection is looked up before it is retried, so a retry never duplicates an entry.
+Checkpoints are issued after a commit when due (every N entries or T seconds,
+``[heso.transparency]``) or on demand, holding the tip lock so each one covers a settled tree.
 
 The database is not trusted: verification (:mod:`heso.ledger.verify`) reads the lines alone,
 in ``seq`` order, and checks them against the signed head, exactly as for the file store.
@@ -20,6 +24,8 @@ in ``seq`` order, and checks them against the signed head, exactly as for the fi
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Hashable, Iterator, Mapping
@@ -34,17 +40,24 @@ from heso.errors import (
     CanonicalizationError,
     ChainError,
     ReceiptNotFoundError,
+    TransparencyError,
 )
 from heso.keys import SigningKey
 from heso.ledger import format as fmt
 from heso.ledger.format import GENESIS, Entry, Head, head_bytes, parse_head, sign_head
 from heso.ledger.index import validate_prefix
+from heso.ledger.postgres_tree import PostgresCheckpointStore, PostgresHashStore
 from heso.ledger.verify import Checked, Checker, Segment, head_matches
+from heso.transparency.ledger_tree import LedgerTree
+from heso.transparency.settings import TransparencySettings
+from heso.transparency.tree import MerkleTree
 from heso.verdict import Verdict
 
 if TYPE_CHECKING:
     import psycopg
 
+HOST_ENV = "HESO_HOST"
+MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
@@ -76,6 +89,8 @@ class PostgresLedger:
         seal_interval: float = 1.0,
         lock_timeout: float = 10.0,
         db: Database | None = None,
+        transparency: TransparencySettings | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db if db is not None else Database(url)
         self.key = key
@@ -90,6 +105,15 @@ class PostgresLedger:
         self._unsealed = 0
         self._last_seal = 0.0
         self._tip: tuple[int, str, int] = (0, GENESIS, 0)
+        self.transparency = transparency or TransparencySettings()
+        # The writer's tree and checkpoints; ``_tree_lock`` is taken before the tip row lock.
+        self._hashes = PostgresHashStore(self.db)
+        self._checkpoints = PostgresCheckpointStore(self.db)
+        self._tree: LedgerTree | None = None
+        self._tree_lock = threading.Lock()
+        self._tree_stale = True
+        self.host = host if host is not None else host_name()
+        """The host recorded with each entry this process appends (unsigned metadata)."""
 
     @property
     def location(self) -> str:
@@ -119,6 +143,13 @@ class PostgresLedger:
                 "refusing to append: the entry under the signed head was altered or removed "
                 "(run `heso verify --chain`)"
             )
+        self._tree = LedgerTree(
+            self._hashes,
+            self._checkpoints,
+            self._tree_lines,
+            settings=self.transparency,
+            key=self.key,
+        )
         self._ready = True
 
     def append(self, receipt: Mapping[str, Any]) -> Entry:
@@ -149,6 +180,7 @@ class PostgresLedger:
             raise ChainError(str(me.error)) from me.error
         assert me.entry is not None
         self._maybe_seal()
+        self._maybe_checkpoint()
         return me.entry
 
     def _commit(self, batch: list[_Pending]) -> None:
@@ -183,6 +215,12 @@ class PostgresLedger:
         """The one place entries are written: lock the tip, link ``batch`` to it, insert the
         lines and move the tip, in ``conn``'s transaction. ``attempt`` remembers the first
         line a failed try sent: when it is in the table, that try committed after all."""
+        with self._tree_lock:  # before the tip row lock, as :meth:`_issue` takes them
+            self._link_locked(conn, batch, attempt)
+
+    def _link_locked(
+        self, conn: psycopg.Connection[Any], batch: list[_Pending], attempt: list[tuple[int, bytes]]
+    ) -> None:
         if attempt:
             seq0, line0 = attempt[0]
             row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
@@ -205,19 +243,25 @@ class PostgresLedger:
                 )
             h = blake3.blake3(line).hexdigest()
             p.entry = Entry(seq, h, offset)
-            rows.append((seq, p.action_hash, offset, line))
+            rows.append((seq, p.action_hash, offset, line, self.host))
             seq, offset, prev = seq + 1, offset + len(line) + 1, h
         attempt[:] = [(rows[0][0], rows[0][3])]
+        tree_rows = self._tree_rows(conn, int(length), [row[3] for row in rows])
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY heso_entries (seq, action_hash, byte_offset, line) FROM STDIN"
+                "COPY heso_entries (seq, action_hash, byte_offset, line, host) FROM STDIN"
             ) as copy:
                 for row in rows:
                     copy.write_row(row)
+            # The tree rows ride on the tip's update: no round trip of their own.
             cur.execute(
-                "UPDATE heso_tip SET length = %s, prev = %s, size = %s", (seq, prev, offset)
+                "WITH tree AS (INSERT INTO heso_tree (seq, hashes) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bytea[])) "
+                "UPDATE heso_tip SET length = %s, prev = %s, size = %s",
+                ([r[0] for r in tree_rows], [r[1] for r in tree_rows], seq, prev, offset),
             )
         conn.commit()
+        self._tree_stale = False
         # Durability barrier: a transaction with an id commits synchronously (the server's
         # synchronous_commit), and its flush covers every earlier WAL record, ours included.
         # Writers of other processes share these flushes (PostgreSQL's group commit).
@@ -226,6 +270,113 @@ class PostgresLedger:
         self._tip = (seq, prev, offset)
         with self._seal_lock:
             self._unsealed += len(rows)
+
+    def _tree_rows(
+        self, conn: psycopg.Connection[Any], length: int, lines: list[bytes]
+    ) -> list[tuple[int, bytes]]:
+        """The ``heso_tree`` rows of ``lines`` (entries ``length`` on), from the tree's right
+        edge kept in memory (re-read, and caught up from the entries, when another writer
+        appended or a try failed): O(log n) hashing per line."""
+        ltree = self._tree
+        assert ltree is not None
+        tree = ltree.tree
+        with self._hashes.bound(conn):
+            try:
+                stale, self._tree_stale = self._tree_stale, True  # until this commits
+                if stale or tree.size != length:
+                    tree.reload()  # another writer's rows: the edge is re-read, O(log n)
+                    if tree.size != length:
+                        ltree.recover(length)  # behind (a chain from before the tree) or ahead
+                with self._hashes.deferred() as tree_rows:
+                    ltree.add(lines)
+            except TransparencyError as exc:
+                raise ChainError(f"refusing to append: {exc}") from None
+        return tree_rows
+
+    def _tree_lines(self, start: int) -> Iterator[tuple[int, bytes]]:
+        """The log's lines for the writer's tree: over the bound transaction when there is
+        one (the writer holds the tip lock), else as :meth:`entries`."""
+        conn = self._hashes.connection
+        if conn is None:
+            yield from self._lines(start)
+            return
+        limit = 1  # recovery often reads one line only
+        while True:
+            rows = conn.execute(
+                "SELECT seq, line FROM heso_entries WHERE seq >= %s ORDER BY seq LIMIT %s",
+                (start, limit),
+            ).fetchall()
+            for s, line in rows:
+                yield int(s), bytes(line)
+            if len(rows) < limit:
+                return
+            start, limit = int(rows[-1][0]) + 1, FETCH
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def _maybe_checkpoint(self) -> None:
+        """Issue a checkpoint when one is due (every N entries or T seconds)."""
+        ltree = self._tree
+        if ltree is not None and not self._tree_stale and ltree.due():
+            self._issue(force=False)
+
+    def _issue(self, *, force: bool) -> bytes | None:
+        """Sign and keep a checkpoint of the tree under the tip lock (``force``: even when
+        another writer issued a recent one); returns the note, or ``None`` when not due."""
+        self._ensure_ready()
+        ltree = self._tree
+        assert ltree is not None
+
+        def issue(conn: psycopg.Connection[Any]) -> bytes | None:
+            row = conn.execute("SELECT length FROM heso_tip FOR UPDATE").fetchone()
+            length = int(row[0]) if row else 0
+            with self._hashes.bound(conn), self._checkpoints.bound(conn):
+                ltree.recover(length)
+                ltree.latest()  # another writer may have issued one since
+                if not force and not ltree.due():
+                    return None
+                return ltree.issue()
+
+        with self._tree_lock:
+            self._tree_stale = True
+            try:
+                note = self.db.run("issue a checkpoint", issue, deadline=self.lock_timeout)
+            except TransparencyError as exc:
+                raise ChainError(f"cannot issue a checkpoint: {exc}") from None
+            self._tree_stale = False
+        return note
+
+    def checkpoint(self) -> bytes:
+        """Issue a signed checkpoint of the whole log now; returns the note (the latest one
+        when nothing was appended since it)."""
+        note = self._issue(force=True)
+        assert note is not None
+        return note
+
+    def keep_cosigned(self, note: bytes) -> None:
+        """Keep ``note`` (a checkpoint this log issued, now with witness cosignatures) as the
+        newest copy of its size."""
+        self._ensure_ready()
+        assert self._tree is not None
+        try:
+            self._tree.keep_cosigned(note)
+        except TransparencyError as exc:
+            raise ChainError(f"cannot keep the cosigned checkpoint: {exc}") from None
+
+    @property
+    def origin(self) -> str | None:
+        """The origin line of this log's checkpoints (known to a writer)."""
+        if self.key is None:
+            return None
+        return self.transparency.origin_for(self.key.public_key())
+
+    def merkle_tree(self) -> MerkleTree:
+        """The Merkle tree as stored, to read roots and proofs."""
+        return MerkleTree(PostgresHashStore(self.db))
+
+    def checkpoint_store(self) -> PostgresCheckpointStore:
+        """The signed checkpoints kept in the database."""
+        return PostgresCheckpointStore(self.db)
 
     def _maybe_seal(self) -> None:
         now = time.monotonic()
@@ -268,6 +419,9 @@ class PostgresLedger:
         try:
             if self._unsealed and self.key is not None:
                 self._seal_tip()
+            ltree = self._tree
+            if ltree is not None and not self._tree_stale and ltree.tree.size > ltree.latest_size():
+                self._issue(force=True)
         finally:
             self.db.close()
 
@@ -420,6 +574,15 @@ class PostgresLedger:
                 continue
         return out
 
+    def hosts(self, start: int, end: int) -> dict[int, str]:
+        """The host each entry with ``start <= seq < end`` was appended from (``HESO_HOST`` or
+        the machine's name, recorded by the writer beside the line: unsigned metadata)."""
+        rows = self._fetch_all(
+            "SELECT seq, host FROM heso_entries WHERE seq >= %s AND seq < %s AND host IS NOT NULL",
+            (start, end),
+        )
+        return {int(seq): str(host) for seq, host in rows}
+
     def stamp(self) -> Hashable:
         row = self._fetch_one(
             "SELECT (SELECT length FROM heso_tip), (SELECT count(*) FROM heso_entries), "
@@ -427,6 +590,11 @@ class PostgresLedger:
             (),
         )
         return tuple(row) if row else ()
+
+
+def host_name() -> str:
+    """This host's name as entries record it: ``HESO_HOST``, else the machine's name."""
+    return os.environ.get(HOST_ENV, "").strip()[:MAX_HOST] or socket.gethostname()[:MAX_HOST]
 
 
 def _check_lines(lines: Iterator[tuple[int, bytes]], checker: Checker) -> Segment:

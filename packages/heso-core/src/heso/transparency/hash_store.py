@@ -95,7 +95,12 @@ class HashStore(Protocol):
 
     def append_hashes(self, start: int, hashes: Sequence[bytes]) -> None:
         """Store ``hashes`` at ``start``, ``start + 1``, …, dropping anything stored at or
-        beyond ``start`` first (a torn or stale tail)."""
+        beyond ``start`` first (a torn or stale tail).
+
+        ``hashes`` are whole groups: one leaf's (``start`` is its :func:`group_start`), or
+        those of consecutive leaves in one batch (:meth:`MerkleTree.extend
+        <heso.transparency.tree.MerkleTree.extend>`); :func:`group_size` splits them.
+        """
         ...
 
     def truncate(self, count: int) -> None:
@@ -142,8 +147,9 @@ class FileHashStore:
     """A :class:`HashStore` in one flat file: hash ``i`` is bytes ``[32i, 32i + 32)``.
 
     The file is derived data (the log's entries rebuild it), so an append is one ``pwrite``
-    and :meth:`sync` is the owner's choice. A torn last write leaves a partial group, which
-    :class:`~heso.transparency.tree.MerkleTree` ignores and the next append overwrites. The
+    (of one leaf's group, or of a batch) and :meth:`sync` is the owner's choice. A torn last
+    write leaves a partial group, which :class:`~heso.transparency.tree.MerkleTree` ignores
+    and the next append overwrites. The
     owner opens the tree with the log's size (``MerkleTree(store, size=n)``), which also cuts
     anything written past it. Thread-safe; several processes must serialize appends (the
     log's own write lock does) and :meth:`~heso.transparency.tree.MerkleTree.reload` after

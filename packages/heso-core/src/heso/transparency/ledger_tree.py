@@ -1,19 +1,24 @@
 """The Merkle tree and checkpoints of one ledger, whatever store keeps it.
 
-A ledger store owns one :class:`LedgerTree` and calls it at three points, all under its write
-lock: :meth:`~LedgerTree.recover` when it opens (or after another writer appended),
-:meth:`~LedgerTree.add` with the lines it just wrote (O(log n) hashing and one write per
-append), and :meth:`~LedgerTree.issue` when :meth:`~LedgerTree.due` says a checkpoint is due
-(every ``checkpoint_every`` entries or ``checkpoint_interval`` seconds). The store supplies a
+A ledger store owns one :class:`LedgerTree` and calls it, always under its write lock:
+:meth:`~LedgerTree.recover` when it opens (or after another writer appended),
+:meth:`~LedgerTree.add` with the lines it just wrote (hashed and stored at once: a store that
+writes them in the entry's own transaction), or :meth:`~LedgerTree.defer` (held in memory,
+then hashed and stored in one write by :meth:`~LedgerTree.flush`, which the store calls before
+it signs a head; :meth:`~LedgerTree.issue` and a full buffer flush too), and
+:meth:`~LedgerTree.issue` when :meth:`~LedgerTree.due` says a checkpoint is due (every
+``checkpoint_every`` entries or ``checkpoint_interval`` seconds). The store supplies a
 :class:`~heso.transparency.hash_store.HashStore` and a
 :class:`~heso.transparency.checkpoint_store.CheckpointStore`; the file store keeps them in
 ``receipts.tree`` and ``checkpoints/``, a database in tables.
 
 The tree is derived data: the log's lines rebuild it. Recovery cuts hashes past the log's
 length, checks the last stored leaf against the log's line, and hashes only the entries it
-lacks. A checkpoint is signed only if the tree at its size extends the last checkpoint issued:
-a log never signs two inconsistent checkpoints, and refuses to go on once its entries no longer
-match what it signed.
+lacks, so a crash that loses deferred leaves loses nothing the next writer does not recompute.
+Readers of the stored tree see at least every leaf a checkpoint (or, for the file store, the
+signed head) covers, and possibly fewer than the log holds. A checkpoint is signed only if the
+tree at its size extends the last checkpoint issued: a log never signs two inconsistent
+checkpoints, and refuses to go on once its entries no longer match what it signed.
 """
 
 from __future__ import annotations
@@ -33,12 +38,17 @@ from heso.transparency.note import Ed25519Signer, parse_note
 from heso.transparency.settings import TransparencySettings
 from heso.transparency.tree import MerkleTree
 
-__all__ = ["LedgerTree", "Lines"]
+__all__ = ["MAX_DEFERRED_BYTES", "MAX_DEFERRED_LEAVES", "LedgerTree", "Lines"]
 
 log = logging.getLogger("heso.transparency")
 
 Lines = Callable[[int], Iterator[tuple[int, bytes]]]
 """``entries(start)``: ``(seq, line)`` of the log's complete entries from ``start`` on."""
+
+MAX_DEFERRED_LEAVES = 1024
+"""Deferred leaves held before :meth:`LedgerTree.defer` flushes them itself …"""
+MAX_DEFERRED_BYTES = 1 << 20
+"""… or deferred line bytes (bounds the memory they hold)."""
 
 
 class LedgerTree:
@@ -63,6 +73,8 @@ class LedgerTree:
             origin = self.settings.origin_for(key.public_key())
             self.signer = Ed25519Signer(origin, key)
         self.tree = MerkleTree(hashes)
+        self._deferred: list[bytes] = []
+        self._deferred_bytes = 0
         self._last_size: int | None = None  # the latest checkpoint's size (None: not read yet)
         self._last_time = clock()
         self._due_size = 1
@@ -75,10 +87,16 @@ class LedgerTree:
 
     # -- keeping up with the log ------------------------------------------------------------
 
+    @property
+    def size(self) -> int:
+        """The leaves added so far, stored or deferred."""
+        return self.tree.size + len(self._deferred)
+
     def recover(self, length: int) -> None:
-        """Bring the tree to the log's ``length`` entries: drop hashes of entries the log no
-        longer has, rebuild when the last stored leaf is not the log's line (a store restored
-        from elsewhere), and hash the entries it lacks."""
+        """Bring the tree to the log's ``length`` entries: drop deferred leaves and hashes of
+        entries the log no longer has, rebuild when the last stored leaf is not the log's line
+        (a store restored from elsewhere), and hash the entries it lacks."""
+        self._drop_deferred()
         tree = self.tree
         tree.reload(length)
         if tree.size:
@@ -90,10 +108,35 @@ class LedgerTree:
             self.add(line for seq, line in self._entries(tree.size) if seq < length)
 
     def add(self, lines: Iterable[bytes]) -> None:
-        """Append the log's new lines as leaves (in order, right after the tree's last)."""
+        """Append the log's new lines as leaves (in order, right after the tree's last) and
+        store their hashes now (after any deferred ones), one leaf's group per store write."""
+        self.flush()
         append = self.tree.append
         for line in lines:
             append(line)
+
+    def defer(self, lines: Sequence[bytes]) -> None:
+        """Append the log's new lines as leaves, hashed and stored at the next :meth:`flush`
+        (or now, once ``MAX_DEFERRED_LEAVES`` or ``MAX_DEFERRED_BYTES`` are held)."""
+        deferred = self._deferred
+        deferred += lines
+        for line in lines:
+            self._deferred_bytes += len(line)
+        if len(deferred) >= MAX_DEFERRED_LEAVES or self._deferred_bytes >= MAX_DEFERRED_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hash the deferred leaves and store their hashes in one write. On failure they are
+        dropped (the store keeps what it had) and :meth:`recover` rehashes them from the log."""
+        if not self._deferred:
+            return
+        lines = self._deferred
+        self._drop_deferred()
+        self.tree.extend(lines)
+
+    def _drop_deferred(self) -> None:
+        self._deferred = []
+        self._deferred_bytes = 0
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -118,7 +161,7 @@ class LedgerTree:
             return False
         if self._last_size is None:
             self.latest_size()
-        size = self.tree.size
+        size = self.size
         if size >= self._due_size:
             return True
         if now is None:
@@ -137,6 +180,7 @@ class LedgerTree:
         not extend the latest checkpoint, even after rebuilding the tree from the entries."""
         if self.signer is None:
             raise ChainError("this ledger was opened to read: issuing a checkpoint needs its key")
+        self.flush()
         previous = self.latest()
         prev_cp = None
         if previous is not None:
@@ -179,4 +223,5 @@ class LedgerTree:
 
     def prove_consistency(self, old: int, new: int) -> Sequence[bytes]:
         """The consistency proof between two sizes (for witnesses)."""
+        self.flush()
         return self.tree.consistency_proof(old, new)

@@ -34,14 +34,11 @@ EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 """The root hash of the empty tree: SHA-256 of the empty string."""
 
 _sha256 = hashlib.sha256
-_LEAF_STATE = hashlib.sha256(b"\x00")  # copied per leaf: one call fewer than hashing 0x00 || leaf
 
 
 def leaf_hash(leaf: bytes) -> bytes:
     """``SHA-256(0x00 || leaf)``: the hash of one leaf."""
-    h = _LEAF_STATE.copy()
-    h.update(leaf)
-    return h.digest()
+    return _sha256(b"\x00" + leaf).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

@@ -14,7 +14,9 @@ ragged right end of the tree (its perfect subtrees, folded right to left).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 from heso.errors import TransparencyError
 from heso.transparency.hash_store import (
@@ -33,6 +35,9 @@ __all__ = [
     "inclusion_ranges",
     "perfect_subtrees",
 ]
+
+EXTEND_CHUNK: Final = 4096
+"""Leaves :meth:`MerkleTree.extend` hashes per store write (bounds its memory)."""
 
 Range = tuple[int, int]
 """Leaves ``[start, end)``."""
@@ -199,9 +204,20 @@ class MerkleTree:
         return n
 
     def extend(self, leaves: Iterable[bytes]) -> int:
-        """Append many leaves; returns the new size."""
-        for leaf in leaves:
-            self.append(leaf)
+        """Append many leaves, storing the hashes of each ``EXTEND_CHUNK`` of them in one
+        write; returns the new size."""
+        it = iter(leaves)
+        while chunk := list(itertools.islice(it, EXTEND_CHUNK)):
+            start = self._range.size
+            add = self._range.append_hash
+            hashes: list[bytes] = []
+            for leaf in chunk:
+                hashes += add(leaf_hash(leaf))
+            try:
+                self._store.append_hashes(group_start(start), hashes)
+            except BaseException:
+                self.reload()  # not stored: rebuild the edge from what the store holds
+                raise
         return self.size
 
     # -- reading -------------------------------------------------------------------------------

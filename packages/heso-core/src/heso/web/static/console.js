@@ -155,8 +155,8 @@
 
   // -- receipts
 
-  const FILTER_KEYS = ["q", "verb", "tool", "decision", "outcome", "workflow", "account", "last",
-    "since", "until"];
+  const FILTER_KEYS = ["q", "verb", "tool", "decision", "outcome", "workflow", "account", "host",
+    "last", "since", "until"];
   const PAGE = 100;
   const RANGES = [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"],
     ["30d", "last 30 days"]];
@@ -230,6 +230,7 @@
       input("q", "search hash, tool, rule, fields…"),
       select("verb", "verb"), select("tool", "tool"), select("decision", "decision"),
       select("outcome", "outcome"), select("workflow", "workflow"), select("account", "account"),
+      select("host", "host"),
       h("div", { class: "times" }, range, "or from", since, "to", time("until"), "(UTC)"),
     );
     const exportLink = (format) => h("a", { class: "button secondary", id: `export-${format}`,
@@ -253,6 +254,9 @@
           data.facets[name].map((v) => h("option", { value: v }, v)));
         el.value = keep;
       }
+      // the host column: only a store that records hosts (PostgreSQL) has any
+      const withHost = data.facets.host.length > 0;
+      selects.host.hidden = !withHost && !f.host;
       count.textContent = `${data.matched} of ${data.total}`;
       indexing.hidden = data.complete;
       indexing.textContent = data.complete ? "" : `Indexing the store: ${data.indexed} of ` +
@@ -267,6 +271,7 @@
           h("td", { class: "outcome" }, h("span", { class: `pill ${OUTCOME_PILL[r.outcome] || ""}`,
             "data-outcome": r.outcome }, r.outcome)),
           h("td", {}, r.workflow), h("td", {}, r.account),
+          withHost ? h("td", { class: "host", title: "unsigned: recorded by the store" }, r.host) : null,
           h("td", {}, r.approvers ? h("span", { class: "pill l1" }, `co-signed ×${r.approvers}`) : ""),
           h("td", {}, h("code", {}, short(r.action_hash))));
         tr.addEventListener("click", () => {
@@ -277,7 +282,8 @@
       }));
       add(clear(table), h("table", { class: "list" },
         h("thead", {}, h("tr", {}, ["entry", "captured (UTC)", "action", "decision", "outcome",
-          "workflow", "account", "approvers", "action_hash"].map((c) => h("th", {}, c)))), body));
+          "workflow", "account", withHost ? "host (unsigned)" : null, "approvers", "action_hash"]
+          .filter((c) => c !== null).map((c) => h("th", {}, c)))), body));
       if (!data.rows.length) add(table, h("p", { class: "hint" }, "No receipt matches."));
       const last = Math.max(0, Math.ceil(data.matched / PAGE) - 1);
       const go = (page) => { state.page = page; refresh(); };
@@ -323,6 +329,8 @@
         ["workflow / account", `${a.workflow} / ${a.account}`],
         a.agent ? ["agent", a.agent] : null,
         ["captured at", c.captured_at],
+        data.row.host ? ["host", data.row.host, h("span", { class: "muted" },
+          " (unsigned: recorded by the store, not part of the receipt)")] : null,
         ["action_hash", h("code", { class: "hash" }, c.action_hash)],
         ["operator", h("code", { class: "hash" }, c.agent_identity)],
         ["signatures", r.signatures.map((s) => h("div", {}, h("code", {}, s.key_id), " ",
@@ -351,10 +359,69 @@
       }, "Download receipt"), h("span", { class: "hint" },
         "check it anywhere with `heso verify receipt.json` or the offline verifier page")),
     );
+    const proofBox = h("div", { class: "proof", "data-proof": "" }, h("h3", {}, "Transparency log"),
+      h("p", { class: "hint" }, "Proving this entry against the latest checkpoint…"));
+    add(card, proofBox);
     if (card.getBoundingClientRect().top < 0 || card.getBoundingClientRect().top > innerHeight) {
       card.scrollIntoView({ block: "start" });
     }
+    await showProof(proofBox, seq);
     loaded(`entry/${seq}`);
+  }
+
+  /** The entry's inclusion proof against the latest checkpoint, as the server verified it. */
+  async function showProof(box, seq) {
+    let p;
+    try {
+      p = await api(`/api/entries/${seq}/proof`);
+    } catch (exc) {
+      p = { status: "failed", message: String(exc.message || exc) };
+    }
+    box.dataset.proof = p.status;
+    add(clear(box), h("h3", {}, "Transparency log"));
+    if (p.status !== "verified") {
+      add(box, h("p", { class: `hint${p.status === "failed" ? " bad" : ""}` },
+        p.status === "failed" ? `Inclusion proof failed: ${p.message}` : p.message));
+      return;
+    }
+    const blob = new Blob([p.proof], { type: "text/plain" });
+    add(box, facts([
+      ["inclusion", h("span", { class: "pill allow" }, "verified"),
+        ` in the checkpoint of ${p.checkpoint_size} entries (${p.path_length} hashes)`],
+      ["root", h("code", { class: "hash" }, p.root)],
+      ["cosignatures", `${p.cosignatures} of ${p.threshold} required`],
+      ["log key", p.pinned_by],
+    ]), h("div", { class: "row" }, h("a", { class: "button secondary", href: URL.createObjectURL(blob),
+      download: `entry-${seq}.tlog-proof` }, "Download proof"), h("span", { class: "hint" },
+      "check it with `heso verify receipt.json --checkpoint entry.tlog-proof` or the verifier page")));
+  }
+
+  // -- checkpoints
+
+  async function showCheckpoints() {
+    const data = await api("/api/checkpoints");
+    const card = h("section", { class: "card checkpoints" }, h("h2", {}, "Checkpoints"));
+    add(clear(view), card);
+    if (!data.available) {
+      add(card, h("p", { class: "hint", id: "no-checkpoints" }, data.message));
+      loaded("checkpoints");
+      return;
+    }
+    add(card, h("p", { class: "hint" }, `${data.count} checkpoints; the newest ${data.checkpoints.length} ` +
+      `shown. Each is verified with the log key of ${data.pinned_by} and ${data.threshold} of ` +
+      `${data.witnesses} witness cosignatures required.`));
+    const body = h("tbody", {}, data.checkpoints.map((c) => h("tr", { "data-size": c.size },
+      h("td", {}, String(c.size)),
+      h("td", {}, h("code", { class: "hash" }, c.root || "")),
+      h("td", { class: "cosignatures" }, `${c.cosignatures} / ${data.threshold}`,
+        c.cosigned_by && c.cosigned_by.length ? h("span", { class: "muted" },
+          ` (${c.cosigned_by.join(", ")})`) : ""),
+      h("td", {}, h("span", { class: `pill ${c.ok ? "allow" : "block"}`, "data-ok": String(c.ok) },
+        c.ok ? "verified" : "failed"), c.ok ? "" : h("span", { class: "bad" }, ` ${c.error}`)))));
+    add(card, h("table", { class: "list" }, h("thead", {}, h("tr", {},
+      ["size", "root hash", "cosignatures / threshold", "verdict"].map((t) => h("th", {}, t)))),
+      body));
+    loaded("checkpoints");
   }
 
   // -- chain
@@ -719,6 +786,7 @@
     try {
       if (tab === "entry") await showReceipts(Number(arg));
       else if (tab === "chain") await showChain();
+      else if (tab === "checkpoints") await showCheckpoints();
       else if (tab === "approvals") await showApprovals();
       else if (tab === "key") await showKey();
       else await showReceipts();
