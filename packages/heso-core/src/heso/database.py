@@ -40,6 +40,9 @@ SCHEMA_TABLE = "heso_schema"
 WRITER_ROLE = "heso_writer"
 READER_ROLE = "heso_reader"
 
+POOL_WAIT = 2.0
+"""Seconds :meth:`Database.run` waits for a pooled connection before it connects directly."""
+
 _APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION heso_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -260,13 +263,18 @@ class Database:
                 if direct:
                     with psycopg.connect(self.url, connect_timeout=10) as conn:
                         return work(conn)
-                with self.connection(max(end - time.monotonic(), 1.0)) as conn:
+                wait = min(max(end - time.monotonic(), 1.0), POOL_WAIT)
+                with self.connection(wait) as conn:
                     return work(conn)
             except psycopg.OperationalError as exc:
                 # Lost connections, a server restarting, serialization failures, deadlocks,
                 # an exhausted pool: all worth another try until the deadline.
                 if time.monotonic() >= end:
                     raise self.error(doing, exc) from None
+                if not isinstance(exc, psycopg.errors.TransactionRollback):
+                    # The pool replaces lost connections on its own, backing off, schedule:
+                    # the retries connect directly rather than wait for it.
+                    direct = True
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
             except psycopg.Error as exc:

@@ -22,7 +22,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,21 @@ class FileApprovalStore:
     def claim_fire(self, session: str, note: Mapping[str, Any]) -> bool:
         data = json.dumps(dict(note), sort_keys=True).encode() + b"\n"
         return durable.create_exclusive(self.session_dir(session) / FIRED_FILE, data)
+
+    def claim_and_record_fired(
+        self,
+        session: str,
+        note: Mapping[str, Any],
+        records: Callable[[], Sequence[Mapping[str, Any]]],
+    ) -> bool:
+        """The claim file, then the records appended (a crash between leaves the claim: the
+        session then never fires)."""
+        self._require_lock(session)
+        if not self.claim_fire(session, note):
+            return False
+        for part in records():
+            self.append(session, part)
+        return True
 
     def fire_claimed(self, session: str) -> bool:
         return (self.session_dir(session) / FIRED_FILE).exists()

@@ -12,10 +12,11 @@ PostgreSQL advisory lock held on a connection of its own. Every record appended 
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,28 +149,28 @@ class PostgresApprovalStore:
 
     def append(self, session: str, part: Mapping[str, Any]) -> Line:
         self._require_lock(session)
-        where = f"{self.location} session {session!r}"
+        return self._run(  # type: ignore[no-any-return]
+            "append to a lifecycle", lambda conn: self._insert_line(conn, session, part)
+        )
 
-        def work(conn: Any) -> Line:
-            existing = read_lines(self._raw(conn, session), where)
-            seq = len(existing)
-            line = encode_line(seq, existing[-1].hash if existing else GENESIS, part)
-            conn.execute(
-                "INSERT INTO heso_lifecycle (session, seq, line) VALUES (%s, %s, %s)",
-                (session, seq, line),
-            )
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session))
-            return Line(
-                seq, blake3.blake3(line).hexdigest(), dict(part["record"]), dict(part["signer"])
-            )
-
-        return self._run("append to a lifecycle", work)  # type: ignore[no-any-return]
+    def _insert_line(self, conn: Any, session: str, part: Mapping[str, Any]) -> Line:
+        """Insert ``part`` as the next line of ``session``'s lifecycle in ``conn``'s
+        transaction (notified at commit)."""
+        existing = read_lines(self._raw(conn, session), f"{self.location} session {session!r}")
+        seq = len(existing)
+        line = encode_line(seq, existing[-1].hash if existing else GENESIS, part)
+        conn.execute(
+            "INSERT INTO heso_lifecycle (session, seq, line) VALUES (%s, %s, %s)",
+            (session, seq, line),
+        )
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, session))
+        return Line(
+            seq, blake3.blake3(line).hexdigest(), dict(part["record"]), dict(part["signer"])
+        )
 
     # -- exactly once ------------------------------------------------------------------------
 
     def claim_fire(self, session: str, note: Mapping[str, Any]) -> bool:
-        import json
-
         data = json.dumps(dict(note), sort_keys=True).encode()
 
         def work(conn: Any) -> bool:
@@ -196,6 +197,43 @@ class PostgresApprovalStore:
                 attempted[0] = True
 
         return bool(self._run("claim the firing", once))
+
+    def claim_and_record_fired(
+        self,
+        session: str,
+        note: Mapping[str, Any],
+        records: Callable[[], Sequence[Mapping[str, Any]]],
+    ) -> bool:
+        """One transaction: the claim's row inserted (a concurrent claimer waits on its key
+        until this commits, then loses), ``records()`` appended, committed together. Lost
+        connections are retried only until ``records`` has been called (it chains the firing
+        receipt); after that a failure is a :class:`~heso.errors.ChainError` and the claim is
+        rolled back with the records (the chain entry, if committed, then keeps the action
+        from ever firing: :mod:`heso.approvals.evidence`)."""
+        self._require_lock(session)
+        data = json.dumps(dict(note), sort_keys=True).encode()
+        called = False
+
+        def work(conn: Any) -> bool:
+            nonlocal called
+            if called:
+                raise self.db.error(
+                    "record the firing in the approvals store",
+                    ConnectionError("the connection was lost after the firing was chained"),
+                )
+            row = conn.execute(
+                "INSERT INTO heso_fired (session, note) VALUES (%s, %s) "
+                "ON CONFLICT (session) DO NOTHING RETURNING session",
+                (session, data),
+            ).fetchone()
+            if row is None:
+                return False
+            called = True
+            for part in records():
+                self._insert_line(conn, session, part)
+            return True
+
+        return bool(self._run("claim the firing", work))
 
     def fire_claimed(self, session: str) -> bool:
         row = self._run(

@@ -274,11 +274,12 @@ def claim_firing(
 
     An approval's firing is first looked up in the audit chain itself
     (:mod:`heso.approvals.evidence`): found there, the action fired before, whatever
-    ``approvals/`` says, and it never fires again. Otherwise the session's claim file is
-    taken, the firing receipt (L1 when approvers co-signed, else the suspended L0 receipt) is
-    appended to the chain and sealed, and ``fired`` is recorded: all before the body runs. A
-    crash part-way leaves the claim, or the chain entry: the action then never fires (at most
-    once).
+    ``approvals/`` says, and it never fires again. Otherwise the session's claim is taken,
+    the firing receipt (L1 when approvers co-signed, else the suspended L0 receipt) is appended
+    to the chain and sealed, and ``fired`` is recorded
+    (:meth:`~heso.approvals.store.ApprovalStore.claim_and_record_fired`; in the database the
+    claim and ``fired`` are one transaction): all before the body runs. A crash part-way leaves
+    the claim, or the chain entry: the action then never fires (at most once).
     """
     if st.status != ApprovalStatus.APPROVED or store.fire_claimed(st.session):
         return None
@@ -302,8 +303,6 @@ def claim_firing(
         legs = [leg.part for leg in st.quorum_legs()]
         receipt = _assemble(runtime, st, legs) if l1 else st.receipt
     note = {"action_hash": st.action_hash, "at": sla.stamp(now), "pid": os.getpid()}
-    if not store.claim_fire(st.session, note):
-        return None
     trust_level = "L1" if l1 else "L0"
     entry: Entry | None = None
     record: dict[str, Any] = {
@@ -314,11 +313,17 @@ def claim_firing(
         "trust_level": trust_level,
         "pid": os.getpid(),
     }
-    if receipt is not None:
+
+    def records() -> list[dict[str, Any]]:
+        """Chain the firing receipt (the claim is won) and sign what the lifecycle records."""
+        nonlocal entry
+        if receipt is None:
+            return [operator_record(record, runtime.key)]
         entry = runtime.ledger.append(receipt)
         runtime.ledger.seal()
         link = chain_link(runtime, st.action_hash, entry)
         record["chain"] = link
+        out = []
         if l1:
             multi = receipt["multi_approval"]
             finalized = {
@@ -331,8 +336,12 @@ def claim_firing(
                 "approvers": sorted(leg.approver for leg in st.quorum_legs()),
                 "firing": True,
             }
-            store.append(st.session, operator_record(finalized, runtime.key))
-    store.append(st.session, operator_record(record, runtime.key))
+            out.append(operator_record(finalized, runtime.key))
+        out.append(operator_record(record, runtime.key))
+        return out
+
+    if not store.claim_and_record_fired(st.session, note, records):
+        return None
     telemetry.approval_event(runtime, st.session, record, state=st, entry=entry)
     return Firing(trust_level, receipt if receipt is not None else st.receipt, entry)
 

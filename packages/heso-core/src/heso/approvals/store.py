@@ -6,6 +6,7 @@ BLAKE3 of the previous line (64 zeros first), so a record cannot be edited, drop
 reordered unnoticed. Decisions (the operator's, an approver's) are records of it; the state of
 a session, and so the pending list, is folded from the signed records alone
 (:mod:`heso.approvals.state`). A session fires at most once: :meth:`ApprovalStore.claim_fire`
+(and :meth:`ApprovalStore.claim_and_record_fired`, which records ``fired`` with the claim)
 succeeds for exactly one caller, in any thread, process or host.
 
 Callers obtain a store from the configuration (:func:`heso.stores.open_approvals`): the file
@@ -15,7 +16,7 @@ store (:class:`heso.approvals.file_store.FileApprovalStore`) or, for fleets, a P
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -157,6 +158,18 @@ class ApprovalStore(Protocol):
     def claim_fire(self, session: str, note: Mapping[str, Any]) -> bool:
         """Claim the one firing of ``session``: ``True`` for the first caller ever, in any
         thread, process or host; ``False`` for every other."""
+        ...
+
+    def claim_and_record_fired(
+        self,
+        session: str,
+        note: Mapping[str, Any],
+        records: Callable[[], Sequence[Mapping[str, Any]]],
+    ) -> bool:
+        """Claim the one firing of ``session`` (as :meth:`claim_fire`) and, only once it is won,
+        append the signed records ``records()`` returns (hold its lock): ``False``, without
+        calling ``records``, when another caller won it. Where the store has transactions the
+        claim and the records are one (a failure anywhere takes the claim back)."""
         ...
 
     def fire_claimed(self, session: str) -> bool:
