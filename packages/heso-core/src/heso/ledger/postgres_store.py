@@ -225,7 +225,12 @@ class PostgresLedger:
             seq0, line0 = attempt[0]
             row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
             if row is not None and bytes(row[0]) == line0:
-                return  # the lost commit happened: the entries are already set
+                # The lost commit happened: the entries are set, but it ran without waiting
+                # for the WAL flush; the barrier below waits for it before any body runs.
+                self._durable(conn)
+                with self._seal_lock:
+                    self._unsealed += len(batch)
+                return
         # The tip row is held only while linking: this transaction commits without waiting for
         # the WAL flush, and the durability barrier below waits for it outside the lock.
         conn.execute("SET LOCAL synchronous_commit = off")
@@ -262,14 +267,18 @@ class PostgresLedger:
             )
         conn.commit()
         self._tree_stale = False
-        # Durability barrier: a transaction with an id commits synchronously (the server's
-        # synchronous_commit), and its flush covers every earlier WAL record, ours included.
-        # Writers of other processes share these flushes (PostgreSQL's group commit).
-        conn.execute("SELECT txid_current()")
-        conn.commit()
+        self._durable(conn)
         self._tip = (seq, prev, offset)
         with self._seal_lock:
             self._unsealed += len(rows)
+
+    @staticmethod
+    def _durable(conn: psycopg.Connection[Any]) -> None:
+        """Durability barrier: a transaction with an id commits synchronously (the server's
+        synchronous_commit), and its flush covers every earlier WAL record, ours included.
+        Writers of other processes share these flushes (PostgreSQL's group commit)."""
+        conn.execute("SELECT txid_current()")
+        conn.commit()
 
     def _tree_rows(
         self, conn: psycopg.Connection[Any], length: int, lines: list[bytes]
