@@ -262,3 +262,52 @@ def test_filtered_pages_say_a_saved_index_is_being_checked(store: Path) -> None:
     view.index.wait_checked()
     page = view.receipts({"decision": "block"})
     assert page["index_check"] == "passed" and page["index_warning"] is None
+
+
+def test_the_page_notes_the_check_and_warns_when_the_saved_index_was_rebuilt(
+    page: Any, store: Path, start_console: Any
+) -> None:
+    """In Chromium: a saved index whose outcome column hides a blocked entry (outcomes are
+    not in the sample) is rebuilt from the store; every tab shows the warning banner and the
+    outcome filter lists the entry. While a check runs, the list says so."""
+    data = store / "heso-local-data"
+    first = _built(data)
+    assert first.save()
+    blocked = list(first.select({"outcome": "blocked"}, None, None))
+    target = blocked[len(blocked) // 2]
+
+    def hide(h: dict[str, Any], b: bytes) -> tuple[dict[str, Any], bytes]:
+        n = h["length"]
+        body = bytearray(b)
+        body[4 * n * len(h["columns"]) + 10 * n + target] = 0  # ran
+        return h, bytes(body)
+
+    path = data / index_file.FILE_NAME
+    path.write_bytes(_rewrite(path.read_bytes(), hide))
+    console = start_console(store)
+    page.goto(console.url)
+    page.wait_for_selector('main[data-loaded="receipts"]')
+    banner = page.locator("#index-banner")
+    banner.wait_for(state="visible")
+    assert "did not match the store; it was rebuilt" in banner.inner_text()
+    page.select_option('select[name="outcome"]', "blocked")
+    page.wait_for_function(
+        "(n) => document.querySelector('#receipt-count').textContent.startsWith(n + ' of')",
+        arg=len(blocked),
+    )
+    page.click('#tabs button[data-tab="chain"]')
+    page.wait_for_selector('main[data-loaded="chain"]')
+    assert banner.is_visible()
+
+    # while a check runs (held here by answering for the server), the list says so
+    def checking(route: Any) -> None:
+        answer = route.fetch().json()
+        route.fulfill(json={**answer, "index_check": "checking", "index_warning": None})
+
+    page.route("**/api/receipts?*", checking)
+    page.route("**/api/status", checking)
+    page.click('#tabs button[data-tab="receipts"]')
+    note = page.locator("#indexing")
+    note.wait_for(state="visible")
+    assert "being checked against the store" in note.inner_text()
+    banner.wait_for(state="hidden")
