@@ -183,8 +183,11 @@ class ChainIndex:
             self.load()
         while not self.refresh(batch=_BATCH):
             pass
+        self._save_quietly()
+
+    def _save_quietly(self, force: bool = False) -> None:
         try:
-            self.save()
+            self.save(force)
         except OSError:
             pass  # a read-only or full data directory: the index is rebuilt next time
 
@@ -340,11 +343,10 @@ class ChainIndex:
             return
         if not same:
             _log.warning("%s (%s)", MISMATCH, self.path)
-            try:
-                self.save(force=True)
-            except OSError:
-                pass  # a read-only or full data directory: the index is rebuilt next time
+        if not same:
+            self._save_quietly(force=True)
         self._checked.set()
+        self._save_quietly()  # the entries appended while it was checked (not saved meanwhile)
 
     def _adopt(self, other: ChainIndex) -> None:
         """Take ``other``'s entries in place of these (under the lock)."""
