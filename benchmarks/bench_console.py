@@ -13,7 +13,9 @@ loopback HTTP:
 * **server memory**: peak resident memory of the server process while listing;
 * **restart**: the console started again on the same store, taking up the index it kept on
   disk (``console-index``): the first page, the time until the index is taken up (filters
-  cover every entry), and the first filtered page then.
+  cover every entry), the first filtered page then, and the time until the background
+  rebuild from the store has checked the saved index (``index_check`` no longer
+  ``checking``).
 
 Verification (``/api/status``) is timed on the smaller store only: it is ``heso verify --chain``
 (see ``bench_verify``), done once and then only for appended entries.
@@ -119,6 +121,15 @@ def until_indexed(server: Server, poll: float) -> float:
     return time.perf_counter() - t
 
 
+def until_checked(server: Server, poll: float) -> float:
+    """Seconds until the saved index taken up has been checked against the store."""
+    t = time.perf_counter()
+    while (check := server.get("/api/receipts?limit=1")[1]["index_check"]) == "checking":
+        time.sleep(poll)
+    assert check == "passed", check
+    return time.perf_counter() - t
+
+
 def append_one(root: Path) -> None:
     from heso.canonical import loads_strict
     from heso.ledger import FileLedger
@@ -182,6 +193,7 @@ def restarted_run(root: Path, n: int) -> dict[str, Any]:
         elapsed, page = server.get("/api/receipts?limit=100&decision=block&account=acme")
         out["restart_filtered_page_s"] = elapsed
         assert page["complete"] and page["indexed"] >= n
+        out["restart_index_checked_s"] = until_checked(server, 0.2)
         out["restart_peak_rss_mib"] = server.peak_kib / 1024
         return out
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,20 @@ def _same(a: ChainIndex, b: ChainIndex) -> None:
 
 
 class Counting:
-    """A ledger reader that counts the entries read through ``entries``."""
+    """A ledger reader that counts the entries read through ``entries`` to take up the index
+    (not those the background check reads to rebuild it from the store)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.read = 0
+        self.checked = 0
 
     def entries(self, start: int = 0) -> Any:
         for item in self.inner.entries(start):
-            self.read += 1
+            if threading.current_thread().name == "heso-console-index-check":
+                self.checked += 1
+            else:
+                self.read += 1
             yield item
 
     def __getattr__(self, name: str) -> Any:
@@ -70,6 +76,7 @@ def test_a_saved_index_is_taken_up_and_only_new_entries_are_read(store: Path) ->
     spy = Counting(FileLedger(data))
     again = ChainIndex(spy, data / index_file.FILE_NAME)
     assert again.catch_up(None) and spy.read == 0
+    assert again.wait_checked(30) and not again.rebuilt and spy.checked >= 600
     _same(again, first)
     assert again.select({"decision": "block"}, None, None) == first.select(
         {"decision": "block"}, None, None
@@ -172,3 +179,135 @@ def test_a_restarted_console_filters_from_the_saved_index(store: Path) -> None:
     assert page["complete"] is True and page["indexed"] == 600
     assert page["matched"] == blocked["matched"] > 0
     assert [r["seq"] for r in page["rows"]] == [r["seq"] for r in blocked["rows"]]
+
+
+def test_a_crafted_file_that_passes_the_sample_is_caught_by_the_rebuild(
+    store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that can write the data directory relabels a blocked entry as an allowed
+    ``llm_call`` outside the sample it cannot predict: the file is taken up (it is only a
+    speed-up), but the rebuild from the store catches it before a filtered export is cut."""
+    data = store / "heso-local-data"
+    first = _built(data)
+    assert first.save()
+    blocked = list(first.select({"decision": "block"}, None, None))
+    target = blocked[len(blocked) // 2]
+    assert 0 < target < first.length - 1
+    path = data / index_file.FILE_NAME
+
+    def relabel(h: dict[str, Any], b: bytes) -> tuple[dict[str, Any], bytes]:
+        body = bytearray(b)
+        n = h["length"]
+        for k, name in enumerate(h["columns"]):
+            table = h["values"][name]
+            new = {"verb": "llm_call", "decision": "allow"}.get(name)
+            if new is None:
+                continue
+            if new not in table:
+                table.append(new)
+            at = 4 * (k * n + target)
+            body[at : at + 4] = table.index(new).to_bytes(4, "little")
+        outcome = 4 * n * len(h["columns"]) + 8 * n + 2 * n
+        body[outcome + target] = 0  # ran
+        return h, bytes(body)
+
+    forged = _rewrite(path.read_bytes(), relabel)
+    path.write_bytes(forged)
+    # the sample it is checked with misses the relabelled entry (as it will on a large store)
+    real = index_file.random.sample
+    monkeypatch.setattr(
+        index_file.random, "sample", lambda pop, k: [s for s in real(pop, k) if s != target]
+    )
+    crafted = ChainIndex(FileLedger(data), path)
+    assert crafted.load()  # passes every check on taking up
+    assert target not in crafted.select({"decision": "block"}, None, None)
+    # the index alone: its check rebuilds it from the store and writes the file again
+    assert crafted.wait_checked(30) and crafted.rebuilt
+    assert target in crafted.select({"decision": "block"}, None, None)
+    assert path.read_bytes() != forged
+
+    path.write_bytes(forged)
+    caplog.set_level("WARNING", logger="heso")
+    view = ProjectView(store)
+    view.index.save_every = 1
+    exported = b"".join(view.export({"decision": "block"}, "jsonl")).splitlines()
+    assert len(exported) == len(blocked)  # the relabelled entry is exported
+    page = view.receipts({"decision": "block", "limit": "500"})
+    assert target in [r["seq"] for r in page["rows"]]
+    assert page["index_check"] == "rebuilt"
+    assert "did not match the store" in page["index_warning"]
+    assert any("did not match the store" in r.getMessage() for r in caplog.records)
+    # the file was overwritten with the index read from the store
+    again = ChainIndex(FileLedger(data), path)
+    assert again.load()
+    assert target in again.select({"decision": "block"}, None, None)
+
+
+def test_filtered_pages_say_a_saved_index_is_being_checked(store: Path) -> None:
+    data = store / "heso-local-data"
+    assert _built(data).save()
+    view = ProjectView(store)
+    release = threading.Event()
+    check = view.index._check
+
+    def held() -> None:
+        release.wait(30)
+        check()
+
+    view.index._check = held  # type: ignore[method-assign]
+    page = view.receipts({"decision": "block"})
+    assert page["index_check"] == "checking" and page["matched"] > 0
+    assert view.timeline({"decision": "block"})["index_check"] == "checking"
+    release.set()
+    view.index.wait_checked()
+    page = view.receipts({"decision": "block"})
+    assert page["index_check"] == "passed" and page["index_warning"] is None
+
+
+def test_the_page_notes_the_check_and_warns_when_the_saved_index_was_rebuilt(
+    page: Any, store: Path, start_console: Any
+) -> None:
+    """In Chromium: a saved index whose outcome column hides a blocked entry (outcomes are
+    not in the sample) is rebuilt from the store; every tab shows the warning banner and the
+    outcome filter lists the entry. While a check runs, the list says so."""
+    data = store / "heso-local-data"
+    first = _built(data)
+    assert first.save()
+    blocked = list(first.select({"outcome": "blocked"}, None, None))
+    target = blocked[len(blocked) // 2]
+
+    def hide(h: dict[str, Any], b: bytes) -> tuple[dict[str, Any], bytes]:
+        n = h["length"]
+        body = bytearray(b)
+        body[4 * n * len(h["columns"]) + 10 * n + target] = 0  # ran
+        return h, bytes(body)
+
+    path = data / index_file.FILE_NAME
+    path.write_bytes(_rewrite(path.read_bytes(), hide))
+    console = start_console(store)
+    page.goto(console.url)
+    page.wait_for_selector('main[data-loaded="receipts"]')
+    banner = page.locator("#index-banner")
+    banner.wait_for(state="visible")
+    assert "did not match the store; it was rebuilt" in banner.inner_text()
+    page.select_option('select[name="outcome"]', "blocked")
+    page.wait_for_function(
+        "(n) => document.querySelector('#receipt-count').textContent.startsWith(n + ' of')",
+        arg=len(blocked),
+    )
+    page.click('#tabs button[data-tab="chain"]')
+    page.wait_for_selector('main[data-loaded="chain"]')
+    assert banner.is_visible()
+
+    # while a check runs (held here by answering for the server), the list says so
+    def checking(route: Any) -> None:
+        answer = route.fetch().json()
+        route.fulfill(json={**answer, "index_check": "checking", "index_warning": None})
+
+    page.route("**/api/receipts?*", checking)
+    page.route("**/api/status", checking)
+    page.click('#tabs button[data-tab="receipts"]')
+    note = page.locator("#indexing")
+    note.wait_for(state="visible")
+    assert "being checked against the store" in note.inner_text()
+    banner.wait_for(state="hidden")

@@ -22,6 +22,7 @@ from typing import Any
 from heso import stores
 from heso.canonical import canonical_bytes, loads_strict
 from heso.console import index_file
+from heso.console.index import MISMATCH as index_mismatch
 from heso.console.index import ChainIndex, newest_first, parse_stamp
 from heso.display import escape
 from heso.errors import CanonicalizationError, ChainError
@@ -269,6 +270,19 @@ class ProjectView:
             "facets": self.index.facets(),
             "complete": complete,
             "indexed": self.index.length,
+            **self.index_check(),
+        }
+
+    def index_check(self) -> dict[str, Any]:
+        """Where the index stands against the store: ``index_check`` is ``checking`` while an
+        index taken up from its file is being rebuilt from the store and compared (filtered
+        results may still change), ``rebuilt`` when they differed (``index_warning`` says
+        so), else ``passed``."""
+        index = self.index
+        state = "checking" if index.checking else "rebuilt" if index.rebuilt else "passed"
+        return {
+            "index_check": state,
+            "index_warning": index_mismatch if state == "rebuilt" else None,
         }
 
     def timeline(self, params: Mapping[str, str]) -> dict[str, Any]:
@@ -278,9 +292,10 @@ class ProjectView:
         key = (_filter_key(params), self.index.length, self.index.resets)
         cached = self._timeline
         if cached is not None and cached[0] == key and key[0] is not None:
-            return cached[1]
+            return {**cached[1], **self.index_check()}
         result = self.index.timeline(picked)
         result["complete"] = complete
+        result.update(self.index_check())
         self._timeline = (key, result)
         return result
 
@@ -382,6 +397,8 @@ class ProjectView:
         if form not in ("jsonl", "csv"):
             raise ValueError("format must be jsonl or csv")
         self.index.catch_up(None)  # every entry, however long indexing takes
+        # an index taken up from its file is not trusted until rebuilt from the store
+        self.index.wait_checked()
         picked, outcomes, _ = self._pick(params)
         if form == "csv":
             yield _csv_line(EXPORT_COLUMNS)
@@ -482,12 +499,14 @@ class ProjectView:
 
     def status(self) -> dict[str, Any]:
         """What every tab shows at its top: the chain's verdict (``None`` while the first check
-        runs), whether a check is running, and the entry count."""
+        runs), whether a check is running, the entry count and where the index stands
+        (:meth:`index_check`)."""
         verdict, running = self.verdict_now(self.verify_wait)
         return {
             "verdict": verdict.to_dict() if verdict is not None else None,
             "verifying": running,
             "entries": self.entry_count(),
+            **self.index_check(),
         }
 
     def chain(self, params: Mapping[str, str] | None = None) -> dict[str, Any]:

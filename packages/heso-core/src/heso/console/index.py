@@ -13,6 +13,7 @@ themselves, and the chain's verdict comes from the verifier.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import threading
@@ -52,6 +53,9 @@ SAVE_EVERY = 50_000
 indexed afresh in about a second)."""
 _QUICK = 2_000
 """Entries a request indexes itself before handing the rest to a background thread."""
+MISMATCH = "the saved console index did not match the store; it was rebuilt"
+
+_log = logging.getLogger("heso")
 
 try:
     from orjson import loads as _loads
@@ -100,6 +104,10 @@ class ChainIndex:
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
+        self._checked = threading.Event()
+        self._checked.set()
+        self.rebuilt = False
+        """The saved index taken up did not match the index rebuilt from the store."""
         self._reset()
 
     def _reset(self) -> None:
@@ -175,8 +183,11 @@ class ChainIndex:
             self.load()
         while not self.refresh(batch=_BATCH):
             pass
+        self._save_quietly()
+
+    def _save_quietly(self, force: bool = False) -> None:
         try:
-            self.save()
+            self.save(force)
         except OSError:
             pass  # a read-only or full data directory: the index is rebuilt next time
 
@@ -255,13 +266,15 @@ class ChainIndex:
 
     # -- kept on disk ----------------------------------------------------------------------
 
-    def save(self) -> bool:
+    def save(self, force: bool = False) -> bool:
         """Write the index to its file (atomically), when it has one and grew by
-        ``save_every`` entries since it was last written or read; returns whether it wrote."""
-        if self.path is None:
+        ``save_every`` entries since it was last written or read (``force``: whatever its
+        growth); returns whether it wrote. An index taken up from the file is not written
+        before it is checked."""
+        if self.path is None or (self.checking and not force):
             return False
         with self._lock:
-            if self.length - self._saved < self.save_every:
+            if self.length - self._saved < self.save_every and not force:
                 return False
             data = index_file.dump(self, self.ledger.location)
             length = self.length
@@ -272,7 +285,12 @@ class ChainIndex:
     def load(self) -> bool:
         """Take up the index saved in its file when it still describes the store (the same
         store, its entries still there, a sample of them read again the same); a stale,
-        foreign or damaged file is ignored (and rebuilt). Returns whether it was taken up."""
+        foreign or damaged file is ignored (and rebuilt). Returns whether it was taken up.
+
+        The file is a speed-up, never a source of truth: once taken up, the index is rebuilt
+        from the store in a background thread anyway and compared (:attr:`checking` until
+        then); when they differ the rebuilt one replaces it, :attr:`rebuilt` is set, a
+        warning is logged and the file is written again."""
         if self.path is None or self.length:
             return False
         state = index_file.load(self.path, self.ledger, COLUMNS, read_entry)
@@ -283,7 +301,73 @@ class ChainIndex:
             if fresh:
                 self._take(state)
                 self._saved = self.length
+                self._checked.clear()
+        if fresh:
+            threading.Thread(
+                target=self._check, name="heso-console-index-check", daemon=True
+            ).start()
         return fresh
+
+    @property
+    def checking(self) -> bool:
+        """An index taken up from its file is being checked against the store."""
+        return not self._checked.is_set()
+
+    def wait_checked(self, timeout: float | None = None) -> bool:
+        """Wait until an index taken up from its file is checked; returns whether it is."""
+        return self._checked.wait(timeout)
+
+    def _check(self) -> None:
+        """Rebuild the index from the store and compare it with the one taken up."""
+        try:
+            fresh = ChainIndex(self.ledger)
+            while True:
+                while not fresh.refresh(batch=_BATCH):
+                    pass
+                while not self.refresh(batch=_BATCH):
+                    pass
+                with self._lock:
+                    if fresh.length != self.length or fresh._last_hash != self._last_hash:
+                        continue  # entries were appended in between: read them too
+                    same = _agree(self, fresh)
+                    if not same:
+                        self._adopt(fresh)
+                        self.rebuilt = True
+                    break
+        except Exception:  # the store could not be read: keep nothing from the file
+            _log.exception("checking the saved console index failed; it is rebuilt")
+            with self._lock:
+                self._reset()
+                self.resets += 1
+            self._checked.set()
+            return
+        if not same:
+            _log.warning("%s (%s)", MISMATCH, self.path)
+        if not same:
+            self._save_quietly(force=True)
+        self._checked.set()
+        self._save_quietly()  # the entries appended while it was checked (not saved meanwhile)
+
+    def _adopt(self, other: ChainIndex) -> None:
+        """Take ``other``'s entries in place of these (under the lock)."""
+        for name in (
+            "values",
+            "_codes",
+            "columns",
+            "_column_list",
+            "_code_list",
+            "_value_list",
+            "when",
+            "approvers",
+            "outcome",
+            "flags",
+            "suspended",
+            "_last_hash",
+            "_stamp",
+            "length",
+        ):
+            setattr(self, name, getattr(other, name))
+        self.resets += 1
 
     def _empty(self) -> bool:
         return self.length == 0
@@ -436,6 +520,27 @@ class ChainIndex:
                 for i, c in enumerate(counts)
             ],
         }
+
+
+def _agree(a: ChainIndex, b: ChainIndex) -> bool:
+    """Whether two indexes of the same entries hold the same values (their code tables may
+    be ordered differently)."""
+    for name in COLUMNS:
+        va, vb = a.values[name], b.values[name]
+        if [va[c] for c in a.columns[name]] != [vb[c] for c in b.columns[name]]:
+            return False
+    if (a.approvers, a.outcome, a.flags, a.suspended) != (
+        b.approvers,
+        b.outcome,
+        b.flags,
+        b.suspended,
+    ):
+        return False
+    if a.when.tobytes() == b.when.tobytes():
+        return True
+    return len(a.when) == len(b.when) and all(
+        x == y or (x != x and y != y) for x, y in zip(a.when, b.when, strict=True)
+    )
 
 
 def read_entry(line: bytes) -> tuple[tuple[Any, ...], Any, int, float] | None:

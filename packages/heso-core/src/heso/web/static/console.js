@@ -258,10 +258,15 @@
       const withHost = data.facets.host.length > 0;
       selects.host.hidden = !withHost && !f.host;
       count.textContent = `${data.matched} of ${data.total}`;
-      indexing.hidden = data.complete;
-      indexing.textContent = data.complete ? "" : `Indexing the store: ${data.indexed} of ` +
+      const checking = data.index_check === "checking";
+      indexing.hidden = data.complete && !checking;
+      indexing.dataset.indexCheck = data.index_check;
+      indexing.textContent = !data.complete ? `Indexing the store: ${data.indexed} of ` +
         `${data.total} entries so far. The newest receipts are listed; filters and the ` +
-        "timeline cover the entries indexed so far.";
+        "timeline cover the entries indexed so far." : checking ? "The saved console index " +
+        "is being checked against the store: filtered results and the timeline may still " +
+        "change. Exports wait for the check." : "";
+      showIndexBanner(data);
       const body = h("tbody", {}, data.rows.map((r) => {
         const tr = h("tr", { class: "clickable", "data-seq": r.seq, "data-hash": r.action_hash },
           h("td", {}, `#${r.seq}`),
@@ -302,7 +307,7 @@
       api(`/api/timeline?${params}`).then((tl) => {
         if (mine === generation) add(clear(timeline), timelinePicture(tl));
       }).catch(() => {});
-      if (!data.complete) {
+      if (!data.complete || checking) {
         setTimeout(() => { if (mine === generation && document.body.contains(table)) refresh(); }, 2000);
       }
     }
@@ -492,11 +497,19 @@
     try {
       const s = await api("/api/status");
       showBanner(s);
-      if (!s.verdict || s.verifying) again = 2000;
+      showIndexBanner(s);
+      if (!s.verdict || s.verifying || s.index_check === "checking") again = 2000;
     } catch (exc) {
       /* the next poll retries */
     }
     statusTimer = setTimeout(refreshStatus, again);
+  }
+
+  /** A warning above every tab when the saved console index did not match the store. */
+  function showIndexBanner(s) {
+    const banner = document.getElementById("index-banner");
+    banner.hidden = !s.index_warning;
+    banner.textContent = s.index_warning ? `Warning: ${s.index_warning}.` : "";
   }
 
   function showBanner(s) {
