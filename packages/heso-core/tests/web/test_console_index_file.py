@@ -105,8 +105,18 @@ def test_appended_entries_after_the_saved_ones_are_read_alone(store: Path) -> No
     (data / "receipts.jsonl").write_bytes(whole)
     spy = Counting(FileLedger(data))
     again = ChainIndex(spy, data / index_file.FILE_NAME)
+    release = threading.Event()
+    check = again._check
+
+    def held() -> None:  # the background check would fold the new entries in itself
+        release.wait(30)
+        check()
+
+    again._check = held  # type: ignore[method-assign]
     assert again.catch_up(None) and again.length == 700
     assert spy.read == 100
+    release.set()
+    assert again.wait_checked(30) and not again.rebuilt
     _same(again, _built(store / "longer"))
 
 
@@ -219,9 +229,18 @@ def test_a_crafted_file_that_passes_the_sample_is_caught_by_the_rebuild(
         index_file.random, "sample", lambda pop, k: [s for s in real(pop, k) if s != target]
     )
     crafted = ChainIndex(FileLedger(data), path)
+    release = threading.Event()
+    check = crafted._check
+
+    def held() -> None:  # the background check waits until the forged labels are seen
+        release.wait(30)
+        check()
+
+    crafted._check = held  # type: ignore[method-assign]
     assert crafted.load()  # passes every check on taking up
     assert target not in crafted.select({"decision": "block"}, None, None)
     # the index alone: its check rebuilds it from the store and writes the file again
+    release.set()
     assert crafted.wait_checked(30) and crafted.rebuilt
     assert target in crafted.select({"decision": "block"}, None, None)
     assert path.read_bytes() != forged
