@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from heso import fieldpath
 from heso.action import Action, Verb
-from heso.policy import DecisionKind, parse_policy
+from heso.policy import DecisionKind, destinations, parse_policy
 from heso.policy.destinations import AddressError, _Parser, parse_address_list
 from heso.policy.operators import OPERATORS, OperatorValueError, compile_glob, to_number
 
@@ -407,3 +407,95 @@ NESTED = st.recursive(
 def test_a_compiled_field_path_reads_what_the_plain_one_reads(path: str, obj: Any) -> None:
     segments = fieldpath.parse(path)
     assert fieldpath.compile_get(segments)(obj) == fieldpath.get(obj, segments)
+
+
+# -- remembered address readings decide as the full parser does --------------------------------
+
+HOSTILE_ADDRESS = st.one_of(
+    st.text(
+        alphabet='ab@.,;:<>()"\\[] \t\r\n%+-xX\u00e9\u0131\u3002\uff0e\u2024\u00a0\u200b\u212a',
+        max_size=30,
+    ),
+    st.sampled_from(
+        [
+            "a@b.a.b",
+            "a@A.B",
+            "a@b.",
+            "a@b..b",
+            "a@xn--bcher-kva.b",
+            "a@b\u00fccher.b",
+            "a@b\u3002b",
+            "a%40b@b",
+            "a@b%2eb",
+            "user:pw@b",
+            "a@[IPv6:::1]",
+            "a@[192.0.2.1]",
+            '"a@b" <c@evil.b>',
+            "x: a@b, c@a.b;",
+            "a@b (comment) ",
+            "a@" + "b." * 200 + "b",
+            "a" * 400 + "@b",
+        ]
+    ),
+)
+
+
+def _old_domain_test(negated: bool, value: list[str]) -> Any:
+    """The email-domain tests as written before their readings were remembered."""
+    exact = {d.lower() for d in value if not d.startswith("*.")}
+    suffixes = tuple(d[1:].lower() for d in value if d.startswith("*."))
+
+    def test(x: Any) -> bool | None:
+        found = recipients_by_parser(x)
+        if negated:
+            if found is None:
+                return None
+            return any(not (m.domain in exact or m.domain.endswith(suffixes)) for m in found)
+        if not found:
+            return None
+        return all(m.domain in exact or m.domain.endswith(suffixes) for m in found)
+
+    return test
+
+
+def recipients_by_parser(value: Any) -> list[Any] | None:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    found: list[Any] = []
+    for item in items:
+        if type(item) is not str:
+            return None
+        try:
+            found.extend(_Parser(item).address_list())
+        except AddressError:
+            return None
+    return found
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        HOSTILE_ADDRESS,
+        st.lists(HOSTILE_ADDRESS, max_size=3),
+        st.sampled_from([None, 1, ["a@b", 2], ("a@b",), {"a@b": 1}]),
+    ),
+    st.lists(st.sampled_from(["b", "a.b", "*.b", "*.a.b", "B", "xn--bcher-kva.b"]), min_size=1),
+)
+def test_remembered_address_readings_decide_as_the_parser(field: Any, value: list[str]) -> None:
+    for _ in range(2):  # read, then remembered
+        for op, negated in (("email_domain_in", False), ("email_domain_not_in", True)):
+            assert check(op, value, field) is _old_domain_test(negated, value)(field)
+        expected = recipients_by_parser(field)
+        assert destinations.recipients(field) == expected
+        domains = destinations.recipient_domains(field)
+        assert domains == (None if expected is None else {m.domain for m in expected})
+
+
+def test_remembered_readings_are_bounded_against_endless_distinct_addresses() -> None:
+    destinations._read.cache_clear()
+    for i in range(3 * destinations._MEMO_SIZE):
+        assert destinations.recipient_domains(f"user{i}@host{i}.example") == {f"host{i}.example"}
+    assert destinations._read.cache_info().currsize == destinations._MEMO_SIZE
+    long = "a" * destinations._MEMO_TEXT + "@b.example"
+    hits = destinations._read.cache_info()
+    assert destinations.recipient_domains(long) == {"b.example"}
+    assert destinations._read.cache_info() == hits  # too long to be remembered

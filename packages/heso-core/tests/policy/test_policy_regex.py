@@ -123,6 +123,15 @@ PATTERNS = [
     "a{0}b",
     "(a?){2,}b",
     "\u0130|\u0131",
+    "(?i)^sk",
+    "(?i)ki|ab",
+    "(?i)is$",
+    "(?i)^[ab]s$",
+    r"(?i)i\Z",
+    "(?i)\u212a",
+    "(?i)a(?-i:b)",
+    "(?i)(a|sb)?k",
+    "(?im)^s",
 ]
 
 ALPHABET = "aAbBkKsSiIé É_0 9\n\t\u00a0\u0130\u0131\u017f\u212a\u0660\u2028.-@xyzy\ud800"
@@ -249,3 +258,31 @@ def test_searching_several_patterns_at_once_finds_what_each_finds(
 ) -> None:
     expected = any(re.search(p, text) is not None for p in patterns)
     assert compile_search_any(patterns)(text) is expected
+
+
+def test_case_ignoring_text_patterns_read_ascii_text_without_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``(?i)`` plain text is matched by string methods on ASCII text (whose only case pairs
+    are A-Z/a-z); any other text still goes to RE2, where Kelvin signs and long s's match."""
+    from heso.policy import regex
+
+    calls: list[str] = []
+    real = regex._engine_search
+
+    def counted(translated: str) -> Callable[[str], bool] | str:
+        search = real(translated)
+        assert not isinstance(search, str)
+        return lambda text: calls.append(text) or search(text)
+
+    monkeypatch.setattr(regex, "_engine_search", counted)
+    urgent = compile_search("(?i)^(urgent|wire transfer)")
+    assert [urgent(t) for t in ("URGENT: pay", "WIRE Transfer now", "not urgent")] == [
+        True,
+        True,
+        False,
+    ]
+    assert calls == []
+    assert urgent("wire tran\u017ffer") is True  # non-ASCII text: the engine (a long s)
+    assert compile_search("(?i)kelvin")("\u212aelvin") is True
+    assert calls == ["wire tran\u017ffer", "\u212aelvin"]

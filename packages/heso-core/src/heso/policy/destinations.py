@@ -18,6 +18,7 @@ else is an :class:`AddressError`: a policy treats it as indeterminate, never as 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 _ATEXT = frozenset("!#$%&'*+-/=?^_`{|}~")
@@ -28,6 +29,11 @@ _ASCII_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(
     rf"({_ASCII_ATOM}(?:\.{_ASCII_ATOM})*)@({_ASCII_ATOM}(?:\.{_ASCII_ATOM})*)"
 )
+_MEMO_TEXT = 320
+"""The longest text whose reading is remembered (an address is at most 254 characters)."""
+_MEMO_SIZE = 1024
+"""Readings remembered, the least recently used dropped first: endless distinct texts from a
+hostile model cost time, never memory."""
 
 
 class AddressError(ValueError):
@@ -296,11 +302,48 @@ def recipients(value: object) -> list[Mailbox] | None:
     for item in items:
         if type(item) is not str:
             return None
-        try:
-            found.extend(parse_address_list(item))
-        except AddressError:
+        read = _read(item) if len(item) <= _MEMO_TEXT else _read.__wrapped__(item)
+        if read is None:
             return None
+        found.extend(read[0])
     return found
+
+
+def recipient_domains(value: object) -> frozenset[str] | None:
+    """The domains of :func:`recipients` (lower case); ``None`` where it gives ``None``."""
+    if type(value) is not str:
+        if not isinstance(value, (list, tuple)):
+            return None
+        if len(value) != 1:
+            return _domains_of_items(value)
+        value = value[0]
+        if type(value) is not str:
+            return None
+    read = _read(value) if len(value) <= _MEMO_TEXT else _read.__wrapped__(value)
+    return None if read is None else read[1]
+
+
+def _domains_of_items(items: list[object] | tuple[object, ...]) -> frozenset[str] | None:
+    domains: set[str] = set()
+    for item in items:
+        if type(item) is not str:
+            return None
+        read = _read(item) if len(item) <= _MEMO_TEXT else _read.__wrapped__(item)
+        if read is None:
+            return None
+        domains |= read[1]
+    return frozenset(domains)
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
+def _read(text: str) -> tuple[tuple[Mailbox, ...], frozenset[str]] | None:
+    """(the mailboxes of ``text``, their domains), or ``None`` for no address list; texts up to
+    :data:`_MEMO_TEXT` characters are remembered."""
+    try:
+        found = tuple(parse_address_list(text))
+    except AddressError:
+        return None
+    return found, frozenset(m.domain for m in found)
 
 
 def url_scheme(value: object) -> str | None:
@@ -320,6 +363,7 @@ __all__ = [
     "AddressError",
     "Mailbox",
     "parse_address_list",
+    "recipient_domains",
     "recipients",
     "url_scheme",
 ]

@@ -38,6 +38,7 @@ plan for the next."""
 _PLAN_BUDGET = 200_000
 """Candidates over all cached plans; past it, the caches start again (memory stays bounded)."""
 _APPROVAL = DecisionKind.REQUIRE_APPROVAL
+_ALLOW = DecisionKind.ALLOW
 
 
 class _Bucket:
@@ -227,19 +228,17 @@ class Policy:
         for rule in candidates if many is None else self._many(many, action):
             if rule.subject.matches_name is not None and not rule.subject.matches(action):
                 continue
-            if rule.any_conditions:
-                result = rule.evaluate(fields)
-                if result or (result is None and rule.decision is not DecisionKind.ALLOW):
-                    return self._variant(lane, rule, fields)
-                continue
-            if rule.conditions:
-                result = rule.evaluate(fields)
+            holds = rule.holds
+            if holds is not None:
+                result = holds(fields)
+                if result is False:
+                    continue
                 if result is None:
-                    if rule.decision is DecisionKind.ALLOW:
+                    if rule.decision is _ALLOW:
                         continue
                     return self._variant(lane, rule, fields)
-                if not result:
-                    continue
+                if rule.any_conditions:
+                    return self._variant(lane, rule, fields)
             decision = lane.decisions.get(rule.position)
             if decision is None:
                 decision = lane.decisions[rule.position] = self._build(

@@ -86,12 +86,17 @@ class Condition:
     """:func:`heso.fieldpath.get` compiled for ``segments`` (``None`` not yet made missing)."""
     key: str | None = dataclasses.field(init=False, compare=False, repr=False)
     """The one key of a one-step path, else ``None``."""
+    holds: Callable[[Any], Any] = dataclasses.field(init=False, compare=False, repr=False)
+    """:meth:`evaluate` in one call, resolved when the policy loads."""
 
     def __post_init__(self) -> None:
         # The path resolved once, when the policy loads (a frozen dataclass: set directly).
-        object.__setattr__(self, "read", fieldpath.compile_get(self.segments))
+        read = fieldpath.compile_get(self.segments)
         key = self.segments[0] if len(self.segments) == 1 else None
-        object.__setattr__(self, "key", key if type(key) is str else None)
+        key = key if type(key) is str else None
+        object.__setattr__(self, "read", read)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "holds", _holds(key, read, self.test, self.on_missing))
 
     def lookup(self, fields: Mapping[str, Any]) -> Any:
         """The field's value, or :data:`heso.fieldpath.MISSING` (a ``None`` counts as missing)."""
@@ -104,10 +109,7 @@ class Condition:
 
     def evaluate(self, fields: Mapping[str, Any]) -> bool | None:
         """``True``/``False``, or ``None`` when the value's type does not suit the operator."""
-        value = self.lookup(fields)
-        if value is fieldpath.MISSING:
-            return self.on_missing
-        return self.test(value)
+        return self.holds(fields)  # type: ignore[no-any-return]
 
     def as_record(self) -> dict[str, Any]:
         """``{"field", "op", "value", "display"}`` for the receipt (the rule's value, never the
@@ -135,6 +137,22 @@ class Rule:
     matches_scope: Callable[[str], bool] = dataclasses.field(
         default=lambda _name: True, compare=False, repr=False
     )
+    holds: Callable[[Any], Any] | None = dataclasses.field(init=False, compare=False, repr=False)
+    """:meth:`evaluate` resolved when the policy loads (``None`` for a rule without
+    conditions): ``False``, ``None`` (indeterminate), else the rule's conditions hold."""
+
+    def __post_init__(self) -> None:
+        if self.any_conditions:
+            holds: Callable[[Any], Any] | None = _all_and_any(
+                tuple(c.holds for c in self.conditions), tuple(c.holds for c in self.any_conditions)
+            )
+        elif len(self.conditions) == 1:
+            holds = self.conditions[0].holds
+        elif self.conditions:
+            holds = _all_of(tuple(c.holds for c in self.conditions))
+        else:
+            holds = None
+        object.__setattr__(self, "holds", holds)
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -148,23 +166,74 @@ class Rule:
     def evaluate(self, fields: Mapping[str, Any]) -> bool | None:
         """All ``conditions`` and, if given, one of ``any``: ``True``, ``False`` or ``None``
         (indeterminate, three-valued logic)."""
+        holds = self.holds
+        r = True if holds is None else holds(fields)
+        return r if r is None or r is False else True
+
+
+def _holds(
+    key: str | None, read: Callable[[Any], Any], test: Callable[[Any], Any], on_missing: bool
+) -> Callable[[Any], Any]:
+    """A condition's test of the fields, its path resolved (see :attr:`Condition.holds`)."""
+    missing = fieldpath.MISSING
+    if key is None:
+
+        def holds_at_path(fields: Any) -> Any:
+            value = read(fields)
+            if value is missing or value is None:
+                return on_missing
+            return test(value)
+
+        return holds_at_path
+
+    def holds(fields: Any) -> Any:
+        value = fields.get(key) if type(fields) is dict else read(fields)
+        if value is missing or value is None:
+            return on_missing
+        return test(value)
+
+    return holds
+
+
+def _all_and_any(
+    every: tuple[Callable[[Any], Any], ...], either: tuple[Callable[[Any], Any], ...]
+) -> Callable[[Any], Any]:
+    """All of ``every`` and one of ``either``, three-valued (see :meth:`Rule.evaluate`)."""
+
+    def holds(fields: Any) -> bool | None:
         unknown = False
-        for condition in self.conditions:
-            r = condition.evaluate(fields)
+        for test in every:
+            r = test(fields)
             if r is False:
                 return False
             if r is None:
                 unknown = True
-        if self.any_conditions:
-            any_unknown = False
-            for condition in self.any_conditions:
-                r = condition.evaluate(fields)
-                if r:
-                    return None if unknown else True
-                if r is None:
-                    any_unknown = True
-            return None if any_unknown else False
+        any_unknown = False
+        for test in either:
+            r = test(fields)
+            if r:
+                return None if unknown else True
+            if r is None:
+                any_unknown = True
+        return None if any_unknown else False
+
+    return holds
+
+
+def _all_of(tests: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
+    """Every condition of a rule, three-valued: ``False`` first, then ``None``, else ``True``."""
+
+    def holds(fields: Any) -> bool | None:
+        unknown = False
+        for test in tests:
+            r = test(fields)
+            if r is False:
+                return False
+            if r is None:
+                unknown = True
         return None if unknown else True
+
+    return holds
 
 
 @dataclass(frozen=True)

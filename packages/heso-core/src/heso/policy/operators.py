@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from heso.policy.destinations import recipients, url_scheme
+from heso.policy.destinations import recipient_domains, recipients, url_scheme
 from heso.policy.regex import RegexError, compile_search, compile_search_any
 from heso.toml_source import type_name
 
@@ -420,10 +420,12 @@ def _email_domain_in(value: Any) -> Test:
     exact, suffixes = _domains("email_domain_in", value)
 
     def test(x: Any) -> bool | None:
-        found = recipients(x)
+        found = recipient_domains(x)
         if not found:
             return None  # unparseable, or no recipient at all: never a silent pass
-        return all(m.domain in exact or m.domain.endswith(suffixes) for m in found)
+        if found <= exact:
+            return True
+        return all(d in exact or d.endswith(suffixes) for d in found)
 
     return test
 
@@ -432,10 +434,12 @@ def _email_domain_not_in(value: Any) -> Test:
     exact, suffixes = _domains("email_domain_not_in", value)
 
     def test(x: Any) -> bool | None:
-        found = recipients(x)
+        found = recipient_domains(x)
         if found is None:
             return None
-        return any(not (m.domain in exact or m.domain.endswith(suffixes)) for m in found)
+        if found <= exact:
+            return False
+        return any(not (d in exact or d.endswith(suffixes)) for d in found)
 
     return test
 
@@ -639,10 +643,10 @@ class _Domains:
             for sfx in suffixes:
                 self.suffixes[sfx] = self.suffixes.get(sfx, 0) | mask
 
-    def accepting(self, found: list[Any]) -> int | None:
+    def accepting(self, found: frozenset[str]) -> int | None:
         """The mask of the values listing every recipient's domain (``None``: all of them)."""
         out: int | None = None
-        for domain in {m.domain for m in found}:
+        for domain in found:
             held = self.exact.get(domain, 0)
             if self.suffixes:
                 dot = domain.find(".")
@@ -659,7 +663,7 @@ def _email_domain_sieve(op: str, entries: SieveEntries) -> Sieve:
     negated = op == "email_domain_not_in"
 
     def sieve(x: Any) -> int:
-        found = recipients(x)
+        found = recipient_domains(x)
         if found is None:
             return 0
         accepted = domains.accepting(found)

@@ -498,28 +498,45 @@ def _kind(ctx: Any, word: Ranges) -> str:
 # -- literal fast paths ---------------------------------------------------------------------
 
 
-def _words(items: Any, flags: int) -> list[str] | None:
-    """The finite set of strings ``items`` matches, if it is small and plain text."""
+def _words(items: Any, flags: int, fold: bool) -> list[str] | None:
+    """The finite set of strings ``items`` matches, if it is small and plain text; with
+    ``fold`` (the whole pattern ignores case), ASCII text in lower case."""
+
+    def char(code: int, flags: int) -> str | None:
+        if bool(flags & _IGNORECASE) is not fold:
+            return None  # case ignored in part of the pattern only
+        if not fold:
+            return chr(code)
+        return chr(code).lower() if code < 128 else None
+
     words = [""]
     for op, av in items:
-        if op is sre.LITERAL and not flags & _IGNORECASE:
-            options = [chr(av)]
-        elif op is sre.IN and not flags & _IGNORECASE and all(k is sre.LITERAL for k, _ in av):
-            options = [chr(v) for _, v in av]
+        if op is sre.LITERAL:
+            c = char(av, flags)
+            if c is None:
+                return None
+            options = [c]
+        elif op is sre.IN and all(k is sre.LITERAL for k, _ in av):
+            options = []
+            for _, v in av:
+                c = char(v, flags)
+                if c is None:
+                    return None
+                options.append(c)
         elif op is sre.SUBPATTERN:
-            found = _words(av[3], _scoped(flags, av))
+            found = _words(av[3], _scoped(flags, av), fold)
             if found is None:
                 return None
             options = found
         elif op is sre.BRANCH:
             options = []
             for alt in av[1]:
-                found = _words(alt, flags)
+                found = _words(alt, flags, fold)
                 if found is None:
                     return None
                 options.extend(found)
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[1] == 1:
-            found = _words(av[2], flags)
+            found = _words(av[2], flags, fold)
             if found is None:
                 return None
             options = found + ([""] if av[0] == 0 else [])
@@ -531,38 +548,93 @@ def _words(items: Any, flags: int) -> list[str] | None:
     return list(dict.fromkeys(words))
 
 
-def _fast_path(parsed: Any) -> Callable[[str], bool] | None:
+_Literal = tuple[str, tuple[str, ...], bool]
+"""A plain-text pattern: where its words must be (``exact``, ``exact-line``, ``start``,
+``end``, ``end-line`` or ``in``), the words, and whether case is ignored (then the words are
+in lower case)."""
+
+
+def _fast_path(parsed: Any) -> _Literal | None:
+    """``parsed`` as plain text, if it is. A pattern that ignores case (``(?i)urgent``) is
+    plain text to ASCII text, whose only case pairs are ``A-Z``/``a-z`` under Python's rules;
+    other text needs the engine."""
     items = list(parsed)
     flags = parsed.state.flags
-    start = end = None
+    start = False
+    end = ""
     anchors = [(sre.AT, sre.AT_BEGINNING_STRING)]
     if not flags & _MULTILINE:
         anchors.append((sre.AT, sre.AT_BEGINNING))
     if items and items[0] in anchors:
         start, items = True, items[1:]
     if items and items[-1] == (sre.AT, sre.AT_END_STRING):
-        end, items = "string", items[:-1]
+        end, items = "end", items[:-1]
     elif items and items[-1] == (sre.AT, sre.AT_END) and not flags & _MULTILINE:
-        end, items = "line", items[:-1]
-    found = _words(items, flags)
+        end, items = "end-line", items[:-1]
+    fold = bool(flags & _IGNORECASE)
+    found = _words(items, flags, fold)
     if found is None:
         return None
-    words = tuple(found)
-    if start and end:
-        exact = frozenset(words)
-        if end == "string":
-            return exact.__contains__
-        return lambda s: s in exact or (s[-1:] == "\n" and s[:-1] in exact)
     if start:
+        where = "exact" + end[3:] if end else "start"
+    else:
+        where = end or "in"
+    return where, tuple(found), fold
+
+
+def _text_test(where: str, words: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a string has one of ``words`` at ``where`` (see :data:`_Literal`)."""
+    if where == "exact":
+        return frozenset(words).__contains__
+    if where == "exact-line":
+        exact = frozenset(words)
+        return lambda s: s in exact or (s[-1:] == "\n" and s[:-1] in exact)
+    if where == "start":
         return lambda s: s.startswith(words)
-    if end == "string":
+    if where == "end":
         return lambda s: s.endswith(words)
-    if end == "line":
+    if where == "end-line":
         return lambda s: s.endswith(words) or (s[-1:] == "\n" and s.endswith(words, 0, len(s) - 1))
     if len(words) == 1:
         word = words[0]
         return lambda s: word in s
     return lambda s: any(w in s for w in words)
+
+
+def _literal_tests(literals: Iterable[_Literal]) -> tuple[Callable[[str], bool], ...]:
+    """One test per place, for the words of all ``literals`` there."""
+    by_where: dict[str, list[str]] = {}
+    for where, words, _ in literals:
+        by_where.setdefault(where, []).extend(words)
+    return tuple(_text_test(where, tuple(dict.fromkeys(w))) for where, w in by_where.items())
+
+
+def _literal_search(
+    literals: list[_Literal], engine: Callable[[str], bool] | None
+) -> Callable[[str], bool]:
+    """Whether any of ``literals`` is found; ``engine`` (for those ignoring case) reads the
+    text that is not ASCII."""
+    plain = _literal_tests(x for x in literals if not x[2])
+    folded = _literal_tests(x for x in literals if x[2])
+    if not folded:
+        if len(plain) == 1:
+            return plain[0]
+        return lambda text: any(test(text) for test in plain)
+    assert engine is not None
+
+    def search(text: str) -> bool:
+        for test in plain:
+            if test(text):
+                return True
+        if not text.isascii():
+            return engine(text)
+        low = text.lower()
+        for test in folded:
+            if test(low):
+                return True
+        return False
+
+    return search
 
 
 # -- compiling ------------------------------------------------------------------------------
@@ -593,8 +665,8 @@ def compile_search(pattern: str) -> Callable[[str], bool]:
     that cannot keep its meaning under RE2."""
     parsed = _parse(pattern)
     fast = _fast_path(parsed)
-    if fast is not None:
-        return fast
+    if fast is not None and not fast[2]:
+        return _literal_search([fast], None)
     translated = _Translator(pattern, parsed).sequence(parsed, parsed.state.flags, _INPUT, _INPUT)
     search = _engine_search(translated)
     if isinstance(search, str):
@@ -602,6 +674,8 @@ def compile_search(pattern: str) -> Callable[[str], bool]:
             f"regular expression {pattern!r} is too large for the linear-time engine ({search})",
             "simplify it: fewer or smaller repetitions, especially of large classes such as \\w",
         )
+    if fast is not None:  # case ignored: ASCII text by string methods, the rest by the engine
+        return _literal_search([fast], search)
     return search
 
 
@@ -610,20 +684,29 @@ def compile_search_any(patterns: Iterable[str]) -> Callable[[str], bool]:
     is found in a string; the patterns RE2 runs are joined into one, searched in one pass."""
     unique = list(dict.fromkeys(patterns))
     parsed = [_parse(pattern) for pattern in unique]
-    if all(_fast_path(p) is not None for p in parsed):
-        tests = [compile_search(pattern) for pattern in unique]
-    else:  # one pass of RE2 for all of them (plain-text ones included)
-        joined = _engine_search(
-            "|".join(
-                f"(?:{_Translator(pattern, p).sequence(p, p.state.flags, _INPUT, _INPUT)})"
-                for pattern, p in zip(unique, parsed, strict=True)
-            )
-        )
-        tests = [compile_search(p) for p in unique] if isinstance(joined, str) else [joined]
+    fast = [_fast_path(p) for p in parsed]
+    literals = [f for f in fast if f is not None]
+    if len(literals) == len(unique):  # plain text: string methods (ASCII text, if case ignored)
+        folded = [i for i, f in enumerate(literals) if f[2]]
+        if not folded:
+            return _literal_search(literals, None)
+        engine = _engine_search(_joined([unique[i] for i in folded], [parsed[i] for i in folded]))
+        if not isinstance(engine, str):
+            return _literal_search(literals, engine)
+    joined = _engine_search(_joined(unique, parsed))  # one pass of RE2 for all of them
+    tests = [compile_search(p) for p in unique] if isinstance(joined, str) else [joined]
     if len(tests) == 1:
         return tests[0]
     found = tuple(tests)
     return lambda text: any(test(text) for test in found)
+
+
+def _joined(patterns: list[str], parsed: list[Any]) -> str:
+    """One RE2 pattern finding what any of ``patterns`` finds."""
+    return "|".join(
+        f"(?:{_Translator(pattern, p).sequence(p, p.state.flags, _INPUT, _INPUT)})"
+        for pattern, p in zip(patterns, parsed, strict=True)
+    )
 
 
 def _engine_search(translated: str) -> Callable[[str], bool] | str:
