@@ -12,6 +12,9 @@ exists; a fifth of the rules scoped to a workflow, account or agent. Actions hit
 (``perf_counter_ns``; the timer's own overhead is printed and not subtracted). "warm" is the
 steady state; "cold" is the first action on a (verb, tool) pair the policy has not seen.
 
+The starter policy (:func:`bench_starter`) is timed on ``send_email`` calls whose recipients
+come from a small address book (its conditions parse RFC 5322 address lists).
+
 The overlapping policy (:func:`overlapping`) scopes rules by ``send_*``, ``*_email``,
 ``*email*``, ``*`` and the like, so that one tool is covered by about one rule in twelve; its
 actions are ``send_email``-shaped calls (:func:`overlap_actions`).
@@ -294,6 +297,60 @@ def bench(n_rules: int, calls: int, runs: int = 10, *, overlap: bool = False) ->
     }
 
 
+def starter_actions(rng: random.Random, count: int) -> list[Action]:
+    """``send_email`` calls under the starter policy: recipients from a small address book
+    (internal and external, bare and with display names), now and then a new address, and a
+    subject that differs every time."""
+    book = [
+        "customer@example.com",
+        "ops@example.com",
+        "Ana <ana@example.com>",
+        "lead@partner.example",
+        "a@example.com, b@example.com",
+    ]
+    out = []
+    for i in range(count):
+        to = rng.choice(book) if rng.random() < 0.9 else f"user{i}@example.com"
+        fields: dict[str, Any] = {
+            "to": to,
+            "subject": f"Re: order #{i}",
+            "body": "Thanks for reaching out. " * 3,
+            "cc": rng.choice([["team@example.com"], [], ["Audit <audit@partner.example>"]]),
+            "priority": 2,
+        }
+        out.append(Action(Verb.TOOL_CALL, "send_email", fields, workflow="default"))
+    return out
+
+
+def bench_starter(calls: int, runs: int = 10) -> dict[str, Any]:
+    """p50/p99 (µs) of ``Policy.evaluate`` on the starter policy (``heso init``'s), whose
+    email conditions read RFC 5322 address lists."""
+    from heso.policy.starter import STARTER_POLICY
+
+    t0 = time.perf_counter()
+    policy = parse_policy(STARTER_POLICY)
+    load_ms = (time.perf_counter() - t0) * 1000
+    stream = starter_actions(random.Random(5), calls)
+    for a in stream[:2000]:
+        policy.evaluate(a)
+    gc.collect()
+    per_run = max(1, calls // runs)
+    warm: list[int] = []
+    run_p50: list[float] = []
+    for r in range(runs):
+        s = timed(policy.evaluate, stream[r * per_run : (r + 1) * per_run])
+        warm.extend(s)
+        run_p50.append(pct(s, 0.5))
+    return {
+        "rules": len(policy.rules),
+        "load_ms": load_ms,
+        "p50_us": pct(warm, 0.50),
+        "p99_us": pct(warm, 0.99),
+        "run_p50_us": summary(run_p50),
+        "calls": len(warm),
+    }
+
+
 def run(quick: bool) -> dict[str, Any]:
     calls = 20_000 if quick else 300_000
     out: dict[str, Any] = {"timer_overhead_us": timer_overhead_us()}
@@ -301,6 +358,7 @@ def run(quick: bool) -> dict[str, Any]:
         out[f"rules_{n}"] = bench(n, calls)
     for n in (100, 10_000):
         out[f"overlap_{n}"] = bench(n, calls, overlap=True)
+    out["starter"] = bench_starter(calls)
     return out
 
 

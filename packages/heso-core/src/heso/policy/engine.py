@@ -225,7 +225,13 @@ class Policy:
                 return self._unknown_catalog(lane, action, is_http, refined)
             lane = refined
         fields = action.fields
-        for rule in candidates if many is None else self._many(many, action):
+        if many is not None:
+            plan = many.plan
+            if plan is not None:
+                candidates = plan.survivors(action, fields)
+            else:
+                candidates = self._many(many, action)  # type: ignore[assignment]
+        for rule in candidates:
             if rule.subject.matches_name is not None and not rule.subject.matches(action):
                 continue
             holds = rule.holds

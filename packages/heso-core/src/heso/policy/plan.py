@@ -165,8 +165,18 @@ class Plan:
                     rows.clear()
                 rows[key] = out
             for i in others:
-                out = self._check(i, self._value(i, action, fields), out)
-            return self._tail(out)
+                source, key, read = reads[i]
+                if source is not None:
+                    x = getattr(action, source)
+                elif plain and key is not None:
+                    x = fields.get(key)
+                else:
+                    x = read(fields)
+                    if x is _MISSING:
+                        x = None
+                out = self._check(i, x, out)
+            found = self.tails.get(out)
+            return found if found is not None else self._tail(out)
         out = 0
         for i in range(len(reads)):
             out = self._check(i, self._value(i, action, fields), out)

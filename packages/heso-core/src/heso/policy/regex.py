@@ -598,7 +598,14 @@ def _text_test(where: str, words: tuple[str, ...]) -> Callable[[str], bool]:
     if len(words) == 1:
         word = words[0]
         return lambda s: word in s
-    return lambda s: any(w in s for w in words)
+
+    def found_in(s: str) -> bool:
+        for w in words:
+            if w in s:
+                return True
+        return False
+
+    return found_in
 
 
 def _literal_tests(literals: Iterable[_Literal]) -> tuple[Callable[[str], bool], ...]:
