@@ -219,6 +219,7 @@ class Policy:
         if target is None:
             target = self._target(action.verb, action.tool_name)
         lane, candidates, is_http, many = target
+        tried: Iterable[Rule] = candidates
         if is_http or action.domain is not None or action.action_id is not None:
             refined = self._refine(lane, action, is_http)
             if isinstance(refined, str):
@@ -227,11 +228,8 @@ class Policy:
         fields = action.fields
         if many is not None:
             plan = many.plan
-            if plan is not None:
-                candidates = plan.survivors(action, fields)
-            else:
-                candidates = self._many(many, action)  # type: ignore[assignment]
-        for rule in candidates:
+            tried = self._many(many, action) if plan is None else plan.survivors(action, fields)
+        for rule in tried:
             if rule.subject.matches_name is not None and not rule.subject.matches(action):
                 continue
             holds = rule.holds
