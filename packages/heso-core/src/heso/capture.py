@@ -74,7 +74,7 @@ _KIND_OF = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outcome:
     """The result of gating one action."""
 
@@ -88,6 +88,30 @@ class Outcome:
     ticket: FireTicket | None = None
     """For ``APPROVED``: the claimed firing (:class:`heso.approvals.reentry.FireTicket`);
     ``with outcome.ticket:`` runs the body and records how it ended."""
+
+    def __init__(
+        self,
+        kind: OutcomeKind,
+        blocking: bool,
+        action_hash: str | None = None,
+        receipt: Mapping[str, Any] | None = None,
+        decision: Decision | None = None,
+        entry: Entry | None = None,
+        error: BaseException | None = None,
+        ticket: FireTicket | None = None,
+    ) -> None:
+        # One dict update instead of a frozen dataclass's eight object.__setattr__ calls: the
+        # gate makes one of these per call.
+        self.__dict__.update(
+            kind=kind,
+            blocking=blocking,
+            action_hash=action_hash,
+            receipt=receipt,
+            decision=decision,
+            entry=entry,
+            error=error,
+            ticket=ticket,
+        )
 
     @property
     def allowed(self) -> bool:

@@ -157,10 +157,12 @@ class LedgerTree:
 
     def due(self, now: float | None = None) -> bool:
         """Whether the writer should issue a checkpoint now (``now``: its monotonic clock)."""
-        if self.signer is None:
-            return False
         if self._last_size is None:
+            if self.signer is None:
+                return False
             self.latest_size()
+        elif self.signer is None:
+            return False
         size = self.size
         if size >= self._due_size:
             return True
