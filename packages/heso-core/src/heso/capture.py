@@ -66,6 +66,7 @@ class OutcomeKind(str, enum.Enum):
 
 _RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
 _ALLOWED = OutcomeKind.ALLOWED
+_ALLOW = DecisionKind.ALLOW
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -288,7 +289,7 @@ def capture(
         decision = rt.policy.evaluate(action)
         if approval_floor and decision.kind is DecisionKind.ALLOW:
             decision = _approval_floor(decision, rt.policy.settings)
-        kind = _KIND_OF[decision.kind]
+        kind = _ALLOWED if decision.kind is _ALLOW else _KIND_OF[decision.kind]
         if kind is OutcomeKind.SUSPENDED and reenter and cfg.blocking:
             stage = "looking up an earlier suspension"
             from heso.approvals import pending  # loaded on the first require_approval verdict
