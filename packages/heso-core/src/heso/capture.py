@@ -248,6 +248,38 @@ def capture(
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
+    return _capture(
+        verb,
+        tool_name,
+        fields,
+        workflow,
+        account,
+        agent,
+        redact_fields,
+        domain,
+        action_id,
+        approval_floor,
+        reenter,
+        approval_session,
+    )
+
+
+def _capture(
+    verb: Verb | str,
+    tool_name: str,
+    fields: Mapping[str, Any] | None,
+    workflow: str | None,
+    account: str | None,
+    agent: str | None,
+    redact_fields: Any,
+    domain: str | None,
+    action_id: str | None,
+    approval_floor: bool,
+    reenter: bool,
+    approval_session: str | None,
+) -> Outcome:
+    """:func:`capture` with every argument in order (the decorators' per-call path binds
+    positional arguments faster than keywords)."""
     start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
@@ -398,14 +430,20 @@ def gate_call(
 ) -> Outcome:
     """:func:`gate` for the decorators' per-call path (their options passed as they are)."""
     try:
-        outcome = capture(
+        # workflow, account, agent: None; approval_floor False; reenter True; no session.
+        outcome = _capture(
             verb,
             tool_name,
             fields,
-            redact_fields=redact_fields,
-            domain=domain,
-            action_id=action_id,
-            reenter=True,
+            None,
+            None,
+            None,
+            redact_fields,
+            domain,
+            action_id,
+            False,
+            True,
+            None,
         )
     except (HesoConfigError, GateRefusal):
         raise
