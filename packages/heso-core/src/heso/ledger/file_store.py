@@ -4,11 +4,14 @@ hash-prefix index, :mod:`heso.ledger.index`), ``receipts.tree`` (the Merkle tree
 ``checkpoints/`` (the signed checkpoints, :mod:`heso.transparency.ledger_tree`).
 
 Appends hold a thread lock and an inter-process ``flock`` on ``receipts.lock``; each line goes
-out in one ``write`` on an ``O_APPEND`` descriptor. A line left torn by a killed writer is
-moved to ``receipts.torn`` (reported, never silently dropped) by the next writer. Durability
-``"buffered"`` survives a killed process; ``"fsync"`` also survives power loss, with group
-commit (appends that wait together share one ``fsync``), and the lines a head covers are
-synced before the head is written. Reading is :mod:`heso.ledger.reader`'s.
+out in one ``write`` on an ``O_APPEND`` descriptor. A writer alone on the chain writes its index
+records at each seal (lookups scan the few entries past the index); once it sees another
+writer's lines it writes them at every append until a seal finds the chain its own again.
+A line left torn by a killed writer is moved to ``receipts.torn`` (reported, never silently
+dropped) by the next writer. Durability ``"buffered"`` survives a killed process; ``"fsync"``
+also survives power loss, with group commit (appends that wait together share one ``fsync``),
+and the lines a head covers are synced before the head is written. Reading is
+:mod:`heso.ledger.reader`'s.
 """
 
 from __future__ import annotations
