@@ -163,7 +163,7 @@ class LedgerTree:
             self.latest_size()
         elif self.signer is None:
             return False
-        size = self.size
+        size = self.tree.size + len(self._deferred)  # self.size: once per append, one call less
         if size >= self._due_size:
             return True
         if now is None:
