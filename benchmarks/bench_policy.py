@@ -256,6 +256,21 @@ def timed(fn: Callable[[Action], object], items: list[Action]) -> list[int]:
     return samples
 
 
+def timed_runs(
+    fn: Callable[[Action], object], stream: list[Action], runs: int
+) -> tuple[list[int], list[float]]:
+    """Every call's time (ns) over ``runs`` runs of ``stream``, and each run's p50 (µs)."""
+    gc.collect()
+    per_run = max(1, len(stream) // runs)
+    warm: list[int] = []
+    run_p50: list[float] = []
+    for r in range(runs):
+        s = timed(fn, stream[r * per_run : (r + 1) * per_run])
+        warm.extend(s)
+        run_p50.append(pct(s, 0.5))
+    return warm, run_p50
+
+
 def pct(samples: list[int], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
@@ -272,14 +287,7 @@ def bench(n_rules: int, calls: int, runs: int = 10, *, overlap: bool = False) ->
     for a in pool:  # warm the per-(verb, tool) caches
         policy.evaluate(a)
     stream = [rng.choice(pool) for _ in range(calls)]
-    gc.collect()
-    per_run = max(1, calls // runs)
-    warm: list[int] = []
-    run_p50: list[float] = []
-    for r in range(runs):
-        s = timed(policy.evaluate, stream[r * per_run : (r + 1) * per_run])
-        warm.extend(s)
-        run_p50.append(pct(s, 0.5))
+    warm, run_p50 = timed_runs(policy.evaluate, stream, runs)
     cold_pool = [
         Action(a.verb, f"{a.tool_name}#{i}", a.fields, a.workflow, a.account, a.agent)
         for i, a in enumerate(stream[: min(calls, 20_000)])
@@ -333,14 +341,7 @@ def bench_starter(calls: int, runs: int = 10) -> dict[str, Any]:
     stream = starter_actions(random.Random(5), calls)
     for a in stream[:2000]:
         policy.evaluate(a)
-    gc.collect()
-    per_run = max(1, calls // runs)
-    warm: list[int] = []
-    run_p50: list[float] = []
-    for r in range(runs):
-        s = timed(policy.evaluate, stream[r * per_run : (r + 1) * per_run])
-        warm.extend(s)
-        run_p50.append(pct(s, 0.5))
+    warm, run_p50 = timed_runs(policy.evaluate, stream, runs)
     return {
         "rules": len(policy.rules),
         "load_ms": load_ms,

@@ -297,46 +297,42 @@ def parse_address_list(text: str) -> list[Mailbox]:
 def recipients(value: object) -> list[Mailbox] | None:
     """The mailboxes of a field: an address list, or an array of them; ``None`` when any
     part is not one (or not text)."""
-    items = value if isinstance(value, (list, tuple)) else [value]
-    found: list[Mailbox] = []
-    for item in items:
-        if type(item) is not str:
-            return None
-        read = _read(item) if len(item) <= _MEMO_TEXT else _read.__wrapped__(item)
-        if read is None:
-            return None
-        found.extend(read[0])
-    return found
+    readings = _readings(value)
+    return None if readings is None else [m for found, _ in readings for m in found]
 
 
 def recipient_domains(value: object) -> frozenset[str] | None:
     """The domains of :func:`recipients` (lower case); ``None`` where it gives ``None``."""
-    if type(value) is not str:
-        if not isinstance(value, (list, tuple)):
-            return None
-        if len(value) != 1:
-            return _domains_of_items(value)
-        value = value[0]
-        if type(value) is not str:
-            return None
-    read = _read(value) if len(value) <= _MEMO_TEXT else _read.__wrapped__(value)
-    return None if read is None else read[1]
+    if type(value) is str or (type(value) is list and len(value) == 1):
+        reading = _reading(value if type(value) is str else value[0])
+        return None if reading is None else reading[1]
+    readings = _readings(value)
+    return None if readings is None else frozenset().union(*(d for _, d in readings))
 
 
-def _domains_of_items(items: list[object] | tuple[object, ...]) -> frozenset[str] | None:
-    domains: set[str] = set()
+_Reading = tuple[tuple[Mailbox, ...], frozenset[str]]
+
+
+def _readings(value: object) -> list[_Reading] | None:
+    """The reading of each address list in ``value`` (one, or an array of them)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out = []
     for item in items:
-        if type(item) is not str:
+        reading = _reading(item)
+        if reading is None:
             return None
-        read = _read(item) if len(item) <= _MEMO_TEXT else _read.__wrapped__(item)
-        if read is None:
-            return None
-        domains |= read[1]
-    return frozenset(domains)
+        out.append(reading)
+    return out
+
+
+def _reading(item: object) -> _Reading | None:
+    if type(item) is not str:
+        return None
+    return _read(item) if len(item) <= _MEMO_TEXT else _read.__wrapped__(item)
 
 
 @lru_cache(maxsize=_MEMO_SIZE)
-def _read(text: str) -> tuple[tuple[Mailbox, ...], frozenset[str]] | None:
+def _read(text: str) -> _Reading | None:
     """(the mailboxes of ``text``, their domains), or ``None`` for no address list; texts up to
     :data:`_MEMO_TEXT` characters are remembered."""
     try:

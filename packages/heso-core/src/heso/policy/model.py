@@ -149,7 +149,7 @@ class Rule:
         elif len(self.conditions) == 1:
             holds = self.conditions[0].holds
         elif self.conditions:
-            holds = _all_of(tuple(c.holds for c in self.conditions))
+            holds = _all_and_any(tuple(c.holds for c in self.conditions), ())
         else:
             holds = None
         object.__setattr__(self, "holds", holds)
@@ -198,7 +198,8 @@ def _holds(
 def _all_and_any(
     every: tuple[Callable[[Any], Any], ...], either: tuple[Callable[[Any], Any], ...]
 ) -> Callable[[Any], Any]:
-    """All of ``every`` and one of ``either``, three-valued (see :meth:`Rule.evaluate`)."""
+    """All of ``every`` and, unless it is empty, one of ``either``; three-valued (see
+    :meth:`Rule.evaluate`)."""
 
     def holds(fields: Any) -> bool | None:
         unknown = False
@@ -208,6 +209,8 @@ def _all_and_any(
                 return False
             if r is None:
                 unknown = True
+        if not either:
+            return None if unknown else True
         any_unknown = False
         for test in either:
             r = test(fields)
@@ -216,22 +219,6 @@ def _all_and_any(
             if r is None:
                 any_unknown = True
         return None if any_unknown else False
-
-    return holds
-
-
-def _all_of(tests: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
-    """Every condition of a rule, three-valued: ``False`` first, then ``None``, else ``True``."""
-
-    def holds(fields: Any) -> bool | None:
-        unknown = False
-        for test in tests:
-            r = test(fields)
-            if r is False:
-                return False
-            if r is None:
-                unknown = True
-        return None if unknown else True
 
     return holds
 

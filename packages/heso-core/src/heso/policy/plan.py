@@ -165,16 +165,7 @@ class Plan:
                     rows.clear()
                 rows[key] = out
             for i in others:
-                source, key, read = reads[i]
-                if source is not None:
-                    x = getattr(action, source)
-                elif plain and key is not None:
-                    x = fields.get(key)
-                else:
-                    x = read(fields)
-                    if x is _MISSING:
-                        x = None
-                out = self._check(i, x, out)
+                out = self._check(i, self._value(i, action, fields), out)
             found = self.tails.get(out)
             return found if found is not None else self._tail(out)
         out = 0
