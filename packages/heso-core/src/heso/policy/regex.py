@@ -19,7 +19,8 @@ hint: backreferences, look-ahead and look-behind, conditional groups, atomic gro
 possessive quantifiers, repetition counts over 1000, ``$`` anywhere but at the end, and a
 Unicode ``\b`` whose neighbours the pattern does not determine. Patterns that are plain text,
 optionally anchored (``^gpt-4``, ``^(gpt-4|o1)``, ``https?://``), are matched with string
-methods instead, which is faster than a call into RE2.
+methods instead, which is faster than a call into RE2; so are such patterns under ``(?i)`` on
+ASCII text.
 """
 
 from __future__ import annotations
