@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,7 @@ class Condition:
         # The path resolved once, when the policy loads (a frozen dataclass: set directly).
         read = fieldpath.compile_get(self.segments)
         key = self.segments[0] if len(self.segments) == 1 else None
-        key = key if type(key) is str else None
+        key = sys.intern(key) if type(key) is str else None  # the fields' keys often are
         object.__setattr__(self, "read", read)
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "holds", _holds(key, read, self.test, self.on_missing))
