@@ -61,6 +61,28 @@ MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
+_TIP = "SELECT length, prev, size FROM heso_tip FOR UPDATE"
+"""The chain's tip, locked."""
+
+_EDGE = (
+    "SELECT ARRAY(SELECT substring(h.hashes FROM b * 32 + 1 FOR 32) "
+    "FROM generate_series(62, 0, -1) AS b JOIN heso_tree h ON h.seq = ((t.length >> b) << b) - 1 "
+    "WHERE (t.length >> b) & 1 = 1 ORDER BY b DESC) FROM heso_tip t"
+)
+"""The right edge of the Merkle tree under the tip: the root of each perfect subtree, largest
+first (for each 1 bit ``b`` of the length, hash ``b`` of the group of the subtree's last leaf;
+see :mod:`heso.transparency.hash_store`). A statement of its own after :data:`_TIP`: its
+snapshot is taken once the lock is held, so it sees the rows of the writer that held it."""
+
+_INSERT = (
+    "WITH entries AS (INSERT INTO heso_entries (seq, action_hash, byte_offset, line, host) "
+    "SELECT s, a, o, l, %s FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bytea[]) "
+    "AS u (s, a, o, l)), "
+    "tree AS (INSERT INTO heso_tree (seq, hashes) SELECT * FROM unnest(%b::bigint[], %b::bytea[])) "
+    "UPDATE heso_tip SET length = %s, prev = %s, size = %s"
+)
+"""A batch's entries, their tree rows and the tip's move, in one statement."""
+
 
 class _Pending:
     """One receipt in the commit queue, and what became of it."""
@@ -201,6 +223,7 @@ class PostgresLedger:
                     "record the receipt (the action was not run)",
                     lambda conn: self._link(conn, ready, attempt),
                     deadline=self.lock_timeout,
+                    own=True,
                 )
         except BaseException as exc:
             for p in ready:
@@ -227,73 +250,83 @@ class PostgresLedger:
             if row is not None and bytes(row[0]) == line0:
                 # The lost commit happened: the entries are set, but it ran without waiting
                 # for the WAL flush; the barrier below waits for it before any body runs.
-                self._durable(conn)
+                conn.execute("SELECT txid_current()")
+                conn.commit()
                 with self._seal_lock:
                     self._unsealed += len(batch)
                 return
-        # The tip row is held only while linking: this transaction commits without waiting for
-        # the WAL flush, and the durability barrier below waits for it outside the lock.
-        conn.execute("SET LOCAL synchronous_commit = off")
-        length, prev, size = conn.execute(
-            "SELECT length, prev, size FROM heso_tip FOR UPDATE"
-        ).fetchone()  # type: ignore[misc]
-        seq, offset = int(length), int(size)
-        rows = []
-        for p in batch:
-            line = b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode(), p.encoded, seq)
-            if len(line) > fmt.MAX_ENTRY_BYTES:
-                raise ChainError(
-                    f"refusing to append a {len(line)}-byte entry: the limit is "
-                    f"{fmt.MAX_ENTRY_BYTES} bytes"
-                )
-            h = blake3.blake3(line).hexdigest()
-            p.entry = Entry(seq, h, offset)
-            rows.append((seq, p.action_hash, offset, line, self.host))
-            seq, offset, prev = seq + 1, offset + len(line) + 1, h
-        attempt[:] = [(rows[0][0], rows[0][3])]
-        tree_rows = self._tree_rows(conn, int(length), [row[3] for row in rows])
-        with conn.cursor() as cur:
-            with cur.copy(
-                "COPY heso_entries (seq, action_hash, byte_offset, line, host) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            # The tree rows ride on the tip's update: no round trip of their own.
-            cur.execute(
-                "WITH tree AS (INSERT INTO heso_tree (seq, hashes) "
-                "SELECT * FROM unnest(%s::bigint[], %s::bytea[])) "
-                "UPDATE heso_tip SET length = %s, prev = %s, size = %s",
-                ([r[0] for r in tree_rows], [r[1] for r in tree_rows], seq, prev, offset),
+            conn.rollback()
+        with conn.pipeline():
+            # One round trip: the tip row, locked, and the tree's right edge. The tip row is
+            # held only while linking: this transaction commits without waiting for the WAL
+            # flush, and the durability barrier below waits for it outside the lock.
+            conn.execute("SET LOCAL synchronous_commit = off")
+            tip, tree = conn.execute(_TIP), conn.execute(_EDGE)
+            length, prev, size = tip.fetchone()  # type: ignore[misc]
+            (edge,) = tree.fetchone()  # type: ignore[misc]
+            seq, offset = int(length), int(size)
+            seqs, hashes, offsets, lines = [], [], [], []
+            for p in batch:
+                line = b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode(), p.encoded, seq)
+                if len(line) > fmt.MAX_ENTRY_BYTES:
+                    raise ChainError(
+                        f"refusing to append a {len(line)}-byte entry: the limit is "
+                        f"{fmt.MAX_ENTRY_BYTES} bytes"
+                    )
+                h = blake3.blake3(line).hexdigest()
+                p.entry = Entry(seq, h, offset)
+                seqs.append(seq)
+                hashes.append(p.action_hash)
+                offsets.append(offset)
+                lines.append(line)
+                seq, offset, prev = seq + 1, offset + len(line) + 1, h
+            attempt[:] = [(seqs[0], lines[0])]
+            tree_rows = self._tree_rows(conn, int(length), [bytes(e) for e in edge], lines)
+            # The second round trip: entries, tree rows and the tip in one statement, its
+            # commit, and the durability barrier: a transaction with an id commits
+            # synchronously (the server's synchronous_commit) and its flush covers every
+            # earlier WAL record, ours included; writers of other processes share these
+            # flushes (PostgreSQL's group commit).
+            conn.execute(
+                _INSERT,
+                (
+                    self.host,
+                    seqs,
+                    hashes,
+                    offsets,
+                    lines,
+                    [r[0] for r in tree_rows],
+                    [r[1] for r in tree_rows],
+                    seq,
+                    prev,
+                    offset,
+                ),
             )
-        conn.commit()
+            conn.commit()
+            conn.execute("SELECT txid_current()")
+            conn.commit()
         self._tree_stale = False
-        self._durable(conn)
         self._tip = (seq, prev, offset)
         with self._seal_lock:
-            self._unsealed += len(rows)
-
-    @staticmethod
-    def _durable(conn: psycopg.Connection[Any]) -> None:
-        """Durability barrier: a transaction with an id commits synchronously (the server's
-        synchronous_commit), and its flush covers every earlier WAL record, ours included.
-        Writers of other processes share these flushes (PostgreSQL's group commit)."""
-        conn.execute("SELECT txid_current()")
-        conn.commit()
+            self._unsealed += len(lines)
 
     def _tree_rows(
-        self, conn: psycopg.Connection[Any], length: int, lines: list[bytes]
+        self, conn: psycopg.Connection[Any], length: int, edge: list[bytes], lines: list[bytes]
     ) -> list[tuple[int, bytes]]:
         """The ``heso_tree`` rows of ``lines`` (entries ``length`` on), from the tree's right
-        edge kept in memory (re-read, and caught up from the entries, when another writer
-        appended or a try failed): O(log n) hashing per line."""
+        edge (read with the tip; re-read, and caught up from the entries, when it is not
+        whole: a chain from before the tree): O(log n) hashing per line."""
         ltree = self._tree
         assert ltree is not None
         tree = ltree.tree
         with self._hashes.bound(conn):
             try:
-                stale, self._tree_stale = self._tree_stale, True  # until this commits
-                if stale or tree.size != length:
-                    tree.reload()  # another writer's rows: the edge is re-read, O(log n)
+                self._tree_stale = True  # until this commits
+                if len(edge) == length.bit_count():
+                    with self._hashes.edge(length, edge):
+                        tree.reload()  # from the edge just read: no query
+                else:
+                    tree.reload()
                     if tree.size != length:
                         ltree.recover(length)  # behind (a chain from before the tree) or ahead
                 with self._hashes.deferred() as tree_rows:
