@@ -240,7 +240,8 @@ class Database:
         use and again after a fork or a failure."""
         conn = self._own
         if conn is None or self._own_gen != _forks or conn.closed:
-            conn = self._own = _psycopg().connect(self.url, connect_timeout=10)
+            conn = _psycopg().connect(self.url, autocommit=True, connect_timeout=10)
+            self._own = conn
             self._own_gen = _forks
         return conn
 
@@ -271,8 +272,8 @@ class Database:
         lost connections until ``deadline`` seconds pass; then a :class:`ChainError` that says
         what could not be done. ``work`` must be safe to repeat (callers check what a lost
         commit did before repeating it). ``own``: over the process's connection of its own,
-        kept open between calls (the ledger's commit leader: no pool round trips; the caller
-        runs one such call at a time); ``work`` ends its transaction itself."""
+        in autocommit mode and kept open between calls (the ledger's commit leader: no pool
+        round trips; the caller runs one such call at a time)."""
         psycopg = _psycopg()
         if check_schema:
             self.ensure_schema()

@@ -61,27 +61,67 @@ MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
-_TIP = "SELECT length, prev, size FROM heso_tip FOR UPDATE"
-"""The chain's tip, locked."""
+_BARRIER = "SELECT txid_current()"
+"""The durability barrier, run in a transaction of its own: a transaction with an id commits
+synchronously (the server's ``synchronous_commit``), and its flush covers every earlier WAL
+record, those of a commit made with ``synchronous_commit`` off included. Writers of other
+processes share these flushes (PostgreSQL's group commit)."""
 
-_EDGE = (
+_OPEN = (
+    "BEGIN; "
+    "SELECT length, prev, size FROM heso_tip FOR UPDATE; "
     "SELECT ARRAY(SELECT substring(h.hashes FROM b * 32 + 1 FOR 32) "
     "FROM generate_series(62, 0, -1) AS b JOIN heso_tree h ON h.seq = ((t.length >> b) << b) - 1 "
-    "WHERE (t.length >> b) & 1 = 1 ORDER BY b DESC) FROM heso_tip t"
+    "WHERE (t.length >> b) & 1 = 1 ORDER BY b DESC), "
+    "set_config('synchronous_commit', 'off', true) FROM heso_tip t"
 )
-"""The right edge of the Merkle tree under the tip: the root of each perfect subtree, largest
-first (for each 1 bit ``b`` of the length, hash ``b`` of the group of the subtree's last leaf;
-see :mod:`heso.transparency.hash_store`). A statement of its own after :data:`_TIP`: its
-snapshot is taken once the lock is held, so it sees the rows of the writer that held it."""
+"""A linking transaction's start: the chain's tip, locked, then the right edge of its Merkle
+tree: the root of each perfect subtree, largest first (for each 1 bit ``b`` of the length,
+hash ``b`` of the group of the subtree's last leaf; see :mod:`heso.transparency.hash_store`).
+The edge is a statement of its own: its snapshot is taken once the lock is held, so it sees
+the rows of the writer that held it. The tip row is held only while linking: the transaction
+commits without waiting for the WAL flush (``synchronous_commit`` off in it alone), and
+:data:`_BARRIER` waits for the flush outside the lock."""
 
-_INSERT = (
-    "WITH entries AS (INSERT INTO heso_entries (seq, action_hash, byte_offset, line, host) "
-    "SELECT s, a, o, l, %s FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bytea[]) "
-    "AS u (s, a, o, l)), "
-    "tree AS (INSERT INTO heso_tree (seq, hashes) SELECT * FROM unnest(%b::bigint[], %b::bytea[])) "
-    "UPDATE heso_tip SET length = %s, prev = %s, size = %s"
-)
-"""A batch's entries, their tree rows and the tip's move, in one statement."""
+
+def _insert(
+    host: bytes,
+    rows: tuple[list[int], list[bytes], list[int], list[bytes]],
+    tree_rows: list[tuple[int, bytes]],
+    tip: tuple[int, bytes, int],
+) -> str:
+    """The second round trip's text: a batch's entries (``seq``, ``action_hash``, byte offset,
+    line), their tree rows and the tip's move in one statement, the commit, and
+    :data:`_BARRIER`. Every value is an integer or hex digits (text travels as hex and is
+    decoded by the server): nothing in it needs quoting, and it is built with no per-value
+    adapter calls."""
+    seqs, hashes, offsets, lines = rows
+    length, prev, size = tip
+    return (
+        "WITH entries AS (INSERT INTO heso_entries (seq, action_hash, byte_offset, line, host) "
+        f"SELECT s, convert_from(a, 'UTF8'), o, l, convert_from({_hex(host)}, 'UTF8') "
+        f"FROM unnest({_ints(seqs)}, {_hexes(hashes)}, {_ints(offsets)}, {_hexes(lines)}) "
+        "AS u (s, a, o, l)), "
+        "tree AS (INSERT INTO heso_tree (seq, hashes) "
+        f"SELECT * FROM unnest({_ints([r[0] for r in tree_rows])}, "
+        f"{_hexes([r[1] for r in tree_rows])})) "
+        f"UPDATE heso_tip SET length = {int(length)}, prev = convert_from({_hex(prev)}, 'UTF8'), "
+        f"size = {int(size)}; COMMIT; {_BARRIER}"
+    )
+
+
+def _hex(value: bytes) -> str:
+    return f"E'\\\\x{value.hex()}'::bytea"
+
+
+def _hexes(values: list[bytes]) -> str:
+    if not values:
+        return "ARRAY[]::bytea[]"
+    return "ARRAY[E'\\\\x" + "',E'\\\\x".join(v.hex() for v in values) + "']::bytea[]"
+
+
+def _ints(values: list[int]) -> str:
+    return "ARRAY[" + ",".join(str(int(v)) for v in values) + "]::bigint[]"
 
 
 class _Pending:
@@ -136,6 +176,7 @@ class PostgresLedger:
         self._tree_stale = True
         self.host = host if host is not None else host_name()
         """The host recorded with each entry this process appends (unsigned metadata)."""
+        self._host_bytes = self.host.encode()
 
     @property
     def location(self) -> str:
@@ -244,67 +285,53 @@ class PostgresLedger:
     def _link_locked(
         self, conn: psycopg.Connection[Any], batch: list[_Pending], attempt: list[tuple[int, bytes]]
     ) -> None:
+        # ``conn`` is in autocommit mode: the transaction is opened and committed in the text
+        # of the two round trips below (simple protocol, several statements each).
         if attempt:
             seq0, line0 = attempt[0]
             row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
             if row is not None and bytes(row[0]) == line0:
                 # The lost commit happened: the entries are set, but it ran without waiting
-                # for the WAL flush; the barrier below waits for it before any body runs.
-                conn.execute("SELECT txid_current()")
-                conn.commit()
+                # for the WAL flush; this barrier waits for it before any body runs.
+                conn.execute(_BARRIER, prepare=False)
                 with self._seal_lock:
                     self._unsealed += len(batch)
                 return
-            conn.rollback()
-        with conn.pipeline():
-            # One round trip: the tip row, locked, and the tree's right edge. The tip row is
-            # held only while linking: this transaction commits without waiting for the WAL
-            # flush, and the durability barrier below waits for it outside the lock.
-            conn.execute("SET LOCAL synchronous_commit = off")
-            tip, tree = conn.execute(_TIP), conn.execute(_EDGE)
-            length, prev, size = tip.fetchone()  # type: ignore[misc]
-            (edge,) = tree.fetchone()  # type: ignore[misc]
-            seq, offset = int(length), int(size)
-            seqs, hashes, offsets, lines = [], [], [], []
-            for p in batch:
-                line = b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode(), p.encoded, seq)
-                if len(line) > fmt.MAX_ENTRY_BYTES:
-                    raise ChainError(
-                        f"refusing to append a {len(line)}-byte entry: the limit is "
-                        f"{fmt.MAX_ENTRY_BYTES} bytes"
-                    )
-                h = blake3.blake3(line).hexdigest()
-                p.entry = Entry(seq, h, offset)
-                seqs.append(seq)
-                hashes.append(p.action_hash)
-                offsets.append(offset)
-                lines.append(line)
-                seq, offset, prev = seq + 1, offset + len(line) + 1, h
-            attempt[:] = [(seqs[0], lines[0])]
-            tree_rows = self._tree_rows(conn, int(length), [bytes(e) for e in edge], lines)
-            # The second round trip: entries, tree rows and the tip in one statement, its
-            # commit, and the durability barrier: a transaction with an id commits
-            # synchronously (the server's synchronous_commit) and its flush covers every
-            # earlier WAL record, ours included; writers of other processes share these
-            # flushes (PostgreSQL's group commit).
-            conn.execute(
-                _INSERT,
-                (
-                    self.host,
-                    seqs,
-                    hashes,
-                    offsets,
-                    lines,
-                    [r[0] for r in tree_rows],
-                    [r[1] for r in tree_rows],
-                    seq,
-                    prev,
-                    offset,
-                ),
-            )
-            conn.commit()
-            conn.execute("SELECT txid_current()")
-            conn.commit()
+        # First round trip: open the transaction, lock the tip row, read the tree's edge.
+        cur = conn.execute(_OPEN, prepare=False)
+        cur.nextset()
+        length, prev, size = cur.fetchone()  # type: ignore[misc]
+        cur.nextset()
+        edge, _ = cur.fetchone()  # type: ignore[misc]
+        seq, offset = int(length), int(size)
+        seqs, hashes, offsets, lines = [], [], [], []
+        for p in batch:
+            line = b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode(), p.encoded, seq)
+            if len(line) > fmt.MAX_ENTRY_BYTES:
+                raise ChainError(
+                    f"refusing to append a {len(line)}-byte entry: the limit is "
+                    f"{fmt.MAX_ENTRY_BYTES} bytes"
+                )
+            h = blake3.blake3(line).hexdigest()
+            p.entry = Entry(seq, h, offset)
+            seqs.append(seq)
+            hashes.append(p.action_hash.encode())
+            offsets.append(offset)
+            lines.append(line)
+            seq, offset, prev = seq + 1, offset + len(line) + 1, h
+        attempt[:] = [(seqs[0], lines[0])]
+        tree_rows = self._tree_rows(conn, int(length), [bytes(e) for e in edge], lines)
+        # Second round trip: entries, tree rows and the tip in one statement, the commit,
+        # and the durability barrier.
+        conn.execute(
+            _insert(
+                self._host_bytes,
+                (seqs, hashes, offsets, lines),
+                tree_rows,
+                (seq, prev.encode(), offset),
+            ),
+            prepare=False,
+        )
         self._tree_stale = False
         self._tip = (seq, prev, offset)
         with self._seal_lock:
@@ -321,8 +348,10 @@ class PostgresLedger:
         tree = ltree.tree
         with self._hashes.bound(conn):
             try:
-                self._tree_stale = True  # until this commits
-                if len(edge) == length.bit_count():
+                stale, self._tree_stale = self._tree_stale, True  # until this commits
+                if not stale and tree.size == length:
+                    pass  # the tip is where this process's last commit left it
+                elif len(edge) == length.bit_count():
                     with self._hashes.edge(length, edge):
                         tree.reload()  # from the edge just read: no query
                 else:
