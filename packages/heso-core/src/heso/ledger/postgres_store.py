@@ -67,46 +67,56 @@ synchronously (the server's ``synchronous_commit``), and its flush covers every 
 record, those of a commit made with ``synchronous_commit`` off included. Writers of other
 processes share these flushes (PostgreSQL's group commit)."""
 
-_OPEN = (
-    "BEGIN; "
-    "SELECT length, prev, size FROM heso_tip FOR UPDATE; "
-    "SELECT ARRAY(SELECT substring(h.hashes FROM b * 32 + 1 FOR 32) "
+_PREPARE = (
+    "PREPARE heso_tip AS SELECT length, prev, size FROM heso_tip FOR UPDATE; "
+    "PREPARE heso_edge AS SELECT ARRAY(SELECT substring(h.hashes FROM b * 32 + 1 FOR 32) "
     "FROM generate_series(62, 0, -1) AS b JOIN heso_tree h ON h.seq = ((t.length >> b) << b) - 1 "
     "WHERE (t.length >> b) & 1 = 1 ORDER BY b DESC), "
-    "set_config('synchronous_commit', 'off', true) FROM heso_tip t"
+    "set_config('synchronous_commit', 'off', true) FROM heso_tip t; "
+    "PREPARE heso_link (bytea, bigint[], bytea[], bigint[], bytea[], bigint[], bytea[], bigint, "
+    "bytea, bigint) AS "
+    "WITH entries AS (INSERT INTO heso_entries (seq, action_hash, byte_offset, line, host) "
+    "SELECT s, convert_from(a, 'UTF8'), o, l, convert_from($1, 'UTF8') "
+    "FROM unnest($2, $3, $4, $5) AS u (s, a, o, l)), "
+    "tree AS (INSERT INTO heso_tree (seq, hashes) SELECT * FROM unnest($6, $7)) "
+    "UPDATE heso_tip SET length = $8, prev = convert_from($9, 'UTF8'), size = $10; "
 )
-"""A linking transaction's start: the chain's tip, locked, then the right edge of its Merkle
-tree: the root of each perfect subtree, largest first (for each 1 bit ``b`` of the length,
-hash ``b`` of the group of the subtree's last leaf; see :mod:`heso.transparency.hash_store`).
-The edge is a statement of its own: its snapshot is taken once the lock is held, so it sees
-the rows of the writer that held it. The tip row is held only while linking: the transaction
-commits without waiting for the WAL flush (``synchronous_commit`` off in it alone), and
-:data:`_BARRIER` waits for the flush outside the lock."""
+"""The writer connection's prepared statements (planned once per connection):
+
+``heso_tip``
+    the chain's tip, locked;
+``heso_edge``
+    the right edge of its Merkle tree: the root of each perfect subtree, largest first (for
+    each 1 bit ``b`` of the length, hash ``b`` of the group of the subtree's last leaf; see
+    :mod:`heso.transparency.hash_store`). A statement of its own: its snapshot is taken once the
+    lock is held, so it sees the rows of the writer that held it. It also turns
+    ``synchronous_commit`` off for the linking transaction alone: the tip row is held only
+    while linking, and :data:`_BARRIER` waits for the flush outside the lock;
+``heso_link``
+    a batch's entries, their tree rows and the tip's move, in one statement."""
+
+_OPEN = "BEGIN; EXECUTE heso_tip; EXECUTE heso_edge"
+"""A linking transaction's first round trip."""
 
 
-def _insert(
+def _link(
     host: bytes,
     rows: tuple[list[int], list[bytes], list[int], list[bytes]],
     tree_rows: list[tuple[int, bytes]],
     tip: tuple[int, bytes, int],
 ) -> str:
-    """The second round trip's text: a batch's entries (``seq``, ``action_hash``, byte offset,
-    line), their tree rows and the tip's move in one statement, the commit, and
+    """The second round trip's text: ``heso_link`` of a batch's entries (``seq``,
+    ``action_hash``, byte offset, line), their tree rows and the tip, the commit, and
     :data:`_BARRIER`. Every value is an integer or hex digits (text travels as hex and is
     decoded by the server): nothing in it needs quoting, and it is built with no per-value
     adapter calls."""
     seqs, hashes, offsets, lines = rows
     length, prev, size = tip
     return (
-        "WITH entries AS (INSERT INTO heso_entries (seq, action_hash, byte_offset, line, host) "
-        f"SELECT s, convert_from(a, 'UTF8'), o, l, convert_from({_hex(host)}, 'UTF8') "
-        f"FROM unnest({_ints(seqs)}, {_hexes(hashes)}, {_ints(offsets)}, {_hexes(lines)}) "
-        "AS u (s, a, o, l)), "
-        "tree AS (INSERT INTO heso_tree (seq, hashes) "
-        f"SELECT * FROM unnest({_ints([r[0] for r in tree_rows])}, "
-        f"{_hexes([r[1] for r in tree_rows])})) "
-        f"UPDATE heso_tip SET length = {int(length)}, prev = convert_from({_hex(prev)}, 'UTF8'), "
-        f"size = {int(size)}; COMMIT; {_BARRIER}"
+        f"EXECUTE heso_link ({_hex(host)}, {_ints(seqs)}, {_hexes(hashes)}, {_ints(offsets)}, "
+        f"{_hexes(lines)}, {_ints([r[0] for r in tree_rows])}, "
+        f"{_hexes([r[1] for r in tree_rows])}, {int(length)}, {_hex(prev)}, {int(size)}); "
+        f"COMMIT; {_BARRIER}"
     )
 
 
@@ -177,6 +187,7 @@ class PostgresLedger:
         self.host = host if host is not None else host_name()
         """The host recorded with each entry this process appends (unsigned metadata)."""
         self._host_bytes = self.host.encode()
+        self._prepared: psycopg.Connection[Any] | None = None  # the connection of _PREPARE
 
     @property
     def location(self) -> str:
@@ -297,8 +308,15 @@ class PostgresLedger:
                 with self._seal_lock:
                     self._unsealed += len(batch)
                 return
-        # First round trip: open the transaction, lock the tip row, read the tree's edge.
-        cur = conn.execute(_OPEN, prepare=False)
+        # First round trip: open the transaction, lock the tip row, read the tree's edge
+        # (preparing the statements first on a new connection).
+        if conn is not self._prepared:
+            cur = conn.execute(_PREPARE + _OPEN, prepare=False)
+            for _ in range(3):
+                cur.nextset()
+            self._prepared = conn
+        else:
+            cur = conn.execute(_OPEN, prepare=False)
         cur.nextset()
         length, prev, size = cur.fetchone()  # type: ignore[misc]
         cur.nextset()
@@ -324,7 +342,7 @@ class PostgresLedger:
         # Second round trip: entries, tree rows and the tip in one statement, the commit,
         # and the durability barrier.
         conn.execute(
-            _insert(
+            _link(
                 self._host_bytes,
                 (seqs, hashes, offsets, lines),
                 tree_rows,
