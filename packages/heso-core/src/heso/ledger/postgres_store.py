@@ -135,9 +135,11 @@ def _ints(values: list[int]) -> str:
 
 
 class _Pending:
-    """One receipt in the commit queue, and what became of it."""
+    """One receipt in the commit queue, and what became of it. Its thread waits on
+    ``signal`` (held until released): released when its batch is done, or to hand it the next
+    batch to lead (``lead``)."""
 
-    __slots__ = ("action_hash", "done", "encoded", "entry", "error", "receipt")
+    __slots__ = ("action_hash", "done", "encoded", "entry", "error", "lead", "receipt", "signal")
 
     def __init__(self, receipt: Mapping[str, Any]) -> None:
         self.receipt = receipt
@@ -146,6 +148,9 @@ class _Pending:
         self.entry: Entry | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.lead: list[_Pending] | None = None
+        self.signal = threading.Lock()
+        self.signal.acquire()
 
 
 class PostgresLedger:
@@ -170,7 +175,7 @@ class PostgresLedger:
         self.seal_interval = seal_interval
         self.lock_timeout = lock_timeout
         self._queue: list[_Pending] = []
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._committing = False
         self._ready = False
         self._seal_lock = threading.Lock()
@@ -228,26 +233,26 @@ class PostgresLedger:
 
     def append(self, receipt: Mapping[str, Any]) -> Entry:
         """Link ``receipt`` into the chain; returns once its transaction committed."""
-        with self._cond:
+        with self._lock:
             if not self._ready:
                 self._ensure_ready()
         me = _Pending(receipt)
-        cond = self._cond
-        with cond:
+        with self._lock:
             self._queue.append(me)
-            while self._committing and not me.done:
-                cond.wait()
-            lead = not me.done
-            if lead:
+            batch: list[_Pending] | None = None
+            if not self._committing:
                 self._committing = True
                 batch, self._queue = self._queue, []
-        if lead:
+        if batch is None:
+            # Waits for the batch leader: woken once, when done or to lead the next batch.
+            me.signal.acquire()
+            batch = me.lead
+        lead = batch is not None
+        if batch is not None:
             try:
                 self._commit(batch)
             finally:
-                with cond:
-                    self._committing = False
-                    cond.notify_all()
+                self._hand_over(batch, me)
         if me.error is not None:
             if lead or isinstance(me.error, ChainError):
                 raise me.error
@@ -256,6 +261,20 @@ class PostgresLedger:
         self._maybe_seal()
         self._maybe_checkpoint()
         return me.entry
+
+    def _hand_over(self, batch: list[_Pending], leader: _Pending) -> None:
+        """After ``batch`` is done: hand the queue to its first thread to lead (or stand
+        down), then wake ``batch``'s threads."""
+        with self._lock:
+            if self._queue:
+                first = self._queue[0]
+                first.lead, self._queue = self._queue, []
+                first.signal.release()
+            else:
+                self._committing = False
+        for p in batch:
+            if p is not leader:
+                p.signal.release()
 
     def _commit(self, batch: list[_Pending]) -> None:
         """Link ``batch`` in one transaction; record each one's entry or error."""
