@@ -178,6 +178,23 @@ def test_the_writer_role_inserts_and_never_rewrites(
     assert len(list(reader.entries())) == 3
 
 
+def test_hostile_text_is_stored_as_sent(postgres_store_url: str, key: SigningKey) -> None:
+    """The writer sends values inside its statements' text: quotes, backslashes, semicolons
+    and non-ASCII in a tool name (chosen by a model) and in the host are stored byte for
+    byte and run nothing."""
+    hostile = "it's\\'; DROP TABLE heso_entries; -- \u00e9\u2603 E'\\x00"
+    store = PostgresLedger(postgres_store_url, key=key, host=hostile)
+    sent = [signed_receipt(key, i, tool=hostile) for i in range(3)]
+    for receipt in sent:
+        store.append(receipt)
+    store.close()
+    reader = PostgresLedger(postgres_store_url)
+    got = [json.loads(line)["receipt"] for _, line in reader.entries()]
+    assert got == sent
+    assert reader.hosts(0, 3) == {0: hostile, 1: hostile, 2: hostile}
+    assert verify_ledger(reader).ok
+
+
 def test_copy_files_into_the_database_and_export_back_byte_for_byte(
     postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
 ) -> None:
