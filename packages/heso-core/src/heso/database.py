@@ -164,6 +164,12 @@ def scrub(url: str, exc: BaseException) -> str:
     return redact_url(text)
 
 
+def _pool_timeout(exc: BaseException) -> bool:
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(exc, PoolTimeout)
+
+
 def _close_quietly(pool: Any) -> None:
     with contextlib.suppress(Exception):
         pool.close(timeout=1.0)
@@ -296,6 +302,11 @@ class Database:
             except psycopg.OperationalError as exc:
                 # Lost connections, a server restarting, serialization failures, deadlocks,
                 # an exhausted pool: all worth another try until the deadline.
+                if not direct and not own and _pool_timeout(exc):
+                    # The pool is still replacing connections a restarted server dropped:
+                    # one direct try even when the deadline has passed waiting for it.
+                    direct = True
+                    continue
                 if time.monotonic() >= end:
                     raise self.error(doing, exc) from None
                 if not isinstance(exc, psycopg.errors.TransactionRollback):
