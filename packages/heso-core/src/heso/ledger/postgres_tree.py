@@ -71,6 +71,7 @@ class PostgresHashStore(_Bound):
         super().__init__(db)
         self._pending: list[tuple[int, bytes]] | None = None
         self._edge: tuple[int, dict[int, bytes]] | None = None
+        self._next: tuple[int, int] | None = None  # (hash position, leaf) after the last append
 
     @contextmanager
     def edge(self, size: int, edge: Sequence[bytes]) -> Iterator[None]:
@@ -134,9 +135,12 @@ class PostgresHashStore(_Bound):
     def append_hashes(self, start: int, hashes: Sequence[bytes]) -> None:
         """Insert the groups ``hashes`` make up, from the one starting at hash ``start``
         (which must be the end of what is stored: rows are never replaced)."""
-        leaf, offset = group_of(start)
-        if offset:
-            raise TransparencyError(f"tree hash {start} does not begin a leaf's group")
+        if self._next is not None and self._next[0] == start:
+            leaf = self._next[1]  # the group after the last appended: no search for it
+        else:
+            leaf, offset = group_of(start)
+            if offset:
+                raise TransparencyError(f"tree hash {start} does not begin a leaf's group")
         rows, i = [], 0
         while i < len(hashes):
             n = group_size(leaf)
@@ -145,6 +149,7 @@ class PostgresHashStore(_Bound):
                 raise TransparencyError(f"leaf {leaf} needs a group of {n} 32-byte hashes")
             rows.append((leaf, b"".join(group)))
             leaf, i = leaf + 1, i + n
+        self._next = (start + len(hashes), leaf)
         if self._pending is not None:
             if self._pending and self._pending[-1][0] + 1 != rows[0][0]:
                 raise TransparencyError(f"tree hash {start} does not follow the last appended")
