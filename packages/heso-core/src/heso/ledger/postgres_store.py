@@ -446,8 +446,12 @@ class PostgresLedger:
                 return ltree.issue()
 
         with self._tree_lock:
-            self._tree_stale = True
             try:
+                if not force:
+                    ltree.latest()  # another writer may have issued one: look before locking
+                    if not ltree.due():
+                        return None
+                self._tree_stale = True
                 note = self.db.run("issue a checkpoint", issue, deadline=self.lock_timeout)
             except TransparencyError as exc:
                 raise ChainError(f"cannot issue a checkpoint: {exc}") from None
