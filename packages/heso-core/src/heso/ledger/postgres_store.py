@@ -192,7 +192,8 @@ class PostgresLedger:
         self.host = host if host is not None else host_name()
         """The host recorded with each entry this process appends (unsigned metadata)."""
         self._host_bytes = self.host.encode()
-        self._prepared: psycopg.Connection[Any] | None = None  # the connection of _PREPARE
+        # The connection _PREPARE ran on, and the cursor the writer reuses on it.
+        self._prepared: tuple[psycopg.Connection[Any], psycopg.Cursor[Any]] | None = None
 
     @property
     def location(self) -> str:
@@ -329,13 +330,15 @@ class PostgresLedger:
                 return
         # First round trip: open the transaction, lock the tip row, read the tree's edge
         # (preparing the statements first on a new connection).
-        if conn is not self._prepared:
-            cur = conn.execute(_PREPARE + _OPEN, prepare=False)
+        if self._prepared is None or self._prepared[0] is not conn:
+            cur = conn.cursor()
+            cur.execute(_PREPARE + _OPEN, prepare=False)
             for _ in range(3):
                 cur.nextset()
-            self._prepared = conn
+            self._prepared = (conn, cur)
         else:
-            cur = conn.execute(_OPEN, prepare=False)
+            cur = self._prepared[1]
+            cur.execute(_OPEN, prepare=False)
         cur.nextset()
         length, prev, size = cur.fetchone()  # type: ignore[misc]
         cur.nextset()
@@ -360,7 +363,7 @@ class PostgresLedger:
         tree_rows = self._tree_rows(conn, int(length), [bytes(e) for e in edge], lines)
         # Second round trip: entries, tree rows and the tip in one statement, the commit,
         # and the durability barrier.
-        conn.execute(
+        cur.execute(
             _link(
                 self._host_bytes,
                 (seqs, hashes, offsets, lines),
