@@ -195,6 +195,24 @@ def test_hostile_text_is_stored_as_sent(postgres_store_url: str, key: SigningKey
     assert verify_ledger(reader).ok
 
 
+def test_a_session_that_lost_the_writers_statements_prepares_them_again(
+    postgres_store_url: str, key: SigningKey
+) -> None:
+    """A pooler that resets the session (``DISCARD ALL``) takes the writer's prepared
+    statements with it: the next append prepares them again, nothing is lost."""
+    store = PostgresLedger(postgres_store_url, key=key)
+    store.append(signed_receipt(key, 0))
+    own = store.db._own
+    assert own is not None
+    own.execute("DISCARD ALL")
+    store.append(signed_receipt(key, 1))
+    assert store.db._own is own  # the same session, its statements prepared again
+    store.close()
+    reader = PostgresLedger(postgres_store_url)
+    assert [seq for seq, _ in reader.entries()] == [0, 1]
+    assert verify_ledger(reader).ok
+
+
 def test_copy_files_into_the_database_and_export_back_byte_for_byte(
     postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
 ) -> None:

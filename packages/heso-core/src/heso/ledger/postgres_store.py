@@ -330,15 +330,7 @@ class PostgresLedger:
                 return
         # First round trip: open the transaction, lock the tip row, read the tree's edge
         # (preparing the statements first on a new connection).
-        if self._prepared is None or self._prepared[0] is not conn:
-            cur = conn.cursor()
-            cur.execute(_PREPARE + _OPEN, prepare=False)
-            for _ in range(3):
-                cur.nextset()
-            self._prepared = (conn, cur)
-        else:
-            cur = self._prepared[1]
-            cur.execute(_OPEN, prepare=False)
+        cur = self._open(conn)
         cur.nextset()
         length, prev, size = cur.fetchone()  # type: ignore[misc]
         cur.nextset()
@@ -376,6 +368,26 @@ class PostgresLedger:
         self._tip = (seq, prev, offset)
         with self._seal_lock:
             self._unsealed += len(lines)
+
+    def _open(self, conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+        """Run :data:`_OPEN` on ``conn`` (after :data:`_PREPARE` on a connection new to this
+        writer, or one whose session lost the statements: a pooler reset it); returns the
+        cursor on its ``BEGIN``'s result."""
+        import psycopg
+
+        if self._prepared is not None and self._prepared[0] is conn:
+            cur = self._prepared[1]
+            try:
+                cur.execute(_OPEN, prepare=False)
+                return cur
+            except psycopg.errors.InvalidSqlStatementName:
+                conn.execute("ROLLBACK")
+        cur = conn.cursor()
+        cur.execute(_PREPARE + _OPEN, prepare=False)
+        for _ in range(3):
+            cur.nextset()
+        self._prepared = (conn, cur)
+        return cur
 
     def _tree_rows(
         self, conn: psycopg.Connection[Any], length: int, edge: list[bytes], lines: list[bytes]
