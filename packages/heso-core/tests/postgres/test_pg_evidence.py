@@ -213,6 +213,40 @@ def test_a_session_that_lost_the_writers_statements_prepares_them_again(
     assert verify_ledger(reader).ok
 
 
+def test_a_commit_whose_answer_was_lost_is_not_linked_twice(
+    postgres_store_url: str, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops after the server ran a batch's commit but before the writer read
+    the answer: the retry finds the batch in the table (looked up under the tip lock) and
+    links nothing again."""
+    store = PostgresLedger(postgres_store_url, key=key)
+    store.append(signed_receipt(key, 0))
+    real = psycopg.Cursor.execute
+    lost: list[str] = []
+
+    def execute(cur: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real(cur, query, *args, **kwargs)
+        if isinstance(query, str) and query.startswith("EXECUTE heso_link") and not lost:
+            lost.append(query)
+            cur.connection.close()
+            raise psycopg.OperationalError("the connection was lost")
+        return out
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    entry = store.append(signed_receipt(key, 1))
+    monkeypatch.undo()
+    assert lost and entry.seq == 1
+    store.append(signed_receipt(key, 2))
+    store.close()
+    reader = PostgresLedger(postgres_store_url)
+    seqs = [
+        json.loads(line)["receipt"]["content"]["action"]["fields"]["i"]
+        for _, line in reader.entries()
+    ]
+    assert seqs == [0, 1, 2]
+    assert verify_ledger(reader).ok
+
+
 def test_copy_files_into_the_database_and_export_back_byte_for_byte(
     postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
 ) -> None:

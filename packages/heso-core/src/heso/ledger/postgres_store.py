@@ -318,16 +318,6 @@ class PostgresLedger:
     ) -> None:
         # ``conn`` is in autocommit mode: the transaction is opened and committed in the text
         # of the two round trips below (simple protocol, several statements each).
-        if attempt:
-            seq0, line0 = attempt[0]
-            row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
-            if row is not None and bytes(row[0]) == line0:
-                # The lost commit happened: the entries are set, but it ran without waiting
-                # for the WAL flush; this barrier waits for it before any body runs.
-                conn.execute(_BARRIER, prepare=False)
-                with self._seal_lock:
-                    self._unsealed += len(batch)
-                return
         # First round trip: open the transaction, lock the tip row, read the tree's edge
         # (preparing the statements first on a new connection).
         cur = self._open(conn)
@@ -335,6 +325,19 @@ class PostgresLedger:
         length, prev, size = cur.fetchone()  # type: ignore[misc]
         cur.nextset()
         edge, _ = cur.fetchone()  # type: ignore[misc]
+        if attempt:
+            # Looked up under the tip lock, which the failed try held: its transaction is over
+            # (committed or not), so the answer is final.
+            seq0, line0 = attempt[0]
+            row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
+            if row is not None and bytes(row[0]) == line0:
+                # The lost commit happened: the entries are set, but it ran without waiting
+                # for the WAL flush; this barrier waits for it before any body runs.
+                conn.execute("ROLLBACK")
+                conn.execute(_BARRIER, prepare=False)
+                with self._seal_lock:
+                    self._unsealed += len(batch)
+                return
         seq, offset = int(length), int(size)
         seqs, hashes, offsets, lines = [], [], [], []
         for p in batch:
