@@ -606,6 +606,15 @@ def host_name() -> str:
     return os.environ.get(HOST_ENV, "").strip()[:MAX_HOST] or socket.gethostname()[:MAX_HOST]
 
 
+COPIED = " (copied from files)"
+
+
+def copied_host() -> str:
+    """The host recorded with entries ``heso store copy`` brings from a file store, which
+    records none: the copying host, marked as such (where they were appended is not known)."""
+    return host_name()[: MAX_HOST - len(COPIED)] + COPIED
+
+
 def _check_lines(lines: Iterator[tuple[int, bytes]], checker: Checker) -> Segment:
     return checker(None if len(line) > fmt.MAX_ENTRY_BYTES else line for _, line in lines)
 
