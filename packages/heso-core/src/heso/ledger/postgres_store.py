@@ -274,10 +274,12 @@ class PostgresLedger:
 
     @staticmethod
     def _durable(conn: psycopg.Connection[Any]) -> None:
-        """Durability barrier: a transaction with an id commits synchronously (the server's
+        """Durability barrier: a transaction that wrote WAL commits synchronously (the server's
         synchronous_commit), and its flush covers every earlier WAL record, ours included.
-        Writers of other processes share these flushes (PostgreSQL's group commit)."""
-        conn.execute("SELECT txid_current()")
+        (One that only took an id writes none and commits without flushing: a crash then loses
+        the entries.) The message is one WAL record, ignored unless decoded. Writers of other
+        processes share these flushes (PostgreSQL's group commit)."""
+        conn.execute("SELECT pg_logical_emit_message(true, 'heso', 'durable')")
         conn.commit()
 
     def _tree_rows(
