@@ -693,20 +693,38 @@ def _check_location(out: dict[str, Any], first: int | None, n: int, where: str) 
     assert out["entry"] in allowed, (where, first, out)
 
 
+@contextlib.contextmanager
+def _target(store: Any, root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Where ``store`` keeps the project at ``root`` (``HESO_STORE`` set for the CLI)."""
+    store.env(root, monkeypatch)
+    if not store.postgresql:
+        yield FileTarget(root / "heso-local-data")
+        return
+    target = DatabaseTarget(str(store.use(root)))
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("store", ["file", "postgresql"], indirect=True)
 def test_a_re_signed_store_passes_only_an_unpinned_verifier(
-    tmp_path: Path, keys: Keys, pool: Pool
+    tmp_path: Path, keys: Keys, pool: Pool, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a trust anchor a store re-signed under a new key is self-consistent; pinning the
     operator key (``--trust`` or ``[heso] operator_keys``) is what rejects it."""
     root = tmp_path / "p"
-    data_dir = root / "heso-local-data"
-    data_dir.mkdir(parents=True)
+    root.mkdir()
     (root / "heso.toml").write_text('[policy]\ndefault = "allow"\n')
+    with _target(store, root, monkeypatch) as target:
+        _resigned_store_checks(root, target, keys, pool)
+
+
+def _resigned_store_checks(root: Path, target: Any, keys: Keys, pool: Pool) -> None:
     store = Store(pool.same_key_lines, pool.other_head)
     chain_bytes, head = mutate("resign_store", 0, 0, 0, store, pool, keys)
     assert head is not None
-    (data_dir / fmt.CHAIN_FILE).write_bytes(chain_bytes)
-    (data_dir / fmt.HEAD_FILE).write_bytes(head)
+    target.put(chain_bytes, head)
     cli = _cached_cli()
     base = ["verify", "--chain", "--sealed", "--project", str(root), "--json"]
     code, out = cli(base)
@@ -719,30 +737,30 @@ def test_a_re_signed_store_passes_only_an_unpinned_verifier(
     assert code == 1 and out["verdict"] == v.HEAD_INVALID
     assert out["operator_pinned_by"] == "heso.toml"
     # The head deleted too: the pinned key still rejects the first receipt.
-    (data_dir / fmt.HEAD_FILE).unlink()
+    target.put(chain_bytes, None)
     code, out = cli(base)
     assert code == 1 and out["verdict"] in (v.HEAD_MISSING, v.OPERATOR_MISMATCH)
 
 
+@pytest.mark.parametrize("store", ["file", "postgresql"], indirect=True)
 def test_entries_appended_after_the_seal_fail_only_the_sealed_audit(
-    tmp_path: Path, keys: Keys, pool: Pool
+    tmp_path: Path, keys: Keys, pool: Pool, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A validly signed receipt re-linked after the last seal is indistinguishable from a
     genuine unsealed append: plain verification reports it as unsealed, ``--sealed`` fails."""
     root = tmp_path / "p"
-    data_dir = root / "heso-local-data"
-    data_dir.mkdir(parents=True)
+    root.mkdir()
     (root / "heso.toml").write_text(_policy(keys))
-    store = Store(pool.same_key_lines, pool.other_head)
-    n = len(store.lines)
-    chain_bytes, head = mutate("splice_relinked", 0, n, 1, store, pool, keys)
-    (data_dir / fmt.CHAIN_FILE).write_bytes(chain_bytes)
-    (data_dir / fmt.HEAD_FILE).write_bytes(head or b"")
-    cli = _cached_cli()
-    code, out = cli(["verify", "--chain", "--project", str(root), "--json"])
-    assert code == 0 and out["unsealed"] == 1 and out["sealed"] == n
-    code, out = cli(["verify", "--chain", "--sealed", "--project", str(root), "--json"])
-    assert code == 1 and out["verdict"] == v.UNSEALED and out["entry"] == n
+    written = Store(pool.same_key_lines, pool.other_head)
+    n = len(written.lines)
+    chain_bytes, head = mutate("splice_relinked", 0, n, 1, written, pool, keys)
+    with _target(store, root, monkeypatch) as target:
+        target.put(chain_bytes, head)
+        cli = _cached_cli()
+        code, out = cli(["verify", "--chain", "--project", str(root), "--json"])
+        assert code == 0 and out["unsealed"] == 1 and out["sealed"] == n
+        code, out = cli(["verify", "--chain", "--sealed", "--project", str(root), "--json"])
+        assert code == 1 and out["verdict"] == v.UNSEALED and out["entry"] == n
 
 
 def test_the_fast_path_reaches_the_generic_verdict_on_every_mutation(
