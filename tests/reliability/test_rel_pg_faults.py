@@ -42,6 +42,27 @@ def _hashes(url: str) -> list[tuple[int, str]]:
     ]
 
 
+class Gates:
+    """What gating threads saw: ``ran`` the ``(action_hash, seq)`` of every gate that let its
+    body run, ``failed`` every gate that failed closed."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, int]] = []
+        self.failed: list[str] = []
+        self.lock = threading.Lock()
+
+    def gate(self, t: int, i: int) -> None:
+        try:
+            outcome = capture("tool_call", "charge", {"t": t, "i": i})
+        except HesoError as exc:
+            with self.lock:
+                self.failed.append(f"{type(exc).__name__}: {exc}")
+            return
+        assert outcome.runs and outcome.action_hash and outcome.entry is not None
+        with self.lock:
+            self.ran.append((outcome.action_hash, outcome.entry.seq))
+
+
 def test_writers_connections_killed_mid_run_never_duplicate_or_run_unrecorded(
     heso_project: Any,
     postgres_store_url: str,
@@ -51,22 +72,13 @@ def test_writers_connections_killed_mid_run_never_duplicate_or_run_unrecorded(
     heso_project.write_policy('[policy]\ndefault = "allow"\n')
     monkeypatch.setenv("HESO_STORE", postgres_store_url)
     heso_project.init()
-    ran: list[tuple[str, int]] = []  # (action_hash, seq) of every gate that let its body run
-    failed: list[str] = []
+    gates = Gates()
+    ran, failed = gates.ran, gates.failed
     done = threading.Event()
-    lock = threading.Lock()
 
     def gate(t: int) -> None:
         for i in range(PER_THREAD):
-            try:
-                outcome = capture("tool_call", "charge", {"t": t, "i": i})
-            except HesoError as exc:
-                with lock:
-                    failed.append(f"{type(exc).__name__}: {exc}")
-                continue
-            assert outcome.runs and outcome.action_hash and outcome.entry is not None
-            with lock:
-                ran.append((outcome.action_hash, outcome.entry.seq))
+            gates.gate(t, i)
 
     killed = 0
 
@@ -131,11 +143,9 @@ def test_a_backend_sigkilled_mid_transaction_loses_no_committed_receipt(
     heso_project.write_policy('[policy]\ndefault = "allow"\n')
     monkeypatch.setenv("HESO_STORE", postgres_store_url)
     heso_project.init(timeout=30.0)
-    ran: list[tuple[str, int]] = []
-    failed: list[str] = []
+    gates = Gates()
+    ran, failed = gates.ran, gates.failed
     done = threading.Event()
-    lock = threading.Lock()
-
     tried = [0] * THREADS
 
     def gate(t: int) -> None:
@@ -144,15 +154,7 @@ def test_a_backend_sigkilled_mid_transaction_loses_no_committed_receipt(
         while after < PER_THREAD:
             after += done.is_set()
             tried[t] += 1
-            try:
-                outcome = capture("tool_call", "charge", {"t": t, "i": tried[t]})
-            except HesoError as exc:
-                with lock:
-                    failed.append(f"{type(exc).__name__}: {exc}")
-                continue
-            assert outcome.runs and outcome.action_hash and outcome.entry is not None
-            with lock:
-                ran.append((outcome.action_hash, outcome.entry.seq))
+            gates.gate(t, tried[t])
 
     killed: list[int] = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,24 +48,34 @@ def _rows(url: str, sql: str, *params: Any) -> list[Any]:
         return conn.execute(sql, params).fetchall()
 
 
-def test_a_fired_record_that_cannot_be_written_takes_the_claim_back(
-    pg_project: Project,
-    postgres_store_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _refunds(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Callable[..., Any], list[str]]:
+    """The project initialised with alice as approver; its gated ``refund``, which waits for
+    her approval, and the orders whose body ran."""
     from heso.approvals.identity import new_approver
 
     monkeypatch.setenv("HESO_APPROVER_HOME", str(tmp_path / "approver-device"))
     monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", "a passphrase for alice")
-    pg_project.write_policy(POLICY.format(alice=new_approver("alice")[1]))
-    heso.init(project_root=pg_project.root)
+    project.write_policy(POLICY.format(alice=new_approver("alice")[1]))
+    heso.init(project_root=project.root)
     ran: list[str] = []
 
     @heso.gated
     def refund(order: str) -> str:
         ran.append(order)
         return "refunded"
+
+    return refund, ran
+
+
+def test_a_fired_record_that_cannot_be_written_takes_the_claim_back(
+    pg_project: Project,
+    postgres_store_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refund, ran = _refunds(pg_project, tmp_path, monkeypatch)
 
     assert refund("o-1", _heso_session="s-1") is heso.SUSPENDED
     heso.append_decision("s-1", "approved")
@@ -111,23 +122,13 @@ def test_a_serialization_failure_after_the_firing_is_chained_still_fires_once(
     fails the claim's transaction. The claim is retried with the same records: the body runs
     once, and both actions fire."""
     from heso import config
-    from heso.approvals.identity import new_approver
     from heso.approvals.registry import load_project_registry
     from heso.ledger import verify_ledger
 
     with psycopg.connect(postgres_store_url, autocommit=True) as dba:
         name = dba.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         dba.execute(f'ALTER DATABASE "{name}" SET default_transaction_isolation = serializable')
-    monkeypatch.setenv("HESO_APPROVER_HOME", str(tmp_path / "approver-device"))
-    monkeypatch.setenv("HESO_APPROVER_PASSPHRASE", "a passphrase for alice")
-    pg_project.write_policy(POLICY.format(alice=new_approver("alice")[1]))
-    heso.init(project_root=pg_project.root)
-    ran: list[str] = []
-
-    @heso.gated
-    def refund(order: str) -> str:
-        ran.append(order)
-        return "refunded"
+    refund, ran = _refunds(pg_project, tmp_path, monkeypatch)
 
     assert refund("o-1", _heso_session="s-1") is heso.SUSPENDED
     assert refund("o-2", _heso_session="s-2") is heso.SUSPENDED
