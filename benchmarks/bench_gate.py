@@ -7,7 +7,7 @@
   PyNaCl's binding). ``floor_pynacl`` signs through PyNaCl's public ``SigningKey.sign``.
 * **gate**: one call of a function under ``@heso.tool`` with the starter policy
   (``heso init``'s) and with a realistic 100-rule policy: argument binding, capture, policy,
-  receipt content, ``action_hash``, signature, chain append (line + index), in ``buffered``
+  receipt content, ``action_hash``, signature, chain append, in ``buffered``
   and ``fsync`` durability.
 * **gate_10k**: the same call under a 10,000-rule policy of overlapping wildcard scopes with
   conditions (``common.policy_text(overlap=True)``): several hundred rules cover

@@ -439,7 +439,7 @@ def test_a_writer_refuses_a_chain_file_deleted_under_it(tmp_path, key):
 
 
 def test_a_failed_index_write_never_fails_the_append_nor_leaves_a_hole(tmp_path, key, monkeypatch):
-    c = FileLedger(tmp_path, key=key)
+    c = FileLedger(tmp_path, key=key, seal_every=1)  # each append seals: its record is written
     c.append(_receipt(key, 0))
     real = os.write
 
@@ -597,3 +597,87 @@ def test_temp_files_of_a_killed_head_writer_are_removed_on_open(tmp_path, key):
     assert unrelated.read_bytes() == b"not ours"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(f".{fmt.HEAD_FILE}.")]
     assert verify_chain(tmp_path).ok
+
+
+def _index_matches_chain(path):
+    """Every index record names its own entry: the index is a consistent prefix of the chain.
+    Returns how many records it holds."""
+    lines = _lines(path)
+    data = (path / idx.INDEX_FILE).read_bytes()
+    assert len(data) % idx.RECORD_SIZE == 0
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    n = len(data) // idx.RECORD_SIZE
+    assert n <= len(lines)
+    for seq in range(n):
+        h, offset = idx.parse_record(data[seq * idx.RECORD_SIZE : (seq + 1) * idx.RECORD_SIZE])
+        entry = json.loads(lines[seq])
+        assert (offset, entry["seq"]) == (offsets[seq], seq)
+        assert entry["receipt"]["content"]["action_hash"] == h
+    return n
+
+
+def test_a_lone_writer_indexes_at_its_seals_and_readers_find_the_entries_past_the_index(
+    tmp_path, key
+):
+    c = FileLedger(tmp_path, key=key, seal_every=5, seal_interval=3600)
+    for i in range(8):
+        c.append(_receipt(key, i))
+    assert _index_matches_chain(tmp_path) == 6  # the seals after entries 0 and 5 wrote them
+    reader = FileLedger(tmp_path)
+    hashes = [json.loads(line)["receipt"]["content"]["action_hash"] for line in _lines(tmp_path)]
+    for seq, h in enumerate(hashes):
+        assert reader.receipt(h[:16])["content"]["action_hash"] == h
+        assert json.loads(reader.line(seq))["seq"] == seq
+        assert [s for s, _ in reader.entries(seq)] == list(range(seq, 8))
+    c.close()
+    assert _index_matches_chain(tmp_path) == 8
+
+
+def test_writers_sharing_a_chain_keep_its_index_in_chain_order(tmp_path, key):
+    a = FileLedger(tmp_path, key=key, seal_every=1000, seal_interval=3600)
+    b = FileLedger(tmp_path, key=key, seal_every=1000, seal_interval=3600)
+    n = 0
+    for turn in range(12):
+        # runs of different lengths: one writer alone for a while, then they alternate
+        writer = a if turn % 2 == 0 else b
+        for _ in range(1 + (turn * 5) % 7):
+            writer.append(_receipt(key, n))
+            n += 1
+            _index_matches_chain(tmp_path)
+    a.close()
+    b.close()
+    assert _index_matches_chain(tmp_path) == n
+    verdict = verify_chain(tmp_path)
+    assert verdict.ok and verdict.details["entries"] == n
+
+
+def _killed_with_deferred_records(path, seed):
+    k = SigningKey.from_private_bytes(seed)
+    c = FileLedger(path, key=k, seal_every=1000, seal_interval=3600)
+    for i in range(6):
+        c.append(_receipt(k, 100 + i))
+    os._exit(0)  # no close, no seal: its index records die with it
+
+
+def test_records_a_killed_writer_deferred_are_rebuilt_from_the_chain(tmp_path):
+    seed = os.urandom(32)
+    k = SigningKey.from_private_bytes(seed)
+    survivor = FileLedger(tmp_path, key=k, seal_every=1000, seal_interval=3600)
+    survivor.append(_receipt(k, 0))
+    survivor.append(_receipt(k, 1))
+    survivor.seal()  # the other writer starts alone, so it defers its records
+    proc = multiprocessing.get_context("fork").Process(
+        target=_killed_with_deferred_records, args=(tmp_path, seed)
+    )
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert _index_matches_chain(tmp_path) == 3  # a new writer seals at its first append
+    survivor.append(_receipt(k, 2))
+    survivor.close()
+    assert _index_matches_chain(tmp_path) == 9
+    for line in _lines(tmp_path):
+        h = json.loads(line)["receipt"]["content"]["action_hash"]
+        assert FileLedger(tmp_path).receipt(h)["content"]["action_hash"] == h

@@ -33,7 +33,7 @@ class Verb(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Action:
     """One captured action, before policy and signing.
 
@@ -49,3 +49,27 @@ class Action:
     agent: str | None = None
     domain: str | None = None
     action_id: str | None = None
+
+    def __init__(
+        self,
+        verb: Verb,
+        tool_name: str,
+        fields: Mapping[str, Any] | None = None,
+        workflow: str = "default",
+        account: str = "default",
+        agent: str | None = None,
+        domain: str | None = None,
+        action_id: str | None = None,
+    ) -> None:
+        # One dict update instead of a frozen dataclass's eight object.__setattr__ calls: the
+        # gate makes one of these per call.
+        self.__dict__.update(
+            verb=verb,
+            tool_name=tool_name,
+            fields={} if fields is None else fields,
+            workflow=workflow,
+            account=account,
+            agent=agent,
+            domain=domain,
+            action_id=action_id,
+        )

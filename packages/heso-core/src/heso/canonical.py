@@ -149,7 +149,7 @@ def to_json_value(value: Any, *, path: str = "fields") -> Any:
     the offending path and type, and how to fix it; never falls back to ``str()``.
     """
     try:
-        return _conv(value, 1)
+        return _conv_mapping(value, 1) if type(value) is dict else _conv(value, 1)
     except _Fail as fail:
         raise _error(path, fail) from None
     except RecursionError:
@@ -198,7 +198,8 @@ def _enter(v: Any, depth: int) -> None:
 
 
 def _conv_mapping(v: Mapping[Any, Any], depth: int) -> dict[str, Any]:
-    _enter(v, depth)
+    if depth > MAX_DEPTH:
+        _enter(v, depth)
     out: dict[str, Any] = {}
     for key, item in v.items():
         if type(key) is not str:
@@ -210,11 +211,16 @@ def _conv_mapping(v: Mapping[Any, Any], depth: int) -> dict[str, Any]:
                 fail.what = f"the key {key!r}: {fail.what}"
                 raise
         t = type(item)
-        if (t is str and item.isascii()) or item is None or t is bool:
+        if (
+            (t is str and item.isascii())
+            or (t is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER)
+            or item is None
+            or t is bool
+        ):
             out[key] = item  # the common plain values, without a call (same result as _conv)
             continue
         try:
-            out[key] = _conv(item, depth + 1)
+            out[key] = _conv_list(item, depth + 1) if t is list else _conv(item, depth + 1)
         except _Fail as fail:
             fail.add(key, v)
             raise
@@ -237,7 +243,8 @@ def _conv_key(key: Any, mapping: Any) -> str:
 
 
 def _conv_list(v: Any, depth: int) -> list[Any]:
-    _enter(v, depth)
+    if depth > MAX_DEPTH:
+        _enter(v, depth)
     out: list[Any] = []
     append = out.append
     for index, item in enumerate(v):

@@ -66,6 +66,7 @@ class OutcomeKind(str, enum.Enum):
 
 _RUNS = (OutcomeKind.ALLOWED, OutcomeKind.APPROVED)
 _ALLOWED = OutcomeKind.ALLOWED
+_ALLOW = DecisionKind.ALLOW
 
 _KIND_OF = {
     DecisionKind.ALLOW: OutcomeKind.ALLOWED,
@@ -74,7 +75,7 @@ _KIND_OF = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Outcome:
     """The result of gating one action."""
 
@@ -88,6 +89,30 @@ class Outcome:
     ticket: FireTicket | None = None
     """For ``APPROVED``: the claimed firing (:class:`heso.approvals.reentry.FireTicket`);
     ``with outcome.ticket:`` runs the body and records how it ended."""
+
+    def __init__(
+        self,
+        kind: OutcomeKind,
+        blocking: bool,
+        action_hash: str | None = None,
+        receipt: Mapping[str, Any] | None = None,
+        decision: Decision | None = None,
+        entry: Entry | None = None,
+        error: BaseException | None = None,
+        ticket: FireTicket | None = None,
+    ) -> None:
+        # One dict update instead of a frozen dataclass's eight object.__setattr__ calls: the
+        # gate makes one of these per call.
+        self.__dict__.update(
+            kind=kind,
+            blocking=blocking,
+            action_hash=action_hash,
+            receipt=receipt,
+            decision=decision,
+            entry=entry,
+            error=error,
+            ticket=ticket,
+        )
 
     @property
     def allowed(self) -> bool:
@@ -223,6 +248,38 @@ def capture(
     Raises ``HesoConfigError`` before :func:`heso.init`, ``CanonicalizationError`` when a
     field value has no JSON form, and ``BridgeError`` (``__cause__`` set) when the core fails.
     """
+    return _capture(
+        verb,
+        tool_name,
+        fields,
+        workflow,
+        account,
+        agent,
+        redact_fields,
+        domain,
+        action_id,
+        approval_floor,
+        reenter,
+        approval_session,
+    )
+
+
+def _capture(
+    verb: Verb | str,
+    tool_name: str,
+    fields: Mapping[str, Any] | None,
+    workflow: str | None,
+    account: str | None,
+    agent: str | None,
+    redact_fields: Any,
+    domain: str | None,
+    action_id: str | None,
+    approval_floor: bool,
+    reenter: bool,
+    approval_session: str | None,
+) -> Outcome:
+    """:func:`capture` with every argument in order (the decorators' per-call path binds
+    positional arguments faster than keywords)."""
     start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
@@ -264,7 +321,7 @@ def capture(
         decision = rt.policy.evaluate(action)
         if approval_floor and decision.kind is DecisionKind.ALLOW:
             decision = _approval_floor(decision, rt.policy.settings)
-        kind = _KIND_OF[decision.kind]
+        kind = _ALLOWED if decision.kind is _ALLOW else _KIND_OF[decision.kind]
         if kind is OutcomeKind.SUSPENDED and reenter and cfg.blocking:
             stage = "looking up an earlier suspension"
             from heso.approvals import pending  # loaded on the first require_approval verdict
@@ -373,14 +430,20 @@ def gate_call(
 ) -> Outcome:
     """:func:`gate` for the decorators' per-call path (their options passed as they are)."""
     try:
-        outcome = capture(
+        # workflow, account, agent: None; approval_floor False; reenter True; no session.
+        outcome = _capture(
             verb,
             tool_name,
             fields,
-            redact_fields=redact_fields,
-            domain=domain,
-            action_id=action_id,
-            reenter=True,
+            None,
+            None,
+            None,
+            redact_fields,
+            domain,
+            action_id,
+            False,
+            True,
+            None,
         )
     except (HesoConfigError, GateRefusal):
         raise

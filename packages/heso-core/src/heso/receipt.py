@@ -81,7 +81,7 @@ def format_timestamp(moment: datetime) -> str:
 def action_block(action: Action, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The receipt's ``action`` block; ``fields`` are already JSON values (and redacted)."""
     block: dict[str, Any] = {
-        "verb": action.verb.value,
+        "verb": action.verb._value_,  # as .value, without the enum property's Python call
         "tool_name": action.tool_name,
         "workflow": action.workflow,
         "account": action.account,

@@ -4,11 +4,14 @@ hash-prefix index, :mod:`heso.ledger.index`), ``receipts.tree`` (the Merkle tree
 ``checkpoints/`` (the signed checkpoints, :mod:`heso.transparency.ledger_tree`).
 
 Appends hold a thread lock and an inter-process ``flock`` on ``receipts.lock``; each line goes
-out in one ``write`` on an ``O_APPEND`` descriptor. A line left torn by a killed writer is
-moved to ``receipts.torn`` (reported, never silently dropped) by the next writer. Durability
-``"buffered"`` survives a killed process; ``"fsync"`` also survives power loss, with group
-commit (appends that wait together share one ``fsync``), and the lines a head covers are
-synced before the head is written. Reading is :mod:`heso.ledger.reader`'s.
+out in one ``write`` on an ``O_APPEND`` descriptor. A writer alone on the chain writes its index
+records at each seal (lookups scan the few entries past the index); once it sees another
+writer's lines it writes them at every append until a seal finds the chain its own again.
+A line left torn by a killed writer is moved to ``receipts.torn`` (reported, never silently
+dropped) by the next writer. Durability ``"buffered"`` survives a killed process; ``"fsync"``
+also survives power loss, with group commit (appends that wait together share one ``fsync``),
+and the lines a head covers are synced before the head is written. Reading is
+:mod:`heso.ledger.reader`'s.
 """
 
 from __future__ import annotations
@@ -155,6 +158,9 @@ class FileLedger:
         self._unsealed = 0
         self._last_seal = 0.0
         self._index_stale = False
+        self._index_pending: list[bytes] = []
+        self._shared = False
+        self._foreign = False
         self.transparency = transparency or TransparencySettings()
         self._tree: LedgerTree | None = None
         self._tree_stale = False
@@ -190,6 +196,7 @@ class FileLedger:
         self._size, self._seq, self._prev = 0, 0, GENESIS
         self._synced = 0
         self._index_stale = False
+        self._index_pending = []
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             # Under the lock no writer is between creating a head's temp file and renaming it:
@@ -266,6 +273,7 @@ class FileLedger:
         size = st.st_size
         if size == self._size:
             return
+        self._flush_index()  # this writer's records come before the other writer's lines
         if size < self._size:
             raise ChainError(
                 f"refusing to append: {CHAIN_FILE} shrank from {self._size} to {size} bytes "
@@ -281,6 +289,10 @@ class FileLedger:
         self._seq += len(lines)
         self._size += end
         self._tree_stale = True  # the other writer added their leaves; re-read them
+        if lines:
+            # Its index records may still be deferred in its memory: index them from the
+            # chain, and write ours at once while writers share the chain (see _flush_index).
+            self._index_stale = self._shared = self._foreign = True
 
     def _quarantine(self, offset: int, torn: bytes) -> None:
         record = {
@@ -497,11 +509,11 @@ class FileLedger:
                 h = blake3.blake3(line).hexdigest()  # entry_hash(line)
                 self._seq, self._prev, self._size = seq + 1, h, offset + len(line) + 1
                 if not self._index_stale:
-                    try:
-                        self._write_index(idx.record(receipt["content"]["action_hash"], offset))
-                    except OSError as exc:
-                        self._index_stale = True
-                        log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
+                    self._index_pending.append(
+                        idx.record(receipt["content"]["action_hash"], offset)
+                    )
+                    if self._shared:
+                        self._flush_index()
                 self._add_leaves([line])
                 self._unsealed += 1
                 now = time.monotonic()
@@ -610,11 +622,9 @@ class FileLedger:
             self._write_line(b"\n".join(lines) + b"\n")
             self._seq, self._prev, self._size = seq, prev, offset
             if not self._index_stale:
-                try:
-                    self._write_index(b"".join(records))
-                except OSError as exc:
-                    self._index_stale = True
-                    log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
+                self._index_pending += records
+                if self._shared:
+                    self._flush_index()
             self._add_leaves(lines)
             self._unsealed += len(records)
             now = time.monotonic()
@@ -642,6 +652,29 @@ class FileLedger:
             size = os.fstat(self._idx_fd).st_size
             os.ftruncate(self._idx_fd, size - size % idx.RECORD_SIZE)
             raise
+
+    def _flush_index(self) -> None:
+        """Write the index records deferred since the last flush, in one ``write`` (hold the
+        locks). A lone writer defers them to its next seal; writers that share the chain
+        flush at every append, so each one's records are in the index before the others
+        read its lines. Records another writer already wrote (it indexed these entries from
+        the chain) are dropped, as are all of them after a failure: the index is then caught
+        up from the chain."""
+        pending = self._index_pending
+        if not pending:
+            return
+        self._index_pending = []
+        if self._index_stale:
+            return
+        assert self._idx_fd is not None
+        try:
+            if os.fstat(self._idx_fd).st_size != (self._seq - len(pending)) * idx.RECORD_SIZE:
+                self._index_stale = True
+                return
+            self._write_index(b"".join(pending))
+        except OSError as exc:
+            self._index_stale = True
+            log.warning("cannot update %s (%s); it is rebuilt later", INDEX_FILE, exc)
 
     def _try_sync_index(self) -> None:
         """Catch the index up after a failed write (the chain itself is intact)."""
@@ -684,6 +717,9 @@ class FileLedger:
     def _seal_locked(self) -> None:
         """Sign and write the head over everything known (hold the locks)."""
         assert self.key is not None and self._fd is not None
+        self._flush_index()
+        # Writers share the chain until a seal finds no other writer's lines since the last.
+        self._shared, self._foreign = self._foreign, False
         sync = self.durability == "fsync"
         if sync and self._synced < self._size:
             # The lines first, then the head that covers them: a power cut in between leaves

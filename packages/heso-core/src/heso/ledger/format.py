@@ -43,7 +43,7 @@ MAX_HEAD_BYTES = 64 * 1024
 _HEX128 = re.compile(r"[0-9a-f]{128}").fullmatch
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Entry:
     """Where an appended receipt landed: its ``seq``, its entry hash and the byte ``offset`` of
     its line in the ledger's file form."""
@@ -51,6 +51,10 @@ class Entry:
     seq: int
     entry_hash: str
     offset: int
+
+    def __init__(self, seq: int, entry_hash: str, offset: int) -> None:
+        # One dict update instead of three object.__setattr__ calls: one per append.
+        self.__dict__.update(seq=seq, entry_hash=entry_hash, offset=offset)
 
 
 @dataclass(frozen=True)

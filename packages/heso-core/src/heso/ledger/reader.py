@@ -196,11 +196,14 @@ def line_at(path: Path, offset: int) -> bytes:
 
 
 def offset_of(data_dir: Path, seq: int) -> int | None:
-    """The byte offset of line ``seq``: from the index when its record there (or, for the
-    entry after the last indexed one, the record before it) is confirmed by the line (which
-    ends in its own ``seq``), else by counting lines."""
+    """The byte offset of line ``seq``: from the index when its record there is confirmed by
+    the line (which ends in its own ``seq``); for an entry past the last indexed one (a writer
+    indexes in batches), by counting lines from that one when it is confirmed; else by
+    counting lines from the start."""
     path = data_dir / CHAIN_FILE
-    found = idx.record_at(data_dir / INDEX_FILE, seq)
+    ipath = data_dir / INDEX_FILE
+    found = idx.record_at(ipath, seq)
+    start = known = 0
     if found is not None:
         try:
             if line_at(path, found[1]).endswith(b',"seq":%d}' % seq):
@@ -208,16 +211,16 @@ def offset_of(data_dir: Path, seq: int) -> int | None:
         except (OSError, ChainError):
             pass
     elif seq > 0:
-        # the entry after the last indexed one (where a reader resumes): just past that one
-        before = idx.record_at(data_dir / INDEX_FILE, seq - 1)
+        last = idx.count(ipath) - 1
+        before = idx.record_at(ipath, last) if 0 <= last < seq else None
         if before is not None:
             try:
                 line = line_at(path, before[1])
-                if line.endswith(b',"seq":%d}' % (seq - 1)):
-                    return before[1] + len(line) + 1
+                if line.endswith(b',"seq":%d}' % last):
+                    start, known = before[1] + len(line) + 1, last + 1
             except (OSError, ChainError):
                 pass
-    for n, offset, _ in lines(path):
+    for n, offset, _ in lines(path, start, known):
         if n == seq:
             return offset
     return None

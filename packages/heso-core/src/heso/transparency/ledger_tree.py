@@ -157,11 +157,13 @@ class LedgerTree:
 
     def due(self, now: float | None = None) -> bool:
         """Whether the writer should issue a checkpoint now (``now``: its monotonic clock)."""
-        if self.signer is None:
-            return False
         if self._last_size is None:
+            if self.signer is None:
+                return False
             self.latest_size()
-        size = self.size
+        elif self.signer is None:
+            return False
+        size = self.tree.size + len(self._deferred)  # self.size: once per append, one call less
         if size >= self._due_size:
             return True
         if now is None:
