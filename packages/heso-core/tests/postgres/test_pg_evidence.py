@@ -248,8 +248,13 @@ def test_a_commit_whose_answer_was_lost_is_not_linked_twice(
 
 
 def test_copy_files_into_the_database_and_export_back_byte_for_byte(
-    postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
+    postgres_server: Any,
+    postgres_store_url: str,
+    key: SigningKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("HESO_HOST", "laptop-7")
     source = FileLedger(tmp_path / "src", key=key)
     for i in range(N):
         source.append(signed_receipt(key, i))
@@ -258,9 +263,12 @@ def test_copy_files_into_the_database_and_export_back_byte_for_byte(
     assert verdict.ok and verdict.details["entries"] == N
     with pytest.raises(ChainError, match="already holds a chain"):
         copy_to_database(FileLedger(tmp_path / "src"), postgres_store_url, verify_ledger)
-    db = PostgresLedger(postgres_store_url, key=key)
+    db = PostgresLedger(postgres_store_url, key=key, host="worker-1")
     db.append(signed_receipt(key, N))  # the fleet goes on from where the files stopped
     db.close()
+    # The files never said where their entries were appended: the copy says who copied them.
+    hosts = PostgresLedger(postgres_store_url).hosts(0, N + 1)
+    assert hosts == {**dict.fromkeys(range(N), "laptop-7 (copied from files)"), N: "worker-1"}
     export_files(PostgresLedger(postgres_store_url), tmp_path / "out", verify_ledger)
     src = (tmp_path / "src" / fmt.CHAIN_FILE).read_bytes()
     out = (tmp_path / "out" / fmt.CHAIN_FILE).read_bytes()

@@ -61,11 +61,13 @@ MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
-_BARRIER = "SELECT txid_current()"
-"""The durability barrier, run in a transaction of its own: a transaction with an id commits
+_BARRIER = "SELECT pg_logical_emit_message(true, 'heso', 'durable')"
+"""The durability barrier, run in a transaction of its own: a transaction that wrote WAL commits
 synchronously (the server's ``synchronous_commit``), and its flush covers every earlier WAL
-record, those of a commit made with ``synchronous_commit`` off included. Writers of other
-processes share these flushes (PostgreSQL's group commit)."""
+record, those of a commit made with ``synchronous_commit`` off included. (A transaction that
+only took an id writes none and commits without flushing: a crash would then lose the
+entries.) The message is one WAL record, ignored unless decoded. Writers of other processes
+share these flushes (PostgreSQL's group commit)."""
 
 _PREPARE = (
     "PREPARE heso_tip AS SELECT length, prev, size FROM heso_tip FOR UPDATE; "
@@ -725,6 +727,15 @@ class PostgresLedger:
 def host_name() -> str:
     """This host's name as entries record it: ``HESO_HOST``, else the machine's name."""
     return os.environ.get(HOST_ENV, "").strip()[:MAX_HOST] or socket.gethostname()[:MAX_HOST]
+
+
+COPIED = " (copied from files)"
+
+
+def copied_host() -> str:
+    """The host recorded with entries ``heso store copy`` brings from a file store, which
+    records none: the copying host, marked as such (where they were appended is not known)."""
+    return host_name()[: MAX_HOST - len(COPIED)] + COPIED
 
 
 def _check_lines(lines: Iterator[tuple[int, bytes]], checker: Checker) -> Segment:
