@@ -221,16 +221,20 @@ def _killed_mid_write(root: str, effects: str, url: str | None) -> None:
     else:
         import psycopg
 
-        commit = psycopg.Connection.commit
+        execute = psycopg.Cursor.execute
 
-        def kill_before_linking_commits(self: Any) -> None:
-            if sys._getframe(1).f_code.co_name == "_link_locked":
-                rows = self.execute("SELECT count(*) FROM heso_entries").fetchone()[0]
+        def kill_before_linking_commits(self: Any, query: Any, *args: Any, **kw: Any) -> Any:
+            text = query if isinstance(query, str) else ""
+            if text.startswith("EXECUTE heso_link"):
+                # The linking round trip is "EXECUTE heso_link (...); COMMIT; <barrier>": send
+                # the rows alone, see them in the open transaction, and die before the commit.
+                execute(self, text[: text.index("; COMMIT")], *args, **kw)
+                rows = execute(self, "SELECT count(*) FROM heso_entries").fetchone()[0]
                 assert rows == 2  # the entry is in this open transaction, not yet committed
                 os.kill(os.getpid(), signal.SIGKILL)
-            commit(self)
+            return execute(self, query, *args, **kw)
 
-        psycopg.Connection.commit = kill_before_linking_commits  # type: ignore[method-assign]
+        psycopg.Cursor.execute = kill_before_linking_commits  # type: ignore[method-assign]
     send_report("b@example.com", "sk-2", "4111", "y" * 300_000)
 
 
