@@ -2,6 +2,8 @@
 processes x 8 threads against one server on loopback (``synchronous_commit`` on), the file
 store's ``fsync`` figure at 4 x 8 in the same run; ``verify --chain`` of the big store read from
 the database against the same entries read from the file; and a prefix lookup in it.
+Each gate run also reports the CPU time per action spent in the clients and in the server
+(on a 2-core machine their sum bounds the rate).
 
 The server is started from Debian's binaries (``initdb`` / ``pg_ctl``) in a temporary directory,
 as the tests do. Each process gates ``per_thread`` actions per thread after a common start; the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import sys
 import threading
 import time
@@ -59,17 +62,46 @@ def _worker(
         t.start()
     ready.put(os.getpid())
     start.wait()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     barrier.wait()
     for t in threads:
         t.join()
     heso.shutdown()
-    q.put(lat)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    q.put((lat, cpu))
+
+
+def _server_cpu(data: Path | None) -> float:
+    """CPU seconds the server's processes have used (live ones and reaped ones)."""
+    if data is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pm = int((data / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == pm:
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif ppid == pm:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def gate_run(
-    root: Path, store: str, durability: str, procs: int, per_thread: int
+    root: Path,
+    store: str,
+    durability: str,
+    procs: int,
+    per_thread: int,
+    server_data: Path | None = None,
 ) -> dict[str, Any]:
-    """``procs`` processes x 8 threads gating at once: actions/s of wall time, and latencies."""
+    """``procs`` processes x 8 threads gating at once: actions/s of wall time, latencies, and
+    CPU microseconds per action in the clients and (given its data directory) the server."""
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()
     q = ctx.Queue()
@@ -84,30 +116,49 @@ def gate_run(
         p.start()
     for _ in workers:  # every worker imported, unlocked its key and opened the store
         ready.get(timeout=300)
+    server0 = _server_cpu(server_data)
     t0 = time.perf_counter()
     start.set()
     lat: list[float] = []
+    client = 0.0
     for _ in workers:
-        lat.extend(q.get(timeout=900))
+        got, cpu = q.get(timeout=900)
+        lat.extend(got)
+        client += cpu
     wall = time.perf_counter() - t0
+    server = _server_cpu(server_data) - server0
     for p in workers:
         p.join()
         if p.exitcode != 0:
             raise RuntimeError(f"worker exited with {p.exitcode}")
     lat.sort()
     total = procs * THREADS * per_thread
-    return {"per_s": total / wall, "p50_ms": quantile(lat, 0.5), "p99_ms": quantile(lat, 0.99)}
+    return {
+        "per_s": total / wall,
+        "p50_ms": quantile(lat, 0.5),
+        "p99_ms": quantile(lat, 0.99),
+        "client_cpu_us": client / total * 1e6,
+        "server_cpu_us": server / total * 1e6,
+    }
 
 
 def _figure(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "per_s": summary([r["per_s"] for r in runs]),
-        "p50_ms": summary([r["p50_ms"] for r in runs])["median"],
-        "p99_ms": summary([r["p99_ms"] for r in runs])["median"],
+        **{
+            k: summary([r[k] for r in runs])["median"]
+            for k in ("p50_ms", "p99_ms", "client_cpu_us", "server_cpu_us")
+        },
     }
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(
+    quick: bool,
+    *,
+    throughput_only: bool = False,
+    procs_list: tuple[int, ...] = (1, 2, 4),
+    repeats: int | None = None,
+) -> dict[str, Any]:
     from bench_verify import build_store
 
     from heso.database import Database, migrate
@@ -119,23 +170,34 @@ def run(quick: bool) -> dict[str, Any]:
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found (install Debian's postgresql)")
-    per_thread, repeats = (20, 1) if quick else (250, 3)
+    per_thread, default_repeats = (20, 1) if quick else (250, 3)
+    repeats = repeats or default_repeats
     store_n = 5_000 if quick else 1_000_000
     out: dict[str, Any] = {"machine": machine(), "threads": THREADS}
     with running_postgres(bindir) as server:
         # -- gated actions/s ---------------------------------------------------------------
-        for procs in (1, 2, 4):
-            runs = []
-            for _ in range(repeats):
+        # Interleaved: each repeat runs every configuration once, the file store's included.
+        series: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(repeats):
+            for procs in procs_list:
                 url = server.new_database()
                 migrate(Database(url))
-                runs.append(gate_run(make_project(rules=100), url, "buffered", procs, per_thread))
-            out[f"pg_{procs}x{THREADS}"] = _figure(runs)
-        runs = [
-            gate_run(make_project(rules=100), "file", "fsync", 4, per_thread)
-            for _ in range(repeats)
-        ]
-        out[f"file_fsync_4x{THREADS}"] = _figure(runs)
+                series.setdefault(f"pg_{procs}x{THREADS}", []).append(
+                    gate_run(
+                        make_project(rules=100),
+                        url,
+                        "buffered",
+                        procs,
+                        per_thread,
+                        server.root / "data",
+                    )
+                )
+            series.setdefault(f"file_fsync_4x{THREADS}", []).append(
+                gate_run(make_project(rules=100), "file", "fsync", 4, per_thread)
+            )
+        out.update({name: _figure(runs) for name, runs in series.items()})
+        if throughput_only:
+            return out
 
         # -- verify the big store from the database and from the file ------------------------
         big = RESULTS / f"store-{store_n}"
@@ -179,5 +241,26 @@ def run(quick: bool) -> dict[str, Any]:
     return out
 
 
+def main() -> None:
+    """As :func:`common.section_main`, plus ``--throughput-only`` (skip the 1M-entry verify)
+    and ``--procs 4`` (only those process counts)."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--throughput-only", action="store_true", help="skip the verify part")
+    ap.add_argument("--procs", default="1,2,4", help="process counts, comma-separated")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats")
+    args, rest = ap.parse_known_args()
+    procs = tuple(int(p) for p in args.procs.split(","))
+    sys.argv[1:] = rest
+
+    def section(quick: bool) -> dict[str, Any]:
+        return run(
+            quick, throughput_only=args.throughput_only, procs_list=procs, repeats=args.repeats
+        )
+
+    section_main(section)
+
+
 if __name__ == "__main__":
-    section_main(run)
+    main()

@@ -1,9 +1,12 @@
-"""PostgreSQL faults under load: writers' connections killed by the server mid-run, and the
-tip row's lock lost to serialization failures. Every gate either ran with exactly one
-committed receipt or failed closed; the chain verifies with no duplicate entry."""
+"""PostgreSQL faults under load: writers' connections killed by the server mid-run, a backend
+SIGKILLed mid-transaction (the server then resets every connection and recovers), and the tip
+row's lock lost to serialization failures. Every gate either ran with exactly one committed
+receipt or failed closed; the chain verifies with no duplicate entry."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -39,6 +42,27 @@ def _hashes(url: str) -> list[tuple[int, str]]:
     ]
 
 
+class Gates:
+    """What gating threads saw: ``ran`` the ``(action_hash, seq)`` of every gate that let its
+    body run, ``failed`` every gate that failed closed."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, int]] = []
+        self.failed: list[str] = []
+        self.lock = threading.Lock()
+
+    def gate(self, t: int, i: int) -> None:
+        try:
+            outcome = capture("tool_call", "charge", {"t": t, "i": i})
+        except HesoError as exc:
+            with self.lock:
+                self.failed.append(f"{type(exc).__name__}: {exc}")
+            return
+        assert outcome.runs and outcome.action_hash and outcome.entry is not None
+        with self.lock:
+            self.ran.append((outcome.action_hash, outcome.entry.seq))
+
+
 def test_writers_connections_killed_mid_run_never_duplicate_or_run_unrecorded(
     heso_project: Any,
     postgres_store_url: str,
@@ -48,22 +72,13 @@ def test_writers_connections_killed_mid_run_never_duplicate_or_run_unrecorded(
     heso_project.write_policy('[policy]\ndefault = "allow"\n')
     monkeypatch.setenv("HESO_STORE", postgres_store_url)
     heso_project.init()
-    ran: list[tuple[str, int]] = []  # (action_hash, seq) of every gate that let its body run
-    failed: list[str] = []
+    gates = Gates()
+    ran, failed = gates.ran, gates.failed
     done = threading.Event()
-    lock = threading.Lock()
 
     def gate(t: int) -> None:
         for i in range(PER_THREAD):
-            try:
-                outcome = capture("tool_call", "charge", {"t": t, "i": i})
-            except HesoError as exc:
-                with lock:
-                    failed.append(f"{type(exc).__name__}: {exc}")
-                continue
-            assert outcome.runs and outcome.action_hash and outcome.entry is not None
-            with lock:
-                ran.append((outcome.action_hash, outcome.entry.seq))
+            gates.gate(t, i)
 
     killed = 0
 
@@ -102,6 +117,81 @@ def test_writers_connections_killed_mid_run_never_duplicate_or_run_unrecorded(
     for action_hash, seq in ran:  # each body ran after its one receipt committed
         assert at[seq] == action_hash
     # Entries no body ran for are gates that failed closed after their commit was lost.
+    assert len(chain) - len(ran) <= len(failed)
+    verdict = verify_ledger(PostgresLedger(postgres_store_url), require_sealed=True)
+    assert verdict.ok, verdict
+
+
+BACKEND_KILLS = 3
+IN_TRANSACTION = (
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+    "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+    "AND state IN ('active', 'idle in transaction') AND xact_start IS NOT NULL "
+    "AND query ILIKE '%heso_%' ORDER BY random() LIMIT 1"
+)
+
+
+def test_a_backend_sigkilled_mid_transaction_loses_no_committed_receipt(
+    heso_project: Any,
+    postgres_store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    figures: Any,
+) -> None:
+    """SIGKILL a server process while it runs a writer's transaction: PostgreSQL resets every
+    connection and replays its log. The writers' gates retry or fail closed; no body ran
+    without its receipt surviving the recovery, and no entry is written twice."""
+    heso_project.write_policy('[policy]\ndefault = "allow"\n')
+    monkeypatch.setenv("HESO_STORE", postgres_store_url)
+    heso_project.init(timeout=30.0)
+    gates = Gates()
+    ran, failed = gates.ran, gates.failed
+    done = threading.Event()
+    tried = [0] * THREADS
+
+    def gate(t: int) -> None:
+        """Gate until the kills are over and PER_THREAD more gates ran after them."""
+        after = 0
+        while after < PER_THREAD:
+            after += done.is_set()
+            tried[t] += 1
+            gates.gate(t, tried[t])
+
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.monotonic() + 120
+        while len(killed) < BACKEND_KILLS and time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                with psycopg.connect(postgres_store_url, autocommit=True) as dba:
+                    row = dba.execute(IN_TRANSACTION).fetchone()
+            except psycopg.OperationalError:
+                continue  # the server is still recovering from the last kill
+            if row is not None:
+                os.kill(int(row[0]), signal.SIGKILL)
+                killed.append(int(row[0]))
+        done.set()
+
+    threads = [threading.Thread(target=gate, args=(t,)) for t in range(THREADS)]
+    assassin = threading.Thread(target=killer)
+    for th in threads:
+        th.start()
+    assassin.start()
+    assassin.join(timeout=180)
+    for th in threads:
+        th.join(timeout=300)
+    heso.shutdown()
+    figures.add("postgres.backends_sigkilled", len(killed))
+    figures.add("postgres.gates_failed_closed_on_backend_kills", len(failed))
+    assert len(killed) == BACKEND_KILLS  # the kills fell while the threads gated
+    assert len(ran) + len(failed) == sum(tried)
+    assert len(failed) * 4 <= sum(tried), failed  # most gates rode out the recoveries
+    chain = _hashes(postgres_store_url)
+    counts = Counter(h for _, h in chain)
+    assert [h for h, n in counts.items() if n > 1] == []  # no duplicate entry
+    at = dict(chain)
+    for action_hash, seq in ran:  # every body's receipt survived the crash recovery
+        assert at.get(seq) == action_hash
     assert len(chain) - len(ran) <= len(failed)
     verdict = verify_ledger(PostgresLedger(postgres_store_url), require_sealed=True)
     assert verdict.ok, verdict

@@ -10,6 +10,13 @@ re-signed under a new key. Each mutated store is verified by the real CLI
 fail, name the first broken entry and never crash. A mutation that leaves every byte as it
 was is a no-op and not counted; an edit of ``chain.head.json`` that parses to the same JSON
 document (its whitespace is not signed) is not counted either.
+
+The campaign runs against both stores. On PostgreSQL the stores are written by the real
+database writer and each mutation is what a database administrator does to the rows: the
+entries' rows rewritten (edited, deleted, reordered, inserted, cut off) and the signed heads
+replaced or deleted, with the append-only triggers switched off. The verdict must also be the
+one the file store gives for the same lines, except where a line lacks its final newline
+(a torn write on files; a database row is never torn, so it fails as the line it is).
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from heso import verdict as v
@@ -36,11 +44,12 @@ from heso.keys import SigningKey
 from heso.ledger import FileLedger, verify_chain
 from heso.ledger import format as fmt
 from heso.ledger import verify as ledger_verify
+from heso.ledger.postgres_store import PostgresLedger
 from heso.receipt import approval_message, build_content, co_sign, mint
 from heso.redaction import redact
 
-TARGET_MUTATIONS = 10_000
-EXAMPLES = 300
+TARGET_MUTATIONS = {"file": 10_000, "postgresql": 750}
+EXAMPLES = {"file": 300, "postgresql": 24}
 MUTATIONS_PER_STORE = 36
 
 JSON_LEAF = (
@@ -192,6 +201,88 @@ def _write_store(data_dir: Path, key: SigningKey, receipts: list[dict[str, Any]]
     writer.close()
     lines = (data_dir / fmt.CHAIN_FILE).read_bytes().split(b"\n")[:-1]
     return Store(lines, (data_dir / fmt.HEAD_FILE).read_bytes())
+
+
+class FileTarget:
+    """The file store: mutations are written over ``receipts.jsonl`` and ``chain.head.json``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        data_dir.mkdir(exist_ok=True)
+
+    def write(self, key: SigningKey, receipts: list[dict[str, Any]]) -> Store:
+        return _write_store(self.data_dir, key, receipts)
+
+    def put(self, chain: bytes, head: bytes | None) -> None:
+        _put(self.data_dir / fmt.CHAIN_FILE, chain)
+        if head is None:
+            (self.data_dir / fmt.HEAD_FILE).unlink(missing_ok=True)
+        else:
+            _put(self.data_dir / fmt.HEAD_FILE, head)
+
+
+class DatabaseTarget:
+    """The PostgreSQL store: written by the real writer; mutations are a DBA's rewrite of the
+    rows (the append-only triggers switched off for the session)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dba = psycopg.connect(url)
+        self.dba.execute("SET session_replication_role = replica")
+        self.dba.execute("SET synchronous_commit = off")  # a rewrite need not survive a crash
+        self.dba.commit()
+
+    def write(self, key: SigningKey, receipts: list[dict[str, Any]]) -> Store:
+        """A new log: the tables emptied, then the receipts appended and sealed."""
+        for table in ("heso_entries", "heso_heads", "heso_tree", "heso_checkpoints"):
+            self.dba.execute(f"DELETE FROM {table}")
+        self.dba.execute("UPDATE heso_tip SET length = 0, prev = %s, size = 0", (fmt.GENESIS,))
+        self.dba.commit()
+        writer = PostgresLedger(self.url, key=key)
+        for receipt in receipts:
+            writer.append(receipt)
+        writer.close()
+        reader = PostgresLedger(self.url)
+        try:
+            lines = [line for _, line in reader.entries()]
+            head = reader.head_document()
+        finally:
+            reader.db.close()
+        assert head is not None
+        return Store(lines, head)
+
+    def put(self, chain: bytes, head: bytes | None) -> None:
+        """The rows a DBA leaves: one per line of ``chain`` (a last line without its newline
+        too), and ``head`` as the only signed head (none when it is ``None``)."""
+        lines = chain.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        self.dba.execute("DELETE FROM heso_entries")
+        self.dba.execute("DELETE FROM heso_heads")
+        with self.dba.cursor() as cur:
+            with cur.copy(
+                "COPY heso_entries (seq, action_hash, byte_offset, line) FROM STDIN"
+            ) as copy:
+                offset = 0
+                for seq, line in enumerate(lines):
+                    copy.write_row((seq, _lookup(line), offset, line))
+                    offset += len(line) + 1
+            if head is not None:
+                parsed = fmt.parse_head(head)
+                length = parsed.length if isinstance(parsed, fmt.Head) else len(lines)
+                cur.execute("INSERT INTO heso_heads (length, doc) VALUES (%s, %s)", (length, head))
+        self.dba.commit()
+
+    def close(self) -> None:
+        self.dba.close()
+
+
+def _lookup(line: bytes) -> str:
+    """The lookup column a DBA would keep beside a line (never read by verification)."""
+    try:
+        return fmt.action_hash_of_line(line)
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def _head_bytes(key: SigningKey, lines: list[bytes]) -> bytes:
@@ -466,15 +557,36 @@ def _cached_cli() -> Callable[[list[str]], tuple[int, dict[str, Any]]]:
     return run
 
 
+@pytest.mark.parametrize("store", ["file", "postgresql"], indirect=True)
 def test_every_mutation_of_a_signed_store_is_detected(
-    workspace: Path, keys: Keys, pool: Pool, figures: Any, soak: bool
+    workspace: Path,
+    keys: Keys,
+    pool: Pool,
+    store: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    figures: Any,
+    soak: bool,
 ) -> None:
-    data_dir = workspace / "heso-local-data"
-    data_dir.mkdir()
     cli = _cached_cli()
     argv = ["verify", "--chain", "--sealed", "--project", str(workspace), "--json"]
+    # The file store's verdict on the same lines, for the database's to match.
+    files = tmp_path / "as-files"
+    (files / "heso-local-data").mkdir(parents=True)
+    (files / "heso.toml").write_text(_policy(keys))
+    as_files = FileTarget(files / "heso-local-data")
+    files_argv = ["verify", "--chain", "--sealed", "--project", str(files), "--json"]
+    target: FileTarget | DatabaseTarget
+    if store.postgresql:
+        database = DatabaseTarget(str(store.use(workspace)))
+        target = database
+        monkeypatch.setenv("HESO_STORE", database.url)
+    else:
+        monkeypatch.delenv("HESO_STORE", raising=False)
+        target = FileTarget(workspace / "heso-local-data")
     tally = Tally()
-    examples = EXAMPLES * (10 if soak else 1)
+    compared = [0, 0]  # database verdicts equal to the file store's; lines without a newline
+    examples = EXAMPLES[store.kind] * (10 if soak else 1)
 
     @settings(
         max_examples=examples,
@@ -485,6 +597,8 @@ def test_every_mutation_of_a_signed_store_is_detected(
             HealthCheck.data_too_large,
             HealthCheck.large_base_example,
         ],
+        # Shrinking against a database takes minutes: its failures are reported unshrunk.
+        phases=[Phase.generate] if store.postgresql else list(Phase),
     )
     @given(
         specs=st.lists(entry_specs(), min_size=3, max_size=9),
@@ -492,22 +606,18 @@ def test_every_mutation_of_a_signed_store_is_detected(
     )
     def run(specs: list[EntrySpec], mutations: list[tuple[str, int, int, int]]) -> None:
         receipts = [_receipt(keys.operator, keys, s, k) for k, s in enumerate(specs)]
-        store = _write_store(data_dir, keys.operator, receipts)
+        written = target.write(keys.operator, receipts)
         code, clean = cli(argv)
         assert code == 0 and clean["entries"] == len(specs) == clean["sealed"], clean
         assert clean["l1_receipts"] == sum(1 for s in specs if s.approvers)
         for kind, a, b, c in mutations:
-            chain_bytes, head_bytes = mutate(kind, a, b, c, store, pool, keys)
-            if chain_bytes == store.chain and (
-                head_bytes == store.head or _same_head(store.head, head_bytes)
+            chain_bytes, head_bytes = mutate(kind, a, b, c, written, pool, keys)
+            if chain_bytes == written.chain and (
+                head_bytes == written.head or _same_head(written.head, head_bytes)
             ):
                 tally.noops += 1
                 continue
-            _put(data_dir / fmt.CHAIN_FILE, chain_bytes)
-            if head_bytes is None:
-                (data_dir / fmt.HEAD_FILE).unlink(missing_ok=True)
-            else:
-                _put(data_dir / fmt.HEAD_FILE, head_bytes)
+            target.put(chain_bytes, head_bytes)
             code, out = cli(argv)
             tally.tried += 1
             tally.by_kind[kind] = tally.by_kind.get(kind, 0) + 1
@@ -525,22 +635,44 @@ def test_every_mutation_of_a_signed_store_is_detected(
                 "would go unnoticed)"
             ):
                 tally.detected_without_sealed += 1
-            _check_location(out, _first_diff(store.chain, chain_bytes), len(store.lines), where)
-        _put(data_dir / fmt.CHAIN_FILE, store.chain)
-        _put(data_dir / fmt.HEAD_FILE, store.head)
+            _check_location(out, _first_diff(written.chain, chain_bytes), len(written.lines), where)
+            if store.postgresql:
+                as_files.put(chain_bytes, head_bytes)
+                _, on_files = cli(files_argv)
+                if chain_bytes.endswith(b"\n") or not chain_bytes:
+                    assert _verdict(out) == _verdict(on_files), (where, out, on_files)
+                    compared[0] += 1
+                else:  # a torn write on files; in the database the row fails as it is
+                    assert out.get("entry") == on_files.get("entry"), (where, out, on_files)
+                    compared[1] += 1
+        target.put(written.chain, written.head)
 
-    run()
-    figures.add("tamper.mutations_tried", tally.tried)
-    figures.add("tamper.mutations_detected", tally.detected)
-    figures.add("tamper.detected_without_--sealed", tally.detected_without_sealed)
-    figures.add("tamper.noops_not_counted", tally.noops)
+    try:
+        run()
+    finally:
+        if isinstance(target, DatabaseTarget):
+            target.close()
+    if store.postgresql:
+        figures.add("tamper.postgresql.verdicts_equal_to_the_file_stores", compared[0])
+        figures.add("tamper.postgresql.rows_that_are_torn_lines_on_files", compared[1])
+        assert compared[0] >= TARGET_MUTATIONS["postgresql"] * 0.8
+    prefix = f"tamper.{store.kind}"
+    figures.add(f"{prefix}.mutations_tried", tally.tried)
+    figures.add(f"{prefix}.mutations_detected", tally.detected)
+    figures.add(f"{prefix}.detected_without_--sealed", tally.detected_without_sealed)
+    figures.add(f"{prefix}.noops_not_counted", tally.noops)
     for kind, count in tally.by_kind.items():
-        figures.add(f"tamper.kind.{kind}", count)
+        figures.add(f"{prefix}.kind.{kind}", count)
     for code, count in tally.by_verdict.items():
-        figures.add(f"tamper.verdict.{code}", count)
+        figures.add(f"{prefix}.verdict.{code}", count)
     assert tally.misses == []
-    assert tally.detected == tally.tried >= TARGET_MUTATIONS
+    assert tally.detected == tally.tried >= TARGET_MUTATIONS[store.kind]
     assert set(tally.by_kind) == set(KINDS)
+
+
+def _verdict(out: dict[str, Any]) -> tuple[Any, ...]:
+    """What a verdict says, whichever store it came from."""
+    return out["ok"], out["verdict"], out.get("entry"), out.get("reason")
 
 
 def _check_location(out: dict[str, Any], first: int | None, n: int, where: str) -> None:
@@ -561,20 +693,38 @@ def _check_location(out: dict[str, Any], first: int | None, n: int, where: str) 
     assert out["entry"] in allowed, (where, first, out)
 
 
+@contextlib.contextmanager
+def _target(store: Any, root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Where ``store`` keeps the project at ``root`` (``HESO_STORE`` set for the CLI)."""
+    store.env(root, monkeypatch)
+    if not store.postgresql:
+        yield FileTarget(root / "heso-local-data")
+        return
+    target = DatabaseTarget(str(store.use(root)))
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("store", ["file", "postgresql"], indirect=True)
 def test_a_re_signed_store_passes_only_an_unpinned_verifier(
-    tmp_path: Path, keys: Keys, pool: Pool
+    tmp_path: Path, keys: Keys, pool: Pool, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a trust anchor a store re-signed under a new key is self-consistent; pinning the
     operator key (``--trust`` or ``[heso] operator_keys``) is what rejects it."""
     root = tmp_path / "p"
-    data_dir = root / "heso-local-data"
-    data_dir.mkdir(parents=True)
+    root.mkdir()
     (root / "heso.toml").write_text('[policy]\ndefault = "allow"\n')
+    with _target(store, root, monkeypatch) as target:
+        _resigned_store_checks(root, target, keys, pool)
+
+
+def _resigned_store_checks(root: Path, target: Any, keys: Keys, pool: Pool) -> None:
     store = Store(pool.same_key_lines, pool.other_head)
     chain_bytes, head = mutate("resign_store", 0, 0, 0, store, pool, keys)
     assert head is not None
-    (data_dir / fmt.CHAIN_FILE).write_bytes(chain_bytes)
-    (data_dir / fmt.HEAD_FILE).write_bytes(head)
+    target.put(chain_bytes, head)
     cli = _cached_cli()
     base = ["verify", "--chain", "--sealed", "--project", str(root), "--json"]
     code, out = cli(base)
@@ -587,30 +737,30 @@ def test_a_re_signed_store_passes_only_an_unpinned_verifier(
     assert code == 1 and out["verdict"] == v.HEAD_INVALID
     assert out["operator_pinned_by"] == "heso.toml"
     # The head deleted too: the pinned key still rejects the first receipt.
-    (data_dir / fmt.HEAD_FILE).unlink()
+    target.put(chain_bytes, None)
     code, out = cli(base)
     assert code == 1 and out["verdict"] in (v.HEAD_MISSING, v.OPERATOR_MISMATCH)
 
 
+@pytest.mark.parametrize("store", ["file", "postgresql"], indirect=True)
 def test_entries_appended_after_the_seal_fail_only_the_sealed_audit(
-    tmp_path: Path, keys: Keys, pool: Pool
+    tmp_path: Path, keys: Keys, pool: Pool, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A validly signed receipt re-linked after the last seal is indistinguishable from a
     genuine unsealed append: plain verification reports it as unsealed, ``--sealed`` fails."""
     root = tmp_path / "p"
-    data_dir = root / "heso-local-data"
-    data_dir.mkdir(parents=True)
+    root.mkdir()
     (root / "heso.toml").write_text(_policy(keys))
-    store = Store(pool.same_key_lines, pool.other_head)
-    n = len(store.lines)
-    chain_bytes, head = mutate("splice_relinked", 0, n, 1, store, pool, keys)
-    (data_dir / fmt.CHAIN_FILE).write_bytes(chain_bytes)
-    (data_dir / fmt.HEAD_FILE).write_bytes(head or b"")
-    cli = _cached_cli()
-    code, out = cli(["verify", "--chain", "--project", str(root), "--json"])
-    assert code == 0 and out["unsealed"] == 1 and out["sealed"] == n
-    code, out = cli(["verify", "--chain", "--sealed", "--project", str(root), "--json"])
-    assert code == 1 and out["verdict"] == v.UNSEALED and out["entry"] == n
+    written = Store(pool.same_key_lines, pool.other_head)
+    n = len(written.lines)
+    chain_bytes, head = mutate("splice_relinked", 0, n, 1, written, pool, keys)
+    with _target(store, root, monkeypatch) as target:
+        target.put(chain_bytes, head)
+        cli = _cached_cli()
+        code, out = cli(["verify", "--chain", "--project", str(root), "--json"])
+        assert code == 0 and out["unsealed"] == 1 and out["sealed"] == n
+        code, out = cli(["verify", "--chain", "--sealed", "--project", str(root), "--json"])
+        assert code == 1 and out["verdict"] == v.UNSEALED and out["entry"] == n
 
 
 def test_the_fast_path_reaches_the_generic_verdict_on_every_mutation(

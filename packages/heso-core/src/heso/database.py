@@ -164,6 +164,12 @@ def scrub(url: str, exc: BaseException) -> str:
     return redact_url(text)
 
 
+def _pool_timeout(exc: BaseException) -> bool:
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(exc, PoolTimeout)
+
+
 def _close_quietly(pool: Any) -> None:
     with contextlib.suppress(Exception):
         pool.close(timeout=1.0)
@@ -190,6 +196,8 @@ class Database:
         self._gen = -1
         self._lock = threading.Lock()
         self._checked = False
+        self._own: psycopg.Connection[Any] | None = None
+        self._own_gen = -1
 
     @property
     def location(self) -> str:
@@ -233,6 +241,22 @@ class Database:
                 self._gen = _forks
             return self._pool
 
+    def _own_connection(self) -> psycopg.Connection[Any]:
+        """This process's connection of its own (see :meth:`run`'s ``own``), opened on first
+        use and again after a fork or a failure."""
+        conn = self._own
+        if conn is None or self._own_gen != _forks or conn.closed:
+            conn = _psycopg().connect(self.url, autocommit=True, connect_timeout=10)
+            self._own = conn
+            self._own_gen = _forks
+        return conn
+
+    def _drop_own(self) -> None:
+        conn, self._own = self._own, None
+        if conn is not None and self._own_gen == _forks:
+            with contextlib.suppress(Exception):
+                conn.close()
+
     @contextmanager
     def connection(self, timeout: float = 30.0) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection, waiting at most ``timeout`` seconds for one (its transaction
@@ -248,11 +272,14 @@ class Database:
         deadline: float = 10.0,
         check_schema: bool = True,
         direct: bool = False,
+        own: bool = False,
     ) -> T:
         """``work(conn)`` in one transaction, retried on serialization failures, deadlocks and
         lost connections until ``deadline`` seconds pass; then a :class:`ChainError` that says
         what could not be done. ``work`` must be safe to repeat (callers check what a lost
-        commit did before repeating it)."""
+        commit did before repeating it). ``own``: over the process's connection of its own,
+        in autocommit mode and kept open between calls (the ledger's commit leader: no pool
+        round trips; the caller runs one such call at a time)."""
         psycopg = _psycopg()
         if check_schema:
             self.ensure_schema()
@@ -260,6 +287,12 @@ class Database:
         delay = 0.05
         while True:
             try:
+                if own:
+                    try:
+                        return work(self._own_connection())
+                    except BaseException:
+                        self._drop_own()  # its state is unknown: the next try reconnects
+                        raise
                 if direct:
                     with psycopg.connect(self.url, connect_timeout=10) as conn:
                         return work(conn)
@@ -269,6 +302,11 @@ class Database:
             except psycopg.OperationalError as exc:
                 # Lost connections, a server restarting, serialization failures, deadlocks,
                 # an exhausted pool: all worth another try until the deadline.
+                if not direct and not own and _pool_timeout(exc):
+                    # The pool is still replacing connections a restarted server dropped:
+                    # one direct try even when the deadline has passed waiting for it.
+                    direct = True
+                    continue
                 if time.monotonic() >= end:
                     raise self.error(doing, exc) from None
                 if not isinstance(exc, psycopg.errors.TransactionRollback):
@@ -327,6 +365,7 @@ class Database:
         )
 
     def close(self) -> None:
+        self._drop_own()
         with self._lock:
             if self._pool is not None and self._gen == _forks:
                 self._pool.close()

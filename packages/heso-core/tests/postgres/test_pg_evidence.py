@@ -178,9 +178,83 @@ def test_the_writer_role_inserts_and_never_rewrites(
     assert len(list(reader.entries())) == 3
 
 
-def test_copy_files_into_the_database_and_export_back_byte_for_byte(
-    postgres_server: Any, postgres_store_url: str, key: SigningKey, tmp_path: Path
+def test_hostile_text_is_stored_as_sent(postgres_store_url: str, key: SigningKey) -> None:
+    """The writer sends values inside its statements' text: quotes, backslashes, semicolons
+    and non-ASCII in a tool name (chosen by a model) and in the host are stored byte for
+    byte and run nothing."""
+    hostile = "it's\\'; DROP TABLE heso_entries; -- \u00e9\u2603 E'\\x00"
+    store = PostgresLedger(postgres_store_url, key=key, host=hostile)
+    sent = [signed_receipt(key, i, tool=hostile) for i in range(3)]
+    for receipt in sent:
+        store.append(receipt)
+    store.close()
+    reader = PostgresLedger(postgres_store_url)
+    got = [json.loads(line)["receipt"] for _, line in reader.entries()]
+    assert got == sent
+    assert reader.hosts(0, 3) == {0: hostile, 1: hostile, 2: hostile}
+    assert verify_ledger(reader).ok
+
+
+def test_a_session_that_lost_the_writers_statements_prepares_them_again(
+    postgres_store_url: str, key: SigningKey
 ) -> None:
+    """A pooler that resets the session (``DISCARD ALL``) takes the writer's prepared
+    statements with it: the next append prepares them again, nothing is lost."""
+    store = PostgresLedger(postgres_store_url, key=key)
+    store.append(signed_receipt(key, 0))
+    own = store.db._own
+    assert own is not None
+    own.execute("DISCARD ALL")
+    store.append(signed_receipt(key, 1))
+    assert store.db._own is own  # the same session, its statements prepared again
+    store.close()
+    reader = PostgresLedger(postgres_store_url)
+    assert [seq for seq, _ in reader.entries()] == [0, 1]
+    assert verify_ledger(reader).ok
+
+
+def test_a_commit_whose_answer_was_lost_is_not_linked_twice(
+    postgres_store_url: str, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection drops after the server ran a batch's commit but before the writer read
+    the answer: the retry finds the batch in the table (looked up under the tip lock) and
+    links nothing again."""
+    store = PostgresLedger(postgres_store_url, key=key)
+    store.append(signed_receipt(key, 0))
+    real = psycopg.Cursor.execute
+    lost: list[str] = []
+
+    def execute(cur: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        out = real(cur, query, *args, **kwargs)
+        if isinstance(query, str) and query.startswith("EXECUTE heso_link") and not lost:
+            lost.append(query)
+            cur.connection.close()
+            raise psycopg.OperationalError("the connection was lost")
+        return out
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    entry = store.append(signed_receipt(key, 1))
+    monkeypatch.undo()
+    assert lost and entry.seq == 1
+    store.append(signed_receipt(key, 2))
+    store.close()
+    reader = PostgresLedger(postgres_store_url)
+    seqs = [
+        json.loads(line)["receipt"]["content"]["action"]["fields"]["i"]
+        for _, line in reader.entries()
+    ]
+    assert seqs == [0, 1, 2]
+    assert verify_ledger(reader).ok
+
+
+def test_copy_files_into_the_database_and_export_back_byte_for_byte(
+    postgres_server: Any,
+    postgres_store_url: str,
+    key: SigningKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HESO_HOST", "laptop-7")
     source = FileLedger(tmp_path / "src", key=key)
     for i in range(N):
         source.append(signed_receipt(key, i))
@@ -189,9 +263,12 @@ def test_copy_files_into_the_database_and_export_back_byte_for_byte(
     assert verdict.ok and verdict.details["entries"] == N
     with pytest.raises(ChainError, match="already holds a chain"):
         copy_to_database(FileLedger(tmp_path / "src"), postgres_store_url, verify_ledger)
-    db = PostgresLedger(postgres_store_url, key=key)
+    db = PostgresLedger(postgres_store_url, key=key, host="worker-1")
     db.append(signed_receipt(key, N))  # the fleet goes on from where the files stopped
     db.close()
+    # The files never said where their entries were appended: the copy says who copied them.
+    hosts = PostgresLedger(postgres_store_url).hosts(0, N + 1)
+    assert hosts == {**dict.fromkeys(range(N), "laptop-7 (copied from files)"), N: "worker-1"}
     export_files(PostgresLedger(postgres_store_url), tmp_path / "out", verify_ledger)
     src = (tmp_path / "src" / fmt.CHAIN_FILE).read_bytes()
     out = (tmp_path / "out" / fmt.CHAIN_FILE).read_bytes()

@@ -205,31 +205,34 @@ class PostgresApprovalStore:
         records: Callable[[], Sequence[Mapping[str, Any]]],
     ) -> bool:
         """One transaction: the claim's row inserted (a concurrent claimer waits on its key
-        until this commits, then loses), ``records()`` appended, committed together. Lost
-        connections are retried only until ``records`` has been called (it chains the firing
-        receipt); after that a failure is a :class:`~heso.errors.ChainError` and the claim is
-        rolled back with the records (the chain entry, if committed, then keeps the action
-        from ever firing: :mod:`heso.approvals.evidence`)."""
+        until this commits, then loses), ``records()`` appended, committed together.
+        ``records`` is called once (it chains the firing receipt): a try that fails after it
+        (a lost connection, a serialization failure at commit) is retried with the same
+        records, and a retry that finds the claim already holding ``note`` knows the lost
+        commit happened. Only a claim taken meanwhile by another caller (the session lock
+        lost with the connection) leaves the action unfired: its chained firing then keeps
+        it from ever firing (:mod:`heso.approvals.evidence`)."""
         self._require_lock(session)
         data = json.dumps(dict(note), sort_keys=True).encode()
-        called = False
+        parts: Sequence[Mapping[str, Any]] | None = None
 
         def work(conn: Any) -> bool:
-            nonlocal called
-            if called:
-                raise self.db.error(
-                    "record the firing in the approvals store",
-                    ConnectionError("the connection was lost after the firing was chained"),
-                )
+            nonlocal parts
             row = conn.execute(
                 "INSERT INTO heso_fired (session, note) VALUES (%s, %s) "
                 "ON CONFLICT (session) DO NOTHING RETURNING session",
                 (session, data),
             ).fetchone()
             if row is None:
-                return False
-            called = True
-            for part in records():
+                if parts is None:
+                    return False
+                got = conn.execute(
+                    "SELECT note FROM heso_fired WHERE session = %s", (session,)
+                ).fetchone()
+                return got is not None and bytes(got[0]) == data
+            if parts is None:
+                parts = records()
+            for part in parts:
                 self._insert_line(conn, session, part)
             return True
 

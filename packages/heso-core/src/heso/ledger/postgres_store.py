@@ -61,11 +61,87 @@ MAX_HOST = 255
 FETCH = 5000
 """Lines fetched per round trip when reading the chain."""
 
+_BARRIER = "SELECT pg_logical_emit_message(true, 'heso', 'durable')"
+"""The durability barrier, run in a transaction of its own: a transaction that wrote WAL commits
+synchronously (the server's ``synchronous_commit``), and its flush covers every earlier WAL
+record, those of a commit made with ``synchronous_commit`` off included. (A transaction that
+only took an id writes none and commits without flushing: a crash would then lose the
+entries.) The message is one WAL record, ignored unless decoded. Writers of other processes
+share these flushes (PostgreSQL's group commit)."""
+
+_PREPARE = (
+    "PREPARE heso_tip AS SELECT length, prev, size FROM heso_tip FOR UPDATE; "
+    "PREPARE heso_edge AS SELECT ARRAY(SELECT substring(h.hashes FROM b * 32 + 1 FOR 32) "
+    "FROM generate_series(62, 0, -1) AS b JOIN heso_tree h ON h.seq = ((t.length >> b) << b) - 1 "
+    "WHERE (t.length >> b) & 1 = 1 ORDER BY b DESC), "
+    "set_config('synchronous_commit', 'off', true) FROM heso_tip t; "
+    "PREPARE heso_link (bytea, bigint[], bytea[], bigint[], bytea[], bigint[], bytea[], bigint, "
+    "bytea, bigint) AS "
+    "WITH entries AS (INSERT INTO heso_entries (seq, action_hash, byte_offset, line, host) "
+    "SELECT s, convert_from(a, 'UTF8'), o, l, convert_from($1, 'UTF8') "
+    "FROM unnest($2, $3, $4, $5) AS u (s, a, o, l)), "
+    "tree AS (INSERT INTO heso_tree (seq, hashes) SELECT * FROM unnest($6, $7)) "
+    "UPDATE heso_tip SET length = $8, prev = convert_from($9, 'UTF8'), size = $10; "
+)
+"""The writer connection's prepared statements (planned once per connection):
+
+``heso_tip``
+    the chain's tip, locked;
+``heso_edge``
+    the right edge of its Merkle tree: the root of each perfect subtree, largest first (for
+    each 1 bit ``b`` of the length, hash ``b`` of the group of the subtree's last leaf; see
+    :mod:`heso.transparency.hash_store`). A statement of its own: its snapshot is taken once the
+    lock is held, so it sees the rows of the writer that held it. It also turns
+    ``synchronous_commit`` off for the linking transaction alone: the tip row is held only
+    while linking, and :data:`_BARRIER` waits for the flush outside the lock;
+``heso_link``
+    a batch's entries, their tree rows and the tip's move, in one statement."""
+
+_OPEN = "BEGIN; EXECUTE heso_tip; EXECUTE heso_edge"
+"""A linking transaction's first round trip."""
+
+
+def _link(
+    host: bytes,
+    rows: tuple[list[int], list[bytes], list[int], list[bytes]],
+    tree_rows: list[tuple[int, bytes]],
+    tip: tuple[int, bytes, int],
+) -> str:
+    """The second round trip's text: ``heso_link`` of a batch's entries (``seq``,
+    ``action_hash``, byte offset, line), their tree rows and the tip, the commit, and
+    :data:`_BARRIER`. Every value is an integer or hex digits (text travels as hex and is
+    decoded by the server): nothing in it needs quoting, and it is built with no per-value
+    adapter calls."""
+    seqs, hashes, offsets, lines = rows
+    length, prev, size = tip
+    return (
+        f"EXECUTE heso_link ({_hex(host)}, {_ints(seqs)}, {_hexes(hashes)}, {_ints(offsets)}, "
+        f"{_hexes(lines)}, {_ints([r[0] for r in tree_rows])}, "
+        f"{_hexes([r[1] for r in tree_rows])}, {int(length)}, {_hex(prev)}, {int(size)}); "
+        f"COMMIT; {_BARRIER}"
+    )
+
+
+def _hex(value: bytes) -> str:
+    return f"E'\\\\x{value.hex()}'::bytea"
+
+
+def _hexes(values: list[bytes]) -> str:
+    if not values:
+        return "ARRAY[]::bytea[]"
+    return "ARRAY[E'\\\\x" + "',E'\\\\x".join(v.hex() for v in values) + "']::bytea[]"
+
+
+def _ints(values: list[int]) -> str:
+    return "ARRAY[" + ",".join(str(int(v)) for v in values) + "]::bigint[]"
+
 
 class _Pending:
-    """One receipt in the commit queue, and what became of it."""
+    """One receipt in the commit queue, and what became of it. Its thread waits on
+    ``signal`` (held until released): released when its batch is done, or to hand it the next
+    batch to lead (``lead``)."""
 
-    __slots__ = ("action_hash", "done", "encoded", "entry", "error", "receipt")
+    __slots__ = ("action_hash", "done", "encoded", "entry", "error", "lead", "receipt", "signal")
 
     def __init__(self, receipt: Mapping[str, Any]) -> None:
         self.receipt = receipt
@@ -74,6 +150,9 @@ class _Pending:
         self.entry: Entry | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.lead: list[_Pending] | None = None
+        self.signal = threading.Lock()
+        self.signal.acquire()
 
 
 class PostgresLedger:
@@ -98,7 +177,7 @@ class PostgresLedger:
         self.seal_interval = seal_interval
         self.lock_timeout = lock_timeout
         self._queue: list[_Pending] = []
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._committing = False
         self._ready = False
         self._seal_lock = threading.Lock()
@@ -114,6 +193,9 @@ class PostgresLedger:
         self._tree_stale = True
         self.host = host if host is not None else host_name()
         """The host recorded with each entry this process appends (unsigned metadata)."""
+        self._host_bytes = self.host.encode()
+        # The connection _PREPARE ran on, and the cursor the writer reuses on it.
+        self._prepared: tuple[psycopg.Connection[Any], psycopg.Cursor[Any]] | None = None
 
     @property
     def location(self) -> str:
@@ -154,26 +236,26 @@ class PostgresLedger:
 
     def append(self, receipt: Mapping[str, Any]) -> Entry:
         """Link ``receipt`` into the chain; returns once its transaction committed."""
-        with self._cond:
+        with self._lock:
             if not self._ready:
                 self._ensure_ready()
         me = _Pending(receipt)
-        cond = self._cond
-        with cond:
+        with self._lock:
             self._queue.append(me)
-            while self._committing and not me.done:
-                cond.wait()
-            lead = not me.done
-            if lead:
+            batch: list[_Pending] | None = None
+            if not self._committing:
                 self._committing = True
                 batch, self._queue = self._queue, []
-        if lead:
+        if batch is None:
+            # Waits for the batch leader: woken once, when done or to lead the next batch.
+            me.signal.acquire()
+            batch = me.lead
+        lead = batch is not None
+        if batch is not None:
             try:
                 self._commit(batch)
             finally:
-                with cond:
-                    self._committing = False
-                    cond.notify_all()
+                self._hand_over(batch, me)
         if me.error is not None:
             if lead or isinstance(me.error, ChainError):
                 raise me.error
@@ -182,6 +264,20 @@ class PostgresLedger:
         self._maybe_seal()
         self._maybe_checkpoint()
         return me.entry
+
+    def _hand_over(self, batch: list[_Pending], leader: _Pending) -> None:
+        """After ``batch`` is done: hand the queue to its first thread to lead (or stand
+        down), then wake ``batch``'s threads."""
+        with self._lock:
+            if self._queue:
+                first = self._queue[0]
+                first.lead, self._queue = self._queue, []
+                first.signal.release()
+            else:
+                self._committing = False
+        for p in batch:
+            if p is not leader:
+                p.signal.release()
 
     def _commit(self, batch: list[_Pending]) -> None:
         """Link ``batch`` in one transaction; record each one's entry or error."""
@@ -201,6 +297,7 @@ class PostgresLedger:
                     "record the receipt (the action was not run)",
                     lambda conn: self._link(conn, ready, attempt),
                     deadline=self.lock_timeout,
+                    own=True,
                 )
         except BaseException as exc:
             for p in ready:
@@ -221,24 +318,30 @@ class PostgresLedger:
     def _link_locked(
         self, conn: psycopg.Connection[Any], batch: list[_Pending], attempt: list[tuple[int, bytes]]
     ) -> None:
+        # ``conn`` is in autocommit mode: the transaction is opened and committed in the text
+        # of the two round trips below (simple protocol, several statements each).
+        # First round trip: open the transaction, lock the tip row, read the tree's edge
+        # (preparing the statements first on a new connection).
+        cur = self._open(conn)
+        cur.nextset()
+        length, prev, size = cur.fetchone()  # type: ignore[misc]
+        cur.nextset()
+        edge, _ = cur.fetchone()  # type: ignore[misc]
         if attempt:
+            # Looked up under the tip lock, which the failed try held: its transaction is over
+            # (committed or not), so the answer is final.
             seq0, line0 = attempt[0]
             row = conn.execute("SELECT line FROM heso_entries WHERE seq = %s", (seq0,)).fetchone()
             if row is not None and bytes(row[0]) == line0:
                 # The lost commit happened: the entries are set, but it ran without waiting
-                # for the WAL flush; the barrier below waits for it before any body runs.
-                self._durable(conn)
+                # for the WAL flush; this barrier waits for it before any body runs.
+                conn.execute("ROLLBACK")
+                conn.execute(_BARRIER, prepare=False)
                 with self._seal_lock:
                     self._unsealed += len(batch)
                 return
-        # The tip row is held only while linking: this transaction commits without waiting for
-        # the WAL flush, and the durability barrier below waits for it outside the lock.
-        conn.execute("SET LOCAL synchronous_commit = off")
-        length, prev, size = conn.execute(
-            "SELECT length, prev, size FROM heso_tip FOR UPDATE"
-        ).fetchone()  # type: ignore[misc]
         seq, offset = int(length), int(size)
-        rows = []
+        seqs, hashes, offsets, lines = [], [], [], []
         for p in batch:
             line = b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode(), p.encoded, seq)
             if len(line) > fmt.MAX_ENTRY_BYTES:
@@ -248,52 +351,68 @@ class PostgresLedger:
                 )
             h = blake3.blake3(line).hexdigest()
             p.entry = Entry(seq, h, offset)
-            rows.append((seq, p.action_hash, offset, line, self.host))
+            seqs.append(seq)
+            hashes.append(p.action_hash.encode())
+            offsets.append(offset)
+            lines.append(line)
             seq, offset, prev = seq + 1, offset + len(line) + 1, h
-        attempt[:] = [(rows[0][0], rows[0][3])]
-        tree_rows = self._tree_rows(conn, int(length), [row[3] for row in rows])
-        with conn.cursor() as cur:
-            with cur.copy(
-                "COPY heso_entries (seq, action_hash, byte_offset, line, host) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            # The tree rows ride on the tip's update: no round trip of their own.
-            cur.execute(
-                "WITH tree AS (INSERT INTO heso_tree (seq, hashes) "
-                "SELECT * FROM unnest(%s::bigint[], %s::bytea[])) "
-                "UPDATE heso_tip SET length = %s, prev = %s, size = %s",
-                ([r[0] for r in tree_rows], [r[1] for r in tree_rows], seq, prev, offset),
-            )
-        conn.commit()
+        attempt[:] = [(seqs[0], lines[0])]
+        tree_rows = self._tree_rows(conn, int(length), [bytes(e) for e in edge], lines)
+        # Second round trip: entries, tree rows and the tip in one statement, the commit,
+        # and the durability barrier.
+        cur.execute(
+            _link(
+                self._host_bytes,
+                (seqs, hashes, offsets, lines),
+                tree_rows,
+                (seq, prev.encode(), offset),
+            ),
+            prepare=False,
+        )
         self._tree_stale = False
-        self._durable(conn)
         self._tip = (seq, prev, offset)
         with self._seal_lock:
-            self._unsealed += len(rows)
+            self._unsealed += len(lines)
 
-    @staticmethod
-    def _durable(conn: psycopg.Connection[Any]) -> None:
-        """Durability barrier: a transaction with an id commits synchronously (the server's
-        synchronous_commit), and its flush covers every earlier WAL record, ours included.
-        Writers of other processes share these flushes (PostgreSQL's group commit)."""
-        conn.execute("SELECT txid_current()")
-        conn.commit()
+    def _open(self, conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+        """Run :data:`_OPEN` on ``conn`` (after :data:`_PREPARE` on a connection new to this
+        writer, or one whose session lost the statements: a pooler reset it); returns the
+        cursor on its ``BEGIN``'s result."""
+        import psycopg
+
+        if self._prepared is not None and self._prepared[0] is conn:
+            cur = self._prepared[1]
+            try:
+                cur.execute(_OPEN, prepare=False)
+                return cur
+            except psycopg.errors.InvalidSqlStatementName:
+                conn.execute("ROLLBACK")
+        cur = conn.cursor()
+        cur.execute(_PREPARE + _OPEN, prepare=False)
+        for _ in range(3):
+            cur.nextset()
+        self._prepared = (conn, cur)
+        return cur
 
     def _tree_rows(
-        self, conn: psycopg.Connection[Any], length: int, lines: list[bytes]
+        self, conn: psycopg.Connection[Any], length: int, edge: list[bytes], lines: list[bytes]
     ) -> list[tuple[int, bytes]]:
         """The ``heso_tree`` rows of ``lines`` (entries ``length`` on), from the tree's right
-        edge kept in memory (re-read, and caught up from the entries, when another writer
-        appended or a try failed): O(log n) hashing per line."""
+        edge (read with the tip; re-read, and caught up from the entries, when it is not
+        whole: a chain from before the tree): O(log n) hashing per line."""
         ltree = self._tree
         assert ltree is not None
         tree = ltree.tree
         with self._hashes.bound(conn):
             try:
                 stale, self._tree_stale = self._tree_stale, True  # until this commits
-                if stale or tree.size != length:
-                    tree.reload()  # another writer's rows: the edge is re-read, O(log n)
+                if not stale and tree.size == length:
+                    pass  # the tip is where this process's last commit left it
+                elif len(edge) == length.bit_count():
+                    with self._hashes.edge(length, edge):
+                        tree.reload()  # from the edge just read: no query
+                else:
+                    tree.reload()
                     if tree.size != length:
                         ltree.recover(length)  # behind (a chain from before the tree) or ahead
                 with self._hashes.deferred() as tree_rows:
@@ -347,8 +466,12 @@ class PostgresLedger:
                 return ltree.issue()
 
         with self._tree_lock:
-            self._tree_stale = True
             try:
+                if not force:
+                    ltree.latest()  # another writer may have issued one: look before locking
+                    if not ltree.due():
+                        return None
+                self._tree_stale = True
                 note = self.db.run("issue a checkpoint", issue, deadline=self.lock_timeout)
             except TransparencyError as exc:
                 raise ChainError(f"cannot issue a checkpoint: {exc}") from None
@@ -604,6 +727,15 @@ class PostgresLedger:
 def host_name() -> str:
     """This host's name as entries record it: ``HESO_HOST``, else the machine's name."""
     return os.environ.get(HOST_ENV, "").strip()[:MAX_HOST] or socket.gethostname()[:MAX_HOST]
+
+
+COPIED = " (copied from files)"
+
+
+def copied_host() -> str:
+    """The host recorded with entries ``heso store copy`` brings from a file store, which
+    records none: the copying host, marked as such (where they were appended is not known)."""
+    return host_name()[: MAX_HOST - len(COPIED)] + COPIED
 
 
 def _check_lines(lines: Iterator[tuple[int, bytes]], checker: Checker) -> Segment:

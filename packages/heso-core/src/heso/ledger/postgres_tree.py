@@ -22,9 +22,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from heso.errors import TransparencyError
-from heso.transparency.hash_store import group_of, group_size, group_start
+from heso.transparency.hash_store import group_of, group_size, group_start, node_index
 from heso.transparency.merkle import HASH_SIZE
 from heso.transparency.note import MAX_NOTE_BYTES
+from heso.transparency.tree import perfect_subtrees
 
 if TYPE_CHECKING:
     import psycopg
@@ -69,11 +70,28 @@ class PostgresHashStore(_Bound):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self._pending: list[tuple[int, bytes]] | None = None
+        self._edge: tuple[int, dict[int, bytes]] | None = None
+        self._next: tuple[int, int] | None = None  # (hash position, leaf) after the last append
+
+    @contextmanager
+    def edge(self, size: int, edge: Sequence[bytes]) -> Iterator[None]:
+        """Inside the block the store holds a tree of ``size`` leaves whose right edge is
+        ``edge`` (the perfect-subtree roots, largest first, as read with the chain's tip):
+        :meth:`~heso.transparency.tree.MerkleTree.reload` reads it without a query."""
+        nodes = perfect_subtrees(0, size)
+        if len(edge) != len(nodes):
+            raise TransparencyError(f"a tree of size {size} has {len(nodes)} edge hashes")
+        before = self._edge
+        self._edge = (size, {node_index(*n): h for n, h in zip(nodes, edge, strict=True)})
+        try:
+            yield
+        finally:
+            self._edge = before
 
     @contextmanager
     def deferred(self) -> Iterator[list[tuple[int, bytes]]]:
         """Inside the block, appended groups are collected as ``(seq, hashes)`` rows in the
-        list it yields, for the caller to insert with the entries (one ``COPY``)."""
+        list it yields, for the caller to insert with the entries (one statement)."""
         rows: list[tuple[int, bytes]] = []
         self._pending = rows
         try:
@@ -82,6 +100,8 @@ class PostgresHashStore(_Bound):
             self._pending = None
 
     def hash_count(self) -> int:
+        if self._edge is not None:
+            return group_start(self._edge[0])
         row = self._run(
             "read the Merkle tree",
             lambda conn: conn.execute("SELECT max(seq) FROM heso_tree").fetchone(),
@@ -89,6 +109,8 @@ class PostgresHashStore(_Bound):
         return 0 if row is None or row[0] is None else group_start(int(row[0]) + 1)
 
     def read_hashes(self, positions: Sequence[int]) -> list[bytes]:
+        if self._edge is not None and all(p in self._edge[1] for p in positions):
+            return [self._edge[1][p] for p in positions]
         where = [group_of(p) if p >= 0 else (-1, 0) for p in positions]
         leaves = sorted({leaf for leaf, _ in where})
         rows = self._run(
@@ -113,9 +135,12 @@ class PostgresHashStore(_Bound):
     def append_hashes(self, start: int, hashes: Sequence[bytes]) -> None:
         """Insert the groups ``hashes`` make up, from the one starting at hash ``start``
         (which must be the end of what is stored: rows are never replaced)."""
-        leaf, offset = group_of(start)
-        if offset:
-            raise TransparencyError(f"tree hash {start} does not begin a leaf's group")
+        if self._next is not None and self._next[0] == start:
+            leaf = self._next[1]  # the group after the last appended: no search for it
+        else:
+            leaf, offset = group_of(start)
+            if offset:
+                raise TransparencyError(f"tree hash {start} does not begin a leaf's group")
         rows, i = [], 0
         while i < len(hashes):
             n = group_size(leaf)
@@ -124,6 +149,7 @@ class PostgresHashStore(_Bound):
                 raise TransparencyError(f"leaf {leaf} needs a group of {n} 32-byte hashes")
             rows.append((leaf, b"".join(group)))
             leaf, i = leaf + 1, i + n
+        self._next = (start + len(hashes), leaf)
         if self._pending is not None:
             if self._pending and self._pending[-1][0] + 1 != rows[0][0]:
                 raise TransparencyError(f"tree hash {start} does not follow the last appended")
@@ -137,9 +163,11 @@ class PostgresHashStore(_Bound):
                     f"cannot store tree hashes from {start}: heso_tree holds {have} and its rows "
                     "are insert-only"
                 )
-            with conn.cursor() as cur, cur.copy("COPY heso_tree (seq, hashes) FROM STDIN") as cp:
-                for row in rows:
-                    cp.write_row(row)
+            conn.execute(  # not COPY: this may run in the writer's pipeline
+                "INSERT INTO heso_tree (seq, hashes) "
+                "SELECT * FROM unnest(%b::bigint[], %b::bytea[])",
+                ([r[0] for r in rows], [r[1] for r in rows]),
+            )
 
         self._run("store the Merkle tree", insert)
 

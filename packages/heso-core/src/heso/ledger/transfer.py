@@ -83,10 +83,11 @@ class _Checkpoints:
 
 def copy_to_database(source: FileLedger, url: str, verify: Verify) -> Verdict:
     """Copy the file store ``source`` (entries, signed head, approvals) into the empty, migrated
-    database at ``url``; the copy's verdict."""
+    database at ``url``; the copy's verdict. The file store records no host per entry: copied
+    entries carry :func:`~heso.ledger.postgres_store.copied_host`, which says so."""
     from heso.approvals.file_store import FileApprovalStore
     from heso.approvals.postgres_store import PostgresApprovalStore
-    from heso.ledger.postgres_store import PostgresLedger
+    from heso.ledger.postgres_store import PostgresLedger, copied_host
 
     before = _require_valid(verify(source), f"the file store {source.location}")
     head = head_document(source)
@@ -95,6 +96,8 @@ def copy_to_database(source: FileLedger, url: str, verify: Verify) -> Verdict:
     if target._fetch_one("SELECT 1 FROM heso_entries LIMIT 1", ()) is not None:
         raise ChainError(f"refusing to copy into {target.location}: it already holds a chain")
 
+    host = copied_host()
+
     def load(conn: Any) -> None:
         seq, prev, size = 0, GENESIS, 0
         tree, checkpoints = CompactRange(), _Checkpoints(source)
@@ -102,10 +105,10 @@ def copy_to_database(source: FileLedger, url: str, verify: Verify) -> Verdict:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM heso_tip FOR UPDATE")
             with cur.copy(
-                "COPY heso_entries (seq, action_hash, byte_offset, line) FROM STDIN"
+                "COPY heso_entries (seq, action_hash, byte_offset, line, host) FROM STDIN"
             ) as copy:
                 for s, line in source.entries():
-                    copy.write_row((s, action_hash_of_line(line), size, line))
+                    copy.write_row((s, action_hash_of_line(line), size, line, host))
                     groups.append((s, b"".join(tree.append(line))))
                     checkpoints.see(tree)
                     seq, prev, size = s + 1, entry_hash(line), size + len(line) + 1
