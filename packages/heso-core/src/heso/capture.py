@@ -21,7 +21,7 @@ from heso import config as _config
 from heso import telemetry as _telemetry
 from heso.action import Action, Verb
 from heso.action_scope import action_hash_scope, current_action_hash
-from heso.canonical import to_json_value
+from heso.captured import captured_action
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -34,7 +34,6 @@ from heso.ledger.format import Entry
 from heso.policy import DEFAULT_RULE_ID, Decision, DecisionKind, floor_rule_id
 from heso.receipt import action_block, format_timestamp, mint_content
 from heso.redaction import merge_redact_specs, normalize_redact_spec, redact
-from heso.steps import current_step
 
 if TYPE_CHECKING:
     from heso.approvals.reentry import FireTicket
@@ -283,39 +282,16 @@ def _capture(
     start_ns = time.time_ns()
     rt = _config.current()
     cfg = rt.config
-    if type(verb) is not Verb:
-        verb = Verb(verb)
-    if type(tool_name) is not str or not tool_name:
-        if not isinstance(tool_name, str) or not tool_name:
-            raise ValueError(f"tool_name must be a non-empty string, not {tool_name!r}")
-    if fields is None:
-        values: dict[str, Any] = {}
-    elif type(fields) is dict or isinstance(fields, Mapping):
-        values = to_json_value(fields, path="fields")
-    else:
-        raise TypeError(f"fields must be a mapping of names to values, not {type(fields).__name__}")
-    frame = current_step()
+    action, frame = captured_action(
+        cfg, verb, tool_name, fields, workflow, account, agent, domain, action_id
+    )
+    verb, values = action.verb, action.fields
     spec = cfg.redact
-    if frame is not None:
-        if workflow is None:
-            workflow = frame.workflow
-        if account is None:
-            account = frame.account
-        if frame.redact:
-            spec = merge_redact_specs(spec, frame.redact) if spec else frame.redact
+    if frame is not None and frame.redact:
+        spec = merge_redact_specs(spec, frame.redact) if spec else frame.redact
     if redact_fields:
         extra = normalize_redact_spec(redact_fields)
         spec = merge_redact_specs(spec, extra) if spec else extra
-    action = Action(
-        verb=verb,
-        tool_name=tool_name,
-        fields=values,
-        workflow=workflow or cfg.workflow,
-        account=account or cfg.account,
-        agent=agent,
-        domain=domain,
-        action_id=action_id,
-    )
     stage = "evaluating the policy"
     try:
         decision = rt.policy.evaluate(action)
@@ -337,11 +313,11 @@ def _capture(
                     entry=ticket.entry,
                     ticket=ticket,
                 )
+        shown: Mapping[str, Any] = values
+        commitments = None
         if spec:
             stage = "redacting fields"
-            shown, commitments = _redact(values, spec)
-        else:
-            shown, commitments = values, None
+            shown, commitments = redact(values, spec)
         stage = "signing the receipt"
         receipt = mint_content(
             cfg.clock_override or _now(start_ns),
@@ -388,13 +364,6 @@ def _approval_floor(decision: Decision, settings: Any) -> Decision:
         lane=decision.lane,
         rule_decision=decision.rule_decision or decision.kind,
     )
-
-
-def _redact(values: dict[str, Any], spec: Any) -> tuple[dict[str, Any], list[Any]]:
-    if not spec:
-        return values, []
-    shown, commitments = redact(values, spec)
-    return shown, list(commitments)
 
 
 def gate(

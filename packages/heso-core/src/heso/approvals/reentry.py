@@ -42,7 +42,8 @@ from heso.approvals.binding import has_destroyed
 from heso.approvals.state import SessionState, fold
 from heso.approvals.status import OPEN, TERMINAL, ApprovalStatus
 from heso.approvals.store import OPENING_KINDS, ApprovalStore
-from heso.canonical import canonical_bytes, to_json_value
+from heso.canonical import canonical_bytes
+from heso.captured import captured_action
 from heso.errors import (
     BlockedError,
     BridgeError,
@@ -55,7 +56,6 @@ from heso.ledger.format import Entry
 from heso.policy import DecisionKind
 from heso.receipt import action_block
 from heso.redaction import RedactStrategy, RevealEntry, redact
-from heso.steps import current_step
 
 if TYPE_CHECKING:
     from heso.config import Runtime
@@ -119,7 +119,9 @@ def find(
     runtime = _config.current()
     store = _session.store_of(runtime)
     now = sla.clock(runtime)
-    action = _action(runtime, verb, tool_name, fields, workflow, account, agent, domain, action_id)
+    action, _ = captured_action(
+        runtime.config, verb, tool_name, fields, workflow, account, agent, domain, action_id
+    )
     hinted = _hinted_session(store, hint)
     if hinted is not None:
         found = _match(runtime, store, hinted, action, now)
@@ -173,33 +175,6 @@ def lookup(key: str, *, settle: bool = False) -> Found | None:
     else:
         st = _session.state(runtime, store, session, now)
     return Found(session, st) if st is not None else None
-
-
-def _action(
-    runtime: Runtime,
-    verb: Verb | str,
-    tool_name: str,
-    fields: Mapping[str, Any] | None,
-    workflow: str | None,
-    account: str | None,
-    agent: str | None,
-    domain: str | None,
-    action_id: str | None,
-) -> Action:
-    frame = current_step()
-    if frame is not None:
-        workflow = frame.workflow if workflow is None else workflow
-        account = frame.account if account is None else account
-    return Action(
-        verb=Verb(verb),
-        tool_name=tool_name,
-        fields=to_json_value(dict(fields or {}), path="fields"),
-        workflow=workflow or runtime.config.workflow,
-        account=account or runtime.config.account,
-        agent=agent,
-        domain=domain,
-        action_id=action_id,
-    )
 
 
 def _hinted_session(store: ApprovalStore, hint: str | None) -> str | None:
