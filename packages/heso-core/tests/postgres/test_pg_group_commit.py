@@ -1,23 +1,28 @@
 """Group commit on the PostgreSQL store: the appends of one process that queue while its batch
 leader waits for the chain's tip (held by another host's writer) are linked in the leader's
-transaction, not in transactions of their own."""
+transaction, not in transactions of their own; and the batch looks for a due checkpoint once,
+not once per thread."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import pytest
 
 from heso.keys import SigningKey
 from heso.ledger import verify_ledger
 from heso.ledger.format import Entry
 from heso.ledger.postgres_store import PostgresLedger
+from heso.ledger.postgres_tree import PostgresCheckpointStore
+from heso.transparency.settings import TransparencySettings
 from heso_testing.receipts import signed_receipt
 
 
-def _until(condition: Any, what: str, timeout: float = 30.0) -> None:
+def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > end:
@@ -25,18 +30,24 @@ def _until(condition: Any, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def test_appends_queued_while_the_tip_is_locked_join_the_leaders_transaction(
-    postgres_store_url: str,
-) -> None:
-    key = SigningKey.generate()
-    store = PostgresLedger(postgres_store_url, key=key)
-    store.append(signed_receipt(key, 0))
+def _latest_checkpoint(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT max(size) FROM heso_checkpoints").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _batch_behind_a_held_tip(
+    url: str, store: PostgresLedger, key: SigningKey, first: int, count: int
+) -> list[Entry]:
+    """Append receipts ``first`` .. ``first + count - 1`` from ``count`` threads while another
+    host holds the tip: the first becomes the leader and waits for the tip, the others queue
+    behind it; then the tip is released."""
     entries: list[Entry] = []
 
     def append(i: int) -> None:
         entries.append(store.append(signed_receipt(key, i)))
 
-    with psycopg.connect(postgres_store_url, autocommit=True) as watcher:
+    with psycopg.connect(url, autocommit=True) as watcher:
 
         def waiting_for_the_tip() -> bool:
             row = watcher.execute(
@@ -45,19 +56,33 @@ def test_appends_queued_while_the_tip_is_locked_join_the_leaders_transaction(
             ).fetchone()
             return bool(row and row[0] == 1)
 
-        with psycopg.connect(postgres_store_url) as other_host:
+        with psycopg.connect(url) as other_host:
             other_host.execute("SELECT 1 FROM heso_tip FOR UPDATE")  # another writer's batch
-            leader = threading.Thread(target=append, args=(1,))
+            leader = threading.Thread(target=append, args=(first,))
             leader.start()
             _until(waiting_for_the_tip, "the leader to wait for the tip row")
-            followers = [threading.Thread(target=append, args=(i,)) for i in range(2, 7)]
+            followers = [
+                threading.Thread(target=append, args=(i,)) for i in range(first + 1, first + count)
+            ]
             for t in followers:
                 t.start()
             _until(lambda: len(store._queue) == len(followers), "the followers to queue")
             other_host.rollback()
             for t in (leader, *followers):
                 t.join(30)
-        xmins = watcher.execute(
+    assert len(entries) == count
+    return entries
+
+
+def test_appends_queued_while_the_tip_is_locked_join_the_leaders_transaction(
+    postgres_store_url: str,
+) -> None:
+    key = SigningKey.generate()
+    store = PostgresLedger(postgres_store_url, key=key)
+    store.append(signed_receipt(key, 0))
+    entries = _batch_behind_a_held_tip(postgres_store_url, store, key, 1, 6)
+    with psycopg.connect(postgres_store_url) as conn:
+        xmins = conn.execute(
             "SELECT DISTINCT xmin::text FROM heso_entries WHERE seq >= 1"
         ).fetchall()
     store.close()
@@ -66,3 +91,36 @@ def test_appends_queued_while_the_tip_is_locked_join_the_leaders_transaction(
     reader = PostgresLedger(postgres_store_url)
     assert verify_ledger(reader).ok
     assert reader.length == 7
+
+
+def test_a_batch_looks_for_a_due_checkpoint_once(
+    postgres_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six appends committed together cross the checkpoint interval: the database is asked
+    about checkpoints as often as when one append crosses it alone, and the checkpoint is
+    issued."""
+    key = SigningKey.generate()
+    store = PostgresLedger(
+        postgres_store_url,
+        key=key,
+        transparency=TransparencySettings(checkpoint_every=4, checkpoint_interval=0),
+    )
+    store.append(signed_receipt(key, 0))  # the first checkpoint (size 1) is issued
+    reads: list[Any] = []
+    real = PostgresCheckpointStore.sizes
+
+    def counting(self: PostgresCheckpointStore) -> list[int]:
+        reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(PostgresCheckpointStore, "sizes", counting)
+    for i in range(1, 5):  # one thread: the append of entry 4 makes the tree 5 long, due
+        store.append(signed_receipt(key, i))
+    alone = len(reads)
+    assert alone > 0
+    assert _latest_checkpoint(postgres_store_url) == 5
+    reads.clear()
+    _batch_behind_a_held_tip(postgres_store_url, store, key, 5, 6)  # 11 long, due at 9
+    assert len(reads) == alone
+    assert _latest_checkpoint(postgres_store_url) == 11
+    store.close()

@@ -264,7 +264,8 @@ class PostgresLedger:
             raise ChainError(str(me.error)) from me.error
         assert me.entry is not None
         self._maybe_seal()
-        self._maybe_checkpoint()
+        if lead:  # once per batch: the others would only ask the database again
+            self._maybe_checkpoint()
         return me.entry
 
     def _hand_over(self, batch: list[_Pending], leader: _Pending) -> None:
