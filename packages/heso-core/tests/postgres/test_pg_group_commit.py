@@ -13,7 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from heso.errors import ChainError
 from heso.keys import SigningKey
+from heso.ledger import format as fmt
 from heso.ledger import verify_ledger
 from heso.ledger.format import Entry
 from heso.ledger.postgres_store import PostgresLedger
@@ -37,15 +39,18 @@ def _latest_checkpoint(url: str) -> int:
 
 
 def _batch_behind_a_held_tip(
-    url: str, store: PostgresLedger, key: SigningKey, first: int, count: int
-) -> list[Entry]:
-    """Append receipts ``first`` .. ``first + count - 1`` from ``count`` threads while another
-    host holds the tip: the first becomes the leader and waits for the tip, the others queue
-    behind it; then the tip is released."""
-    entries: list[Entry] = []
+    url: str, store: PostgresLedger, receipts: list[dict[str, Any]]
+) -> list[Entry | Exception]:
+    """Append ``receipts`` from a thread each while another host holds the tip: the first
+    becomes the leader and waits for the tip, the others queue behind it; then the tip is
+    released. Each one's entry, or the error its append raised."""
+    out: list[Entry | Exception | None] = [None] * len(receipts)
 
     def append(i: int) -> None:
-        entries.append(store.append(signed_receipt(key, i)))
+        try:
+            out[i] = store.append(receipts[i])
+        except Exception as exc:
+            out[i] = exc
 
     with psycopg.connect(url, autocommit=True) as watcher:
 
@@ -58,20 +63,18 @@ def _batch_behind_a_held_tip(
 
         with psycopg.connect(url) as other_host:
             other_host.execute("SELECT 1 FROM heso_tip FOR UPDATE")  # another writer's batch
-            leader = threading.Thread(target=append, args=(first,))
+            leader = threading.Thread(target=append, args=(0,))
             leader.start()
             _until(waiting_for_the_tip, "the leader to wait for the tip row")
-            followers = [
-                threading.Thread(target=append, args=(i,)) for i in range(first + 1, first + count)
-            ]
+            followers = [threading.Thread(target=append, args=(i,)) for i in range(1, len(out))]
             for t in followers:
                 t.start()
             _until(lambda: len(store._queue) == len(followers), "the followers to queue")
             other_host.rollback()
             for t in (leader, *followers):
                 t.join(30)
-    assert len(entries) == count
-    return entries
+    assert all(r is not None for r in out)
+    return [r for r in out if r is not None]
 
 
 def test_appends_queued_while_the_tip_is_locked_join_the_leaders_transaction(
@@ -80,13 +83,15 @@ def test_appends_queued_while_the_tip_is_locked_join_the_leaders_transaction(
     key = SigningKey.generate()
     store = PostgresLedger(postgres_store_url, key=key)
     store.append(signed_receipt(key, 0))
-    entries = _batch_behind_a_held_tip(postgres_store_url, store, key, 1, 6)
+    entries = _batch_behind_a_held_tip(
+        postgres_store_url, store, [signed_receipt(key, i) for i in range(1, 7)]
+    )
     with psycopg.connect(postgres_store_url) as conn:
         xmins = conn.execute(
             "SELECT DISTINCT xmin::text FROM heso_entries WHERE seq >= 1"
         ).fetchall()
     store.close()
-    assert sorted(e.seq for e in entries) == [1, 2, 3, 4, 5, 6]
+    assert sorted(e.seq for e in entries if isinstance(e, Entry)) == [1, 2, 3, 4, 5, 6]
     assert len(xmins) == 1  # one transaction linked the leader's entry and the five queued
     reader = PostgresLedger(postgres_store_url)
     assert verify_ledger(reader).ok
@@ -120,7 +125,30 @@ def test_a_batch_looks_for_a_due_checkpoint_once(
     assert alone > 0
     assert _latest_checkpoint(postgres_store_url) == 5
     reads.clear()
-    _batch_behind_a_held_tip(postgres_store_url, store, key, 5, 6)  # 11 long, due at 9
+    # 11 long, due at 9:
+    _batch_behind_a_held_tip(
+        postgres_store_url, store, [signed_receipt(key, i) for i in range(5, 11)]
+    )
     assert len(reads) == alone
     assert _latest_checkpoint(postgres_store_url) == 11
     store.close()
+
+
+def test_a_receipt_too_long_for_an_entry_fails_alone_in_its_batch(
+    postgres_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = SigningKey.generate()
+    store = PostgresLedger(postgres_store_url, key=key)
+    store.append(signed_receipt(key, 0))
+    monkeypatch.setattr(fmt, "MAX_ENTRY_BYTES", 2048)
+    receipts = [signed_receipt(key, i) for i in range(1, 6)]
+    receipts[2] = signed_receipt(key, 3, tool="send_" + "x" * 2048)
+    results = _batch_behind_a_held_tip(postgres_store_url, store, receipts)
+    store.close()
+    refused = results[2]
+    assert isinstance(refused, ChainError) and "byte entry: the limit is 2048" in str(refused)
+    linked = [r for r in results if isinstance(r, Entry)]
+    assert sorted(e.seq for e in linked) == [1, 2, 3, 4]
+    reader = PostgresLedger(postgres_store_url)
+    assert verify_ledger(reader).ok
+    assert reader.length == 5

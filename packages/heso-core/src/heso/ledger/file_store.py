@@ -110,13 +110,6 @@ def read_head(data_dir: str | Path) -> Head | Verdict | None:
     return parse_head(raw)
 
 
-def _too_long(line: bytes) -> ChainError:
-    return ChainError(
-        f"refusing to append a {len(line)}-byte entry: the limit is {fmt.MAX_ENTRY_BYTES} "
-        "bytes; redact large fields (strategy destroy) or pass a digest of the payload instead"
-    )
-
-
 class FileLedger:
     """A project's ledger in ``heso-local-data/``: appends (with the operator ``key``; without
     one it only reads) and lookups. Safe across threads and processes."""
@@ -504,7 +497,7 @@ class FileLedger:
                 seq, offset = self._seq, self._size
                 line = encode_entry(seq, self._prev, receipt)
                 if len(line) > fmt.MAX_ENTRY_BYTES:
-                    raise _too_long(line)
+                    raise fmt.too_long(line)
                 self._write_line(line + b"\n")
                 h = blake3.blake3(line).hexdigest()  # entry_hash(line)
                 self._seq, self._prev, self._size = seq + 1, h, offset + len(line) + 1
@@ -611,7 +604,7 @@ class FileLedger:
                 try:
                     line = encode_entry(seq, prev, p.receipt)
                     if len(line) > fmt.MAX_ENTRY_BYTES:
-                        raise _too_long(line)
+                        raise fmt.too_long(line)
                     record = idx.record(p.receipt["content"]["action_hash"], offset)
                 except Exception as exc:
                     p.error = exc

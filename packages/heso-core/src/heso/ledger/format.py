@@ -21,7 +21,7 @@ import blake3
 
 from heso import verdict as v
 from heso.canonical import canonical_bytes, loads_strict
-from heso.errors import CanonicalizationError
+from heso.errors import CanonicalizationError, ChainError
 from heso.keys import PublicKey, SigningKey
 from heso.receipt import format_timestamp
 from heso.verdict import Verdict
@@ -41,6 +41,14 @@ verifier reports a longer line as ``MalformedEntry`` without holding it in memor
 MAX_HEAD_BYTES = 64 * 1024
 """A head document larger than this is ``HeadInvalid``."""
 _HEX128 = re.compile(r"[0-9a-f]{128}").fullmatch
+
+
+def too_long(line: bytes) -> ChainError:
+    """The refusal of an entry ``line`` longer than :data:`MAX_ENTRY_BYTES`."""
+    return ChainError(
+        f"refusing to append a {len(line)}-byte entry: the limit is {MAX_ENTRY_BYTES} bytes; "
+        "redact large fields (strategy destroy) or pass a digest of the payload instead"
+    )
 
 
 @dataclass(frozen=True, init=False)

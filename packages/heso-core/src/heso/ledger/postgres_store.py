@@ -342,10 +342,8 @@ class PostgresLedger:
         for p in batch:
             line = b'{"prev":"%s","receipt":%s,"seq":%d}' % (prev.encode(), p.encoded, seq)
             if len(line) > fmt.MAX_ENTRY_BYTES:
-                raise ChainError(
-                    f"refusing to append a {len(line)}-byte entry: the limit is "
-                    f"{fmt.MAX_ENTRY_BYTES} bytes"
-                )
+                p.error, p.entry = fmt.too_long(line), None  # it fails alone
+                continue
             h = blake3.blake3(line).hexdigest()
             p.entry = Entry(seq, h, offset)
             seqs.append(seq)
@@ -353,6 +351,9 @@ class PostgresLedger:
             offsets.append(offset)
             lines.append(line)
             seq, offset, prev = seq + 1, offset + len(line) + 1, h
+        if not lines:
+            conn.execute("ROLLBACK")
+            return
         attempt[:] = [(seqs[0], lines[0])]
         tree_rows = self._tree_rows(conn, int(length), [bytes(e) for e in edge], lines)
         # Second round trip: entries, tree rows and the tip in one statement, the commit,
