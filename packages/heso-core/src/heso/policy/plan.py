@@ -46,7 +46,8 @@ class Plan:
     Results are remembered per check and value, and for a whole row of values: the values of
     the *steady* checks (those that have not yet met more than :data:`_CACHE_SIZE` distinct
     values) name, together, the union of their results, so an action whose steady values were
-    all seen before costs one lookup for them; only the other checks are worked out.
+    all seen before costs one lookup for them; only the other checks are worked out, afresh
+    each time (a check that meets that many values would rarely find one remembered).
     """
 
     __slots__ = (
@@ -110,25 +111,22 @@ class Plan:
         self.checks = tuple(check[3:] for check in built)
         """What each check does with it: (the bits when the value is missing, the sieves,
         remembered results, every bit the sieves may set)."""
-        self.steady: tuple[tuple[int, ...], tuple[int, ...], dict[tuple[Any, ...], int]] = (
-            tuple(range(len(built))),
-            (),
-            {},
-        )
-        """The steady checks' positions, the others', and the union of the steady checks'
-        results by their values (one object, replaced whole when a check stops being
-        steady)."""
+        self.steady = self._steady(tuple(range(len(built))), ())
+        """The steady checks' positions, the others', the union of the steady checks' results
+        by their values, and what the steady checks read (one object, replaced whole when a
+        check stops being steady)."""
         self.tails: dict[int, list[Rule]] = {}
         """The candidates left, by the bits ruled out."""
+
+    def _steady(self, steady: tuple[int, ...], others: tuple[int, ...]) -> _SteadyState:
+        return (steady, others, {}, tuple(self.reads[i] for i in steady))
 
     def survivors(self, action: Action, fields: Any) -> list[Rule]:
         """The candidates the checks leave for ``action``, in evaluation order."""
         plain = type(fields) is dict
-        reads = self.reads
-        steady, others, rows = self.steady
+        steady, others, rows, reads = self.steady
         row: list[Any] = []
-        for i in steady:
-            source, key, read = reads[i]
+        for source, key, read in reads:
             if source is not None:
                 x = getattr(action, source)
             elif plain and key is not None:
@@ -165,11 +163,11 @@ class Plan:
                     rows.clear()
                 rows[key] = out
             for i in others:
-                out = self._check(i, self._value(i, action, fields), out)
+                out = self._sift(i, self._value(i, action, fields), out)
             found = self.tails.get(out)
             return found if found is not None else self._tail(out)
         out = 0
-        for i in range(len(reads)):
+        for i in range(len(self.reads)):
             out = self._check(i, self._value(i, action, fields), out)
         return self._tail(out)
 
@@ -209,13 +207,27 @@ class Plan:
         for sieve in sieves:
             found |= sieve(x)
         if remember is not None:
-            if len(cache) >= _CACHE_SIZE:
+            if len(cache) < _CACHE_SIZE:
+                cache[remember] = found
+            else:
                 cache.clear()
-                steady, others, _ = self.steady
+                steady, others, _, _ = self.steady
                 if i in steady:  # many distinct values: no longer part of a row
-                    self.steady = (tuple(j for j in steady if j != i), (*others, i), {})
-            cache[remember] = found
+                    self.steady = self._steady(tuple(j for j in steady if j != i), (*others, i))
         return out | found
+
+    def _sift(self, i: int, x: Any, out: int) -> int:
+        """``out`` with the bits check ``i`` sets for value ``x``, worked out afresh: a check
+        that met many distinct values (no longer steady) gains little from remembering them."""
+        if_missing: int
+        if_missing, sieves, _, reach = self.checks[i]
+        if x is None:
+            return out | if_missing
+        if not reach & ~out:
+            return out  # every bit this check could set is set already
+        for sieve in sieves:
+            out |= sieve(x)
+        return out
 
     def _tail(self, out: int) -> list[Rule]:
         """The candidates the bits of ``out`` leave, in evaluation order."""
@@ -252,6 +264,11 @@ class Plan:
 _Check = tuple[Any, ...]
 """(action attribute or ``None``, key of a one-step field path, the path's reader, the bits
 when the value is missing, the sieves, remembered results, every bit the sieves may set)."""
+
+
+_SteadyState = tuple[
+    tuple[int, ...], tuple[int, ...], dict[tuple[Any, ...], int], tuple[tuple[Any, ...], ...]
+]
 
 
 class _FieldCheck:
