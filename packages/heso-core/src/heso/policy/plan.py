@@ -46,8 +46,7 @@ class Plan:
     Results are remembered per check and value, and for a whole row of values: the values of
     the *steady* checks (those that have not yet met more than :data:`_CACHE_SIZE` distinct
     values) name, together, the union of their results, so an action whose steady values were
-    all seen before costs one lookup for them; only the other checks are worked out, afresh
-    each time (a check that meets that many values would rarely find one remembered).
+    all seen before costs one lookup for them; only the other checks are worked out.
     """
 
     __slots__ = (
@@ -163,7 +162,7 @@ class Plan:
                     rows.clear()
                 rows[key] = out
             for i in others:
-                out = self._sift(i, self._value(i, action, fields), out)
+                out = self._check(i, self._value(i, action, fields), out)
             found = self.tails.get(out)
             return found if found is not None else self._tail(out)
         out = 0
@@ -207,27 +206,13 @@ class Plan:
         for sieve in sieves:
             found |= sieve(x)
         if remember is not None:
-            if len(cache) < _CACHE_SIZE:
-                cache[remember] = found
-            else:
+            if len(cache) >= _CACHE_SIZE:
                 cache.clear()
                 steady, others, _, _ = self.steady
                 if i in steady:  # many distinct values: no longer part of a row
                     self.steady = self._steady(tuple(j for j in steady if j != i), (*others, i))
+            cache[remember] = found
         return out | found
-
-    def _sift(self, i: int, x: Any, out: int) -> int:
-        """``out`` with the bits check ``i`` sets for value ``x``, worked out afresh: a check
-        that met many distinct values (no longer steady) gains little from remembering them."""
-        if_missing: int
-        if_missing, sieves, _, reach = self.checks[i]
-        if x is None:
-            return out | if_missing
-        if not reach & ~out:
-            return out  # every bit this check could set is set already
-        for sieve in sieves:
-            out |= sieve(x)
-        return out
 
     def _tail(self, out: int) -> list[Rule]:
         """The candidates the bits of ``out`` leave, in evaluation order."""
@@ -269,6 +254,7 @@ when the value is missing, the sieves, remembered results, every bit the sieves 
 _SteadyState = tuple[
     tuple[int, ...], tuple[int, ...], dict[tuple[Any, ...], int], tuple[tuple[Any, ...], ...]
 ]
+"""See :attr:`Plan.steady`."""
 
 
 class _FieldCheck:
