@@ -304,6 +304,27 @@ def test_a_check_that_meets_many_values_leaves_the_row() -> None:
     assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"to": ["u7@x.com"]})).kind is ALLOW
 
 
+def test_a_check_that_left_the_row_remembers_its_last_value_by_type_and_value() -> None:
+    rules = "\n".join(
+        f'[[rule]]\nid = "r{i}"\nverb = "*"\nscope = "*"\ndecision = "block"\n'
+        f'conditions = [{{ field = "n", op = "in", value = [{i}, "{i}"] }}]\n'
+        for i in range(30)
+    )
+    rules += '[[rule]]\nid = "b"\nverb = "*"\nscope = "*"\ndecision = "block"\n'
+    rules += 'conditions = [{ field = "n", op = "in", value = [true] }]\n'
+    text = '[policy]\ndefault = "allow"\n' + rules
+    policy, scanned = parse_policy(text), parse_policy(text)
+    for k in range(plan_module._CACHE_SIZE + 40):
+        assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"n": 1000 + k})).kind is ALLOW
+    plan = plan_of(policy, Verb.TOOL_CALL, "t")
+    assert plan is not None
+    (check,) = plan.steady[1]
+    for value in [7, 7, True, 7.0, "7", "7", 1, True, [7], 7, None, 7]:
+        action = Action(Verb.TOOL_CALL, "t", {"n": value})
+        assert policy.evaluate(action) == evaluate(scanned, action, plan=False), value
+    assert plan.last[check] is not None and plan.last[check][0] == 7
+
+
 # -- sieves -----------------------------------------------------------------------------------
 
 

@@ -53,6 +53,7 @@ class Plan:
         "checks",
         "either",
         "full",
+        "last",
         "pads",
         "rank",
         "reads",
@@ -116,6 +117,8 @@ class Plan:
         check stops being steady)."""
         self.tails: dict[int, list[Rule]] = {}
         """The candidates left, by the bits ruled out."""
+        self.last: list[tuple[Any, int] | None] = [None] * len(built)
+        """Per check no longer steady: the last value it was worked out for, and the result."""
 
     def _steady(self, steady: tuple[int, ...], others: tuple[int, ...]) -> _SteadyState:
         return (steady, others, {}, tuple(self.reads[i] for i in steady))
@@ -162,7 +165,7 @@ class Plan:
                     rows.clear()
                 rows[key] = out
             for i in others:
-                out = self._check(i, self._value(i, action, fields), out)
+                out = self._sift(i, self._value(i, action, fields), out)
             found = self.tails.get(out)
             return found if found is not None else self._tail(out)
         out = 0
@@ -212,6 +215,27 @@ class Plan:
                 if i in steady:  # many distinct values: no longer part of a row
                     self.steady = self._steady(tuple(j for j in steady if j != i), (*others, i))
             cache[remember] = found
+        return out | found
+
+    def _sift(self, i: int, x: Any, out: int) -> int:
+        """``out`` with the bits check ``i``, no longer steady, sets for value ``x``. Of the
+        many values it meets, only the last string or integer is remembered: one may come twice
+        in a row, while a table of them would mostly be filled and cleared."""
+        if_missing: int
+        if_missing, sieves, _, reach = self.checks[i]
+        if x is None:
+            return out | if_missing
+        t = type(x)
+        last = self.last[i]
+        if last is not None and type(last[0]) is t and last[0] == x:
+            return out | last[1]
+        if not reach & ~out:
+            return out  # every bit this check could set is set already
+        found = 0
+        for sieve in sieves:
+            found |= sieve(x)
+        if (t is str and len(x) <= _CACHE_TEXT) or t is int:
+            self.last[i] = (x, found)
         return out | found
 
     def _tail(self, out: int) -> list[Rule]:
