@@ -3,8 +3,10 @@
 The peers are installed into their own environment, ``benchmarks/.peers-venv`` (gitignored,
 created here with uv, pinned versions): they are never a dependency of heso. Their figures come
 from ``benchmarks/peers/peer_bench.py`` run inside it; heso's from the same action through
-``@heso.tool`` with a 100-rule policy, buffered durability. The two alternate (``rounds``
-times) so load hits both alike; each figure is the median of its per-round p50.
+``@heso.tool`` with a 100-rule policy, buffered durability. Every peer row is measured right
+after a block of heso's own (``rounds`` times, each row in turn), so load that comes and goes
+hits a peer and the heso figure it is compared with alike: a row's ratio is the median over
+rounds of its p50 over the heso p50 measured just before it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,18 @@ SIGNING_PEERS = (
     "chain_receipt_core",
 )
 """The rows the 2x target applies to: each signs (or MACs) and chains every action."""
+ROWS = (
+    "obsigna",
+    "obsigna_pem",
+    "agent_receipts",
+    "agent_receipts_pem",
+    "agent_governance_toolkit",
+    "provenrail",
+    "provenrail_guarded",
+    "signet_auth",
+    "chain_receipt_core",
+)
+"""Every row ``peers/peer_bench.py`` reports (``--only`` one of them)."""
 
 
 def _uv() -> list[str] | None:
@@ -118,46 +132,53 @@ def run(quick: bool) -> dict[str, Any]:
     for i in range(500):
         tool(*call_args(i))
     calls, runs, rounds = (200, 2, 1) if quick else (2000, 5, 3)
-    heso_p50: list[float] = []
-    peer_rounds: list[dict[str, Any]] = []
+    heso_p50: dict[str, list[float]] = {row: [] for row in ROWS}
+    peer_rows: dict[str, list[dict[str, Any]]] = {row: [] for row in ROWS}
     for _ in range(rounds):
-        heso_p50.append(heso_side(tool, calls, runs))
-        proc = subprocess.run(
-            [
-                str(python),
-                str(HERE / "peers" / "peer_bench.py"),
-                "--calls",
-                str(calls),
-                "--runs",
-                str(runs),
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-        if proc.returncode != 0:
-            out["skipped"] = f"peer_bench failed: {proc.stderr.strip()[-500:]}"
-            return out
-        peer_rounds.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        for row in ROWS:
+            heso_p50[row].append(heso_side(tool, calls, runs))
+            proc = subprocess.run(
+                [
+                    str(python),
+                    str(HERE / "peers" / "peer_bench.py"),
+                    "--calls",
+                    str(calls),
+                    "--runs",
+                    str(runs),
+                    "--only",
+                    row,
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
+            if proc.returncode != 0:
+                out["skipped"] = f"peer_bench failed: {proc.stderr.strip()[-500:]}"
+                return out
+            peer_rows[row].append(json.loads(proc.stdout.strip().splitlines()[-1])["peers"][row])
     heso.shutdown()
-    h = statistics.median(heso_p50)
-    out["heso"] = {"p50_us": h, "rounds_p50_us": heso_p50}
+    every = [p for row in ROWS for p in heso_p50[row]]
+    out["heso"] = {"p50_us": statistics.median(every), "rounds_p50_us": every}
     peers: dict[str, Any] = {}
-    for name in peer_rounds[0]["peers"]:
-        rows = [r["peers"].get(name, {}) for r in peer_rounds]
+    for name in ROWS:
+        rows = peer_rows[name]
         first = rows[0]
         if "p50_us" not in first:
             peers[name] = {k: v for k, v in first.items() if k != "run_mean_us"}
             continue
-        p50 = statistics.median(r["p50_us"] for r in rows if "p50_us" in r)
+        beside = heso_p50[name]
+        speedups = [r["p50_us"] / h for r, h in zip(rows, beside, strict=True)]
+        speedup = statistics.median(speedups)
         peers[name] = {
             "version": first.get("version"),
-            "p50_us": p50,
-            "p99_us": statistics.median(r["p99_us"] for r in rows if "p99_us" in r),
+            "p50_us": statistics.median(r["p50_us"] for r in rows),
+            "p99_us": statistics.median(r["p99_us"] for r in rows),
+            "heso_p50_us": statistics.median(beside),
             "signs": first.get("signs"),
             "persists": first.get("persists"),
-            "ratio_heso_to_peer": h / p50,
-            "heso_speedup": p50 / h,
+            "ratio_heso_to_peer": 1 / speedup,
+            "heso_speedup": speedup,
+            "rounds_speedup": speedups,
         }
         if "policy_only" in first:
             peers[name]["policy_only_p50_us"] = {

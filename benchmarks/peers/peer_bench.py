@@ -316,14 +316,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", default=None, help="one row (e.g. provenrail, obsigna_pem)")
     a = ap.parse_args()
     out: dict[str, Any] = {"python": sys.version.split()[0], "peers": {}}
+
+    def wanted(key: str) -> bool:
+        return a.only is None or a.only == key
+
     for name, module, dist in (
         ("obsigna", "obsigna", "obsigna"),
         ("agent_receipts", "agent_receipts", "agent-receipts"),
     ):
         for pem in (False, True):
             key = name + ("_pem" if pem else "")
+            if not wanted(key):
+                continue
             try:
                 res = agent_receipts(module, a.calls, a.runs, pem)
                 out["peers"][key] = {"version": version(dist), **res}
@@ -332,23 +339,26 @@ def main() -> None:
                 if not pem and isinstance(exc, AttributeError):
                     why = f"this version takes only a PEM key string, no Signer ({why})"
                 out["peers"][key] = {"version": version(dist), "error": why}
-    try:
-        out["peers"]["agent_governance_toolkit"] = {
-            "version": version("agent-governance-toolkit"),
-            "core_version": version("agent-governance-toolkit-core"),
-            **agt(a.calls, a.runs),
-        }
-    except Exception as exc:
-        out["peers"]["agent_governance_toolkit"] = {
-            "version": version("agent-governance-toolkit"),
-            "error": f"{type(exc).__name__}: {exc}",
-        }
+    if wanted("agent_governance_toolkit"):
+        try:
+            out["peers"]["agent_governance_toolkit"] = {
+                "version": version("agent-governance-toolkit"),
+                "core_version": version("agent-governance-toolkit-core"),
+                **agt(a.calls, a.runs),
+            }
+        except Exception as exc:
+            out["peers"]["agent_governance_toolkit"] = {
+                "version": version("agent-governance-toolkit"),
+                "error": f"{type(exc).__name__}: {exc}",
+            }
     for name, dist, bench in (
         ("provenrail", "provenrail", provenrail),
         ("provenrail_guarded", "provenrail", lambda c, r: provenrail(c, r, guarded=True)),
         ("signet_auth", "signet-auth", signet),
         ("chain_receipt_core", "chain-receipt-core", chain_receipt),
     ):
+        if not wanted(name):
+            continue
         try:
             out["peers"][name] = {"version": version(dist), **bench(a.calls, a.runs)}
         except Exception as exc:

@@ -12,6 +12,7 @@ from heso.errors import ChainError
 from heso.keys import SigningKey
 from heso.ledger import FileLedger, verify_chain
 from heso.ledger import format as fmt
+from heso.ledger.file_store import LOCK_FILE
 from heso.receipt import build_content, mint
 
 
@@ -156,4 +157,46 @@ def test_buffered_appends_that_find_the_chain_busy_queue_and_link_in_order(tmp_p
     for w in range(threads):  # each thread's appends land in its own order
         seqs = [e.seq for e, _ in results[w]]
         assert seqs == sorted(seqs)
+    assert verify_chain(tmp_path).ok
+
+
+def test_appends_queued_while_another_process_holds_the_chain_join_the_leaders_write(tmp_path, key):
+    """The leader waits for the chain lock another process holds; the appends that queue
+    meanwhile are written with its line, in one ``write`` and one ``fsync``."""
+    import fcntl
+
+    c = FileLedger(tmp_path, key=key, durability="fsync")
+    c.append(_receipt(key, 0))
+    writes: list[bytes] = []
+    real_write = c._write_line
+
+    def counting(data):
+        writes.append(data)
+        real_write(data)
+
+    c._write_line = counting
+    other = os.open(tmp_path / LOCK_FILE, os.O_RDWR)  # another process's hold
+    fcntl.flock(other, fcntl.LOCK_EX)
+    entries = []
+    leader = threading.Thread(target=lambda: entries.append(c.append(_receipt(key, 1))))
+    leader.start()
+    deadline = time.monotonic() + 30
+    while not c._committing and time.monotonic() < deadline:
+        time.sleep(0.005)
+    followers = [
+        threading.Thread(target=lambda i=i: entries.append(c.append(_receipt(key, i))))
+        for i in range(2, 7)
+    ]
+    for t in followers:
+        t.start()
+    while len(c._queue) < len(followers) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(c._queue) == len(followers)
+    fcntl.flock(other, fcntl.LOCK_UN)
+    os.close(other)
+    for t in (leader, *followers):
+        t.join(30)
+    c.close()
+    assert sorted(e.seq for e in entries) == [1, 2, 3, 4, 5, 6]
+    assert len(writes) == 1 and writes[0].count(b"\n") == 6
     assert verify_chain(tmp_path).ok

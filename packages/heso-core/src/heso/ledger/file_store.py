@@ -535,7 +535,8 @@ class FileLedger:
     def _append_queued(self, receipt: Mapping[str, Any]) -> Entry:
         """Append through the commit queue: always in ``fsync`` durability, and in ``buffered``
         when another thread holds the chain. The first waiting thread leads: it writes every
-        queued line in one ``write`` (one lock round-trip, one index write) and, in ``fsync``
+        queued line in one ``write`` (one lock round-trip, one index write; lines queued while
+        it waited for another process's hold on the chain join it) and, in ``fsync``
         durability, covers them with one ``fsync``; the others sleep until their entry is
         written (durable). N threads gating at once share one ``fsync`` instead of paying N,
         and the interpreter lock changes hands twice per action instead of at every system
@@ -593,6 +594,9 @@ class FileLedger:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._acquire()
+            with self._queue_cond:  # what queued while another process held the chain joins
+                batch += self._queue
+                self._queue = []
         try:
             st = os.fstat(fd)
             if st.st_size != self._size or st.st_nlink == 0:

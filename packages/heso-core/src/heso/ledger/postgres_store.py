@@ -8,10 +8,12 @@ read by verification); ``heso_tip`` is the chain's tip (length, last hash, file-
 Merkle tree and signed checkpoints (:mod:`heso.ledger.postgres_tree`).
 
 Appending: receipts arrive signed; concurrent appends of one process queue up and the first
-waiting thread leads a batch (group commit). The batch's one transaction locks the tip row,
-links the lines to it, inserts them with their Merkle tree hashes (O(log n) per append) and
-moves the tip (:meth:`PostgresLedger._link`, the one place entries are written), so writers on
-any host get one total order with no fork and no gap. Heads are signed after the commit, outside
+waiting thread leads a batch (group commit). The batch's one transaction locks the tip row;
+the appends queued while it waited for that lock join the batch then (under contention from
+other hosts the batch grows instead of the queue). It links the lines to the tip, inserts
+them with their Merkle tree hashes (O(log n) per append) and moves the tip
+(:meth:`PostgresLedger._link`, the one place entries are written), so writers on any host get
+one total order with no fork and no gap. Heads are signed after the commit, outside
 any lock. An append returns only after its transaction committed (PostgreSQL's durability,
 ``synchronous_commit``): the gate then runs the body. A transaction whose outcome was lost with
 its connection is looked up before it is retried, so a retry never duplicates an entry.
@@ -137,16 +139,16 @@ def _ints(values: list[int]) -> str:
 
 
 class _Pending:
-    """One receipt in the commit queue, and what became of it. Its thread waits on
-    ``signal`` (held until released): released when its batch is done, or to hand it the next
-    batch to lead (``lead``)."""
+    """One receipt in the commit queue (encoded by its own thread, before any lock), and what
+    became of it. Its thread waits on ``signal`` (held until released): released when its batch
+    is done, or to hand it the next batch to lead (``lead``)."""
 
-    __slots__ = ("action_hash", "done", "encoded", "entry", "error", "lead", "receipt", "signal")
+    __slots__ = ("action_hash", "done", "encoded", "entry", "error", "lead", "signal")
 
     def __init__(self, receipt: Mapping[str, Any]) -> None:
-        self.receipt = receipt
-        self.encoded = b""
-        self.action_hash = ""
+        encoded = getattr(receipt, "canonical", None)
+        self.encoded: bytes = encoded if encoded is not None else canonical_bytes(receipt)
+        self.action_hash = str(receipt["content"]["action_hash"])
         self.entry: Entry | None = None
         self.error: BaseException | None = None
         self.done = False
@@ -280,27 +282,18 @@ class PostgresLedger:
                 p.signal.release()
 
     def _commit(self, batch: list[_Pending]) -> None:
-        """Link ``batch`` in one transaction; record each one's entry or error."""
-        ready: list[_Pending] = []
-        for p in batch:  # encoding happens before any lock is taken
-            try:
-                encoded = getattr(p.receipt, "canonical", None)
-                p.encoded = encoded if encoded is not None else canonical_bytes(p.receipt)
-                p.action_hash = str(p.receipt["content"]["action_hash"])
-                ready.append(p)
-            except Exception as exc:
-                p.error = exc
+        """Link ``batch`` (and the appends queued by the time the tip is locked, which join
+        it) in one transaction; record each one's entry or error."""
         try:
-            if ready:
-                attempt: list[tuple[int, bytes]] = []
-                self.db.run(
-                    "record the receipt (the action was not run)",
-                    lambda conn: self._link(conn, ready, attempt),
-                    deadline=self.lock_timeout,
-                    own=True,
-                )
+            attempt: list[tuple[int, bytes]] = []
+            self.db.run(
+                "record the receipt (the action was not run)",
+                lambda conn: self._link(conn, batch, attempt),
+                deadline=self.lock_timeout,
+                own=True,
+            )
         except BaseException as exc:
-            for p in ready:
+            for p in batch:
                 p.error, p.entry = exc, None
         finally:
             for p in batch:
@@ -340,6 +333,9 @@ class PostgresLedger:
                 with self._seal_lock:
                     self._unsealed += len(batch)
                 return
+        with self._lock:  # the appends queued while the tip lock was awaited join the batch
+            batch += self._queue
+            self._queue = []
         seq, offset = int(length), int(size)
         seqs, hashes, offsets, lines = [], [], [], []
         for p in batch:
