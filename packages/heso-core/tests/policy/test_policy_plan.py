@@ -294,13 +294,35 @@ def test_a_check_that_meets_many_values_leaves_the_row() -> None:
         assert policy.evaluate(action).kind is ALLOW
     plan = plan_of(policy, Verb.TOOL_CALL, "t")
     assert plan is not None
-    steady, others, rows = plan.steady
+    steady, others, rows, reads = plan.steady
     assert [plan.reads[i][1] for i in others] == ["subject"]
     assert [plan.reads[i][1] for i in steady] == ["to"]
+    assert [read[1] for read in reads] == ["to"]
     assert list(rows) == [("u7@x.com",)]  # one row: the subject is no part of it
     hit = Action(Verb.TOOL_CALL, "t", {"to": "u7@x.com", "subject": "urgent-7"})
     assert policy.evaluate(hit).rule_id == "r7"
     assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"to": ["u7@x.com"]})).kind is ALLOW
+
+
+def test_a_check_that_left_the_row_remembers_its_last_value_by_type_and_value() -> None:
+    rules = "\n".join(
+        f'[[rule]]\nid = "r{i}"\nverb = "*"\nscope = "*"\ndecision = "block"\n'
+        f'conditions = [{{ field = "n", op = "in", value = [{i}, "{i}"] }}]\n'
+        for i in range(30)
+    )
+    rules += '[[rule]]\nid = "b"\nverb = "*"\nscope = "*"\ndecision = "block"\n'
+    rules += 'conditions = [{ field = "n", op = "in", value = [true] }]\n'
+    text = '[policy]\ndefault = "allow"\n' + rules
+    policy, scanned = parse_policy(text), parse_policy(text)
+    for k in range(plan_module._CACHE_SIZE + 40):
+        assert policy.evaluate(Action(Verb.TOOL_CALL, "t", {"n": 1000 + k})).kind is ALLOW
+    plan = plan_of(policy, Verb.TOOL_CALL, "t")
+    assert plan is not None
+    (check,) = plan.steady[1]
+    for value in [7, 7, True, 7.0, "7", "7", 1, True, [7], 7, None, 7]:
+        action = Action(Verb.TOOL_CALL, "t", {"n": value})
+        assert policy.evaluate(action) == evaluate(scanned, action, plan=False), value
+    assert plan.last[check] is not None and plan.last[check][0] == 7
 
 
 # -- sieves -----------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Plan:
         "checks",
         "either",
         "full",
+        "last",
         "pads",
         "rank",
         "reads",
@@ -110,25 +111,24 @@ class Plan:
         self.checks = tuple(check[3:] for check in built)
         """What each check does with it: (the bits when the value is missing, the sieves,
         remembered results, every bit the sieves may set)."""
-        self.steady: tuple[tuple[int, ...], tuple[int, ...], dict[tuple[Any, ...], int]] = (
-            tuple(range(len(built))),
-            (),
-            {},
-        )
-        """The steady checks' positions, the others', and the union of the steady checks'
-        results by their values (one object, replaced whole when a check stops being
-        steady)."""
+        self.steady = self._steady(tuple(range(len(built))), ())
+        """The steady checks' positions, the others', the union of the steady checks' results
+        by their values, and what the steady checks read (one object, replaced whole when a
+        check stops being steady)."""
         self.tails: dict[int, list[Rule]] = {}
         """The candidates left, by the bits ruled out."""
+        self.last: list[tuple[Any, int] | None] = [None] * len(built)
+        """Per check no longer steady: the last value it was worked out for, and the result."""
+
+    def _steady(self, steady: tuple[int, ...], others: tuple[int, ...]) -> _SteadyState:
+        return (steady, others, {}, tuple(self.reads[i] for i in steady))
 
     def survivors(self, action: Action, fields: Any) -> list[Rule]:
         """The candidates the checks leave for ``action``, in evaluation order."""
         plain = type(fields) is dict
-        reads = self.reads
-        steady, others, rows = self.steady
+        steady, others, rows, reads = self.steady
         row: list[Any] = []
-        for i in steady:
-            source, key, read = reads[i]
+        for source, key, read in reads:
             if source is not None:
                 x = getattr(action, source)
             elif plain and key is not None:
@@ -165,11 +165,11 @@ class Plan:
                     rows.clear()
                 rows[key] = out
             for i in others:
-                out = self._check(i, self._value(i, action, fields), out)
+                out = self._sift(i, self._value(i, action, fields), out)
             found = self.tails.get(out)
             return found if found is not None else self._tail(out)
         out = 0
-        for i in range(len(reads)):
+        for i in range(len(self.reads)):
             out = self._check(i, self._value(i, action, fields), out)
         return self._tail(out)
 
@@ -211,10 +211,31 @@ class Plan:
         if remember is not None:
             if len(cache) >= _CACHE_SIZE:
                 cache.clear()
-                steady, others, _ = self.steady
+                steady, others, _, _ = self.steady
                 if i in steady:  # many distinct values: no longer part of a row
-                    self.steady = (tuple(j for j in steady if j != i), (*others, i), {})
+                    self.steady = self._steady(tuple(j for j in steady if j != i), (*others, i))
             cache[remember] = found
+        return out | found
+
+    def _sift(self, i: int, x: Any, out: int) -> int:
+        """``out`` with the bits check ``i``, no longer steady, sets for value ``x``. Of the
+        many values it meets, only the last string or integer is remembered: one may come twice
+        in a row, while a table of them would mostly be filled and cleared."""
+        if_missing: int
+        if_missing, sieves, _, reach = self.checks[i]
+        if x is None:
+            return out | if_missing
+        t = type(x)
+        last = self.last[i]
+        if last is not None and type(last[0]) is t and last[0] == x:
+            return out | last[1]
+        if not reach & ~out:
+            return out  # every bit this check could set is set already
+        found = 0
+        for sieve in sieves:
+            found |= sieve(x)
+        if (t is str and len(x) <= _CACHE_TEXT) or t is int:
+            self.last[i] = (x, found)
         return out | found
 
     def _tail(self, out: int) -> list[Rule]:
@@ -252,6 +273,12 @@ class Plan:
 _Check = tuple[Any, ...]
 """(action attribute or ``None``, key of a one-step field path, the path's reader, the bits
 when the value is missing, the sieves, remembered results, every bit the sieves may set)."""
+
+
+_SteadyState = tuple[
+    tuple[int, ...], tuple[int, ...], dict[tuple[Any, ...], int], tuple[tuple[Any, ...], ...]
+]
+"""See :attr:`Plan.steady`."""
 
 
 class _FieldCheck:

@@ -584,62 +584,59 @@ def _fast_path(parsed: Any) -> _Literal | None:
 
 
 def _text_test(where: str, words: tuple[str, ...]) -> Callable[[str], bool]:
-    """Whether a string has one of ``words`` at ``where`` (see :data:`_Literal`)."""
+    """Whether a string has one of ``words`` at ``where``: ``exact``, ``exact-line`` or
+    ``end-line`` (see :data:`_Literal`; :func:`_literal_search` tests the other places)."""
     if where == "exact":
         return frozenset(words).__contains__
     if where == "exact-line":
         exact = frozenset(words)
         return lambda s: s in exact or (s[-1:] == "\n" and s[:-1] in exact)
-    if where == "start":
-        return lambda s: s.startswith(words)
-    if where == "end":
-        return lambda s: s.endswith(words)
-    if where == "end-line":
-        return lambda s: s.endswith(words) or (s[-1:] == "\n" and s.endswith(words, 0, len(s) - 1))
-    if len(words) == 1:
-        word = words[0]
-        return lambda s: word in s
-
-    def found_in(s: str) -> bool:
-        for w in words:
-            if w in s:
-                return True
-        return False
-
-    return found_in
+    assert where == "end-line", where
+    return lambda s: s.endswith(words) or (s[-1:] == "\n" and s.endswith(words, 0, len(s) - 1))
 
 
-def _literal_tests(literals: Iterable[_Literal]) -> tuple[Callable[[str], bool], ...]:
-    """One test per place, for the words of all ``literals`` there."""
+_Words = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[Callable[[str], bool], ...]]
+"""The words of plain-text patterns by place: at the start, at the end, anywhere, and a test for
+each other place."""
+
+
+def _literal_words(literals: Iterable[_Literal]) -> _Words:
+    """The words of all ``literals``, by place."""
     by_where: dict[str, list[str]] = {}
     for where, words, _ in literals:
         by_where.setdefault(where, []).extend(words)
-    return tuple(_text_test(where, tuple(dict.fromkeys(w))) for where, w in by_where.items())
+    starts, ends, ins = (tuple(dict.fromkeys(by_where.pop(w, ()))) for w in ("start", "end", "in"))
+    others = tuple(_text_test(where, tuple(dict.fromkeys(w))) for where, w in by_where.items())
+    return starts, ends, ins, others
 
 
 def _literal_search(
     literals: list[_Literal], engine: Callable[[str], bool] | None
 ) -> Callable[[str], bool]:
     """Whether any of ``literals`` is found; ``engine`` (for those ignoring case) reads the
-    text that is not ASCII."""
-    plain = _literal_tests(x for x in literals if not x[2])
-    folded = _literal_tests(x for x in literals if x[2])
-    if not folded:
-        if len(plain) == 1:
-            return plain[0]
-        return lambda text: any(test(text) for test in plain)
-    assert engine is not None
+    text that is not ASCII. The words are tested in one function (no call per place)."""
+    folded = [x for x in literals if x[2]]
+    groups: tuple[tuple[_Words, Callable[[str], bool] | None], ...] = (
+        (_literal_words(x for x in literals if not x[2]), None),
+    )
+    if folded:
+        assert engine is not None
+        groups += ((_literal_words(folded), engine),)
 
     def search(text: str) -> bool:
-        for test in plain:
-            if test(text):
+        for (starts, ends, ins, others), unicode in groups:
+            if unicode is not None:  # these words ignore case
+                if not text.isascii():
+                    return unicode(text)
+                text = text.lower()
+            if text.startswith(starts) or text.endswith(ends):
                 return True
-        if not text.isascii():
-            return engine(text)
-        low = text.lower()
-        for test in folded:
-            if test(low):
-                return True
+            for word in ins:
+                if word in text:
+                    return True
+            for test in others:
+                if test(text):
+                    return True
         return False
 
     return search
