@@ -70,6 +70,8 @@ def interleaved(
 ) -> dict[str, dict[str, Any]]:
     """Run each function in turn, ``block`` individually timed calls per turn, ``rounds``
     times: load that comes and goes hits all of them alike, so their ratios stay meaningful.
+    Every other round runs them in reverse order, so none always runs right after another
+    (whose leftovers in the caches, or its absence from them, would favour it).
     ``setup[name]()``, if given, runs (untimed) before each turn of ``name``.
 
     Returns per name: ``per_call`` (p50/p99 of every call, µs) and ``runs`` (summary of the
@@ -83,8 +85,9 @@ def interleaved(
     samples: dict[str, list[int]] = {name: [] for name in fns}
     means: dict[str, list[float]] = {name: [] for name in fns}
     i = warmup
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    order = list(fns.items())
+    for r in range(rounds):
+        for name, fn in order if r % 2 == 0 else order[::-1]:
             setup.get(name, _nothing)()
             s = time_calls(fn, block, i)
             samples[name].extend(s)
