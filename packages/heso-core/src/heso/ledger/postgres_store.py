@@ -332,7 +332,7 @@ class PostgresLedger:
                 conn.execute("ROLLBACK")
                 conn.execute(_BARRIER, prepare=False)
                 with self._seal_lock:
-                    self._unsealed += len(batch)
+                    self._unsealed += sum(p.entry is not None for p in batch)
                 return
         with self._lock:  # the appends queued while the tip lock was awaited join the batch
             batch += self._queue
@@ -345,7 +345,7 @@ class PostgresLedger:
                 p.error, p.entry = fmt.too_long(line), None  # it fails alone
                 continue
             h = blake3.blake3(line).hexdigest()
-            p.entry = Entry(seq, h, offset)
+            p.error, p.entry = None, Entry(seq, h, offset)  # a failed try may have refused it
             seqs.append(seq)
             hashes.append(p.action_hash.encode())
             offsets.append(offset)

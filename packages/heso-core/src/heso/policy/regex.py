@@ -591,8 +591,9 @@ def _text_test(where: str, words: tuple[str, ...]) -> Callable[[str], bool]:
     if where == "exact-line":
         exact = frozenset(words)
         return lambda s: s in exact or (s[-1:] == "\n" and s[:-1] in exact)
-    assert where == "end-line", where
-    return lambda s: s.endswith(words) or (s[-1:] == "\n" and s.endswith(words, 0, len(s) - 1))
+    if where == "end-line":
+        return lambda s: s.endswith(words) or (s[-1:] == "\n" and s.endswith(words, 0, len(s) - 1))
+    raise ValueError(f"no test for words at {where!r}")
 
 
 _Words = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[Callable[[str], bool], ...]]
