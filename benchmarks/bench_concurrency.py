@@ -150,6 +150,34 @@ def fsync_latency(directory: Path, n: int) -> dict[str, Any]:
     return {"p50": lat[len(lat) // 2], "p90": lat[int(len(lat) * 0.9)], "samples": n}
 
 
+def handoff_us(rounds: int) -> float:
+    """This machine right now: what passing control from one Python thread to another costs
+    (a lock released for a sleeping thread, which wakes and takes the interpreter lock), µs:
+    half of a ping-pong round trip between two threads, median of three runs. Threads gating
+    at once only gain when the work they do without the interpreter lock (the signature)
+    outweighs the handoffs it takes to run it beside another thread's Python."""
+    ping, pong = threading.Lock(), threading.Lock()
+    ping.acquire()
+    pong.acquire()
+
+    def other() -> None:
+        for _ in range(rounds * 3):
+            ping.acquire()
+            pong.release()
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            ping.release()
+            pong.acquire()
+        runs.append((time.perf_counter() - t0) / rounds / 2 * 1e6)
+    worker.join()
+    return sorted(runs)[1]
+
+
 def run(quick: bool) -> dict[str, Any]:
     import heso
 
@@ -187,6 +215,7 @@ def run(quick: bool) -> dict[str, Any]:
     # With every action waiting for its own durability, 8 threads have at most 8 actions in
     # flight: no commit scheme exceeds 8 per fsync latency.
     out["threads8_fsync_bound_per_s"] = 8 / (out["fsync_latency_ms"]["p50"] / 1000)
+    out["thread_handoff_us"] = handoff_us(200 if quick else 2000)
     return out
 
 

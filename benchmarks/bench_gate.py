@@ -9,6 +9,8 @@
   (``heso init``'s) and with a realistic 100-rule policy: argument binding, capture, policy,
   receipt content, ``action_hash``, signature, chain append, in ``buffered``
   and ``fsync`` durability.
+* **in_gate**: where the gate's time goes inside it (see :func:`in_gate`): each part's cost in
+  context, as against ``stages`` (each part alone in a loop of its own).
 * **gate_10k**: the same call under a 10,000-rule policy of overlapping wildcard scopes with
   conditions (``common.policy_text(overlap=True)``): several hundred rules cover
   ``send_email`` and the one that allows it comes last.
@@ -64,6 +66,62 @@ def floor_fn(contents: list[Any]) -> Callable[[int], bytes]:
         return sign(digest_of(data).digest(), secret)
 
     return floor
+
+
+class _Stored:
+    """Stands in for one of the gate's parts (its signing key, chain or policy), giving back
+    a result computed once; every other attribute is the real part's."""
+
+    def __init__(self, real: Any, **results: Any) -> None:
+        self._real = real
+        for name, result in results.items():
+            setattr(self, name, lambda *args, result=result: result)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def in_gate(
+    rt: Any,
+    gate: Callable[[int], str],
+    decision: Any,
+    receipt: Any,
+    rounds: int,
+    block: int,
+) -> dict[str, float]:
+    """What signing, the chain append and the policy cost inside the gate, not in a loop of
+    their own (where their code and data stay in the caches): the gate's p50 with each of them
+    replaced by its stored result, one at a time and all three, interleaved with the real gate.
+    A part's cost is the gate's p50 minus the p50 without it; ``rest`` is the gate without all
+    three (binding, capture, receipt content, hashes, the outcome). Diagnostics, not targets."""
+    key, ledger, policy = rt.key, rt.ledger, rt.policy
+    signature = key.sign(b"heso")
+    entry = ledger.append(receipt)
+    parts = {
+        "signing": ("key", _Stored(key, sign=signature)),
+        "chain_append": ("ledger", _Stored(ledger, append=entry)),
+        "policy": ("policy", _Stored(policy, evaluate=decision)),
+    }
+
+    def use(*names: str) -> Callable[[], None]:
+        def setup() -> None:
+            rt.key, rt.ledger, rt.policy = key, ledger, policy
+            for name in names:
+                attr, stored = parts[name]
+                setattr(rt, attr, stored)
+
+        return setup
+
+    fns = {"gate": gate, **{f"without_{n}": gate for n in parts}, "rest": gate}
+    setup = {"gate": use(), **{f"without_{n}": use(n) for n in parts}, "rest": use(*parts)}
+    try:
+        res = interleaved(fns, max(2, rounds // 3), block, setup=setup)
+    finally:
+        rt.key, rt.ledger, rt.policy = key, ledger, policy
+    p50 = {name: r["per_call_us"]["p50"] for name, r in res.items()}
+    out = {"gate": p50["gate"], "rest": p50["rest"]}
+    out.update({n: p50["gate"] - p50[f"without_{n}"] for n in parts})
+    return out
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -192,6 +250,12 @@ def run(quick: bool) -> dict[str, Any]:
         warmup=50,
     )
     out["stages_us_p50"] = {name: r["per_call_us"]["p50"] for name, r in stages.items()}
+    # In a project of its own: the gate's receipts signed by a stand-in are not valid ones.
+    heso.init(project_root=make_project(rules=100))
+    scratch = config.current()
+    out["in_gate_us_p50"] = in_gate(
+        scratch, gate, scratch.policy.evaluate(action), receipt, rounds, block
+    )
 
     # fsync: every call waits for its fsync (one thread: nothing to share a commit with).
     os.environ["HESO_DURABILITY"] = "fsync"

@@ -363,6 +363,11 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         out.append(
             "  stages alone, p50 µs: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
         )
+        inside = g.get("in_gate_us_p50", {})
+        if inside:
+            out.append(
+                "  inside the gate, p50 µs: " + ", ".join(f"{k} {v:.1f}" for k, v in inside.items())
+            )
     c = results.get("concurrency", {})
     if c and "error" not in c:
         out.append("concurrency (gated actions per second of wall time)")
@@ -379,6 +384,7 @@ def table(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         ratio = c.get("ratio_threads8_to_1_buffered")
         out.append(_line("8 threads / 1 thread, buffered", ratio, "x"))
         out.append(_line("fsync latency alone (p50)", _get(c, "fsync_latency_ms.p50"), "ms"))
+        out.append(_line("one handoff between two threads", c.get("thread_handoff_us"), "µs"))
     p = results.get("policy", {})
     if p and "error" not in p:
         out.append("policy (Policy.evaluate, warm)")

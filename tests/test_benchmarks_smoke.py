@@ -25,6 +25,7 @@ EXPECTED = {
         "ratio_gate_starter_to_floor",
         "gate_10k",
         "ratio_gate_10k_to_gate",
+        "in_gate_us_p50",
     ],
     "concurrency": [
         "threads8_fsync",
@@ -33,6 +34,7 @@ EXPECTED = {
         "threads1_buffered",
         "ratio_threads8_to_1_buffered",
         "fsync_latency_ms",
+        "thread_handoff_us",
     ],
     "policy": ["rules_1", "rules_100", "rules_10000", "overlap_100", "overlap_10000"],
     "verify": [
@@ -95,5 +97,7 @@ def test_quick_suite_writes_every_figure(tmp_path: Path) -> None:
     assert (full.read_bytes() if full.exists() else None) == before
     assert data["startup"]["no_framework_imported"] is True
     assert data["gate"]["chain_valid_after"] is True
+    parts = {"gate", "rest", "signing", "chain_append", "policy"}
+    assert set(data["gate"]["in_gate_us_p50"]) == parts
     # Spans went over the real OTLP exporter to the loopback receiver.
     assert data["telemetry"]["otlp_spans_received"] > 0
